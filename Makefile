@@ -1,0 +1,52 @@
+# Patchboard. `make run` starts the portal on a demo fleet; `make test` is
+# what CI runs.
+
+GO      ?= go
+DB      ?= patchboard.db
+ADDR    ?= 127.0.0.1:8080
+BIN     := bin/patchboard
+BENCH   ?= .
+BENCHTIME ?= 1x
+
+.PHONY: all build run demo test test-short bench bench-scale generate check-generated lint fmt clean
+
+all: build
+
+build: generate
+	$(GO) build -o $(BIN) ./cmd/patchboard
+
+# run: a demo fleet in $(DB) on first start, then the portal.
+run: build
+	@if [ ! -f $(DB) ]; then ./$(BIN) --db $(DB) demo; fi
+	./$(BIN) --db $(DB) counts
+
+generate:
+	$(GO) tool templ generate -log-level error
+
+# check-generated fails when the committed *_templ.go files are stale.
+check-generated: generate
+	@git diff --exit-code --stat -- '*_templ.go' || (echo "generated templ files are out of date: run 'make generate' and commit" && exit 1)
+
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+test: lint
+	$(GO) test -count=1 ./...
+
+test-short:
+	$(GO) test -short ./...
+
+# bench: the benchmarks at the sizes the issues name (100,000 devices).
+bench:
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem -timeout 60m ./...
+
+# bench-scale: the same at 1,000,000 devices (slow: several minutes).
+bench-scale:
+	PATCHBOARD_BENCH_DEVICES=1000000 $(GO) test -run '^$$' -bench '$(BENCH)' -benchtime 1x -benchmem -timeout 120m ./store/ ./cmd/...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go' | grep -v '_templ.go$$')
+
+clean:
+	rm -rf bin

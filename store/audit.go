@@ -1,0 +1,174 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// AuditEntry is one line of the audit log (SPEC §9).
+type AuditEntry struct {
+	ID      int64
+	At      time.Time
+	Actor   string
+	Action  string
+	Target  string
+	Outcome string
+	Detail  string
+}
+
+// Audit outcomes.
+const (
+	OutcomeSuccess = "success"
+	OutcomeFailure = "failure"
+	OutcomeDenied  = "denied"
+)
+
+// Audit actions written by the store itself.
+const (
+	ActionDiscovery    = "discovery.run"
+	ActionAssignRing   = "device.assign-ring"
+	ActionDeregister   = "device.deregister"
+	ActionRestore      = "device.restore"
+	ActionImportDevice = "inventory.import"
+	ActionGroupCreate  = "group.create"
+	ActionGroupNest    = "group.nest"
+	ActionGroupMembers = "group.members"
+	ActionUserAdd      = "user.add"
+	ActionExport       = "devices.export"
+)
+
+// AuditDevice names a device in an audit entry: its ID and serial number.
+type AuditDevice struct {
+	DeviceID     string
+	SerialNumber string
+}
+
+// Record writes an audit entry that concerns no devices.
+func (s *Store) Record(ctx context.Context, e AuditEntry) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		return recordAudit(ctx, tx, e, nil)
+	})
+}
+
+// maxTargetDevices bounds how many devices an entry's target text lists; the
+// audit_devices rows still name every one of them.
+const maxTargetDevices = 50
+
+// recordAudit writes e inside tx, naming devs in the target and linking each
+// of them to the entry for its history.
+func recordAudit(ctx context.Context, tx *sql.Tx, e AuditEntry, devs []AuditDevice) error {
+	if e.At.IsZero() {
+		e.At = time.Now()
+	}
+	if len(devs) > 0 {
+		var b strings.Builder
+		b.WriteString(e.Target)
+		for i, d := range devs {
+			if i == maxTargetDevices {
+				fmt.Fprintf(&b, " … and %d more", len(devs)-i)
+				break
+			}
+			if b.Len() > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(d.DeviceID)
+			if d.SerialNumber != "" {
+				b.WriteString(" (serial " + d.SerialNumber + ")")
+			}
+		}
+		e.Target = b.String()
+	}
+	res, err := tx.ExecContext(ctx,
+		`INSERT INTO audit_log (at, actor, action, target, outcome, detail) VALUES (?, ?, ?, ?, ?, ?)`,
+		e.At.Unix(), e.Actor, e.Action, e.Target, e.Outcome, e.Detail)
+	if err != nil {
+		return fmt.Errorf("write audit entry: %w", err)
+	}
+	if len(devs) == 0 {
+		return nil
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return fmt.Errorf("write audit entry: %w", err)
+	}
+	stmt, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO audit_devices (audit_id, device_id) VALUES (?, ?)`)
+	if err != nil {
+		return fmt.Errorf("write audit devices: %w", err)
+	}
+	defer stmt.Close()
+	for _, d := range devs {
+		if _, err := stmt.ExecContext(ctx, id, d.DeviceID); err != nil {
+			return fmt.Errorf("write audit devices: %w", err)
+		}
+	}
+	return nil
+}
+
+// AuditFilter selects audit entries.
+type AuditFilter struct {
+	Actor    string // exact, case-insensitive
+	Action   string // exact
+	DeviceID string // entries that concern this device
+	Before   int64  // entries with ID below this (a cursor); 0 = newest
+	Limit    int    // 0 = all
+}
+
+// AuditEntries returns entries newest first.
+func (s *Store) AuditEntries(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
+	var out []AuditEntry
+	err := s.EachAuditEntry(ctx, f, func(e AuditEntry) error {
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}
+
+// EachAuditEntry streams entries newest first to fn.
+func (s *Store) EachAuditEntry(ctx context.Context, f AuditFilter, fn func(AuditEntry) error) error {
+	var where []string
+	var args []any
+	if f.Actor != "" {
+		where = append(where, "a.actor = ? COLLATE NOCASE")
+		args = append(args, f.Actor)
+	}
+	if f.Action != "" {
+		where = append(where, "a.action = ?")
+		args = append(args, f.Action)
+	}
+	if f.DeviceID != "" {
+		where = append(where, "a.id IN (SELECT audit_id FROM audit_devices WHERE device_id = ?)")
+		args = append(args, strings.ToLower(strings.TrimSpace(f.DeviceID)))
+	}
+	if f.Before > 0 {
+		where = append(where, "a.id < ?")
+		args = append(args, f.Before)
+	}
+	q := "SELECT a.id, a.at, a.actor, a.action, a.target, a.outcome, a.detail FROM audit_log a"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY a.id DESC"
+	if f.Limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", f.Limit)
+	}
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("audit entries: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e AuditEntry
+		var at int64
+		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Target, &e.Outcome, &e.Detail); err != nil {
+			return fmt.Errorf("audit entries: %w", err)
+		}
+		e.At = time.Unix(at, 0).UTC()
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

@@ -1,0 +1,159 @@
+package store
+
+import (
+	"strings"
+	"time"
+)
+
+// Column is one column of the blades and of CSV exports: its snake_case key,
+// its UI label, how to read it from a row, and how SQL sorts by it.
+type Column struct {
+	Key   string
+	Label string
+	// Value is the exported text of the cell.
+	Value func(r *DeviceRow) string
+	// sort is the SQL expression to order by; it never yields NULL, so that
+	// keyset cursors can compare it.
+	sort string
+}
+
+// inventoryColumn makes the column of an inventory field.
+func inventoryColumn(key, sortExpr string) Column {
+	f, ok := InventoryFieldByKey(key)
+	if !ok {
+		panic("store: unknown inventory field " + key) // a typo in the catalogue below
+	}
+	return Column{Key: key, Label: f.Label, Value: func(r *DeviceRow) string { return f.Value(&r.Device) }, sort: sortExpr}
+}
+
+func timeCell(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// columnCatalogue lists every column, inventory fields first in SPEC §1
+// order, then the registration columns. Built on first use.
+func columnCatalogue() []Column {
+	cols := []Column{
+		inventoryColumn("device_id", "d.device_id"),
+		inventoryColumn("display_name", "d.display_name COLLATE NOCASE"),
+		inventoryColumn("serial_number", "d.serial_number COLLATE NOCASE"),
+		inventoryColumn("manufacturer", "d.manufacturer COLLATE NOCASE"),
+		inventoryColumn("model", "d.model COLLATE NOCASE"),
+		inventoryColumn("os", "d.os COLLATE NOCASE"),
+		inventoryColumn("os_version", "d.os_build"),
+		inventoryColumn("edition", "d.edition COLLATE NOCASE"),
+		inventoryColumn("architecture", "d.architecture"),
+		inventoryColumn("join_type", "d.join_type"),
+		inventoryColumn("ownership", "d.ownership"),
+		inventoryColumn("management", "d.management"),
+		inventoryColumn("workload_windows_update", "d.workload_windows_update"),
+		inventoryColumn("workload_device_configuration", "d.workload_device_configuration"),
+		inventoryColumn("workload_office_c2r", "d.workload_office_c2r"),
+		inventoryColumn("last_checkin", "coalesce(d.last_checkin, 0)"),
+		inventoryColumn("device_kind", "d.device_kind"),
+		inventoryColumn("account_enabled", "d.account_enabled"),
+		inventoryColumn("wu_policy_source", "d.wu_policy_source"),
+		inventoryColumn("office_policy_source", "d.office_policy_source"),
+		inventoryColumn("unreachable_endpoints", "d.unreachable_endpoints"),
+		inventoryColumn("internet_connected", "coalesce(d.internet_connected, -1)"),
+		{Key: "status", Label: "Readiness status", sort: "coalesce(d.status, '')",
+			Value: func(r *DeviceRow) string { return string(r.Status) }},
+		{Key: "reasons", Label: "Reasons", sort: "d.reasons",
+			Value: func(r *DeviceRow) string {
+				ids := make([]string, len(r.Reasons))
+				for i, c := range r.Reasons {
+					ids[i] = string(c)
+				}
+				return strings.Join(ids, ";")
+			}},
+		{Key: "ring", Label: "Ring", sort: "coalesce(d.ring, '')",
+			Value: func(r *DeviceRow) string { return string(r.Ring) }},
+		{Key: "ring_assigned_by", Label: "Ring assigned by", sort: "coalesce(d.ring_by, '')",
+			Value: func(r *DeviceRow) string { return r.RingBy }},
+		{Key: "ring_assigned_by_user", Label: "Ring assigned by user", sort: "coalesce(d.ring_actor, '')",
+			Value: func(r *DeviceRow) string { return r.RingActor }},
+		{Key: "ring_assigned_at", Label: "Ring assigned on", sort: "coalesce(d.ring_at, 0)",
+			Value: func(r *DeviceRow) string { return timeCell(r.RingAt) }},
+		{Key: "registered_on", Label: "Registered on", sort: "coalesce(d.registered_at, 0)",
+			Value: func(r *DeviceRow) string { return timeCell(r.RegisteredAt) }},
+		{Key: "discovered_via", Label: "Discovered via", sort: "coalesce(d.discovered_via, '')",
+			Value: func(r *DeviceRow) string { return r.DiscoveredVia }},
+	}
+	return cols
+}
+
+// Columns lists every column in catalogue order.
+var Columns = columnCatalogue()
+
+// ColumnByKey finds a column.
+func ColumnByKey(key string) (Column, bool) {
+	for _, c := range Columns {
+		if c.Key == key {
+			return c, true
+		}
+	}
+	return Column{}, false
+}
+
+// ExportDefaultColumns are the columns an export without a column choice writes.
+var ExportDefaultColumns = []string{"device_id", "display_name", "serial_number", "manufacturer", "model",
+	"os_version", "status", "reasons", "ring", "ring_assigned_by", "last_checkin", "registered_on", "discovered_via"}
+
+// ParseColumns turns "all" or a comma-separated list of keys into columns;
+// unknown keys are rejected naming them.
+func ParseColumns(spec string) ([]Column, error) {
+	spec = strings.TrimSpace(spec)
+	if strings.EqualFold(spec, "all") {
+		return Columns, nil
+	}
+	var keys []string
+	for _, k := range strings.Split(spec, ",") {
+		if k = strings.ToLower(strings.TrimSpace(k)); k != "" {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, invalidf("no columns were named; use all or a comma-separated list of column keys")
+	}
+	return columnsByKeys(keys)
+}
+
+func columnsByKeys(keys []string) ([]Column, error) {
+	out := make([]Column, 0, len(keys))
+	seen := map[string]bool{}
+	for _, k := range keys {
+		c, ok := ColumnByKey(k)
+		if !ok {
+			return nil, invalidf("unknown column %q; known columns: %s", k, strings.Join(columnKeys(), ", "))
+		}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func columnKeys() []string {
+	keys := make([]string, len(Columns))
+	for i, c := range Columns {
+		keys[i] = c.Key
+	}
+	return keys
+}
+
+// CSVSafe neutralises a cell that a spreadsheet would run as a formula: one
+// starting with =, +, -, @, tab or carriage return gets a leading apostrophe.
+func CSVSafe(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return "'" + s
+	}
+	return s
+}

@@ -1,0 +1,381 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Ring assigners.
+const (
+	RingByService = "service"
+	RingByAdmin   = "admin"
+)
+
+// Registration is a device's registration state: its status on the blades
+// and, once registered, its ring and who set it.
+type Registration struct {
+	Status        Status    // "" when the device is on no blade
+	Reasons       []CheckID // failing checks of the last evaluation, primary first
+	Ring          Ring      // "" when not registered
+	RingBy        string    // RingByService or RingByAdmin
+	RingActor     string    // who assigned the ring, for RingByAdmin
+	RingAt        time.Time
+	RegisteredAt  time.Time
+	EvaluatedAt   time.Time
+	DiscoveredVia string // the group the device was found through
+}
+
+// DeviceRow is a device with its registration: one row of a blade.
+type DeviceRow struct {
+	Device
+	Registration
+}
+
+// DeviceRecord is everything the detail view shows of one device.
+type DeviceRecord struct {
+	DeviceRow
+	// Failures are the stored failing checks of the last evaluation.
+	Failures []CheckResult
+}
+
+// Checks returns every check of the device's last evaluation: the
+// prerequisites for a device that is not registered, the readiness checks
+// for a registered one. Checks without a stored failure passed.
+func (r *DeviceRecord) Checks() []CheckResult {
+	ids := PrerequisiteChecks
+	if r.Status.Registered() {
+		ids = ReadinessChecks
+	}
+	failed := make(map[CheckID]CheckResult, len(r.Failures))
+	for _, f := range r.Failures {
+		failed[f.Check] = f
+	}
+	// Not-reported flags come from the current fields.
+	var current map[CheckID]CheckResult
+	if r.Status.Registered() {
+		current = make(map[CheckID]CheckResult)
+		for _, c := range Readiness(&r.Device, time.Now()) {
+			current[c.Check] = c
+		}
+	}
+	out := make([]CheckResult, 0, len(ids))
+	for _, id := range ids {
+		if f, ok := failed[id]; ok {
+			out = append(out, f)
+			continue
+		}
+		out = append(out, CheckResult{Check: id, Passed: true, NotReported: current[id].NotReported})
+	}
+	return out
+}
+
+// deviceCols are the columns scanDevice reads, in order.
+const deviceCols = `d.id, d.device_id, d.display_name, d.serial_number, d.manufacturer, d.model,
+	d.os, d.os_version, d.edition, d.architecture, d.join_type, d.ownership, d.management,
+	d.workload_windows_update, d.workload_device_configuration, d.workload_office_c2r,
+	d.last_checkin, d.device_kind, d.account_enabled, d.wu_policy_source, d.office_policy_source,
+	d.unreachable_endpoints, d.internet_connected,
+	d.status, d.reasons, d.ring, d.ring_by, d.ring_actor, d.ring_at, d.registered_at,
+	d.evaluated_at, d.discovered_via`
+
+// rowScanner is *sql.Row or *sql.Rows.
+type rowScanner interface{ Scan(dest ...any) error }
+
+// deviceScanner scans device rows, sharing one copy of each repeated enum
+// string (OS, edition, model, …) so that holding a million rows in memory
+// costs the distinct values once.
+type deviceScanner struct {
+	intern map[string]string
+}
+
+func newDeviceScanner() *deviceScanner { return &deviceScanner{intern: make(map[string]string)} }
+
+func (sc *deviceScanner) in(s string) string {
+	if v, ok := sc.intern[s]; ok {
+		return v
+	}
+	if len(sc.intern) < 100_000 {
+		sc.intern[s] = s
+	}
+	return s
+}
+
+// scan reads one row selected with deviceCols, then any extra columns into extra.
+func (sc *deviceScanner) scan(rs rowScanner, r *DeviceRow, extra ...any) error {
+	var (
+		lastCheckin, internet, ringAt, regAt, evalAt sql.NullInt64
+		accountEnabled                               int64
+		endpoints, reasons                           string
+		status, ring, ringBy, ringActor, via         sql.NullString
+	)
+	d := &r.Device
+	dest := append([]any{&d.PK, &d.DeviceID, &d.DisplayName, &d.SerialNumber, &d.Manufacturer, &d.Model,
+		&d.OS, &d.OSVersion, &d.Edition, &d.Architecture, &d.JoinType, &d.Ownership, &d.Management,
+		&d.WorkloadWindowsUpdate, &d.WorkloadDeviceConfiguration, &d.WorkloadOfficeC2R,
+		&lastCheckin, &d.DeviceKind, &accountEnabled, &d.WUPolicySource, &d.OfficePolicySource,
+		&endpoints, &internet,
+		&status, &reasons, &ring, &ringBy, &ringActor, &ringAt, &regAt, &evalAt, &via}, extra...)
+	err := rs.Scan(dest...)
+	if err != nil {
+		return err
+	}
+	for _, p := range []*string{&d.Manufacturer, &d.Model, &d.OS, &d.OSVersion, &d.Edition,
+		&d.Architecture, &d.JoinType, &d.Ownership, &d.Management, &d.WorkloadWindowsUpdate,
+		&d.WorkloadDeviceConfiguration, &d.WorkloadOfficeC2R, &d.DeviceKind, &d.WUPolicySource,
+		&d.OfficePolicySource} {
+		*p = sc.in(*p)
+	}
+	d.LastCheckin = fromUnix(lastCheckin)
+	d.AccountEnabled = accountEnabled != 0
+	d.UnreachableEndpoints = splitList(endpoints)
+	d.InternetConnected = signalFromNull(internet)
+	r.Status = Status(status.String)
+	r.Reasons = r.Reasons[:0]
+	for _, id := range splitList(reasons) {
+		r.Reasons = append(r.Reasons, CheckID(sc.in(id)))
+	}
+	r.Ring = Ring(ring.String)
+	r.RingBy = ringBy.String
+	r.RingActor = ringActor.String
+	r.RingAt = fromUnix(ringAt)
+	r.RegisteredAt = fromUnix(regAt)
+	r.EvaluatedAt = fromUnix(evalAt)
+	r.DiscoveredVia = sc.in(via.String)
+	return nil
+}
+
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ";")
+}
+
+func signalFromNull(v sql.NullInt64) Signal {
+	switch {
+	case !v.Valid:
+		return SignalUnknown
+	case v.Int64 != 0:
+		return SignalTrue
+	}
+	return SignalFalse
+}
+
+func signalToNull(s Signal) any {
+	switch s {
+	case SignalTrue:
+		return 1
+	case SignalFalse:
+		return 0
+	}
+	return nil
+}
+
+// NormalizeDeviceID returns the stored form of a device ID: trimmed,
+// lower-case, without braces.
+func NormalizeDeviceID(id string) string {
+	id = strings.TrimSpace(id)
+	id = strings.TrimSuffix(strings.TrimPrefix(id, "{"), "}")
+	return strings.ToLower(id)
+}
+
+// Device returns one device with its registration and stored check results.
+func (s *Store) Device(ctx context.Context, deviceID string) (DeviceRecord, error) {
+	var rec DeviceRecord
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		row := tx.QueryRowContext(ctx, "SELECT "+deviceCols+" FROM devices d WHERE d.device_id = ?", NormalizeDeviceID(deviceID))
+		if err := newDeviceScanner().scan(row, &rec.DeviceRow); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return notFoundf("device %s was not found", deviceID)
+			}
+			return err
+		}
+		rows, err := tx.QueryContext(ctx,
+			`SELECT check_id, reason, remediation FROM check_results WHERE device_pk = ? ORDER BY position`, rec.PK)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c CheckResult
+			if err := rows.Scan(&c.Check, &c.Reason, &c.Remediation); err != nil {
+				return err
+			}
+			rec.Failures = append(rec.Failures, c)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return DeviceRecord{}, fmt.Errorf("device %s: %w", deviceID, err)
+	}
+	return rec, nil
+}
+
+// ImportResult counts what an inventory import did.
+type ImportResult struct {
+	Rows      int
+	Inserted  int
+	Updated   int
+	Unchanged int
+}
+
+// upsertDeviceSQL inserts a device or updates its inventory fields. An update
+// that changes nothing is skipped (no version bump, no write), so re-importing
+// the same file leaves discovery with nothing to do.
+const upsertDeviceSQL = `
+INSERT INTO devices (device_id, display_name, serial_number, manufacturer, model, os, os_version,
+	os_build, edition, architecture, join_type, ownership, management, workload_windows_update,
+	workload_device_configuration, workload_office_c2r, last_checkin, device_kind, account_enabled,
+	wu_policy_source, office_policy_source, unreachable_endpoints, internet_connected,
+	created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (device_id) DO UPDATE SET
+	display_name = excluded.display_name, serial_number = excluded.serial_number,
+	manufacturer = excluded.manufacturer, model = excluded.model, os = excluded.os,
+	os_version = excluded.os_version, os_build = excluded.os_build, edition = excluded.edition,
+	architecture = excluded.architecture, join_type = excluded.join_type,
+	ownership = excluded.ownership, management = excluded.management,
+	workload_windows_update = excluded.workload_windows_update,
+	workload_device_configuration = excluded.workload_device_configuration,
+	workload_office_c2r = excluded.workload_office_c2r, last_checkin = excluded.last_checkin,
+	device_kind = excluded.device_kind, account_enabled = excluded.account_enabled,
+	wu_policy_source = excluded.wu_policy_source, office_policy_source = excluded.office_policy_source,
+	unreachable_endpoints = excluded.unreachable_endpoints,
+	internet_connected = excluded.internet_connected,
+	updated_at = excluded.updated_at, version = devices.version + 1
+WHERE devices.display_name IS NOT excluded.display_name
+	OR devices.serial_number IS NOT excluded.serial_number
+	OR devices.manufacturer IS NOT excluded.manufacturer OR devices.model IS NOT excluded.model
+	OR devices.os IS NOT excluded.os OR devices.os_version IS NOT excluded.os_version
+	OR devices.edition IS NOT excluded.edition OR devices.architecture IS NOT excluded.architecture
+	OR devices.join_type IS NOT excluded.join_type OR devices.ownership IS NOT excluded.ownership
+	OR devices.management IS NOT excluded.management
+	OR devices.workload_windows_update IS NOT excluded.workload_windows_update
+	OR devices.workload_device_configuration IS NOT excluded.workload_device_configuration
+	OR devices.workload_office_c2r IS NOT excluded.workload_office_c2r
+	OR devices.last_checkin IS NOT excluded.last_checkin
+	OR devices.device_kind IS NOT excluded.device_kind
+	OR devices.account_enabled IS NOT excluded.account_enabled
+	OR devices.wu_policy_source IS NOT excluded.wu_policy_source
+	OR devices.office_policy_source IS NOT excluded.office_policy_source
+	OR devices.unreachable_endpoints IS NOT excluded.unreachable_endpoints
+	OR devices.internet_connected IS NOT excluded.internet_connected
+RETURNING version`
+
+// deviceUpserter writes inventory records inside one transaction.
+type deviceUpserter struct {
+	stmt *sql.Stmt
+	now  int64
+	res  ImportResult
+}
+
+func newDeviceUpserter(ctx context.Context, tx *sql.Tx, now time.Time) (*deviceUpserter, error) {
+	stmt, err := tx.PrepareContext(ctx, upsertDeviceSQL)
+	if err != nil {
+		return nil, fmt.Errorf("prepare upsert: %w", err)
+	}
+	return &deviceUpserter{stmt: stmt, now: now.Unix()}, nil
+}
+
+func (u *deviceUpserter) upsert(ctx context.Context, d *Device) error {
+	var version int64
+	err := u.stmt.QueryRowContext(ctx, d.DeviceID, d.DisplayName, d.SerialNumber, d.Manufacturer,
+		d.Model, d.OS, d.OSVersion, OSBuild(d.OSVersion), d.Edition, d.Architecture, d.JoinType,
+		d.Ownership, d.Management, d.WorkloadWindowsUpdate, d.WorkloadDeviceConfiguration,
+		d.WorkloadOfficeC2R, unix(d.LastCheckin), d.DeviceKind, d.AccountEnabled, d.WUPolicySource,
+		d.OfficePolicySource, strings.Join(d.UnreachableEndpoints, ";"), signalToNull(d.InternetConnected),
+		u.now, u.now).Scan(&version)
+	u.res.Rows++
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		u.res.Unchanged++
+	case err != nil:
+		return fmt.Errorf("upsert device %s: %w", d.DeviceID, err)
+	case version == 1:
+		u.res.Inserted++
+	default:
+		u.res.Updated++
+	}
+	return nil
+}
+
+func (u *deviceUpserter) close() { u.stmt.Close() }
+
+// ImportDevices reads an inventory CSV (SPEC §1 columns) and upserts every
+// row in one transaction. It is all-or-nothing: when any row is rejected the
+// error is a *ValidationError naming every bad row, and nothing is written.
+func (s *Store) ImportDevices(ctx context.Context, r io.Reader, source, actor string) (ImportResult, error) {
+	var res ImportResult
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		u, err := newDeviceUpserter(ctx, tx, time.Now())
+		if err != nil {
+			return err
+		}
+		defer u.close()
+		// Rows are written as they are read so that memory stays flat; a
+		// rejected row anywhere rolls the whole transaction back.
+		if _, err := ReadInventoryCSV(r, func(d *Device) error { return u.upsert(ctx, d) }); err != nil {
+			return err
+		}
+		res = u.res
+		return recordAudit(ctx, tx, AuditEntry{
+			Actor: actor, Action: ActionImportDevice, Target: source, Outcome: OutcomeSuccess,
+			Detail: fmt.Sprintf("%d rows: %d new, %d updated, %d unchanged", res.Rows, res.Inserted, res.Updated, res.Unchanged),
+		}, nil)
+	})
+	if err != nil {
+		return ImportResult{}, fmt.Errorf("import devices: %w", err)
+	}
+	return res, nil
+}
+
+// UpsertDevices validates and writes a batch of inventory records in one
+// transaction; all-or-nothing. Validation errors name the item by its index
+// as a JSON pointer ("/3").
+func (s *Store) UpsertDevices(ctx context.Context, devs []*Device, source, actor string) (ImportResult, error) {
+	verr := &ValidationError{}
+	seen := make(map[string]int, len(devs))
+	for i, d := range devs {
+		d.DeviceID = NormalizeDeviceID(d.DeviceID)
+		item := fmt.Sprintf("/%d", i)
+		for _, fe := range ValidateDevice(d) {
+			fe.Item = item
+			verr.add(fe)
+		}
+		if j, dup := seen[d.DeviceID]; dup && d.DeviceID != "" {
+			verr.add(FieldError{Item: item, Field: "device_id", Value: d.DeviceID,
+				Reason: fmt.Sprintf("device %s appears twice in the batch (also at /%d)", d.DeviceID, j)})
+		}
+		seen[d.DeviceID] = i
+	}
+	if !verr.empty() {
+		return ImportResult{}, fmt.Errorf("upsert devices: %w", verr)
+	}
+	var res ImportResult
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		u, err := newDeviceUpserter(ctx, tx, time.Now())
+		if err != nil {
+			return err
+		}
+		defer u.close()
+		for _, d := range devs {
+			if err := u.upsert(ctx, d); err != nil {
+				return err
+			}
+		}
+		res = u.res
+		return recordAudit(ctx, tx, AuditEntry{
+			Actor: actor, Action: ActionImportDevice, Target: source, Outcome: OutcomeSuccess,
+			Detail: fmt.Sprintf("%d records: %d new, %d updated, %d unchanged", res.Rows, res.Inserted, res.Updated, res.Unchanged),
+		}, nil)
+	})
+	if err != nil {
+		return ImportResult{}, fmt.Errorf("upsert devices: %w", err)
+	}
+	return res, nil
+}

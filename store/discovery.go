@@ -1,0 +1,587 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Trigger says what started a discovery run.
+type Trigger string
+
+// Triggers.
+const (
+	TriggerSchedule Trigger = "schedule"
+	TriggerButton   Trigger = "button"
+	TriggerCLI      Trigger = "cli"
+	TriggerAPI      Trigger = "api"
+)
+
+// RunState is where a discovery run is.
+type RunState string
+
+// Run states.
+const (
+	RunRunning     RunState = "running"
+	RunCompleted   RunState = "completed"
+	RunFailed      RunState = "failed"
+	RunInterrupted RunState = "interrupted"
+)
+
+// DiscoveryRun is the record of one discovery (SPEC §6).
+type DiscoveryRun struct {
+	ID         int64
+	Trigger    Trigger
+	Actor      string
+	State      RunState
+	StartedAt  time.Time
+	FinishedAt time.Time
+	// Total is how many devices the run has to write; Processed how many it
+	// has written so far (progress).
+	Total     int
+	Processed int
+	// Candidates are the devices evaluated for registration (group members
+	// that are neither registered nor excluded).
+	Candidates          int
+	Registered          int // newly registered by this run
+	PrerequisitesFailed int // candidates failing at least one prerequisite
+	StatusChanges       int // devices whose status changed
+	Error               string
+}
+
+// Summary is the one-line account of a run the blade and CLI show.
+func (r DiscoveryRun) Summary() string {
+	return fmt.Sprintf("%d candidates, %d registered, %d not registered, %d status changes",
+		r.Candidates, r.Registered, r.PrerequisitesFailed, r.StatusChanges)
+}
+
+const (
+	// discoveryBatch is how many device outcomes one write transaction
+	// commits. Each batch is atomic, so an interrupted run leaves every
+	// device either fully updated or untouched.
+	discoveryBatch = 2000
+	// heartbeatEvery and staleAfter let a run in another process (the CLI
+	// beside the server) be told apart from one that died.
+	heartbeatEvery = 10 * time.Second
+	staleAfter     = 60 * time.Second
+)
+
+// discoveryGate lets one run go at a time within the process; callers that
+// arrive while it runs join it.
+type discoveryGate struct {
+	mu  sync.Mutex
+	cur *activeRun
+
+	// afterBatch, when set (tests only), is called after each committed batch.
+	afterBatch func(batch int)
+}
+
+type activeRun struct {
+	id   int64
+	done chan struct{}
+	run  DiscoveryRun
+	err  error
+}
+
+// Discover runs discovery now and returns the run's record; if a run is
+// already going in this process it waits for that one and returns its
+// record instead. Cancelling ctx interrupts the run: whatever was committed
+// stays consistent and the next run finishes the work.
+func (s *Store) Discover(ctx context.Context, trigger Trigger, actor string, now time.Time) (DiscoveryRun, error) {
+	a, err := s.startDiscovery(ctx, trigger, actor, now)
+	if err != nil {
+		return DiscoveryRun{}, err
+	}
+	select {
+	case <-a.done:
+		return a.run, a.err
+	case <-ctx.Done():
+		return DiscoveryRun{}, ctx.Err()
+	}
+}
+
+// StartDiscovery starts a run in the background (or joins the one going) and
+// returns its ID at once; DiscoveryRunByID reports its progress. ctx bounds
+// the run itself, so pass a context that lives as long as the server.
+func (s *Store) StartDiscovery(ctx context.Context, trigger Trigger, actor string, now time.Time) (int64, error) {
+	a, err := s.startDiscovery(ctx, trigger, actor, now)
+	if err != nil {
+		return 0, err
+	}
+	return a.id, nil
+}
+
+func (s *Store) startDiscovery(ctx context.Context, trigger Trigger, actor string, now time.Time) (*activeRun, error) {
+	switch trigger {
+	case TriggerSchedule, TriggerButton, TriggerCLI, TriggerAPI:
+	default:
+		return nil, invalidf("discovery trigger %q is not one of schedule, button, cli, api", trigger)
+	}
+	s.disc.mu.Lock()
+	defer s.disc.mu.Unlock()
+	if a := s.disc.cur; a != nil {
+		return a, nil
+	}
+	run := DiscoveryRun{Trigger: trigger, Actor: actor, State: RunRunning, StartedAt: now}
+	id, err := s.beginRun(ctx, run)
+	if err != nil {
+		return nil, err
+	}
+	run.ID = id
+	a := &activeRun{id: id, done: make(chan struct{}), run: run}
+	s.disc.cur = a
+	go func() {
+		a.run, a.err = s.runDiscovery(ctx, run)
+		s.disc.mu.Lock()
+		s.disc.cur = nil
+		s.disc.mu.Unlock()
+		close(a.done)
+	}()
+	return a, nil
+}
+
+// beginRun records a new run. A run left "running" by a process that died
+// is marked interrupted; one whose process is still beating is a conflict.
+func (s *Store) beginRun(ctx context.Context, run DiscoveryRun) (int64, error) {
+	var id int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var otherID, beat int64
+		var otherActor string
+		err := tx.QueryRowContext(ctx, `SELECT id, heartbeat_at, actor FROM discovery_runs WHERE state = 'running' ORDER BY id DESC LIMIT 1`).
+			Scan(&otherID, &beat, &otherActor)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return err
+		case time.Since(time.Unix(beat, 0)) < staleAfter:
+			return conflictf("discovery run %d (started by %s) is still running in another process", otherID, otherActor)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE discovery_runs SET state = 'interrupted', finished_at = heartbeat_at WHERE state = 'running'`); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO discovery_runs (trigger, actor, state, started_at, heartbeat_at) VALUES (?, ?, 'running', ?, ?)`,
+			run.Trigger, run.Actor, run.StartedAt.Unix(), time.Now().Unix())
+		if err != nil {
+			return err
+		}
+		id, err = res.LastInsertId()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("start discovery: %w", err)
+	}
+	return id, nil
+}
+
+// runDiscovery evaluates the whole directory and writes what changed.
+func (s *Store) runDiscovery(ctx context.Context, run DiscoveryRun) (DiscoveryRun, error) {
+	stopBeat := s.heartbeat(ctx, run.ID)
+	defer stopBeat()
+
+	plan, err := s.planDiscovery(ctx, run.StartedAt)
+	if err == nil {
+		run.Total = len(plan.changes)
+		run.Candidates, run.Registered = plan.candidates, plan.registered
+		run.PrerequisitesFailed, run.StatusChanges = plan.prereqFailed, plan.statusChanges
+		err = s.applyPlan(ctx, &run, plan)
+	}
+	run.FinishedAt = time.Now()
+	switch {
+	case err == nil:
+		run.State = RunCompleted
+	case ctx.Err() != nil:
+		run.State, run.Error = RunInterrupted, ctx.Err().Error()
+	default:
+		run.State, run.Error = RunFailed, err.Error()
+	}
+	// The run's record and audit entry are written even when ctx is done.
+	if ferr := s.finishRun(context.WithoutCancel(ctx), run, plan.ignored); ferr != nil && err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return run, fmt.Errorf("discovery run %d: %w", run.ID, err)
+	}
+	return run, nil
+}
+
+func (s *Store) heartbeat(ctx context.Context, runID int64) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(heartbeatEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				s.w.ExecContext(ctx, `UPDATE discovery_runs SET heartbeat_at = ? WHERE id = ?`, time.Now().Unix(), runID)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+func (s *Store) finishRun(ctx context.Context, run DiscoveryRun, ignored []string) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `
+			UPDATE discovery_runs SET state = ?, finished_at = ?, heartbeat_at = ?, total = ?, processed = ?,
+				candidates = ?, registered = ?, prerequisites_failed = ?, status_changes = ?, error = ?
+			WHERE id = ?`,
+			run.State, run.FinishedAt.Unix(), run.FinishedAt.Unix(), run.Total, run.Processed,
+			run.Candidates, run.Registered, run.PrerequisitesFailed, run.StatusChanges, run.Error, run.ID)
+		if err != nil {
+			return err
+		}
+		outcome := OutcomeSuccess
+		if run.State != RunCompleted {
+			outcome = OutcomeFailure
+		}
+		detail := fmt.Sprintf("run %d %s: %s", run.ID, run.State, run.Summary())
+		if len(ignored) > 0 {
+			detail += "; groups nested too deep, not followed: " + strings.Join(ignored, ", ")
+		}
+		if run.Error != "" {
+			detail += "; error: " + run.Error
+		}
+		return recordAudit(ctx, tx, AuditEntry{At: run.FinishedAt, Actor: run.Actor, Action: ActionDiscovery,
+			Target: string(run.Trigger), Outcome: outcome, Detail: detail}, nil)
+	})
+}
+
+// change is one device's new outcome. The old values guard the write: if the
+// device changed in between (an admin action, an import), the write is
+// skipped and the next run evaluates the device afresh.
+type change struct {
+	pk, version int64
+	oldStatus   Status
+	oldRing     Ring
+
+	status       Status
+	failures     []CheckResult
+	sig          int64
+	writeChecks  bool // the failures differ from the stored ones
+	ring         Ring // set when the service assigns a ring now
+	registeredAt time.Time
+	via          string
+}
+
+// discoveryPlan is everything one run will write.
+type discoveryPlan struct {
+	changes                                             []change
+	candidates, registered, prereqFailed, statusChanges int
+	ignored                                             []string
+}
+
+// evaluated is what discovery keeps of a device it loaded.
+type evaluated struct {
+	row     DeviceRow
+	version int64
+	sig     int64
+}
+
+// planDiscovery loads one consistent snapshot and decides every device's
+// outcome.
+func (s *Store) planDiscovery(ctx context.Context, now time.Time) (discoveryPlan, error) {
+	var devs []evaluated
+	var cands candidates
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM devices`).Scan(&n); err != nil {
+			return err
+		}
+		devs = make([]evaluated, 0, n)
+		rows, err := tx.QueryContext(ctx, "SELECT "+deviceCols+", d.version, d.outcome_sig FROM devices d ORDER BY d.id")
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		sc := newDeviceScanner()
+		for rows.Next() {
+			devs = append(devs, evaluated{})
+			e := &devs[len(devs)-1]
+			if err := sc.scan(rows, &e.row, &e.version, &e.sig); err != nil {
+				return err
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		ptrs := make([]*Device, len(devs))
+		for i := range devs {
+			ptrs[i] = &devs[i].row.Device
+		}
+		cands, err = expandRegistrationGroup(ctx, tx, ptrs)
+		return err
+	})
+	if err != nil {
+		return discoveryPlan{}, fmt.Errorf("load directory: %w", err)
+	}
+	plan := decide(devs, cands.via, now)
+	plan.ignored = cands.ignored
+	return plan, nil
+}
+
+// decide is the pure core of discovery: given every device with its stored
+// state and the candidate set, it returns the outcomes that differ from what
+// is stored.
+func decide(devs []evaluated, via map[int64]string, now time.Time) discoveryPlan {
+	var plan discoveryPlan
+
+	peerIn := make([]PeerInput, len(devs))
+	for i := range devs {
+		st := devs[i].row.Status
+		_, inGroup := via[devs[i].row.PK]
+		peerIn[i] = PeerInput{
+			Device:     &devs[i].row.Device,
+			Registered: st.Registered(),
+			Candidate:  inGroup && !st.Registered() && st != StatusExcluded,
+		}
+	}
+	peers := FindPeers(peerIn)
+
+	var rings RingCounts
+	registeredAfter := 0
+	var needRing []int // indexes into plan.changes
+	for i := range devs {
+		e := &devs[i]
+		r := &e.row
+		v, inGroup := via[r.PK]
+		wantsRing := false
+		c := change{pk: r.PK, version: e.version, oldStatus: r.Status, oldRing: r.Ring,
+			status: r.Status, via: r.DiscoveredVia, registeredAt: r.RegisteredAt}
+		if inGroup {
+			c.via = v
+		}
+		switch {
+		case r.Status == StatusExcluded:
+			continue // never re-registered automatically
+		case r.Status.Registered():
+			results := Readiness(&r.Device, now)
+			c.status, c.failures = ReadinessStatus(results), Failures(results)
+			registeredAfter++
+			if r.Ring == "" {
+				wantsRing = true // remediation: every registered device has a ring
+			} else {
+				rings.Add(r.Ring, 1)
+			}
+		case inGroup:
+			plan.candidates++
+			pre := Prerequisites(&r.Device, peers[r.PK], now)
+			if f := Failures(pre); len(f) > 0 {
+				plan.prereqFailed++
+				c.status, c.failures = StatusPrerequisitesFailed, f
+				break
+			}
+			results := Readiness(&r.Device, now)
+			c.status, c.failures = ReadinessStatus(results), Failures(results)
+			c.registeredAt = now
+			plan.registered++
+			registeredAfter++
+			wantsRing = true
+		case r.Status == StatusPrerequisitesFailed:
+			// Left the group before registering: off the blades.
+			c.status, c.failures, c.via = "", nil, ""
+		default:
+			continue
+		}
+		c.sig = outcomeSig(c.failures)
+		c.writeChecks = c.sig != e.sig
+		if c.status != r.Status {
+			plan.statusChanges++
+		}
+		if !wantsRing && c.status == r.Status && !c.writeChecks && c.via == r.DiscoveredVia &&
+			c.registeredAt.Equal(r.RegisteredAt) {
+			continue // nothing to write: a re-run with nothing changed writes nothing
+		}
+		if wantsRing {
+			needRing = append(needRing, len(plan.changes))
+		}
+		plan.changes = append(plan.changes, c)
+	}
+
+	// Rings go out in PK order, after every device is counted, so the
+	// split is the same however the work is batched.
+	assigned, _ := AssignRings(rings, registeredAfter, len(needRing))
+	for i, idx := range needRing {
+		plan.changes[idx].ring = assigned[i]
+	}
+	return plan
+}
+
+// outcomeSig hashes the failing checks so an unchanged outcome is not
+// rewritten. Zero means no failures.
+func outcomeSig(failures []CheckResult) int64 {
+	if len(failures) == 0 {
+		return 0
+	}
+	h := fnv.New64a()
+	for _, f := range failures {
+		h.Write([]byte(f.Check))
+		h.Write([]byte{0})
+		h.Write([]byte(f.Reason))
+		h.Write([]byte{0})
+		h.Write([]byte(f.Remediation))
+		h.Write([]byte{0})
+	}
+	sig := int64(h.Sum64())
+	if sig == 0 {
+		sig = 1
+	}
+	return sig
+}
+
+// applyPlan writes the plan in atomic batches, recording progress.
+func (s *Store) applyPlan(ctx context.Context, run *DiscoveryRun, plan discoveryPlan) error {
+	now := run.StartedAt.Unix()
+	for start, batch := 0, 0; start < len(plan.changes); start, batch = start+discoveryBatch, batch+1 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		part := plan.changes[start:min(start+discoveryBatch, len(plan.changes))]
+		err := s.write(ctx, func(tx *sql.Tx) error {
+			if err := writeChanges(ctx, tx, part, now); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `UPDATE discovery_runs SET processed = ?, total = ?, heartbeat_at = ? WHERE id = ?`,
+				start+len(part), run.Total, time.Now().Unix(), run.ID)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		run.Processed = start + len(part)
+		if s.disc.afterBatch != nil {
+			s.disc.afterBatch(batch)
+		}
+	}
+	return nil
+}
+
+// writeChanges writes a batch of outcomes inside tx.
+func writeChanges(ctx context.Context, tx *sql.Tx, changes []change, now int64) error {
+	const guard = ` WHERE id = ? AND version = ? AND status IS ? AND ring IS ?`
+	const set = `UPDATE devices SET status = ?, reasons = ?, reason_count = ?, outcome_sig = ?,
+		evaluated_at = ?, discovered_via = ?, registered_at = ?`
+	keepRing, err := tx.PrepareContext(ctx, set+guard)
+	if err != nil {
+		return err
+	}
+	defer keepRing.Close()
+	setRing, err := tx.PrepareContext(ctx, set+`, ring = ?, ring_by = 'service', ring_actor = NULL, ring_at = ?`+guard)
+	if err != nil {
+		return err
+	}
+	defer setRing.Close()
+	delChecks, err := tx.PrepareContext(ctx, `DELETE FROM check_results WHERE device_pk = ?`)
+	if err != nil {
+		return err
+	}
+	defer delChecks.Close()
+	insCheck, err := tx.PrepareContext(ctx, `INSERT INTO check_results (device_pk, check_id, position, reason, remediation, evaluated_at) VALUES (?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer insCheck.Close()
+
+	for i := range changes {
+		c := &changes[i]
+		args := []any{nullString(string(c.status)), joinChecks(c.failures), len(c.failures), c.sig,
+			now, nullString(c.via), unix(c.registeredAt)}
+		stmt := keepRing
+		if c.ring != "" {
+			stmt = setRing
+			args = append(args, string(c.ring), now)
+		}
+		args = append(args, c.pk, c.version, nullString(string(c.oldStatus)), nullString(string(c.oldRing)))
+		res, err := stmt.ExecContext(ctx, args...)
+		if err != nil {
+			return fmt.Errorf("write device %d: %w", c.pk, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 || !c.writeChecks {
+			continue // changed since the snapshot: the next run sees it afresh
+		}
+		if _, err := delChecks.ExecContext(ctx, c.pk); err != nil {
+			return err
+		}
+		for pos, f := range c.failures {
+			if _, err := insCheck.ExecContext(ctx, c.pk, string(f.Check), pos, f.Reason, f.Remediation, now); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func joinChecks(cs []CheckResult) string {
+	var b strings.Builder
+	for i, c := range cs {
+		if i > 0 {
+			b.WriteByte(';')
+		}
+		b.WriteString(string(c.Check))
+	}
+	return b.String()
+}
+
+const runCols = `id, trigger, actor, state, started_at, finished_at, total, processed, candidates,
+	registered, prerequisites_failed, status_changes, error`
+
+func scanRun(rs rowScanner) (DiscoveryRun, error) {
+	var r DiscoveryRun
+	var started int64
+	var finished sql.NullInt64
+	err := rs.Scan(&r.ID, &r.Trigger, &r.Actor, &r.State, &started, &finished, &r.Total, &r.Processed,
+		&r.Candidates, &r.Registered, &r.PrerequisitesFailed, &r.StatusChanges, &r.Error)
+	r.StartedAt = time.Unix(started, 0).UTC()
+	r.FinishedAt = fromUnix(finished)
+	return r, err
+}
+
+// DiscoveryRunByID returns one run's record, with live progress while it runs.
+func (s *Store) DiscoveryRunByID(ctx context.Context, id int64) (DiscoveryRun, error) {
+	r, err := scanRun(s.r.QueryRowContext(ctx, "SELECT "+runCols+" FROM discovery_runs WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return DiscoveryRun{}, notFoundf("discovery run %d was not found", id)
+	}
+	if err != nil {
+		return DiscoveryRun{}, fmt.Errorf("discovery run %d: %w", id, err)
+	}
+	return r, nil
+}
+
+// LastDiscoveryRun returns the most recent run, running or not; ErrNotFound
+// when discovery has never run.
+func (s *Store) LastDiscoveryRun(ctx context.Context) (DiscoveryRun, error) {
+	r, err := scanRun(s.r.QueryRowContext(ctx, "SELECT "+runCols+" FROM discovery_runs ORDER BY id DESC LIMIT 1"))
+	if errors.Is(err, sql.ErrNoRows) {
+		return DiscoveryRun{}, notFoundf("discovery has not run yet")
+	}
+	if err != nil {
+		return DiscoveryRun{}, fmt.Errorf("last discovery run: %w", err)
+	}
+	return r, nil
+}
+
+// RunningDiscovery returns the ID of the run going in this process, if any.
+func (s *Store) RunningDiscovery() (int64, bool) {
+	s.disc.mu.Lock()
+	defer s.disc.mu.Unlock()
+	if s.disc.cur == nil {
+		return 0, false
+	}
+	return s.disc.cur.id, true
+}

@@ -1,0 +1,463 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestDiscoveryNestingOneLevelNotTwo(t *testing.T) {
+	st := openTestStore(t)
+	ctx := context.Background()
+	direct, level1, level2, outside := healthy(1), healthy(2), healthy(3), healthy(4)
+	mustUpsert(t, st, direct, level1, level2, outside)
+	for _, g := range []string{"Finance", "Lab"} {
+		if _, err := st.CreateGroup(ctx, g, "", "tester"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.NestGroup(ctx, RegistrationGroupName, "Finance", "tester"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.NestGroup(ctx, "Finance", "Lab", "tester"); err != nil {
+		t.Fatal(err)
+	}
+	mustAddMembers(t, st, RegistrationGroupName, direct)
+	mustAddMembers(t, st, "Finance", level1)
+	mustAddMembers(t, st, "Lab", level2)
+
+	run := mustDiscover(t, st, testNow)
+	if run.Registered != 2 || run.Candidates != 2 {
+		t.Fatalf("run: %+v, want 2 candidates both registered", run)
+	}
+	rec := wantStatus(t, st, direct.DeviceID, StatusActive)
+	if rec.DiscoveredVia != RegistrationGroupName {
+		t.Errorf("direct member discovered via %q", rec.DiscoveredVia)
+	}
+	rec = wantStatus(t, st, level1.DeviceID, StatusActive)
+	if rec.DiscoveredVia != "Finance" {
+		t.Errorf("nested member discovered via %q, want Finance", rec.DiscoveredVia)
+	}
+	wantStatus(t, st, level2.DeviceID, "")
+	wantStatus(t, st, outside.DeviceID, "")
+
+	groups, err := st.Groups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	depth := map[string]int{}
+	for _, g := range groups {
+		depth[g.Name] = g.Depth
+	}
+	if depth["Finance"] != 1 || depth["Lab"] != 2 || depth[RegistrationGroupName] != 0 {
+		t.Errorf("depths %v", depth)
+	}
+	entries, err := st.AuditEntries(ctx, AuditFilter{Action: ActionDiscovery})
+	if err != nil || len(entries) != 1 || !strings.Contains(entries[0].Detail, "not followed: Lab") {
+		t.Errorf("discovery audit should name the group not followed: %+v %v", entries, err)
+	}
+}
+
+func TestDiscoveryDynamicGroupExcludesAVDMultiSession(t *testing.T) {
+	st := openTestStore(t)
+	ctx := context.Background()
+	laptop := healthy(1, func(d *Device) { d.DisplayName = "AP-LT-0001" })
+	avd := healthy(2, func(d *Device) { d.DisplayName = "AP-AVD-0001"; d.DeviceKind = KindAVDMultiSession })
+	other := healthy(3, func(d *Device) { d.DisplayName = "HR-DT-0003" })
+	mustUpsert(t, st, laptop, avd, other)
+	rule := `(device.displayName -contains "AP") -and (device.deviceOSType -ne "Windows 10 Enterprise for Virtual Desktops")`
+	if _, err := st.CreateGroup(ctx, "AP devices", rule, "tester"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.NestGroup(ctx, RegistrationGroupName, "AP devices", "tester"); err != nil {
+		t.Fatal(err)
+	}
+	mustDiscover(t, st, testNow)
+	if rec := wantStatus(t, st, laptop.DeviceID, StatusActive); rec.DiscoveredVia != "AP devices" {
+		t.Errorf("discovered via %q", rec.DiscoveredVia)
+	}
+	wantStatus(t, st, avd.DeviceID, "")
+	wantStatus(t, st, other.DeviceID, "")
+
+	if _, err := st.CreateGroup(ctx, "Broken", `device.displayName -contains`, "tester"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a rule that does not parse must be refused, got %v", err)
+	}
+	if err := st.NestGroup(ctx, "AP devices", RegistrationGroupName, "tester"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("nesting into a dynamic group must be refused, got %v", err)
+	}
+}
+
+func TestDiscoveryExcludedStaysOutAndRemovalDoesNotDeregister(t *testing.T) {
+	st := openTestStore(t)
+	ctx := context.Background()
+	a, b := healthy(1), healthy(2)
+	mustUpsert(t, st, a, b)
+	mustAddMembers(t, st, RegistrationGroupName, a, b)
+	mustDiscover(t, st, testNow)
+
+	if _, err := st.Deregister(ctx, []string{a.DeviceID}, "admin@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	rec := wantStatus(t, st, a.DeviceID, StatusExcluded)
+	if rec.Ring != "" || !rec.RegisteredAt.IsZero() {
+		t.Errorf("excluded device keeps ring %q / registered %v", rec.Ring, rec.RegisteredAt)
+	}
+	mustDiscover(t, st, testNow.Add(time.Hour))
+	wantStatus(t, st, a.DeviceID, StatusExcluded) // never re-registered automatically
+
+	// Removing b from the group does not deregister it.
+	if _, err := st.RemoveGroupDevices(ctx, RegistrationGroupName, []string{b.DeviceID}, "tester"); err != nil {
+		t.Fatal(err)
+	}
+	mustDiscover(t, st, testNow.Add(2*time.Hour))
+	wantStatus(t, st, b.DeviceID, StatusActive)
+
+	// Restore: the next discovery evaluates a again.
+	if _, err := st.Restore(ctx, []string{a.DeviceID}, "admin@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, st, a.DeviceID, "")
+	mustDiscover(t, st, testNow.Add(3*time.Hour))
+	wantStatus(t, st, a.DeviceID, StatusActive)
+
+	hist, err := st.AuditEntries(ctx, AuditFilter{DeviceID: a.DeviceID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, e := range hist {
+		actions = append(actions, e.Action)
+	}
+	if got := strings.Join(actions, ","); !strings.Contains(got, ActionRestore+","+ActionDeregister) {
+		t.Errorf("device history %q lacks deregister and restore", got)
+	}
+}
+
+func TestDiscoveryHardwareReplacement(t *testing.T) {
+	st := openTestStore(t)
+	ctx := context.Background()
+	old := healthy(1, func(d *Device) { d.SerialNumber = "5CG1234XYZ" })
+	mustUpsert(t, st, old)
+	mustAddMembers(t, st, RegistrationGroupName, old)
+	mustDiscover(t, st, testNow)
+	wantStatus(t, st, old.DeviceID, StatusActive)
+
+	// After a motherboard repair the directory has a new ID for the same serial.
+	repaired := healthy(2, func(d *Device) { d.SerialNumber = " 5cg1234xyz "; d.DisplayName = old.DisplayName })
+	mustUpsert(t, st, repaired)
+	mustAddMembers(t, st, RegistrationGroupName, repaired)
+	mustDiscover(t, st, testNow.Add(time.Hour))
+	rec := wantStatus(t, st, repaired.DeviceID, StatusPrerequisitesFailed)
+	if len(rec.Failures) != 1 || rec.Failures[0].Check != CheckHardwareIdentity ||
+		!strings.Contains(rec.Failures[0].Reason, old.DeviceID) ||
+		!strings.Contains(strings.ToLower(rec.Failures[0].Remediation), "deregister") {
+		t.Fatalf("failures %+v: want hardware-identity naming %s and telling to deregister", rec.Failures, old.DeviceID)
+	}
+	// Deregistering the old record frees the serial.
+	if _, err := st.Deregister(ctx, []string{old.DeviceID}, "admin@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	mustDiscover(t, st, testNow.Add(2*time.Hour))
+	wantStatus(t, st, repaired.DeviceID, StatusActive)
+}
+
+func TestDiscoveryDuplicateCandidates(t *testing.T) {
+	st := openTestStore(t)
+	a := healthy(1, func(d *Device) { d.SerialNumber = "DUP-1" })
+	b := healthy(2, func(d *Device) { d.SerialNumber = "dup-1" })
+	mustUpsert(t, st, a, b)
+	mustAddMembers(t, st, RegistrationGroupName, a, b)
+	mustDiscover(t, st, testNow)
+	ra := wantStatus(t, st, a.DeviceID, StatusPrerequisitesFailed)
+	rb := wantStatus(t, st, b.DeviceID, StatusPrerequisitesFailed)
+	if !strings.Contains(ra.Failures[0].Reason, b.DeviceID) || !strings.Contains(rb.Failures[0].Reason, a.DeviceID) {
+		t.Errorf("each duplicate must name the other: %q / %q", ra.Failures[0].Reason, rb.Failures[0].Reason)
+	}
+}
+
+func TestDiscoveryDualState(t *testing.T) {
+	st := openTestStore(t)
+	hybrid := healthy(1, func(d *Device) { d.JoinType = JoinHybridJoined; d.SerialNumber = "PF3ABCDE" })
+	stale := healthy(2, func(d *Device) {
+		d.JoinType = JoinEntraRegistered
+		d.SerialNumber = "PF3ABCDE"
+		d.DisplayName = hybrid.DisplayName
+	})
+	mustUpsert(t, st, hybrid, stale)
+	mustAddMembers(t, st, RegistrationGroupName, hybrid, stale)
+	mustDiscover(t, st, testNow)
+	wantStatus(t, st, hybrid.DeviceID, StatusActive) // the twin is not a duplicate
+	rec := wantStatus(t, st, stale.DeviceID, StatusPrerequisitesFailed)
+	if len(rec.Failures) != 1 || rec.Failures[0].Check != CheckPersonalOrNonWindows ||
+		!strings.Contains(rec.Failures[0].Reason, hybrid.DeviceID) {
+		t.Fatalf("stale record failures %+v: want only personal-or-non-windows naming the hybrid twin", rec.Failures)
+	}
+}
+
+func TestDiscoveryInactiveAndBack(t *testing.T) {
+	st := openTestStore(t)
+	d := healthy(1)
+	mustUpsert(t, st, d)
+	mustAddMembers(t, st, RegistrationGroupName, d)
+	mustDiscover(t, st, testNow)
+	wantStatus(t, st, d.DeviceID, StatusActive)
+
+	// 28 days after the last check-in it is still Active; a second later it is Inactive.
+	edge := d.LastCheckin.Add(InactiveAfter)
+	mustDiscover(t, st, edge)
+	wantStatus(t, st, d.DeviceID, StatusActive)
+	// Also failing a readiness check: Inactive wins.
+	d.WUPolicySource = "gpo"
+	mustUpsert(t, st, d)
+	mustDiscover(t, st, edge.Add(time.Second))
+	rec := wantStatus(t, st, d.DeviceID, StatusInactive)
+	if rec.Reasons[0] != CheckWindowsUpdatePolicy && rec.Reasons[len(rec.Reasons)-1] != CheckInactive {
+		t.Errorf("reasons %v", rec.Reasons)
+	}
+	if rec.Ring == "" {
+		t.Errorf("an inactive device keeps its ring")
+	}
+
+	// A check-in brings it back (to Readiness failed while GPO still rules, then Active).
+	d.LastCheckin = edge.Add(time.Minute)
+	mustUpsert(t, st, d)
+	mustDiscover(t, st, edge.Add(time.Hour))
+	wantStatus(t, st, d.DeviceID, StatusReadinessFailed)
+	d.WUPolicySource = "intune"
+	mustUpsert(t, st, d)
+	mustDiscover(t, st, edge.Add(2*time.Hour))
+	rec = wantStatus(t, st, d.DeviceID, StatusActive)
+	if len(rec.Failures) != 0 {
+		t.Errorf("stale check results kept: %+v", rec.Failures)
+	}
+}
+
+func TestDiscoveryIdempotent(t *testing.T) {
+	st := openTestStore(t)
+	var devs []*Device
+	for i := 1; i <= 300; i++ {
+		devs = append(devs, healthy(i, func(d *Device) {
+			if i%10 == 0 {
+				d.Management = ManagementConfigMgr
+			}
+			if i%15 == 0 {
+				d.UnreachableEndpoints = []string{"teams"}
+			}
+		}))
+	}
+	mustUpsert(t, st, devs...)
+	mustAddMembers(t, st, RegistrationGroupName, devs...)
+	first := mustDiscover(t, st, testNow)
+	if first.Registered != 270 || first.PrerequisitesFailed != 30 || first.StatusChanges != 300 {
+		t.Fatalf("first run %+v", first)
+	}
+	second := mustDiscover(t, st, testNow.Add(time.Hour))
+	if second.Total != 0 || second.Registered != 0 || second.StatusChanges != 0 || second.Candidates != 30 {
+		t.Fatalf("second run wrote something: %+v", second)
+	}
+	c, err := st.Counts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Tab(TabReady) != 260 || c.Tab(TabNotReady) != 10 || c.Tab(TabNotRegistered) != 30 {
+		t.Errorf("counts %+v", c)
+	}
+	// N = 270 > 200: First 1 %, Fast 9 %, Broad 90 % of 270, never Test.
+	if c.Rings.Test != 0 || c.Rings.Total() != 270 || c.Rings.First != 3 || c.Rings.Fast != 24 || c.Rings.Broad != 243 {
+		t.Errorf("rings %+v", c.Rings)
+	}
+}
+
+func TestDiscoveryKeepsAdminRingAndRemediatesMissingRing(t *testing.T) {
+	st := openTestStore(t)
+	ctx := context.Background()
+	a, b := healthy(1), healthy(2)
+	mustUpsert(t, st, a, b)
+	mustAddMembers(t, st, RegistrationGroupName, a, b)
+	mustDiscover(t, st, testNow)
+	if _, err := st.AssignRing(ctx, RingTest, []string{a.DeviceID}, "admin@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	// A registered device that lost its ring (say, a restored backup) gets one.
+	if _, err := st.w.Exec(`UPDATE devices SET ring = NULL, ring_by = NULL WHERE device_id = ?`, b.DeviceID); err != nil {
+		t.Fatal(err)
+	}
+	mustDiscover(t, st, testNow.Add(time.Hour))
+	ra := mustDevice(t, st, a.DeviceID)
+	if ra.Ring != RingTest || ra.RingBy != RingByAdmin || ra.RingActor != "admin@example.com" {
+		t.Errorf("admin ring not kept: %+v", ra.Registration)
+	}
+	if rb := mustDevice(t, st, b.DeviceID); rb.Ring == "" || rb.Ring == RingTest || rb.RingBy != RingByService {
+		t.Errorf("missing ring not remediated: %+v", rb.Registration)
+	}
+
+	// Only Active devices can be assigned; a refused batch changes nothing.
+	c := healthy(3, func(d *Device) { d.Management = ManagementNone })
+	mustUpsert(t, st, c)
+	mustAddMembers(t, st, RegistrationGroupName, c)
+	mustDiscover(t, st, testNow.Add(2*time.Hour))
+	_, err := st.AssignRing(ctx, RingFirst, []string{b.DeviceID, c.DeviceID}, "admin@example.com")
+	var refused *ActionRefusedError
+	if !errors.As(err, &refused) || len(refused.Refused) != 1 || refused.Refused[0].Value != c.DeviceID {
+		t.Fatalf("want refusal naming %s, got %v", c.DeviceID, err)
+	}
+	if rb := mustDevice(t, st, b.DeviceID); rb.RingBy != RingByService {
+		t.Errorf("refused batch changed %s", b.DeviceID)
+	}
+}
+
+func TestDiscoveryInterruptedRunIsCompletedByTheNext(t *testing.T) {
+	st := openTestStore(t)
+	var devs []*Device
+	for i := 1; i <= 3*discoveryBatch+10; i++ {
+		devs = append(devs, healthy(i))
+	}
+	mustUpsert(t, st, devs...)
+	mustAddMembers(t, st, RegistrationGroupName, devs...)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	st.disc.afterBatch = func(batch int) {
+		if batch == 0 {
+			cancel()
+		}
+	}
+	_, err := st.Discover(ctx, TriggerCLI, "tester", testNow)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: %v", err)
+	}
+	st.disc.afterBatch = nil
+	// Wait for the run goroutine to record itself.
+	waitNoRun(t, st)
+	last, err := st.LastDiscoveryRun(context.Background())
+	if err != nil || last.State != RunInterrupted || last.Processed != discoveryBatch {
+		t.Fatalf("last run %+v %v", last, err)
+	}
+	c, _ := st.Counts(context.Background())
+	if c.Registered() != discoveryBatch {
+		t.Fatalf("after one batch %d registered, want %d", c.Registered(), discoveryBatch)
+	}
+	run := mustDiscover(t, st, testNow)
+	if run.Registered != len(devs)-discoveryBatch {
+		t.Fatalf("next run registered %d, want %d", run.Registered, len(devs)-discoveryBatch)
+	}
+	c, _ = st.Counts(context.Background())
+	if c.Registered() != len(devs) || c.Rings.Total() != len(devs) {
+		t.Fatalf("counts after completion %+v", c)
+	}
+}
+
+func waitNoRun(t *testing.T, st *Store) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, running := st.RunningDiscovery(); !running {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("discovery run did not finish")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestDiscoveryConcurrentCallsJoinOneRun(t *testing.T) {
+	st := openTestStore(t)
+	var devs []*Device
+	for i := 1; i <= 2000; i++ {
+		devs = append(devs, healthy(i))
+	}
+	mustUpsert(t, st, devs...)
+	mustAddMembers(t, st, RegistrationGroupName, devs...)
+
+	release := make(chan struct{})
+	st.disc.afterBatch = func(int) { <-release }
+	var wg sync.WaitGroup
+	runs := make([]DiscoveryRun, 4)
+	errs := make([]error, 4)
+	first := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		runs[0], errs[0] = st.Discover(context.Background(), TriggerButton, "a", testNow)
+	}()
+	go func() {
+		for {
+			if _, ok := st.RunningDiscovery(); ok {
+				close(first)
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	<-first
+	for i := 1; i < 4; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			runs[i], errs[i] = st.Discover(context.Background(), TriggerAPI, "b", testNow)
+		}(i)
+	}
+	time.Sleep(20 * time.Millisecond) // let the joiners arrive while the run is held
+	close(release)
+	wg.Wait()
+	for i := range runs {
+		if errs[i] != nil || runs[i].ID != runs[0].ID {
+			t.Fatalf("call %d: run %d err %v; want all to join run %d", i, runs[i].ID, errs[i], runs[0].ID)
+		}
+	}
+	if runs[0].Registered != 2000 {
+		t.Errorf("registered %d", runs[0].Registered)
+	}
+}
+
+func TestDiscoveryRefusesWhileAnotherProcessRuns(t *testing.T) {
+	st := openTestStore(t)
+	// A run row with a fresh heartbeat stands for another process.
+	if _, err := st.w.Exec(`INSERT INTO discovery_runs (trigger, actor, state, started_at, heartbeat_at) VALUES ('cli', 'other', 'running', ?, ?)`,
+		time.Now().Unix(), time.Now().Unix()); err != nil {
+		t.Fatal(err)
+	}
+	_, err := st.Discover(context.Background(), TriggerCLI, "tester", testNow)
+	wantErrIs(t, err, ErrConflict)
+	// A dead process's run (stale heartbeat) is marked interrupted and a new run goes ahead.
+	if _, err := st.w.Exec(`UPDATE discovery_runs SET heartbeat_at = ?`, time.Now().Add(-time.Hour).Unix()); err != nil {
+		t.Fatal(err)
+	}
+	mustDiscover(t, st, testNow)
+	var interrupted int
+	st.r.QueryRow(`SELECT count(*) FROM discovery_runs WHERE state = 'interrupted'`).Scan(&interrupted)
+	if interrupted != 1 {
+		t.Errorf("stale run not marked interrupted")
+	}
+}
+
+func TestDiscoveryConcurrentActionIsNotOverwritten(t *testing.T) {
+	st := openTestStore(t)
+	ctx := context.Background()
+	a := healthy(1)
+	mustUpsert(t, st, a)
+	mustAddMembers(t, st, RegistrationGroupName, a)
+	mustDiscover(t, st, testNow)
+	// Plan a run, then let an admin deregister before it writes.
+	plan, err := st.planDiscovery(ctx, testNow.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.WUPolicySource = "gpo"
+	mustUpsert(t, st, a)
+	plan, err = st.planDiscovery(ctx, testNow.Add(time.Hour))
+	if err != nil || len(plan.changes) != 1 {
+		t.Fatalf("plan %+v %v", plan, err)
+	}
+	if _, err := st.Deregister(ctx, []string{a.DeviceID}, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	run := DiscoveryRun{ID: 0, StartedAt: testNow}
+	if err := st.applyPlan(ctx, &run, plan); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, st, a.DeviceID, StatusExcluded)
+}

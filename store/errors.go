@@ -1,0 +1,106 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Sentinel errors the callers map to user-facing outcomes.
+var (
+	// ErrNotFound means the named record does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrInvalid means the input was rejected; the wrapping error names what was wrong.
+	ErrInvalid = errors.New("invalid input")
+	// ErrConflict means the request clashes with the current state.
+	ErrConflict = errors.New("conflict")
+	// ErrForbidden means the actor may not do this.
+	ErrForbidden = errors.New("forbidden")
+)
+
+// FieldError is one rejected value: where it was (a CSV row, a JSON pointer
+// or a flag), which field, and why.
+type FieldError struct {
+	Row    int    // 1-based data row of a file; 0 when not from a file
+	Item   string // e.g. a JSON pointer "/3"; empty when not from JSON
+	Field  string
+	Value  string
+	Reason string
+}
+
+func (e FieldError) Error() string {
+	var b strings.Builder
+	switch {
+	case e.Row > 0:
+		fmt.Fprintf(&b, "row %d: ", e.Row)
+	case e.Item != "":
+		fmt.Fprintf(&b, "%s: ", e.Item)
+	}
+	if e.Field != "" {
+		fmt.Fprintf(&b, "%s: ", e.Field)
+	}
+	b.WriteString(e.Reason)
+	return b.String()
+}
+
+// ValidationError collects every FieldError of one input. It wraps ErrInvalid,
+// so errors.Is(err, ErrInvalid) holds.
+type ValidationError struct {
+	Errors []FieldError
+	// Truncated counts the further errors that were found but not kept.
+	Truncated int
+}
+
+// maxKeptErrors bounds how many rejected rows one ValidationError keeps, so a
+// completely wrong million-row file does not hold a million messages.
+const maxKeptErrors = 1000
+
+func (e *ValidationError) add(fe FieldError) {
+	if len(e.Errors) >= maxKeptErrors {
+		e.Truncated++
+		return
+	}
+	e.Errors = append(e.Errors, fe)
+}
+
+func (e *ValidationError) empty() bool { return len(e.Errors) == 0 && e.Truncated == 0 }
+
+func (e *ValidationError) Error() string {
+	if len(e.Errors) == 0 {
+		return "invalid input"
+	}
+	msg := e.Errors[0].Error()
+	if n := len(e.Errors) - 1 + e.Truncated; n > 0 {
+		msg += fmt.Sprintf(" (and %d more)", n)
+	}
+	return msg
+}
+
+// Unwrap makes errors.Is(err, ErrInvalid) true.
+func (e *ValidationError) Unwrap() error { return ErrInvalid }
+
+// kindError is a message for the user that is also one of the sentinels, so
+// the message reads cleanly ("ring must be one of …") while errors.Is still
+// tells the caller which kind of failure it was.
+type kindError struct {
+	kind error
+	msg  string
+}
+
+func (e *kindError) Error() string { return e.msg }
+func (e *kindError) Unwrap() error { return e.kind }
+
+// invalidf returns an ErrInvalid whose message names what was wrong.
+func invalidf(format string, args ...any) error {
+	return &kindError{ErrInvalid, fmt.Sprintf(format, args...)}
+}
+
+// conflictf returns an ErrConflict whose message says what clashed.
+func conflictf(format string, args ...any) error {
+	return &kindError{ErrConflict, fmt.Sprintf(format, args...)}
+}
+
+// notFoundf returns an ErrNotFound whose message names what is missing.
+func notFoundf(format string, args ...any) error {
+	return &kindError{ErrNotFound, fmt.Sprintf(format, args...)}
+}

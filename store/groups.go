@@ -1,0 +1,561 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"patchboard/store/rule"
+)
+
+// RegistrationGroupName is the name of the built-in Device Registration group.
+const RegistrationGroupName = "Device Registration"
+
+// GroupKind says how a group's members are decided.
+type GroupKind string
+
+// Group kinds.
+const (
+	GroupAssigned GroupKind = "assigned" // explicit members: devices and groups
+	GroupDynamic  GroupKind = "dynamic"  // a membership rule over device fields
+)
+
+// Group is a device group.
+type Group struct {
+	ID        int64
+	Name      string
+	Kind      GroupKind
+	Rule      string // the membership rule of a dynamic group
+	Builtin   bool   // the Device Registration group
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// Devices counts the assigned device members (not those a rule matches).
+	Devices int
+	// Groups counts the nested member groups.
+	Groups int
+	// Parents names the groups this one is nested in.
+	Parents []string
+	// Depth is how many levels below the Device Registration group this group
+	// sits: 0 for the group itself, 1 for a group nested in it (followed by
+	// discovery), 2 or more for deeper nesting (not followed); -1 when it is
+	// not under the registration group at all.
+	Depth int
+}
+
+// Discovered reports whether discovery finds this group's devices.
+func (g Group) Discovered() bool { return g.Depth == 0 || g.Depth == 1 }
+
+// maxGroupName bounds group names.
+const maxGroupName = 256
+
+// CreateGroup creates an assigned group, or a dynamic one when ruleSrc is not
+// empty. The rule must parse.
+func (s *Store) CreateGroup(ctx context.Context, name, ruleSrc, actor string) (Group, error) {
+	name = strings.TrimSpace(name)
+	if err := validateGroupName(name); err != nil {
+		return Group{}, fmt.Errorf("create group: %w", err)
+	}
+	kind := GroupAssigned
+	if strings.TrimSpace(ruleSrc) != "" {
+		// The rule is kept as the admin wrote it; it must parse.
+		if _, err := rule.Parse(ruleSrc); err != nil {
+			return Group{}, fmt.Errorf("create group: %w", invalidf("rule: %v", err))
+		}
+		kind, ruleSrc = GroupDynamic, strings.TrimSpace(ruleSrc)
+	}
+	now := time.Now().Unix()
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO groups (name, kind, rule, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
+			name, kind, ruleSrc, now, now)
+		if isUniqueViolation(err) {
+			return conflictf("a group named %q already exists", name)
+		}
+		if err != nil {
+			return err
+		}
+		detail := string(kind)
+		if kind == GroupDynamic {
+			detail += ": " + ruleSrc
+		}
+		return recordAudit(ctx, tx, AuditEntry{Actor: actor, Action: ActionGroupCreate, Target: name,
+			Outcome: OutcomeSuccess, Detail: detail}, nil)
+	})
+	if err != nil {
+		return Group{}, fmt.Errorf("create group: %w", err)
+	}
+	return s.Group(ctx, name)
+}
+
+func validateGroupName(name string) error {
+	switch {
+	case name == "":
+		return invalidf("group name is empty")
+	case utf8.RuneCountInString(name) > maxGroupName:
+		return invalidf("group name is longer than %d characters", maxGroupName)
+	}
+	return nil
+}
+
+func isUniqueViolation(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+// Group returns the group with this name (case-insensitive).
+func (s *Store) Group(ctx context.Context, name string) (Group, error) {
+	groups, err := s.Groups(ctx)
+	if err != nil {
+		return Group{}, err
+	}
+	for _, g := range groups {
+		if strings.EqualFold(g.Name, strings.TrimSpace(name)) {
+			return g, nil
+		}
+	}
+	return Group{}, notFoundf("group %q was not found", name)
+}
+
+// Groups lists every group by name, with member counts, parents and depth
+// below the Device Registration group.
+func (s *Store) Groups(ctx context.Context) ([]Group, error) {
+	var groups []Group
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `
+			SELECT g.id, g.name, g.kind, g.rule, g.builtin, g.created_at, g.updated_at,
+				(SELECT count(*) FROM group_members m WHERE m.group_id = g.id AND m.device_pk IS NOT NULL),
+				(SELECT count(*) FROM group_members m WHERE m.group_id = g.id AND m.member_group_id IS NOT NULL)
+			FROM groups g ORDER BY g.builtin DESC, g.name COLLATE NOCASE`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var g Group
+			var created, updated int64
+			if err := rows.Scan(&g.ID, &g.Name, &g.Kind, &g.Rule, &g.Builtin, &created, &updated, &g.Devices, &g.Groups); err != nil {
+				return err
+			}
+			g.CreatedAt, g.UpdatedAt = time.Unix(created, 0).UTC(), time.Unix(updated, 0).UTC()
+			groups = append(groups, g)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		edges, err := groupEdges(ctx, tx)
+		if err != nil {
+			return err
+		}
+		setNesting(groups, edges)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("groups: %w", err)
+	}
+	return groups, nil
+}
+
+// groupEdge says parent has child as a member.
+type groupEdge struct{ parent, child int64 }
+
+func groupEdges(ctx context.Context, tx *sql.Tx) ([]groupEdge, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT group_id, member_group_id FROM group_members WHERE member_group_id IS NOT NULL`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var edges []groupEdge
+	for rows.Next() {
+		var e groupEdge
+		if err := rows.Scan(&e.parent, &e.child); err != nil {
+			return nil, err
+		}
+		edges = append(edges, e)
+	}
+	return edges, rows.Err()
+}
+
+// setNesting fills Parents and Depth by a breadth-first walk down from the
+// registration group.
+func setNesting(groups []Group, edges []groupEdge) {
+	byID := make(map[int64]*Group, len(groups))
+	var root *Group
+	for i := range groups {
+		g := &groups[i]
+		g.Depth = -1
+		byID[g.ID] = g
+		if g.Builtin {
+			root = g
+		}
+	}
+	children := make(map[int64][]int64)
+	for _, e := range edges {
+		children[e.parent] = append(children[e.parent], e.child)
+		if p, c := byID[e.parent], byID[e.child]; p != nil && c != nil {
+			c.Parents = append(c.Parents, p.Name)
+		}
+	}
+	for _, g := range groups {
+		sort.Strings(g.Parents)
+	}
+	if root == nil {
+		return
+	}
+	root.Depth = 0
+	queue := []int64{root.ID}
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		for _, c := range children[id] {
+			if g := byID[c]; g != nil && g.Depth < 0 {
+				g.Depth = byID[id].Depth + 1
+				queue = append(queue, c)
+			}
+		}
+	}
+}
+
+// groupForWrite loads a group inside a write transaction.
+func groupForWrite(ctx context.Context, tx *sql.Tx, name string) (Group, error) {
+	var g Group
+	err := tx.QueryRowContext(ctx, `SELECT id, name, kind, rule, builtin FROM groups WHERE name = ? COLLATE NOCASE`,
+		strings.TrimSpace(name)).Scan(&g.ID, &g.Name, &g.Kind, &g.Rule, &g.Builtin)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Group{}, notFoundf("group %q was not found", name)
+	}
+	return g, err
+}
+
+// NestGroup makes child a member of the assigned group parent. Cycles are
+// refused. Nesting deeper than one level under the registration group is
+// allowed (a group can serve other purposes) but its devices are not
+// discovered; Groups reports the depth so the UI can say so.
+func (s *Store) NestGroup(ctx context.Context, parent, child, actor string) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		p, err := groupForWrite(ctx, tx, parent)
+		if err != nil {
+			return err
+		}
+		c, err := groupForWrite(ctx, tx, child)
+		if err != nil {
+			return err
+		}
+		switch {
+		case p.Kind != GroupAssigned:
+			return invalidf("group %q is dynamic; only assigned groups can have member groups", p.Name)
+		case p.ID == c.ID:
+			return invalidf("a group cannot be a member of itself")
+		case c.Builtin:
+			return invalidf("the %s group cannot be nested in another group", RegistrationGroupName)
+		}
+		edges, err := groupEdges(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if reaches(edges, c.ID, p.ID) {
+			return invalidf("group %q already contains %q; nesting it would make a cycle", c.Name, p.Name)
+		}
+		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO group_members (group_id, member_group_id, added_at, added_by) VALUES (?, ?, ?, ?)`,
+			p.ID, c.ID, time.Now().Unix(), actor)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return conflictf("group %q is already a member of %q", c.Name, p.Name)
+		}
+		return recordAudit(ctx, tx, AuditEntry{Actor: actor, Action: ActionGroupNest,
+			Target: c.Name + " in " + p.Name, Outcome: OutcomeSuccess}, nil)
+	})
+	if err != nil {
+		return fmt.Errorf("nest group: %w", err)
+	}
+	return nil
+}
+
+// reaches reports whether to is reachable from from along member edges.
+func reaches(edges []groupEdge, from, to int64) bool {
+	children := make(map[int64][]int64)
+	for _, e := range edges {
+		children[e.parent] = append(children[e.parent], e.child)
+	}
+	seen := map[int64]bool{}
+	stack := []int64{from}
+	for len(stack) > 0 {
+		id := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if id == to {
+			return true
+		}
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		stack = append(stack, children[id]...)
+	}
+	return false
+}
+
+// MemberImportResult counts what a member import did or would do.
+type MemberImportResult struct {
+	Rows       int // data rows read
+	Added      int // devices that were not members yet
+	Already    int // devices that were members already
+	Duplicates int // rows naming a device an earlier row named
+	// DevicePKs are the resolved devices, in file order without duplicates.
+	DevicePKs []int64
+}
+
+// memberKeys are the columns a member file may identify devices by.
+var memberKeys = []string{"device_id", "serial_number", "display_name"}
+
+// ImportMembers adds the devices listed in a CSV to an assigned group. The
+// file has one column, device_id, serial_number or display_name. Unknown
+// devices and serial numbers or names that match more than one device are
+// rejected with reasons, and then nothing is written. With dryRun it only
+// resolves and counts (the preview).
+func (s *Store) ImportMembers(ctx context.Context, group string, r io.Reader, source, actor string, dryRun bool) (MemberImportResult, error) {
+	var res MemberImportResult
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		g, err := groupForWrite(ctx, tx, group)
+		if err != nil {
+			return err
+		}
+		if g.Kind != GroupAssigned {
+			return invalidf("group %q is dynamic; its members come from its rule", g.Name)
+		}
+		res, err = resolveMemberCSV(ctx, tx, r)
+		if err != nil {
+			return err
+		}
+		if dryRun {
+			res.Added, res.Already, err = countNewMembers(ctx, tx, g.ID, res.DevicePKs)
+			return err
+		}
+		devs, err := addDeviceMembers(ctx, tx, g.ID, res.DevicePKs, actor, &res)
+		if err != nil {
+			return err
+		}
+		return recordAudit(ctx, tx, AuditEntry{Actor: actor, Action: ActionGroupMembers, Target: g.Name,
+			Outcome: OutcomeSuccess,
+			Detail: fmt.Sprintf("import %s: %d rows, %d added, %d already members, %d duplicate rows",
+				source, res.Rows, res.Added, res.Already, res.Duplicates)}, devs)
+	})
+	if err != nil {
+		return MemberImportResult{}, fmt.Errorf("import members: %w", err)
+	}
+	return res, nil
+}
+
+// resolveMemberCSV reads a member file and resolves every row to one device.
+func resolveMemberCSV(ctx context.Context, tx *sql.Tx, r io.Reader) (MemberImportResult, error) {
+	var res MemberImportResult
+	cr := csv.NewReader(r)
+	cr.ReuseRecord = true
+	cr.FieldsPerRecord = -1
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return res, &ValidationError{Errors: []FieldError{{Reason: "the file is empty; expected a header row with one of device_id, serial_number, display_name"}}}
+	}
+	if err != nil {
+		return res, &ValidationError{Errors: []FieldError{{Reason: "cannot read the header row: " + err.Error()}}}
+	}
+	key := ""
+	if len(header) == 1 {
+		key = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(header[0], "\ufeff")))
+	}
+	query := ""
+	switch key {
+	case "device_id":
+		query = `SELECT id FROM devices WHERE device_id = ? LIMIT 2`
+	case "serial_number":
+		query = `SELECT id FROM devices WHERE serial_number = ? COLLATE NOCASE AND serial_number <> '' LIMIT 2`
+	case "display_name":
+		query = `SELECT id FROM devices WHERE display_name = ? COLLATE NOCASE LIMIT 2`
+	default:
+		return res, &ValidationError{Errors: []FieldError{{Reason: fmt.Sprintf(
+			"the header must be exactly one column named device_id, serial_number or display_name; found %q",
+			strings.Join(header, ","))}}}
+	}
+	stmt, err := tx.PrepareContext(ctx, query)
+	if err != nil {
+		return res, err
+	}
+	defer stmt.Close()
+	verr := &ValidationError{}
+	seen := make(map[int64]int)
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				verr.add(FieldError{Row: pe.Line - 1, Field: key, Reason: pe.Err.Error()})
+				continue
+			}
+			return res, fmt.Errorf("read member csv: %w", err)
+		}
+		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
+			continue // blank line
+		}
+		res.Rows++
+		row := res.Rows
+		if len(rec) != 1 {
+			verr.add(FieldError{Row: row, Field: key, Reason: fmt.Sprintf("expected 1 value, found %d", len(rec))})
+			continue
+		}
+		v := strings.TrimSpace(rec[0])
+		if key == "device_id" {
+			v = NormalizeDeviceID(v)
+		}
+		pks, err := queryIDs(ctx, stmt, v)
+		if err != nil {
+			return res, err
+		}
+		switch len(pks) {
+		case 0:
+			verr.add(FieldError{Row: row, Field: key, Value: v, Reason: fmt.Sprintf("no device has %s %q", key, v)})
+			continue
+		case 2:
+			verr.add(FieldError{Row: row, Field: key, Value: v, Reason: fmt.Sprintf("%s %q matches more than one device; use device_id", key, v)})
+			continue
+		}
+		if _, dup := seen[pks[0]]; dup {
+			res.Duplicates++
+			continue
+		}
+		seen[pks[0]] = row
+		res.DevicePKs = append(res.DevicePKs, pks[0])
+	}
+	if !verr.empty() {
+		return res, verr
+	}
+	return res, nil
+}
+
+func queryIDs(ctx context.Context, stmt *sql.Stmt, args ...any) ([]int64, error) {
+	rows, err := stmt.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+func countNewMembers(ctx context.Context, tx *sql.Tx, groupID int64, pks []int64) (added, already int, err error) {
+	stmt, err := tx.PrepareContext(ctx, `SELECT 1 FROM group_members WHERE group_id = ? AND device_pk = ?`)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer stmt.Close()
+	for _, pk := range pks {
+		var one int
+		switch err := stmt.QueryRowContext(ctx, groupID, pk).Scan(&one); {
+		case errors.Is(err, sql.ErrNoRows):
+			added++
+		case err != nil:
+			return 0, 0, err
+		default:
+			already++
+		}
+	}
+	return added, already, nil
+}
+
+// addDeviceMembers inserts device memberships and returns the devices that
+// were added, for the audit entry.
+func addDeviceMembers(ctx context.Context, tx *sql.Tx, groupID int64, pks []int64, actor string, res *MemberImportResult) ([]AuditDevice, error) {
+	ins, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO group_members (group_id, device_pk, added_at, added_by) VALUES (?, ?, ?, ?)`)
+	if err != nil {
+		return nil, err
+	}
+	defer ins.Close()
+	who, err := tx.PrepareContext(ctx, `SELECT device_id, serial_number FROM devices WHERE id = ?`)
+	if err != nil {
+		return nil, err
+	}
+	defer who.Close()
+	now := time.Now().Unix()
+	var devs []AuditDevice
+	for _, pk := range pks {
+		r, err := ins.ExecContext(ctx, groupID, pk, now, actor)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			res.Already++
+			continue
+		}
+		res.Added++
+		var d AuditDevice
+		if err := who.QueryRowContext(ctx, pk).Scan(&d.DeviceID, &d.SerialNumber); err != nil {
+			return nil, err
+		}
+		devs = append(devs, d)
+	}
+	return devs, nil
+}
+
+// AddGroupDevices adds devices, by device ID, to an assigned group.
+func (s *Store) AddGroupDevices(ctx context.Context, group string, deviceIDs []string, actor string) (MemberImportResult, error) {
+	var b strings.Builder
+	b.WriteString("device_id\n")
+	for _, id := range deviceIDs {
+		b.WriteString(id + "\n")
+	}
+	return s.ImportMembers(ctx, group, strings.NewReader(b.String()), "device list", actor, false)
+}
+
+// RemoveGroupDevices removes devices, by device ID, from an assigned group.
+// Removing a device from the registration group does not deregister it.
+func (s *Store) RemoveGroupDevices(ctx context.Context, group string, deviceIDs []string, actor string) (int, error) {
+	removed := 0
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		g, err := groupForWrite(ctx, tx, group)
+		if err != nil {
+			return err
+		}
+		var devs []AuditDevice
+		for _, id := range deviceIDs {
+			var d AuditDevice
+			var pk int64
+			err := tx.QueryRowContext(ctx, `SELECT id, device_id, serial_number FROM devices WHERE device_id = ?`,
+				NormalizeDeviceID(id)).Scan(&pk, &d.DeviceID, &d.SerialNumber)
+			if errors.Is(err, sql.ErrNoRows) {
+				return notFoundf("device %s was not found", id)
+			}
+			if err != nil {
+				return err
+			}
+			r, err := tx.ExecContext(ctx, `DELETE FROM group_members WHERE group_id = ? AND device_pk = ?`, g.ID, pk)
+			if err != nil {
+				return err
+			}
+			if n, _ := r.RowsAffected(); n > 0 {
+				removed++
+				devs = append(devs, d)
+			}
+		}
+		return recordAudit(ctx, tx, AuditEntry{Actor: actor, Action: ActionGroupMembers, Target: g.Name,
+			Outcome: OutcomeSuccess, Detail: fmt.Sprintf("removed %d devices", removed)}, devs)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("remove group devices: %w", err)
+	}
+	return removed, nil
+}

@@ -1,0 +1,182 @@
+package store
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// DeviceQuery selects the rows of a blade.
+type DeviceQuery struct {
+	Tab    Tab    // required
+	Status Status // optional filter within the tab
+	Ring   Ring   // optional filter
+	Search string // name, serial or device ID: substring, case-insensitive
+	Sort   string // column key; default display_name
+	Desc   bool
+	Limit  int // 0 = all
+	Offset int
+}
+
+func (q DeviceQuery) validate() error {
+	if _, err := ParseTab(string(q.Tab)); err != nil {
+		return err
+	}
+	if q.Status != "" && q.Status.Tab() != q.Tab {
+		return invalidf("status %q is not shown on the %s tab", q.Status, q.Tab.Label())
+	}
+	if q.Ring != "" {
+		if _, err := ParseRing(string(q.Ring)); err != nil {
+			return err
+		}
+	}
+	if q.Sort != "" {
+		if _, ok := ColumnByKey(q.Sort); !ok {
+			return invalidf("cannot sort by unknown column %q", q.Sort)
+		}
+	}
+	if q.Limit < 0 || q.Offset < 0 {
+		return invalidf("limit and offset must not be negative")
+	}
+	return nil
+}
+
+// where builds the filter of q.
+func (q DeviceQuery) where() (string, []any) {
+	conds := []string{"d.status IS NOT NULL", "d.tab = ?"}
+	args := []any{string(q.Tab)}
+	if q.Status != "" {
+		conds = append(conds, "d.status = ?")
+		args = append(args, string(q.Status))
+	}
+	if q.Ring != "" {
+		conds = append(conds, "d.ring = ?")
+		args = append(args, string(q.Ring))
+	}
+	if s := strings.TrimSpace(q.Search); s != "" {
+		like := "%" + escapeLike(strings.ToLower(s)) + "%"
+		conds = append(conds, `(lower(d.display_name) LIKE ? ESCAPE '\' OR lower(d.serial_number) LIKE ? ESCAPE '\' OR d.device_id LIKE ? ESCAPE '\')`)
+		args = append(args, like, like, like)
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+func escapeLike(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(s)
+}
+
+// EachDevice streams the rows matching q to fn, in q's order.
+func (s *Store) EachDevice(ctx context.Context, q DeviceQuery, fn func(*DeviceRow) error) error {
+	if err := q.validate(); err != nil {
+		return fmt.Errorf("devices: %w", err)
+	}
+	sortKey := q.Sort
+	if sortKey == "" {
+		sortKey = "display_name"
+	}
+	col, _ := ColumnByKey(sortKey)
+	dir := "ASC"
+	if q.Desc {
+		dir = "DESC"
+	}
+	where, args := q.where()
+	sqlText := fmt.Sprintf("SELECT %s FROM devices d WHERE %s ORDER BY %s %s, d.id %s", deviceCols, where, col.sort, dir, dir)
+	if q.Limit > 0 {
+		sqlText += fmt.Sprintf(" LIMIT %d OFFSET %d", q.Limit, q.Offset)
+	}
+	rows, err := s.r.QueryContext(ctx, sqlText, args...)
+	if err != nil {
+		return fmt.Errorf("devices: %w", err)
+	}
+	defer rows.Close()
+	sc := newDeviceScanner()
+	var r DeviceRow
+	for rows.Next() {
+		if err := sc.scan(rows, &r); err != nil {
+			return fmt.Errorf("devices: %w", err)
+		}
+		if err := fn(&r); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("devices: %w", err)
+	}
+	return nil
+}
+
+// ExportCSV writes every row matching q (the limit is ignored) with the given
+// columns to w, streamed, with formula-like cells neutralised. It returns the
+// number of rows written.
+func (s *Store) ExportCSV(ctx context.Context, w io.Writer, q DeviceQuery, cols []Column) (int, error) {
+	q.Limit, q.Offset = 0, 0
+	cw := csv.NewWriter(w)
+	rec := make([]string, len(cols))
+	for i, c := range cols {
+		rec[i] = c.Key
+	}
+	if err := cw.Write(rec); err != nil {
+		return 0, err
+	}
+	n := 0
+	err := s.EachDevice(ctx, q, func(r *DeviceRow) error {
+		for i, c := range cols {
+			rec[i] = CSVSafe(c.Value(r))
+		}
+		n++
+		return cw.Write(rec)
+	})
+	if err != nil {
+		return n, err
+	}
+	cw.Flush()
+	return n, cw.Error()
+}
+
+// Counts are the maintained per-status and per-ring device counts.
+type Counts struct {
+	Status map[Status]int
+	Rings  RingCounts
+}
+
+// Tab is the number of devices the tab shows.
+func (c Counts) Tab(t Tab) int {
+	n := 0
+	for _, s := range t.Statuses() {
+		n += c.Status[s]
+	}
+	return n
+}
+
+// Registered is the number of registered devices.
+func (c Counts) Registered() int {
+	return c.Status[StatusActive] + c.Status[StatusReadinessFailed] + c.Status[StatusInactive]
+}
+
+// Counts reads the counters the triggers keep; it never counts rows.
+func (s *Store) Counts(ctx context.Context) (Counts, error) {
+	c := Counts{Status: make(map[Status]int)}
+	rows, err := s.r.QueryContext(ctx, `SELECT key, n FROM counters`)
+	if err != nil {
+		return c, fmt.Errorf("counts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key string
+		var n int
+		if err := rows.Scan(&key, &n); err != nil {
+			return c, fmt.Errorf("counts: %w", err)
+		}
+		kind, v, _ := strings.Cut(key, ":")
+		switch kind {
+		case "status":
+			c.Status[Status(v)] = n
+		case "ring":
+			c.Rings.Add(Ring(v), n)
+		}
+	}
+	return c, rows.Err()
+}

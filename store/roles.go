@@ -1,0 +1,116 @@
+package store
+
+import "strings"
+
+// Role is what a user may do (SPEC §7). The zero Role grants nothing.
+type Role string
+
+// Roles.
+const (
+	RoleNone          Role = ""
+	RoleGlobalAdmin   Role = "global-admin"
+	RoleIntuneAdmin   Role = "intune-admin"
+	RoleServiceAdmin  Role = "service-admin"
+	RoleServiceReader Role = "service-reader"
+)
+
+// Roles lists the assignable roles, most powerful first.
+var Roles = []Role{RoleGlobalAdmin, RoleIntuneAdmin, RoleServiceAdmin, RoleServiceReader}
+
+// Label is the role as the UI names it.
+func (r Role) Label() string {
+	switch r {
+	case RoleGlobalAdmin:
+		return "Global Administrator"
+	case RoleIntuneAdmin:
+		return "Intune Service Administrator"
+	case RoleServiceAdmin:
+		return "Service Administrator"
+	case RoleServiceReader:
+		return "Service Reader"
+	}
+	return "No access"
+}
+
+// ParseRole accepts a role key or label, case-insensitively. An empty string
+// is RoleNone.
+func ParseRole(s string) (Role, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.EqualFold(s, "none") {
+		return RoleNone, nil
+	}
+	for _, r := range Roles {
+		if strings.EqualFold(s, string(r)) || strings.EqualFold(s, r.Label()) {
+			return r, nil
+		}
+	}
+	return "", invalidf("role %q is not one of global-admin, intune-admin, service-admin, service-reader", s)
+}
+
+// Permission is one capability a route or control needs.
+type Permission int
+
+// Permissions.
+const (
+	// PermView: blades, device details, rings, groups; Modify columns,
+	// Refresh and Export to CSV.
+	PermView Permission = iota + 1
+	// PermDiscover: Discover devices.
+	PermDiscover
+	// PermDeviceActions: assign ring, deregister, restore.
+	PermDeviceActions
+	// PermEditRegistrationGroup: change the Device Registration group's
+	// membership. Service Administrators have it only as owners of the group
+	// (see CanEditGroup).
+	PermEditRegistrationGroup
+	// PermEditGroups: create and edit other groups, import inventory.
+	PermEditGroups
+	// PermViewAudit: view and export the audit log.
+	PermViewAudit
+	// PermManage: users, roles, group owners, settings, API tokens.
+	PermManage
+)
+
+var permNames = map[Permission]string{
+	PermView:                  "view",
+	PermDiscover:              "discover devices",
+	PermDeviceActions:         "device actions",
+	PermEditRegistrationGroup: "edit the Device Registration group",
+	PermEditGroups:            "edit groups and import inventory",
+	PermViewAudit:             "view the audit log",
+	PermManage:                "manage users and settings",
+}
+
+// String names the permission for messages ("… needs permission to discover devices").
+func (p Permission) String() string { return permNames[p] }
+
+// grants is the matrix of SPEC §7.
+var grants = map[Role][]Permission{
+	RoleGlobalAdmin: {PermView, PermDiscover, PermDeviceActions, PermEditRegistrationGroup,
+		PermEditGroups, PermViewAudit, PermManage},
+	RoleIntuneAdmin: {PermView, PermDiscover, PermDeviceActions, PermEditRegistrationGroup,
+		PermEditGroups, PermViewAudit},
+	RoleServiceAdmin:  {PermView, PermDiscover, PermDeviceActions, PermEditGroups, PermViewAudit},
+	RoleServiceReader: {PermView},
+}
+
+// Can reports whether the role grants p. It is the one question the code asks.
+func (r Role) Can(p Permission) bool {
+	for _, g := range grants[r] {
+		if g == p {
+			return true
+		}
+	}
+	return false
+}
+
+// CanEditGroup reports whether the role may change a group's membership:
+// the Device Registration group needs PermEditRegistrationGroup, or
+// ownership of the group for a Service Administrator; other groups need
+// PermEditGroups.
+func (r Role) CanEditGroup(g Group, isOwner bool) bool {
+	if !g.Builtin {
+		return r.Can(PermEditGroups)
+	}
+	return r.Can(PermEditRegistrationGroup) || (r == RoleServiceAdmin && isOwner)
+}

@@ -15,6 +15,8 @@ type Column struct {
 	// sort is the SQL expression to order by; it never yields NULL, so that
 	// keyset cursors can compare it.
 	sort string
+	// needs names the stored columns Value reads.
+	needs []string
 }
 
 // inventoryColumn makes the column of an inventory field.
@@ -23,7 +25,8 @@ func inventoryColumn(key, sortExpr string) Column {
 	if !ok {
 		panic("store: unknown inventory field " + key) // a typo in the catalogue below
 	}
-	return Column{Key: key, Label: f.Label, Value: func(r *DeviceRow) string { return f.Value(&r.Device) }, sort: sortExpr}
+	return Column{Key: key, Label: f.Label, Value: func(r *DeviceRow) string { return f.Value(&r.Device) },
+		sort: sortExpr, needs: []string{key}}
 }
 
 func timeCell(t time.Time) string {
@@ -59,9 +62,9 @@ func columnCatalogue() []Column {
 		inventoryColumn("office_policy_source", "d.office_policy_source"),
 		inventoryColumn("unreachable_endpoints", "d.unreachable_endpoints"),
 		inventoryColumn("internet_connected", "coalesce(d.internet_connected, -1)"),
-		{Key: "status", Label: "Readiness status", sort: "coalesce(d.status, '')",
+		{Key: "status", Label: "Readiness status", needs: []string{"status"}, sort: "coalesce(d.status, '')",
 			Value: func(r *DeviceRow) string { return string(r.Status) }},
-		{Key: "reasons", Label: "Reasons", sort: "d.reasons",
+		{Key: "reasons", Label: "Reasons", needs: []string{"reasons"}, sort: "d.reasons",
 			Value: func(r *DeviceRow) string {
 				ids := make([]string, len(r.Reasons))
 				for i, c := range r.Reasons {
@@ -69,17 +72,17 @@ func columnCatalogue() []Column {
 				}
 				return strings.Join(ids, ";")
 			}},
-		{Key: "ring", Label: "Ring", sort: "coalesce(d.ring, '')",
+		{Key: "ring", Label: "Ring", needs: []string{"ring"}, sort: "coalesce(d.ring, '')",
 			Value: func(r *DeviceRow) string { return string(r.Ring) }},
-		{Key: "ring_assigned_by", Label: "Ring assigned by", sort: "coalesce(d.ring_by, '')",
+		{Key: "ring_assigned_by", Label: "Ring assigned by", needs: []string{"ring_by"}, sort: "coalesce(d.ring_by, '')",
 			Value: func(r *DeviceRow) string { return r.RingBy }},
-		{Key: "ring_assigned_by_user", Label: "Ring assigned by user", sort: "coalesce(d.ring_actor, '')",
+		{Key: "ring_assigned_by_user", Label: "Ring assigned by user", needs: []string{"ring_actor"}, sort: "coalesce(d.ring_actor, '')",
 			Value: func(r *DeviceRow) string { return r.RingActor }},
-		{Key: "ring_assigned_at", Label: "Ring assigned on", sort: "coalesce(d.ring_at, 0)",
+		{Key: "ring_assigned_at", Label: "Ring assigned on", needs: []string{"ring_at"}, sort: "coalesce(d.ring_at, 0)",
 			Value: func(r *DeviceRow) string { return timeCell(r.RingAt) }},
-		{Key: "registered_on", Label: "Registered on", sort: "coalesce(d.registered_at, 0)",
+		{Key: "registered_on", Label: "Registered on", needs: []string{"registered_at"}, sort: "coalesce(d.registered_at, 0)",
 			Value: func(r *DeviceRow) string { return timeCell(r.RegisteredAt) }},
-		{Key: "discovered_via", Label: "Discovered via", sort: "coalesce(d.discovered_via, '')",
+		{Key: "discovered_via", Label: "Discovered via", needs: []string{"discovered_via"}, sort: "coalesce(d.discovered_via, '')",
 			Value: func(r *DeviceRow) string { return r.DiscoveredVia }},
 	}
 	return cols

@@ -73,6 +73,7 @@ func dsn(path string, readOnly bool) string {
 		"synchronous(NORMAL)",
 		"cache_size(-65536)", // 64 MiB page cache per connection
 		"temp_store(MEMORY)",
+		"mmap_size(1073741824)", // reads map the file instead of copying pages
 	} {
 		q.Add("_pragma", p)
 	}

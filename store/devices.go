@@ -74,81 +74,6 @@ func (r *DeviceRecord) Checks() []CheckResult {
 	return out
 }
 
-// deviceCols are the columns scanDevice reads, in order.
-const deviceCols = `d.id, d.device_id, d.display_name, d.serial_number, d.manufacturer, d.model,
-	d.os, d.os_version, d.edition, d.architecture, d.join_type, d.ownership, d.management,
-	d.workload_windows_update, d.workload_device_configuration, d.workload_office_c2r,
-	d.last_checkin, d.device_kind, d.account_enabled, d.wu_policy_source, d.office_policy_source,
-	d.unreachable_endpoints, d.internet_connected,
-	d.status, d.reasons, d.ring, d.ring_by, d.ring_actor, d.ring_at, d.registered_at,
-	d.evaluated_at, d.discovered_via`
-
-// rowScanner is *sql.Row or *sql.Rows.
-type rowScanner interface{ Scan(dest ...any) error }
-
-// deviceScanner scans device rows, sharing one copy of each repeated enum
-// string (OS, edition, model, …) so that holding a million rows in memory
-// costs the distinct values once.
-type deviceScanner struct {
-	intern map[string]string
-}
-
-func newDeviceScanner() *deviceScanner { return &deviceScanner{intern: make(map[string]string)} }
-
-func (sc *deviceScanner) in(s string) string {
-	if v, ok := sc.intern[s]; ok {
-		return v
-	}
-	if len(sc.intern) < 100_000 {
-		sc.intern[s] = s
-	}
-	return s
-}
-
-// scan reads one row selected with deviceCols, then any extra columns into extra.
-func (sc *deviceScanner) scan(rs rowScanner, r *DeviceRow, extra ...any) error {
-	var (
-		lastCheckin, internet, ringAt, regAt, evalAt sql.NullInt64
-		accountEnabled                               int64
-		endpoints, reasons                           string
-		status, ring, ringBy, ringActor, via         sql.NullString
-	)
-	d := &r.Device
-	dest := append([]any{&d.PK, &d.DeviceID, &d.DisplayName, &d.SerialNumber, &d.Manufacturer, &d.Model,
-		&d.OS, &d.OSVersion, &d.Edition, &d.Architecture, &d.JoinType, &d.Ownership, &d.Management,
-		&d.WorkloadWindowsUpdate, &d.WorkloadDeviceConfiguration, &d.WorkloadOfficeC2R,
-		&lastCheckin, &d.DeviceKind, &accountEnabled, &d.WUPolicySource, &d.OfficePolicySource,
-		&endpoints, &internet,
-		&status, &reasons, &ring, &ringBy, &ringActor, &ringAt, &regAt, &evalAt, &via}, extra...)
-	err := rs.Scan(dest...)
-	if err != nil {
-		return err
-	}
-	for _, p := range []*string{&d.Manufacturer, &d.Model, &d.OS, &d.OSVersion, &d.Edition,
-		&d.Architecture, &d.JoinType, &d.Ownership, &d.Management, &d.WorkloadWindowsUpdate,
-		&d.WorkloadDeviceConfiguration, &d.WorkloadOfficeC2R, &d.DeviceKind, &d.WUPolicySource,
-		&d.OfficePolicySource} {
-		*p = sc.in(*p)
-	}
-	d.LastCheckin = fromUnix(lastCheckin)
-	d.AccountEnabled = accountEnabled != 0
-	d.UnreachableEndpoints = splitList(endpoints)
-	d.InternetConnected = signalFromNull(internet)
-	r.Status = Status(status.String)
-	r.Reasons = r.Reasons[:0]
-	for _, id := range splitList(reasons) {
-		r.Reasons = append(r.Reasons, CheckID(sc.in(id)))
-	}
-	r.Ring = Ring(ring.String)
-	r.RingBy = ringBy.String
-	r.RingActor = ringActor.String
-	r.RingAt = fromUnix(ringAt)
-	r.RegisteredAt = fromUnix(regAt)
-	r.EvaluatedAt = fromUnix(evalAt)
-	r.DiscoveredVia = sc.in(via.String)
-	return nil
-}
-
 func splitList(s string) []string {
 	if s == "" {
 		return nil
@@ -264,44 +189,60 @@ WHERE devices.display_name IS NOT excluded.display_name
 	OR devices.wu_policy_source IS NOT excluded.wu_policy_source
 	OR devices.office_policy_source IS NOT excluded.office_policy_source
 	OR devices.unreachable_endpoints IS NOT excluded.unreachable_endpoints
-	OR devices.internet_connected IS NOT excluded.internet_connected
-RETURNING version`
+	OR devices.internet_connected IS NOT excluded.internet_connected`
 
 // deviceUpserter writes inventory records inside one transaction.
 type deviceUpserter struct {
-	stmt *sql.Stmt
-	now  int64
-	res  ImportResult
+	tx      *sql.Tx
+	stmt    *sql.Stmt
+	now     int64
+	before  int // devices in the directory before the first write
+	rows    int
+	written int // inserted or changed
 }
 
 func newDeviceUpserter(ctx context.Context, tx *sql.Tx, now time.Time) (*deviceUpserter, error) {
+	u := &deviceUpserter{tx: tx, now: now.Unix()}
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM devices`).Scan(&u.before); err != nil {
+		return nil, fmt.Errorf("count devices: %w", err)
+	}
 	stmt, err := tx.PrepareContext(ctx, upsertDeviceSQL)
 	if err != nil {
 		return nil, fmt.Errorf("prepare upsert: %w", err)
 	}
-	return &deviceUpserter{stmt: stmt, now: now.Unix()}, nil
+	u.stmt = stmt
+	return u, nil
 }
 
 func (u *deviceUpserter) upsert(ctx context.Context, d *Device) error {
-	var version int64
-	err := u.stmt.QueryRowContext(ctx, d.DeviceID, d.DisplayName, d.SerialNumber, d.Manufacturer,
+	res, err := u.stmt.ExecContext(ctx, d.DeviceID, d.DisplayName, d.SerialNumber, d.Manufacturer,
 		d.Model, d.OS, d.OSVersion, OSBuild(d.OSVersion), d.Edition, d.Architecture, d.JoinType,
 		d.Ownership, d.Management, d.WorkloadWindowsUpdate, d.WorkloadDeviceConfiguration,
 		d.WorkloadOfficeC2R, unix(d.LastCheckin), d.DeviceKind, d.AccountEnabled, d.WUPolicySource,
 		d.OfficePolicySource, strings.Join(d.UnreachableEndpoints, ";"), signalToNull(d.InternetConnected),
-		u.now, u.now).Scan(&version)
-	u.res.Rows++
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		u.res.Unchanged++
-	case err != nil:
+		u.now, u.now)
+	if err != nil {
 		return fmt.Errorf("upsert device %s: %w", d.DeviceID, err)
-	case version == 1:
-		u.res.Inserted++
-	default:
-		u.res.Updated++
 	}
+	u.rows++
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("upsert device %s: %w", d.DeviceID, err)
+	}
+	u.written += int(n) // 0 when the record was already identical
 	return nil
+}
+
+// result counts new, changed and unchanged records. New ones are told from
+// changed ones by the directory's size: an upsert statement reports one
+// affected row either way, and asking per row would double the statements.
+func (u *deviceUpserter) result(ctx context.Context) (ImportResult, error) {
+	var after int
+	if err := u.tx.QueryRowContext(ctx, `SELECT count(*) FROM devices`).Scan(&after); err != nil {
+		return ImportResult{}, fmt.Errorf("count devices: %w", err)
+	}
+	inserted := after - u.before
+	return ImportResult{Rows: u.rows, Inserted: inserted, Updated: u.written - inserted, Unchanged: u.rows - u.written}, nil
 }
 
 func (u *deviceUpserter) close() { u.stmt.Close() }
@@ -319,10 +260,12 @@ func (s *Store) ImportDevices(ctx context.Context, r io.Reader, source, actor st
 		defer u.close()
 		// Rows are written as they are read so that memory stays flat; a
 		// rejected row anywhere rolls the whole transaction back.
-		if _, err := ReadInventoryCSV(r, func(d *Device) error { return u.upsert(ctx, d) }); err != nil {
+		if err := pipeInventory(ctx, r, func(d *Device) error { return u.upsert(ctx, d) }); err != nil {
 			return err
 		}
-		res = u.res
+		if res, err = u.result(ctx); err != nil {
+			return err
+		}
 		return recordAudit(ctx, tx, AuditEntry{
 			Actor: actor, Action: ActionImportDevice, Target: source, Outcome: OutcomeSuccess,
 			Detail: fmt.Sprintf("%d rows: %d new, %d updated, %d unchanged", res.Rows, res.Inserted, res.Updated, res.Unchanged),
@@ -332,6 +275,55 @@ func (s *Store) ImportDevices(ctx context.Context, r io.Reader, source, actor st
 		return ImportResult{}, fmt.Errorf("import devices: %w", err)
 	}
 	return res, nil
+}
+
+// pipeInventory parses the CSV on its own goroutine while write stores the
+// rows already parsed, so parsing overlaps the SQLite work on a second core.
+// Both stop at the first error of either side.
+func pipeInventory(ctx context.Context, r io.Reader, write func(*Device) error) error {
+	const batch = 512
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan []*Device, 8)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		buf := make([]*Device, 0, batch)
+		send := func() error {
+			select {
+			case batches <- buf:
+				buf = make([]*Device, 0, batch)
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		_, err := ReadInventoryCSV(r, func(d *Device) error {
+			if buf = append(buf, d); len(buf) == batch {
+				return send()
+			}
+			return nil
+		})
+		if err == nil && len(buf) > 0 {
+			err = send()
+		}
+		readErr <- err
+	}()
+	var writeErr error
+	for b := range batches {
+		for _, d := range b {
+			if writeErr == nil {
+				writeErr = write(d)
+			}
+		}
+		if writeErr != nil {
+			cancel() // the reader stops at its next send; drain until it closes
+		}
+	}
+	if err := <-readErr; err != nil && writeErr == nil {
+		return err
+	}
+	return writeErr
 }
 
 // UpsertDevices validates and writes a batch of inventory records in one
@@ -368,7 +360,9 @@ func (s *Store) UpsertDevices(ctx context.Context, devs []*Device, source, actor
 				return err
 			}
 		}
-		res = u.res
+		if res, err = u.result(ctx); err != nil {
+			return err
+		}
 		return recordAudit(ctx, tx, AuditEntry{
 			Actor: actor, Action: ActionImportDevice, Target: source, Outcome: OutcomeSuccess,
 			Detail: fmt.Sprintf("%d records: %d new, %d updated, %d unchanged", res.Rows, res.Inserted, res.Updated, res.Unchanged),

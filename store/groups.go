@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"patchboard/store/rule"
 )
@@ -95,11 +94,11 @@ func (s *Store) CreateGroup(ctx context.Context, name, ruleSrc, actor string) (G
 }
 
 func validateGroupName(name string) error {
-	switch {
-	case name == "":
+	if name == "" {
 		return invalidf("group name is empty")
-	case utf8.RuneCountInString(name) > maxGroupName:
-		return invalidf("group name is longer than %d characters", maxGroupName)
+	}
+	if err := checkText(name, maxGroupName); err != nil {
+		return invalidf("group name %v", err)
 	}
 	return nil
 }

@@ -785,7 +785,7 @@ func checkRoundTrip(t testing.TB, devices []*Device) {
 }
 
 func TestInventoryExportRoundTrip(t *testing.T) {
-	devices := benchDevices(50)
+	devices := benchInventoryDevices(50)
 	in := writeInventoryCSV(t, devices)
 	got, rows, err := readAll(t, in)
 	if err != nil || rows != len(devices) {
@@ -803,7 +803,7 @@ func FuzzReadInventoryCSV(f *testing.F) {
 	f.Add("device_id,display_name,edition,architecture,join_type,ownership,management,device_kind\n" +
 		testGUID + ",PC,pro,ARM64,hybrid-joined,Personal,CO-MANAGED,avd-pooled\n" + testGUID + ",PC,,,,,,\n")
 	f.Add("device_id,display_name\n\"" + testGUID + "\",\"two\nlines\"\n,\n\n")
-	f.Add(writeInventoryCSV(f, benchDevices(3)))
+	f.Add(writeInventoryCSV(f, benchInventoryDevices(3)))
 	f.Fuzz(func(t *testing.T, in string) {
 		var got []*Device
 		_, err := ReadInventoryCSV(strings.NewReader(in), func(d *Device) error {
@@ -822,8 +822,8 @@ func FuzzReadInventoryCSV(f *testing.F) {
 	})
 }
 
-// benchDevices returns n varied, valid devices.
-func benchDevices(n int) []*Device {
+// benchInventoryDevices returns n varied, valid devices.
+func benchInventoryDevices(n int) []*Device {
 	kinds := []string{KindPhysical, KindVirtualMachine, KindCloudPC, KindAVDPersonal}
 	out := make([]*Device, n)
 	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -862,7 +862,7 @@ func benchDevices(n int) []*Device {
 
 func BenchmarkReadInventoryCSV(b *testing.B) {
 	const n = 100_000
-	in := []byte(writeInventoryCSV(b, benchDevices(n)))
+	in := []byte(writeInventoryCSV(b, benchInventoryDevices(n)))
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -68,8 +68,14 @@ func escapeLike(s string) string {
 	return r.Replace(s)
 }
 
-// EachDevice streams the rows matching q to fn, in q's order.
+// EachDevice streams the rows matching q to fn, in q's order. The row is
+// reused: fn must copy what it keeps.
 func (s *Store) EachDevice(ctx context.Context, q DeviceQuery, fn func(*DeviceRow) error) error {
+	return s.eachDevice(ctx, q, projectionOf(nil), fn)
+}
+
+// eachDevice is EachDevice reading only the projection's columns.
+func (s *Store) eachDevice(ctx context.Context, q DeviceQuery, proj projection, fn func(*DeviceRow) error) error {
 	if err := q.validate(); err != nil {
 		return fmt.Errorf("devices: %w", err)
 	}
@@ -83,7 +89,7 @@ func (s *Store) EachDevice(ctx context.Context, q DeviceQuery, fn func(*DeviceRo
 		dir = "DESC"
 	}
 	where, args := q.where()
-	sqlText := fmt.Sprintf("SELECT %s FROM devices d WHERE %s ORDER BY %s %s, d.id %s", deviceCols, where, col.sort, dir, dir)
+	sqlText := fmt.Sprintf("SELECT %s FROM devices d WHERE %s ORDER BY %s %s, d.id %s", proj.sql, where, col.sort, dir, dir)
 	if q.Limit > 0 {
 		sqlText += fmt.Sprintf(" LIMIT %d OFFSET %d", q.Limit, q.Offset)
 	}
@@ -92,7 +98,7 @@ func (s *Store) EachDevice(ctx context.Context, q DeviceQuery, fn func(*DeviceRo
 		return fmt.Errorf("devices: %w", err)
 	}
 	defer rows.Close()
-	sc := newDeviceScanner()
+	sc := newProjectionScanner(proj)
 	var r DeviceRow
 	for rows.Next() {
 		if err := sc.scan(rows, &r); err != nil {
@@ -121,8 +127,12 @@ func (s *Store) ExportCSV(ctx context.Context, w io.Writer, q DeviceQuery, cols 
 	if err := cw.Write(rec); err != nil {
 		return 0, err
 	}
+	var needs []string
+	for _, c := range cols {
+		needs = append(needs, c.needs...)
+	}
 	n := 0
-	err := s.EachDevice(ctx, q, func(r *DeviceRow) error {
+	err := s.eachDevice(ctx, q, projectionOf(needs), func(r *DeviceRow) error {
 		for i, c := range cols {
 			rec[i] = CSVSafe(c.Value(r))
 		}

@@ -1,0 +1,259 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// benchDevices is the fleet size of the store benchmarks: 100,000 unless
+// PATCHBOARD_BENCH_DEVICES says otherwise (make bench-scale uses 1,000,000).
+func benchDevices(b *testing.B) int {
+	if v := os.Getenv("PATCHBOARD_BENCH_DEVICES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			b.Fatalf("PATCHBOARD_BENCH_DEVICES=%q is not a positive number", v)
+		}
+		return n
+	}
+	return 100_000
+}
+
+// benchInventoryCSV is an inventory of n devices of which about 70 % pass
+// every prerequisite; the rest fail one each, in rotation.
+func benchInventoryCSV(n int) []byte {
+	var buf bytes.Buffer
+	buf.WriteString("device_id,display_name,serial_number,manufacturer,model,os,os_version,edition,architecture," +
+		"join_type,ownership,management,last_checkin,device_kind,wu_policy_source,office_policy_source,unreachable_endpoints,internet_connected\n")
+	checkin := testNow.Add(-36 * time.Hour).Format(time.RFC3339)
+	old := testNow.Add(-60 * 24 * time.Hour).Format(time.RFC3339)
+	for i := 0; i < n; i++ {
+		mgmt, build, edition, arch, join, owner, kind, last := "intune", "22631", "Enterprise", "x64", "entra-joined", "company", "physical", checkin
+		wu, endpoints, internet := "intune", "", "true"
+		switch i % 20 {
+		case 1:
+			mgmt = "configmgr"
+		case 2:
+			last = old
+		case 3:
+			build = "16299"
+		case 4:
+			owner = "personal"
+		case 5:
+			kind = "avd-multi-session"
+		case 6:
+			edition = "Home"
+		case 7:
+			wu = "gpo" // registers, then Readiness failed
+		case 8:
+			endpoints = "teams;edge"
+		}
+		fmt.Fprintf(&buf, "%s,PC-%07d,SN%08d,Dell Inc.,Latitude 7440,Windows,10.0.%s.4460,%s,%s,%s,%s,%s,%s,%s,%s,cdn,%s,%s\n",
+			testID(i+1), i, i, build, edition, arch, join, owner, mgmt, last, kind, wu, endpoints, internet)
+	}
+	return buf.Bytes()
+}
+
+// peakHeap samples live heap bytes until stop is called and returns the peak.
+func peakHeap() (stop func() uint64) {
+	var peak atomic.Uint64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	go func() {
+		defer wg.Done()
+		for {
+			metrics.Read(sample)
+			if v := sample[0].Value.Uint64(); v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	return func() uint64 { close(done); wg.Wait(); return peak.Load() }
+}
+
+// benchFixture builds, once per size and process, a database file holding
+// the inventory with every device in the registration group (a tenth through
+// a nested group), optionally after a first discovery.
+var benchFixtures sync.Map // key → path
+
+func benchFixture(b *testing.B, n int, discovered bool) string {
+	key := fmt.Sprintf("%d-%v", n, discovered)
+	if p, ok := benchFixtures.Load(key); ok {
+		return p.(string)
+	}
+	dir, err := os.MkdirTemp("", "patchboard-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(dir, "fixture.db")
+	ctx := context.Background()
+	st, err := Open(ctx, path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.ImportDevices(ctx, bytes.NewReader(benchInventoryCSV(n)), "bench", "bench"); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := st.CreateGroup(ctx, "Nested", "", "bench"); err != nil {
+		b.Fatal(err)
+	}
+	if err := st.NestGroup(ctx, RegistrationGroupName, "Nested", "bench"); err != nil {
+		b.Fatal(err)
+	}
+	var direct, nested bytes.Buffer
+	direct.WriteString("device_id\n")
+	nested.WriteString("device_id\n")
+	for i := 0; i < n; i++ {
+		w := &direct
+		if i%10 == 0 {
+			w = &nested
+		}
+		w.WriteString(testID(i+1) + "\n")
+	}
+	if _, err := st.ImportMembers(ctx, RegistrationGroupName, &direct, "bench", "bench", false); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := st.ImportMembers(ctx, "Nested", &nested, "bench", "bench", false); err != nil {
+		b.Fatal(err)
+	}
+	if discovered {
+		if _, err := st.Discover(ctx, TriggerCLI, "bench", testNow); err != nil {
+			b.Fatal(err)
+		}
+	}
+	benchFixtures.Store(key, path)
+	return path
+}
+
+// copyFixture opens a private copy of a fixture.
+func copyFixture(b *testing.B, path string) *Store {
+	b.Helper()
+	dst := filepath.Join(b.TempDir(), "pb.db")
+	src, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer src.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.Copy(out, src); err != nil {
+		b.Fatal(err)
+	}
+	out.Close()
+	st, err := Open(context.Background(), dst)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	return st
+}
+
+func reportRate(b *testing.B, n int, what string, peak uint64) {
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), what+"/s")
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+}
+
+func BenchmarkImportDevices(b *testing.B) {
+	n := benchDevices(b)
+	data := benchInventoryCSV(n)
+	ctx := context.Background()
+	var peak uint64
+	for b.Loop() {
+		b.StopTimer()
+		st := openTestStore(b)
+		runtime.GC()
+		stop := peakHeap()
+		b.StartTimer()
+		if _, err := st.ImportDevices(ctx, bytes.NewReader(data), "bench", "bench"); err != nil {
+			b.Fatal(err)
+		}
+		peak = max(peak, stop())
+	}
+	reportRate(b, n, "rows", peak)
+}
+
+func BenchmarkDiscoveryFirst(b *testing.B) {
+	n := benchDevices(b)
+	path := benchFixture(b, n, false)
+	var peak uint64
+	var run DiscoveryRun
+	for b.Loop() {
+		b.StopTimer()
+		st := copyFixture(b, path)
+		runtime.GC()
+		stop := peakHeap()
+		b.StartTimer()
+		var err error
+		if run, err = st.Discover(context.Background(), TriggerCLI, "bench", testNow); err != nil {
+			b.Fatal(err)
+		}
+		peak = max(peak, stop())
+	}
+	b.ReportMetric(float64(run.Registered), "registered")
+	reportRate(b, n, "devices", peak)
+}
+
+func BenchmarkDiscoveryUnchanged(b *testing.B) {
+	n := benchDevices(b)
+	st := copyFixture(b, benchFixture(b, n, true))
+	runtime.GC()
+	stop := peakHeap()
+	var run DiscoveryRun
+	for b.Loop() {
+		var err error
+		if run, err = st.Discover(context.Background(), TriggerCLI, "bench", testNow); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if run.Total != 0 {
+		b.Fatalf("an unchanged directory wrote %d devices", run.Total)
+	}
+	reportRate(b, n, "devices", stop())
+}
+
+func BenchmarkExportReady(b *testing.B) {
+	def, err := ParseColumns(strings.Join(ExportDefaultColumns, ","))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("columns=default", func(b *testing.B) { benchExport(b, def) })
+	b.Run("columns=all", func(b *testing.B) { benchExport(b, Columns) })
+}
+
+func benchExport(b *testing.B, cols []Column) {
+	n := benchDevices(b)
+	st := copyFixture(b, benchFixture(b, n, true))
+	runtime.GC()
+	stop := peakHeap()
+	rows := 0
+	for b.Loop() {
+		var err error
+		rows, err = st.ExportCSV(context.Background(), io.Discard, DeviceQuery{Tab: TabReady}, cols)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(rows), "rows")
+	reportRate(b, rows, "rows", stop())
+}

@@ -1,0 +1,192 @@
+package store
+
+import (
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// storedCol is one column of the devices table as the Go side reads it: the
+// SQL to select, whether it is scanned as text or as a nullable integer, and
+// where its value goes in a DeviceRow.
+type storedCol struct {
+	name string
+	text bool
+	set  func(sc *deviceScanner, r *DeviceRow, c *cell)
+}
+
+// cell is the scan destination of one column.
+type cell struct {
+	s sql.NullString
+	i sql.NullInt64
+}
+
+func textCol(name string, field func(r *DeviceRow) *string, shared bool) storedCol {
+	return storedCol{name: name, text: true, set: func(sc *deviceScanner, r *DeviceRow, c *cell) {
+		v := c.s.String
+		if shared {
+			v = sc.in(v)
+		}
+		*field(r) = v
+	}}
+}
+
+// storedCols lists every devices column a DeviceRow holds. Queries select
+// only the columns they need (see projection): with modernc every column
+// read costs several locked C calls, so an export of three columns should
+// not pay for thirty.
+var storedCols = []storedCol{
+	textCol("device_id", func(r *DeviceRow) *string { return &r.DeviceID }, false),
+	textCol("display_name", func(r *DeviceRow) *string { return &r.DisplayName }, false),
+	textCol("serial_number", func(r *DeviceRow) *string { return &r.SerialNumber }, false),
+	textCol("manufacturer", func(r *DeviceRow) *string { return &r.Manufacturer }, true),
+	textCol("model", func(r *DeviceRow) *string { return &r.Model }, true),
+	textCol("os", func(r *DeviceRow) *string { return &r.OS }, true),
+	textCol("os_version", func(r *DeviceRow) *string { return &r.OSVersion }, true),
+	textCol("edition", func(r *DeviceRow) *string { return &r.Edition }, true),
+	textCol("architecture", func(r *DeviceRow) *string { return &r.Architecture }, true),
+	textCol("join_type", func(r *DeviceRow) *string { return &r.JoinType }, true),
+	textCol("ownership", func(r *DeviceRow) *string { return &r.Ownership }, true),
+	textCol("management", func(r *DeviceRow) *string { return &r.Management }, true),
+	textCol("workload_windows_update", func(r *DeviceRow) *string { return &r.WorkloadWindowsUpdate }, true),
+	textCol("workload_device_configuration", func(r *DeviceRow) *string { return &r.WorkloadDeviceConfiguration }, true),
+	textCol("workload_office_c2r", func(r *DeviceRow) *string { return &r.WorkloadOfficeC2R }, true),
+	{name: "last_checkin", set: func(_ *deviceScanner, r *DeviceRow, c *cell) { r.LastCheckin = fromUnix(c.i) }},
+	textCol("device_kind", func(r *DeviceRow) *string { return &r.DeviceKind }, true),
+	{name: "account_enabled", set: func(_ *deviceScanner, r *DeviceRow, c *cell) { r.AccountEnabled = c.i.Int64 != 0 }},
+	textCol("wu_policy_source", func(r *DeviceRow) *string { return &r.WUPolicySource }, true),
+	textCol("office_policy_source", func(r *DeviceRow) *string { return &r.OfficePolicySource }, true),
+	{name: "unreachable_endpoints", text: true, set: func(sc *deviceScanner, r *DeviceRow, c *cell) {
+		r.UnreachableEndpoints = r.UnreachableEndpoints[:0]
+		for _, e := range splitList(c.s.String) {
+			r.UnreachableEndpoints = append(r.UnreachableEndpoints, sc.in(e))
+		}
+		if len(r.UnreachableEndpoints) == 0 {
+			r.UnreachableEndpoints = nil
+		}
+	}},
+	{name: "internet_connected", set: func(_ *deviceScanner, r *DeviceRow, c *cell) { r.InternetConnected = signalFromNull(c.i) }},
+	{name: "status", text: true, set: func(_ *deviceScanner, r *DeviceRow, c *cell) { r.Status = Status(c.s.String) }},
+	{name: "reasons", text: true, set: func(sc *deviceScanner, r *DeviceRow, c *cell) {
+		r.Reasons = r.Reasons[:0]
+		for _, id := range splitList(c.s.String) {
+			r.Reasons = append(r.Reasons, CheckID(sc.in(id)))
+		}
+	}},
+	{name: "ring", text: true, set: func(_ *deviceScanner, r *DeviceRow, c *cell) { r.Ring = Ring(c.s.String) }},
+	textCol("ring_by", func(r *DeviceRow) *string { return &r.RingBy }, true),
+	textCol("ring_actor", func(r *DeviceRow) *string { return &r.RingActor }, true),
+	{name: "ring_at", set: func(_ *deviceScanner, r *DeviceRow, c *cell) { r.RingAt = fromUnix(c.i) }},
+	{name: "registered_at", set: func(_ *deviceScanner, r *DeviceRow, c *cell) { r.RegisteredAt = fromUnix(c.i) }},
+	{name: "evaluated_at", set: func(_ *deviceScanner, r *DeviceRow, c *cell) { r.EvaluatedAt = fromUnix(c.i) }},
+	textCol("discovered_via", func(r *DeviceRow) *string { return &r.DiscoveredVia }, true),
+}
+
+// deviceCols selects every stored column, in storedCols order.
+var deviceCols = projectionOf(nil).sql
+
+// projection is the subset of storedCols one query reads.
+//
+// The columns travel packed into one text value, joined by the unit
+// separator: modernc takes a mutex several times for every column it hands
+// over, which made a thirty-column row cost more to fetch than to find.
+// Stored text never holds control characters (inventory and group names
+// are validated), so the separator cannot occur inside a value.
+type projection struct {
+	cols []storedCol
+	sql  string // two result columns: "d.id, <packed>"
+}
+
+const unitSep = "\x1f"
+
+// projectionOf selects the named columns (all when names is nil).
+func projectionOf(names []string) projection {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	var p projection
+	var parts []string
+	for _, c := range storedCols {
+		if c.name == "id" || (names != nil && !want[c.name]) {
+			continue
+		}
+		p.cols = append(p.cols, c)
+		// NULL travels as the empty string; for integers that is "not set".
+		parts = append(parts, "ifnull(d."+c.name+", '')")
+	}
+	if len(parts) == 0 {
+		parts = []string{"''"}
+	}
+	p.sql = "d.id, " + strings.Join(parts, " || char(31) || ")
+	return p
+}
+
+// rowScanner is *sql.Row or *sql.Rows.
+type rowScanner interface{ Scan(dest ...any) error }
+
+// deviceScanner scans device rows of one projection, sharing one copy of
+// each repeated enum string (OS, edition, model, …) so that holding a
+// million rows in memory costs the distinct values once.
+type deviceScanner struct {
+	proj   projection
+	cells  []cell
+	pk     int64
+	packed string
+	dest   []any
+	intern map[string]string
+}
+
+func newDeviceScanner() *deviceScanner { return newProjectionScanner(projectionOf(nil)) }
+
+func newProjectionScanner(p projection) *deviceScanner {
+	sc := &deviceScanner{proj: p, cells: make([]cell, len(p.cols)), intern: make(map[string]string)}
+	sc.dest = []any{&sc.pk, &sc.packed}
+	return sc
+}
+
+func (sc *deviceScanner) in(s string) string {
+	if v, ok := sc.intern[s]; ok {
+		return v
+	}
+	if len(sc.intern) < 100_000 {
+		sc.intern[s] = s
+	}
+	return s
+}
+
+// scan reads one row of the scanner's projection into r, then any extra
+// selected columns into extra.
+func (sc *deviceScanner) scan(rs rowScanner, r *DeviceRow, extra ...any) error {
+	dest := sc.dest
+	if len(extra) > 0 {
+		dest = append(dest[:len(dest):len(dest)], extra...)
+	}
+	if err := rs.Scan(dest...); err != nil {
+		return err
+	}
+	r.PK = sc.pk
+	rest := sc.packed
+	for i, c := range sc.proj.cols {
+		v, tail, found := strings.Cut(rest, unitSep)
+		if !found && i < len(sc.proj.cols)-1 {
+			return fmt.Errorf("device %d: column %s: packed row has too few values", sc.pk, c.name)
+		}
+		rest = tail
+		cl := &sc.cells[i]
+		if c.text {
+			cl.s = sql.NullString{String: v, Valid: v != ""}
+		} else if v == "" {
+			cl.i = sql.NullInt64{}
+		} else {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return fmt.Errorf("device %d: column %s: %w", sc.pk, c.name, err)
+			}
+			cl.i = sql.NullInt64{Int64: n, Valid: true}
+		}
+		c.set(sc, r, cl)
+	}
+	return nil
+}

@@ -127,13 +127,8 @@ var (
 	build17134 = build{[]string{"10.0.17134.1", "10.0.17134.1304", "10.0.17134.2208"}, 1}
 )
 
-// edition is a Windows edition with its share of the fleet.
-type edition struct {
-	name   string
-	weight int
-}
-
-var editions = []edition{
+// Windows editions of ordinary devices, by share of the fleet.
+var editions = []weighted[string]{
 	{"Enterprise", 68},
 	{"Professional", 25},
 	{"Education", 6},

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"time"
+
+	"patchboard/store"
+	"patchboard/store/demo"
+)
+
+func cmdDemo(e *env, fs *flag.FlagSet, db *string) func([]string) error {
+	devices := fs.Int("devices", 2000, "number of devices")
+	seed := fs.Int64("seed", 1, "random seed; the same seed gives the same fleet")
+	return func(args []string) error {
+		if err := exactArgs(args, 0, "no arguments"); err != nil {
+			return err
+		}
+		if *devices < 1 || *devices > 5_000_000 {
+			return usagef("--devices must be between 1 and 5000000")
+		}
+		return withStore(e, *db, func(st *store.Store) error {
+			return loadDemo(e, st, *devices, *seed)
+		})
+	}
+}
+
+// loadDemo fills an empty database with the demo fleet and prints its counts.
+func loadDemo(e *env, st *store.Store, devices int, seed int64) error {
+	c, err := st.Counts(e.ctx)
+	if err != nil {
+		return err
+	}
+	if n := c.Tab(store.TabReady) + c.Tab(store.TabNotReady) + c.Tab(store.TabNotRegistered); n > 0 {
+		return fmt.Errorf("the database already holds %d devices on the blades; use a new --db file for the demo", n)
+	}
+	now := time.Now()
+	start := time.Now()
+	fleet := demo.Generate(demo.Options{Devices: devices, Seed: seed, Now: now})
+	run, err := demo.Load(e.ctx, st, fleet, now)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "demo fleet of %d devices (seed %d) loaded in %s; last discovery: %s\n",
+		len(fleet.Devices), seed, time.Since(start).Round(time.Millisecond), run.Summary())
+	return printCounts(e, st)
+}

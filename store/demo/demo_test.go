@@ -3,6 +3,7 @@ package demo_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -23,10 +24,10 @@ func generate(n int, seed int64) demo.Fleet {
 
 func TestGenerateDeterministic(t *testing.T) {
 	tests := []struct {
-		name string
-		give demo.Options
-		also demo.Options
-		same bool
+		name      string
+		give      demo.Options
+		also      demo.Options
+		wantEqual bool
 	}{
 		{"same seed", demo.Options{Devices: 2000, Seed: 7, Now: testNow}, demo.Options{Devices: 2000, Seed: 7, Now: testNow}, true},
 		{"defaults", demo.Options{Now: testNow}, demo.Options{Devices: 2000, Seed: 1, Now: testNow}, true},
@@ -36,10 +37,10 @@ func TestGenerateDeterministic(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a, b := demo.Generate(tt.give), demo.Generate(tt.also)
-			if got := reflect.DeepEqual(a, b); got != tt.same {
-				t.Fatalf("fleets equal = %v, want %v", got, tt.same)
+			if got := reflect.DeepEqual(a, b); got != tt.wantEqual {
+				t.Fatalf("fleets equal = %v, want %v", got, tt.wantEqual)
 			}
-			if !tt.same && a.Devices[0].DeviceID == b.Devices[0].DeviceID {
+			if !tt.wantEqual && a.Devices[0].DeviceID == b.Devices[0].DeviceID {
 				t.Errorf("first device ID %s is the same in both fleets", a.Devices[0].DeviceID)
 			}
 		})
@@ -259,22 +260,24 @@ var composition = []struct {
 
 func TestGenerateComposition(t *testing.T) {
 	for _, n := range []int{2000, 20_000} {
-		f := generate(n, 1)
-		c := newCensus(t, f)
-		for _, tt := range composition {
-			got := 0
-			for _, d := range f.Devices {
-				if tt.match(c, d) {
-					got++
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			f := generate(n, 1)
+			c := newCensus(t, f)
+			for _, tt := range composition {
+				got := 0
+				for _, d := range f.Devices {
+					if tt.match(c, d) {
+						got++
+					}
+				}
+				pct := 100 * float64(got) / float64(n)
+				t.Logf("%s = %d (%.2f %%)", tt.name, got, pct)
+				if pct < tt.want-tt.tol || pct > tt.want+tt.tol {
+					t.Errorf("%s = %d (%.2f %%), want %.2f ± %.2f %%", tt.name, got, pct, tt.want, tt.tol)
 				}
 			}
-			pct := 100 * float64(got) / float64(n)
-			t.Logf("%d devices: %s = %d (%.2f %%)", n, tt.name, got, pct)
-			if pct < tt.want-tt.tol || pct > tt.want+tt.tol {
-				t.Errorf("%d devices: %s = %d (%.2f %%), want %.2f ± %.2f %%", n, tt.name, got, pct, tt.want, tt.tol)
-			}
-		}
-		checkActions(t, f)
+			checkActions(t, f)
+		})
 	}
 }
 
@@ -456,8 +459,8 @@ func TestLoad(t *testing.T) {
 
 func TestLoadRequiresNow(t *testing.T) {
 	_, err := demo.Load(context.Background(), nil, demo.Fleet{}, time.Time{})
-	if err == nil {
-		t.Fatal("Load without now succeeded")
+	if !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("Load without now = %v, want ErrInvalid", err)
 	}
 }
 

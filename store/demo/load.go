@@ -38,7 +38,7 @@ const Backdate = 30 * 24 * time.Hour
 // f was generated with.
 func Load(ctx context.Context, st *store.Store, f Fleet, now time.Time) (store.DiscoveryRun, error) {
 	if now.IsZero() {
-		return store.DiscoveryRun{}, fmt.Errorf("load demo: now is required")
+		return store.DiscoveryRun{}, fmt.Errorf("load demo: %w: now is required", store.ErrInvalid)
 	}
 	later := make(map[string]bool, len(f.Replacements))
 	for _, id := range f.Replacements {

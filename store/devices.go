@@ -332,10 +332,13 @@ func pipeInventory(ctx context.Context, r io.Reader, write func(*Device) error) 
 func (s *Store) UpsertDevices(ctx context.Context, devs []*Device, source, actor string) (ImportResult, error) {
 	verr := &ValidationError{}
 	seen := make(map[string]int, len(devs))
-	for i, d := range devs {
+	normalized := make([]*Device, len(devs))
+	for i, orig := range devs {
+		d := *orig // the caller's records are left as they were
 		d.DeviceID = NormalizeDeviceID(d.DeviceID)
+		normalized[i] = &d
 		item := fmt.Sprintf("/%d", i)
-		for _, fe := range ValidateDevice(d) {
+		for _, fe := range ValidateDevice(&d) {
 			fe.Item = item
 			verr.add(fe)
 		}
@@ -355,7 +358,7 @@ func (s *Store) UpsertDevices(ctx context.Context, devs []*Device, source, actor
 			return err
 		}
 		defer u.close()
-		for _, d := range devs {
+		for _, d := range normalized {
 			if err := u.upsert(ctx, d); err != nil {
 				return err
 			}

@@ -127,7 +127,9 @@ func (s *Store) startDiscovery(ctx context.Context, trigger Trigger, actor strin
 	if a := s.disc.cur; a != nil {
 		return a, nil
 	}
-	run := DiscoveryRun{Trigger: trigger, Actor: actor, State: RunRunning, StartedAt: now}
+	// The run's clock is now: checks are evaluated as of now, and the run is
+	// recorded as starting then and lasting as long as it really takes.
+	run := DiscoveryRun{Trigger: trigger, Actor: actor, State: RunRunning, StartedAt: now.UTC().Truncate(time.Second)}
 	id, err := s.beginRun(ctx, run)
 	if err != nil {
 		return nil, err
@@ -180,6 +182,7 @@ func (s *Store) beginRun(ctx context.Context, run DiscoveryRun) (int64, error) {
 
 // runDiscovery evaluates the whole directory and writes what changed.
 func (s *Store) runDiscovery(ctx context.Context, run DiscoveryRun) (DiscoveryRun, error) {
+	wallStart := time.Now()
 	stopBeat := s.heartbeat(ctx, run.ID)
 	defer stopBeat()
 
@@ -190,7 +193,7 @@ func (s *Store) runDiscovery(ctx context.Context, run DiscoveryRun) (DiscoveryRu
 		run.PrerequisitesFailed, run.StatusChanges = plan.prereqFailed, plan.statusChanges
 		err = s.applyPlan(ctx, &run, plan)
 	}
-	run.FinishedAt = time.Now()
+	run.FinishedAt = run.StartedAt.Add(time.Since(wallStart)).Truncate(time.Second)
 	switch {
 	case err == nil:
 		run.State = RunCompleted

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/csv"
@@ -512,12 +513,14 @@ func addDeviceMembers(ctx context.Context, tx *sql.Tx, groupID int64, pks []int6
 
 // AddGroupDevices adds devices, by device ID, to an assigned group.
 func (s *Store) AddGroupDevices(ctx context.Context, group string, deviceIDs []string, actor string) (MemberImportResult, error) {
-	var b strings.Builder
-	b.WriteString("device_id\n")
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	w.Write([]string{"device_id"})
 	for _, id := range deviceIDs {
-		b.WriteString(id + "\n")
+		w.Write([]string{id})
 	}
-	return s.ImportMembers(ctx, group, strings.NewReader(b.String()), "device list", actor, false)
+	w.Flush()
+	return s.ImportMembers(ctx, group, &b, "device list", actor, false)
 }
 
 // RemoveGroupDevices removes devices, by device ID, from an assigned group.

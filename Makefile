@@ -15,10 +15,15 @@ all: build
 build: generate
 	$(GO) build -o $(BIN) ./cmd/patchboard
 
-# run: a demo fleet in $(DB) on first start, then the portal.
+# run: a demo fleet in $(DB) on first start, then the portal on $(ADDR).
+# Plain HTTP on the loopback address, hence --insecure-cookies.
 run: build
 	@if [ ! -f $(DB) ]; then ./$(BIN) --db $(DB) demo; fi
-	./$(BIN) --db $(DB) counts
+	@echo "Sign in at http://$(ADDR)/ with a demo account:"
+	@echo "  Service Administrator: admin@patchboard.demo  / demo-admin-password"
+	@echo "  Service Reader:        reader@patchboard.demo / demo-reader-password"
+	@echo "  Global Administrator:  global@patchboard.demo / demo-global-password"
+	./$(BIN) --db $(DB) serve --addr $(ADDR) --insecure-cookies
 
 generate:
 	$(GO) tool templ generate -log-level error

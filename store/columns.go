@@ -17,6 +17,8 @@ type Column struct {
 	sort string
 	// needs names the stored columns Value reads.
 	needs []string
+	// Sortable says the blades may sort by this column.
+	Sortable bool
 }
 
 // inventoryColumn makes the column of an inventory field.
@@ -89,7 +91,14 @@ func columnCatalogue() []Column {
 }
 
 // Columns lists every column in catalogue order.
-var Columns = columnCatalogue()
+var Columns = sortableAll(columnCatalogue())
+
+func sortableAll(cols []Column) []Column {
+	for i := range cols {
+		cols[i].Sortable = true
+	}
+	return cols
+}
 
 // ColumnByKey finds a column.
 func ColumnByKey(key string) (Column, bool) {

@@ -34,6 +34,8 @@ type Registration struct {
 type DeviceRow struct {
 	Device
 	Registration
+
+	sortValue any // the row's value in the query's sort order, for cursors
 }
 
 // DeviceRecord is everything the detail view shows of one device.

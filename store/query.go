@@ -1,6 +1,9 @@
 package store
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"context"
 	"encoding/csv"
 	"fmt"
@@ -17,7 +20,9 @@ type DeviceQuery struct {
 	Sort   string // column key; default display_name
 	Desc   bool
 	Limit  int // 0 = all
-	Offset int
+	Offset int // for an explicit page jump; paging on uses After
+	// After is the cursor of the previous page's last row (DevicePage.Next).
+	After string
 }
 
 func (q DeviceQuery) validate() error {
@@ -89,7 +94,22 @@ func (s *Store) eachDevice(ctx context.Context, q DeviceQuery, proj projection, 
 		dir = "DESC"
 	}
 	where, args := q.where()
-	sqlText := fmt.Sprintf("SELECT %s FROM devices d WHERE %s ORDER BY %s %s, d.id %s", proj.sql, where, col.sort, dir, dir)
+	if q.After != "" {
+		c, err := decodeCursor(q.After)
+		if err != nil {
+			return err
+		}
+		op := ">"
+		if q.Desc {
+			op = "<"
+		}
+		// A row value comparison walks the (tab, sort, id) index from the
+		// cursor on: every page costs the same, however deep.
+		where += fmt.Sprintf(" AND (%s, d.id) %s (?, ?)", col.sort, op)
+		args = append(args, c.Value, c.PK)
+	}
+	sqlText := fmt.Sprintf("SELECT %s, %s FROM devices d WHERE %s ORDER BY %s %s, d.id %s",
+		proj.sql, col.sort, where, col.sort, dir, dir)
 	if q.Limit > 0 {
 		sqlText += fmt.Sprintf(" LIMIT %d OFFSET %d", q.Limit, q.Offset)
 	}
@@ -100,10 +120,12 @@ func (s *Store) eachDevice(ctx context.Context, q DeviceQuery, proj projection, 
 	defer rows.Close()
 	sc := newProjectionScanner(proj)
 	var r DeviceRow
+	var sortValue any
 	for rows.Next() {
-		if err := sc.scan(rows, &r); err != nil {
+		if err := sc.scan(rows, &r, &sortValue); err != nil {
 			return fmt.Errorf("devices: %w", err)
 		}
+		r.sortValue = sortValue
 		if err := fn(&r); err != nil {
 			return err
 		}
@@ -112,6 +134,106 @@ func (s *Store) eachDevice(ctx context.Context, q DeviceQuery, proj projection, 
 		return fmt.Errorf("devices: %w", err)
 	}
 	return nil
+}
+
+// DevicePage is one page of a blade.
+type DevicePage struct {
+	Rows []DeviceRow
+	// Next is the cursor of the following page; empty on the last page.
+	Next string
+	// Total counts the rows matching the query, up to CountCap.
+	Total int
+	// Capped means there are more than CountCap matching rows.
+	Capped bool
+}
+
+// CountCap bounds how far a filtered blade counts its rows: tab and status
+// counts are kept by triggers, but a search or ring filter is counted per
+// request, and a count over a million rows would cost more than the page.
+const CountCap = 10_000
+
+// DevicePage returns up to q.Limit rows of a blade, the cursor of the next
+// page, and the number of matching rows.
+func (s *Store) DevicePage(ctx context.Context, q DeviceQuery) (DevicePage, error) {
+	if q.Limit <= 0 {
+		q.Limit = 50
+	}
+	var page DevicePage
+	want := q.Limit
+	q.Limit++ // one more row says whether there is a next page
+	err := s.EachDevice(ctx, q, func(r *DeviceRow) error {
+		if len(page.Rows) < want {
+			row := *r
+			row.Reasons = append([]CheckID(nil), r.Reasons...)
+			row.UnreachableEndpoints = append([]string(nil), r.UnreachableEndpoints...)
+			page.Rows = append(page.Rows, row)
+			return nil
+		}
+		last := page.Rows[len(page.Rows)-1]
+		page.Next = encodeCursor(cursor{Value: last.sortValue, PK: last.PK})
+		return nil
+	})
+	if err != nil {
+		return DevicePage{}, err
+	}
+	page.Total, page.Capped, err = s.countDevices(ctx, q)
+	return page, err
+}
+
+// countDevices counts the rows matching q's filters (not its cursor).
+func (s *Store) countDevices(ctx context.Context, q DeviceQuery) (int, bool, error) {
+	if q.Search == "" && q.Ring == "" {
+		c, err := s.Counts(ctx)
+		if err != nil {
+			return 0, false, err
+		}
+		if q.Status != "" {
+			return c.Status[q.Status], false, nil
+		}
+		return c.Tab(q.Tab), false, nil
+	}
+	where, args := q.where()
+	var n int
+	err := s.r.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM devices d WHERE %s LIMIT %d)", where, CountCap+1), args...).Scan(&n)
+	if err != nil {
+		return 0, false, fmt.Errorf("count devices: %w", err)
+	}
+	if n > CountCap {
+		return CountCap, true, nil
+	}
+	return n, false, nil
+}
+
+// cursor is the position after a row in a sort order.
+type cursor struct {
+	Value any   `json:"v"`
+	PK    int64 `json:"k"`
+}
+
+func encodeCursor(c cursor) string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s string) (cursor, error) {
+	var c cursor
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err == nil {
+		d := json.NewDecoder(bytes.NewReader(b))
+		d.UseNumber()
+		err = d.Decode(&c)
+	}
+	if err != nil {
+		return cursor{}, invalidf("the page cursor is not valid; start again from the first page")
+	}
+	if n, ok := c.Value.(json.Number); ok {
+		i, err := n.Int64()
+		if err != nil {
+			return cursor{}, invalidf("the page cursor is not valid; start again from the first page")
+		}
+		c.Value = i
+	}
+	return c, nil
 }
 
 // ExportCSV writes every row matching q (the limit is ignored) with the given

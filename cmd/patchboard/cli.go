@@ -46,7 +46,8 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"demo", "", "create a demo directory and run discovery", cmdDemo},
+		{"serve", "", "serve the portal and run discovery on a schedule", cmdServe},
+		{"demo", "", "create a demo directory, demo users, and run discovery", cmdDemo},
 		{"discover", "", "run discovery now and print the run's counts", cmdDiscover},
 		{"import devices", "FILE.csv|-", "upsert inventory records from a CSV (all-or-nothing)", cmdImportDevices},
 		{"import members", "FILE.csv|-", "add devices to a group from a CSV of device_id, serial_number or display_name", cmdImportMembers},

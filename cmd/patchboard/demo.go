@@ -43,5 +43,29 @@ func loadDemo(e *env, st *store.Store, devices int, seed int64) error {
 	}
 	fmt.Fprintf(e.stdout, "demo fleet of %d devices (seed %d) loaded in %s; last discovery: %s\n",
 		len(fleet.Devices), seed, time.Since(start).Round(time.Millisecond), run.Summary())
+	for _, u := range demoUsers {
+		if _, err := st.AddUser(e.ctx, u.email, u.role, u.password, "demo"); err != nil {
+			return err
+		}
+	}
+	printDemoUsers(e)
 	return printCounts(e, st)
+}
+
+// demoUsers are the demo's accounts. Their passwords are fixed and published
+// in the README: they exist only in demo databases.
+var demoUsers = []struct {
+	email, password string
+	role            store.Role
+}{
+	{"admin@patchboard.demo", "demo-admin-password", store.RoleServiceAdmin},
+	{"reader@patchboard.demo", "demo-reader-password", store.RoleServiceReader},
+	{"global@patchboard.demo", "demo-global-password", store.RoleGlobalAdmin},
+}
+
+func printDemoUsers(e *env) {
+	fmt.Fprintln(e.stdout, "demo accounts (this database only):")
+	for _, u := range demoUsers {
+		fmt.Fprintf(e.stdout, "  %-24s %-22s password: %s\n", u.email, u.role.Label(), u.password)
+	}
 }

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"patchboard/store"
+	"patchboard/web"
+)
+
+// serveConfig is the server's configuration: environment first, flags over it.
+type serveConfig struct {
+	addr              string
+	discoveryInterval time.Duration
+	insecureCookies   bool
+	sessionIdle       time.Duration
+	sessionMax        time.Duration
+	logLevel          string
+}
+
+func (c serveConfig) validate() error {
+	if _, _, err := net.SplitHostPort(c.addr); err != nil {
+		return usagef("--addr %q is not host:port", c.addr)
+	}
+	if c.discoveryInterval < time.Minute {
+		return usagef("--discovery-interval must be at least 1m, got %s", c.discoveryInterval)
+	}
+	if c.sessionIdle < time.Minute || c.sessionMax < c.sessionIdle {
+		return usagef("--session-idle must be at least 1m and --session-max at least --session-idle")
+	}
+	switch c.logLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return usagef("--log-level must be debug, info, warn or error")
+	}
+	return nil
+}
+
+func envDuration(e *env, key string, def time.Duration) time.Duration {
+	if v := e.getenv(key); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
+}
+
+func envString(e *env, key, def string) string {
+	if v := e.getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func envBool(e *env, key string) bool {
+	b, _ := strconv.ParseBool(e.getenv(key))
+	return b
+}
+
+func cmdServe(e *env, fs *flag.FlagSet, db *string) func([]string) error {
+	var c serveConfig
+	fs.StringVar(&c.addr, "addr", envString(e, "PATCHBOARD_ADDR", "127.0.0.1:8080"), "address to listen on")
+	fs.DurationVar(&c.discoveryInterval, "discovery-interval", envDuration(e, "PATCHBOARD_DISCOVERY_INTERVAL", time.Hour), "time between scheduled discovery runs")
+	fs.BoolVar(&c.insecureCookies, "insecure-cookies", envBool(e, "PATCHBOARD_INSECURE_COOKIES"), "send cookies over plain HTTP (no Secure flag)")
+	fs.DurationVar(&c.sessionIdle, "session-idle", envDuration(e, "PATCHBOARD_SESSION_IDLE", time.Hour), "sign out after this long without activity")
+	fs.DurationVar(&c.sessionMax, "session-max", envDuration(e, "PATCHBOARD_SESSION_MAX", 12*time.Hour), "sign out this long after sign-in")
+	fs.StringVar(&c.logLevel, "log-level", envString(e, "PATCHBOARD_LOG_LEVEL", "info"), "debug, info, warn or error")
+	return func(args []string) error {
+		if err := exactArgs(args, 0, "no arguments"); err != nil {
+			return err
+		}
+		if err := c.validate(); err != nil {
+			return err
+		}
+		return withStore(e, *db, func(st *store.Store) error { return serve(e, st, c) })
+	}
+}
+
+// serve runs the portal and the discovery scheduler until the context ends
+// (SIGINT or SIGTERM), then shuts both down gracefully.
+func serve(e *env, st *store.Store, c serveConfig) error {
+	var level slog.Level
+	level.UnmarshalText([]byte(c.logLevel))
+	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.addr, err)
+	}
+	// Runs started from the portal stop with the server, not with a request.
+	bg, stopBG := context.WithCancel(context.WithoutCancel(e.ctx))
+	defer stopBG()
+	srv := &http.Server{
+		Handler: web.New(st, web.Config{InsecureCookies: c.insecureCookies, SessionIdle: c.sessionIdle,
+			SessionMax: c.sessionMax, Logger: logger, Background: bg}),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		schedule(bg, st, c.discoveryInterval, logger)
+	}()
+	logger.Info("serving", "addr", "http://"+ln.Addr().String(), "discovery_interval", c.discoveryInterval.String())
+	fmt.Fprintf(e.stdout, "Patchboard is serving on http://%s\n", ln.Addr())
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		stopBG()
+		wg.Wait()
+		return err
+	case <-e.ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutdownCtx)
+	stopBG() // interrupts a running discovery; its committed batches stay
+	wg.Wait()
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// schedule runs discovery at start-up and then every interval, and clears
+// expired sessions, until ctx ends.
+func schedule(ctx context.Context, st *store.Store, interval time.Duration, logger *slog.Logger) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		run, err := st.Discover(ctx, store.TriggerSchedule, "scheduler", time.Now())
+		switch {
+		case err == nil:
+			logger.Info("discovery", "run", run.ID, "state", string(run.State), "summary", run.Summary())
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, store.ErrConflict):
+			logger.Info("discovery skipped", "reason", err.Error())
+		default:
+			logger.Error("discovery failed", "error", err.Error())
+		}
+		if _, err := st.DeleteExpiredSessions(ctx, time.Now()); err != nil && ctx.Err() == nil {
+			logger.Error("session cleanup failed", "error", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}

@@ -1,0 +1,70 @@
+package handlers
+
+import (
+	"encoding/csv"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"patchboard/store"
+	"patchboard/views"
+)
+
+// Audit shows and exports the audit log.
+type Audit struct{ Deps }
+
+const auditPageSize = 100
+
+func auditFilter(c echo.Context) store.AuditFilter {
+	f := store.AuditFilter{Actor: strings.TrimSpace(c.QueryParam("actor")), Action: strings.TrimSpace(c.QueryParam("action")),
+		DeviceID: strings.TrimSpace(c.QueryParam("device"))}
+	if b, err := strconv.ParseInt(c.QueryParam("before"), 10, 64); err == nil && b > 0 {
+		f.Before = b
+	}
+	return f
+}
+
+// List shows one page of entries, newest first.
+func (h *Audit) List(c echo.Context) error {
+	f := auditFilter(c)
+	f.Limit = auditPageSize
+	entries, err := h.Store.AuditEntries(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	v := views.AuditView{Filter: f, Entries: entries}
+	if len(entries) == auditPageSize {
+		v.Next = entries[len(entries)-1].ID
+	}
+	return Render(c, http.StatusOK, views.AuditPage(v))
+}
+
+// Export streams the filtered log as CSV.
+func (h *Audit) Export(c echo.Context) error {
+	ctx := c.Request().Context()
+	f := auditFilter(c)
+	res := c.Response()
+	res.Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+	res.Header().Set(echo.HeaderContentDisposition,
+		fmt.Sprintf(`attachment; filename="patchboard-audit-%s.csv"`, h.Now().UTC().Format("2006-01-02")))
+	res.WriteHeader(http.StatusOK)
+	w := csv.NewWriter(res)
+	w.Write([]string{"id", "at", "actor", "action", "target", "outcome", "detail"})
+	n := 0
+	err := h.Store.EachAuditEntry(ctx, f, func(e store.AuditEntry) error {
+		n++
+		return w.Write([]string{strconv.FormatInt(e.ID, 10), e.At.Format(time.RFC3339), store.CSVSafe(e.Actor),
+			e.Action, store.CSVSafe(e.Target), e.Outcome, store.CSVSafe(e.Detail)})
+	})
+	w.Flush()
+	if err != nil {
+		h.Logger.Error("audit export failed", "error", err.Error())
+	}
+	h.Store.Record(ctx, store.AuditEntry{Actor: Actor(c), Action: "audit.export", Outcome: store.OutcomeSuccess,
+		Detail: fmt.Sprintf("%d entries", n)})
+	return nil
+}

@@ -1,0 +1,299 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"patchboard/store"
+	"patchboard/views"
+)
+
+// Devices serves the device blades, device details, device actions and the
+// CSV export.
+type Devices struct{ Deps }
+
+// Home sends the portal root to the blades.
+func (h *Devices) Home(c echo.Context) error {
+	return c.Redirect(http.StatusSeeOther, "/devices")
+}
+
+// parseBladeQuery reads the blade's state from the URL. Bad values are
+// refused naming the parameter.
+func parseBladeQuery(c echo.Context) (views.BladeQuery, error) {
+	q := views.BladeQuery{Tab: store.TabReady, Size: 50, Search: strings.TrimSpace(c.QueryParam("q")),
+		Sort: c.QueryParam("sort"), Desc: c.QueryParam("dir") == "desc", After: c.QueryParam("after")}
+	var err error
+	if v := c.QueryParam("tab"); v != "" {
+		if q.Tab, err = store.ParseTab(v); err != nil {
+			return q, err
+		}
+	}
+	if v := c.QueryParam("status"); v != "" {
+		if q.Status, err = store.ParseStatus(v); err != nil {
+			return q, err
+		}
+		if q.Status.Tab() != q.Tab {
+			q.Status = "" // a status of another tab (a stale bookmark): show the whole tab
+		}
+	}
+	if v := c.QueryParam("ring"); v != "" {
+		if q.Ring, err = store.ParseRing(v); err != nil {
+			return q, err
+		}
+	}
+	if v := c.QueryParam("size"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || !validSize(n) {
+			return q, fmt.Errorf("page size %q: %w", v, store.ErrInvalid)
+		}
+		q.Size = n
+	}
+	if q.Sort != "" {
+		col, ok := store.ColumnByKey(q.Sort)
+		if !ok || !col.Sortable {
+			q.Sort = ""
+		}
+	}
+	if len(q.Search) > 200 {
+		q.Search = q.Search[:200]
+	}
+	return q, nil
+}
+
+func validSize(n int) bool {
+	for _, s := range views.PageSizes {
+		if s == n {
+			return true
+		}
+	}
+	return false
+}
+
+func storeQuery(q views.BladeQuery) store.DeviceQuery {
+	return store.DeviceQuery{Tab: q.Tab, Status: q.Status, Ring: q.Ring, Search: q.Search, Sort: q.Sort,
+		Desc: q.Desc, Limit: q.Size, After: q.After}
+}
+
+// columnViews turns column keys into the view's columns.
+func columnViews(keys []string) []views.ColumnView {
+	out := make([]views.ColumnView, 0, len(keys))
+	for _, k := range keys {
+		if col, ok := store.ColumnByKey(k); ok {
+			out = append(out, views.ColumnView{Key: k, Label: col.Label, Sortable: col.Sortable})
+		}
+	}
+	return out
+}
+
+// bladeView loads everything the blade shows.
+func (h *Devices) bladeView(c echo.Context, q views.BladeQuery) (views.BladeView, error) {
+	ctx := c.Request().Context()
+	v := views.BladeView{Query: q, Now: h.Now(), AllColumns: columnViews(store.BladeColumns)}
+	keys, err := h.Store.UserColumns(ctx, CurrentUser(c).ID, q.Tab)
+	if err != nil {
+		return v, err
+	}
+	v.Columns = columnViews(keys)
+	if v.Page, err = h.Store.DevicePage(ctx, storeQuery(q)); err != nil {
+		return v, err
+	}
+	if v.Counts, err = h.Store.Counts(ctx); err != nil {
+		return v, err
+	}
+	if v.Registration, err = h.Store.Group(ctx, store.RegistrationGroupName); err != nil {
+		return v, err
+	}
+	run, err := h.Store.LastDiscoveryRun(ctx)
+	switch {
+	case err == nil:
+		v.LastRun = &run
+	case !errors.Is(err, store.ErrNotFound):
+		return v, err
+	}
+	return v, nil
+}
+
+// List is the blade page; htmx requests get the fragment they target.
+func (h *Devices) List(c echo.Context) error {
+	q, err := parseBladeQuery(c)
+	if err != nil {
+		return err
+	}
+	v, err := h.bladeView(c, q)
+	if err != nil {
+		return err
+	}
+	if IsFragment(c) {
+		switch c.Request().Header.Get("HX-Target") {
+		case "device-table":
+			return Render(c, http.StatusOK, views.DeviceTable(v))
+		case "blade":
+			return Render(c, http.StatusOK, views.Blade(v))
+		}
+	}
+	return Render(c, http.StatusOK, views.DevicesPage(v))
+}
+
+// SaveColumns stores the user's Modify columns choice for a tab and answers
+// with the refreshed blade.
+func (h *Devices) SaveColumns(c echo.Context) error {
+	ctx := c.Request().Context()
+	tab, err := store.ParseTab(c.FormValue("tab"))
+	if err != nil {
+		return err
+	}
+	form, err := c.FormParams()
+	if err != nil {
+		return err
+	}
+	keys := form["column"]
+	if c.FormValue("reset") != "" {
+		keys = nil
+	} else if len(keys) == 0 {
+		return fmt.Errorf("%w: choose at least one column", store.ErrInvalid)
+	}
+	if err := h.Store.SetUserColumns(ctx, CurrentUser(c).ID, tab, keys); err != nil {
+		return err
+	}
+	v, err := h.bladeView(c, views.BladeQuery{Tab: tab, Size: 50})
+	if err != nil {
+		return err
+	}
+	if IsFragment(c) {
+		return Render(c, http.StatusOK, views.Blade(v))
+	}
+	return c.Redirect(http.StatusSeeOther, v.Query.URL())
+}
+
+// Detail shows one device: a flyout fragment for htmx, else a page.
+func (h *Devices) Detail(c echo.Context) error {
+	ctx := c.Request().Context()
+	rec, err := h.Store.Device(ctx, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	hist, err := h.Store.AuditEntries(ctx, store.AuditFilter{DeviceID: rec.DeviceID, Limit: 50})
+	if err != nil {
+		return err
+	}
+	v := views.DetailView{Record: rec, History: hist}
+	if IsFragment(c) {
+		return Render(c, http.StatusOK, views.DeviceDetail(v))
+	}
+	return Render(c, http.StatusOK, views.DeviceDetailPage(v))
+}
+
+// selectedDevices reads the device_id values of an action form.
+func selectedDevices(c echo.Context) ([]string, error) {
+	form, err := c.FormParams()
+	if err != nil {
+		return nil, err
+	}
+	ids := form["device_id"]
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("%w: select at least one device", store.ErrInvalid)
+	}
+	if len(ids) > 5000 {
+		return nil, fmt.Errorf("%w: at most 5,000 devices can be changed at once", store.ErrInvalid)
+	}
+	return ids, nil
+}
+
+// actionDone tells the page that devices changed (the blade refreshes) and
+// shows what happened.
+func actionDone(c echo.Context, msg string) error {
+	c.Response().Header().Set("HX-Trigger", "devices-changed")
+	if IsFragment(c) {
+		return Render(c, http.StatusOK, views.ActionToast(msg))
+	}
+	return c.Redirect(http.StatusSeeOther, "/devices")
+}
+
+// AssignRing moves the selected Active devices to a ring.
+func (h *Devices) AssignRing(c echo.Context) error {
+	ids, err := selectedDevices(c)
+	if err != nil {
+		return err
+	}
+	ring, err := store.ParseRing(c.FormValue("ring"))
+	if err != nil {
+		return err
+	}
+	res, err := h.Store.AssignRing(c.Request().Context(), ring, ids, Actor(c))
+	if err != nil {
+		return err
+	}
+	return actionDone(c, fmt.Sprintf("Assigned %d device(s) to the %s ring (%d already there).", len(res.Changed), ring.Label(), len(res.Unchanged)))
+}
+
+// Deregister excludes the selected devices.
+func (h *Devices) Deregister(c echo.Context) error {
+	ids, err := selectedDevices(c)
+	if err != nil {
+		return err
+	}
+	res, err := h.Store.Deregister(c.Request().Context(), ids, Actor(c))
+	if err != nil {
+		return err
+	}
+	return actionDone(c, fmt.Sprintf("Deregistered %d device(s); they are excluded until restored.", len(res.Changed)))
+}
+
+// Restore clears the exclusion of the selected devices.
+func (h *Devices) Restore(c echo.Context) error {
+	ids, err := selectedDevices(c)
+	if err != nil {
+		return err
+	}
+	res, err := h.Store.Restore(c.Request().Context(), ids, Actor(c))
+	if err != nil {
+		return err
+	}
+	return actionDone(c, fmt.Sprintf("Restored %d device(s); the next discovery evaluates them.", len(res.Changed)))
+}
+
+// Export streams every row matching the blade's query as CSV, with the
+// user's visible columns (or columns=all), and records the export.
+func (h *Devices) Export(c echo.Context) error {
+	ctx := c.Request().Context()
+	q, err := parseBladeQuery(c)
+	if err != nil {
+		return err
+	}
+	var cols []store.Column
+	if spec := c.QueryParam("columns"); spec != "" {
+		if cols, err = store.ParseColumns(spec); err != nil {
+			return err
+		}
+	} else {
+		keys, err := h.Store.UserColumns(ctx, CurrentUser(c).ID, q.Tab)
+		if err != nil {
+			return err
+		}
+		if cols, err = store.ParseColumns(strings.Join(keys, ",")); err != nil {
+			return err
+		}
+	}
+	name := fmt.Sprintf("patchboard-%s-%s.csv", q.Tab, h.Now().UTC().Format("2006-01-02"))
+	res := c.Response()
+	res.Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+	res.Header().Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="%s"`, name))
+	res.WriteHeader(http.StatusOK)
+	sq := storeQuery(q)
+	sq.After, sq.Limit = "", 0
+	n, err := h.Store.ExportCSV(ctx, res, sq, cols)
+	outcome, detail := store.OutcomeSuccess, fmt.Sprintf("%d rows, query %s", n, q.Values().Encode())
+	if err != nil {
+		// The status is sent; the truncated file is all the user gets.
+		outcome, detail = store.OutcomeFailure, detail+": "+err.Error()
+		h.Logger.Error("export failed", "error", err.Error())
+	}
+	h.Store.Record(ctx, store.AuditEntry{Actor: Actor(c), Action: store.ActionExport, Target: string(q.Tab),
+		Outcome: outcome, Detail: detail})
+	return nil
+}

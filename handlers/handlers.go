@@ -1,0 +1,70 @@
+// Package handlers holds one struct per portal resource (Auth, Devices,
+// Discovery, Audit, Health). Each handler parses its input, makes one store
+// call, maps the outcome and renders a page or an htmx fragment.
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+
+	"patchboard/store"
+	"patchboard/views"
+)
+
+// Deps are what every handler is built with.
+type Deps struct {
+	Store  *store.Store
+	Logger *slog.Logger
+	// Background outlives requests: discovery runs started from the portal
+	// use it, so closing the browser tab does not stop them.
+	Background context.Context
+	// Now is the clock; time.Now in production.
+	Now func() time.Time
+}
+
+// IsFragment reports whether the request wants a fragment rather than a
+// whole page: an htmx request that is neither boosted nor a history restore.
+func IsFragment(c echo.Context) bool {
+	h := c.Request().Header
+	return h.Get("HX-Request") == "true" && h.Get("HX-Boosted") != "true" && h.Get("HX-History-Restore-Request") != "true"
+}
+
+// Render writes a component through a buffer, so that a render error
+// becomes a clean 500 instead of half a page.
+func Render(c echo.Context, status int, comp templ.Component) error {
+	buf := templ.GetBuffer()
+	defer templ.ReleaseBuffer(buf)
+	if err := comp.Render(c.Request().Context(), buf); err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderVary, "HX-Request")
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// CurrentUser is the signed-in user the guard put in the request context.
+func CurrentUser(c echo.Context) store.User {
+	u, _ := views.User(c.Request().Context())
+	return u
+}
+
+// Actor names the current user in audit entries.
+func Actor(c echo.Context) string { return CurrentUser(c).Email }
+
+// Health answers the liveness and readiness probes.
+type Health struct{ Deps }
+
+// Live says the process is up.
+func (h *Health) Live(c echo.Context) error { return c.String(http.StatusOK, "ok\n") }
+
+// Ready says the database answers.
+func (h *Health) Ready(c echo.Context) error {
+	if err := h.Store.Ping(c.Request().Context()); err != nil {
+		return c.String(http.StatusServiceUnavailable, "database unavailable\n")
+	}
+	return c.String(http.StatusOK, "ok\n")
+}

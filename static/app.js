@@ -1,0 +1,85 @@
+// Patchboard's small script: row selection, dialogs and toasts. No inline
+// handlers anywhere (the CSP forbids them); behaviour hangs off data-*
+// attributes through event delegation, so it survives htmx swaps.
+(function () {
+  "use strict";
+
+  // Selecting rows enables the controls marked data-needs-selection and
+  // keeps the hidden device_id inputs of action forms in step.
+  function selectedIDs() {
+    return Array.from(document.querySelectorAll("input[data-row-select]:checked")).map(function (c) { return c.value; });
+  }
+  function syncSelection() {
+    var ids = selectedIDs();
+    document.querySelectorAll("[data-needs-selection]").forEach(function (el) { el.disabled = ids.length === 0 || el.hasAttribute("data-denied"); });
+    document.querySelectorAll("[data-selection-count]").forEach(function (el) { el.textContent = ids.length ? ids.length + " selected" : ""; });
+    document.querySelectorAll("input[data-row-select]").forEach(function (c) {
+      var tr = c.closest("tr");
+      if (tr) tr.classList.toggle("selected", c.checked);
+    });
+    document.querySelectorAll("[data-selected-ids]").forEach(function (holder) {
+      holder.innerHTML = "";
+      ids.forEach(function (id) {
+        var i = document.createElement("input");
+        i.type = "hidden"; i.name = "device_id"; i.value = id;
+        holder.appendChild(i);
+      });
+    });
+  }
+  document.addEventListener("change", function (e) {
+    var t = e.target;
+    if (t.matches && t.matches("input[data-select-all]")) {
+      document.querySelectorAll("input[data-row-select]").forEach(function (c) { c.checked = t.checked; });
+    }
+    if (t.matches && (t.matches("input[data-row-select]") || t.matches("input[data-select-all]"))) syncSelection();
+  });
+
+  // <button data-open-dialog="id"> opens a <dialog>; [data-close-dialog] closes it.
+  document.addEventListener("click", function (e) {
+    var opener = e.target.closest && e.target.closest("[data-open-dialog]");
+    if (opener) {
+      var d = document.getElementById(opener.getAttribute("data-open-dialog"));
+      if (d && d.showModal) { syncSelection(); d.showModal(); }
+      return;
+    }
+    var closer = e.target.closest && e.target.closest("[data-close-dialog]");
+    if (closer) {
+      var dlg = closer.closest("dialog");
+      if (dlg) dlg.close();
+      if (closer.hasAttribute("data-clear-target")) {
+        var target = document.getElementById(closer.getAttribute("data-clear-target"));
+        if (target) target.innerHTML = "";
+      }
+    }
+  });
+  // Escape closes the flyout too.
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape") return;
+    var fly = document.getElementById("flyout");
+    if (fly && fly.innerHTML.trim() !== "") { fly.innerHTML = ""; }
+  });
+
+  // After a swap: dialogs that asked to close do so, selection state is
+  // re-applied, and toasts fade after a while.
+  document.addEventListener("htmx:afterSwap", function () {
+    document.querySelectorAll("dialog[open][data-close-on-swap]").forEach(function (d) { d.close(); });
+    syncSelection();
+    document.querySelectorAll("#toast > .toast:not([data-timed])").forEach(function (t) {
+      t.setAttribute("data-timed", "");
+      setTimeout(function () { t.remove(); }, 8000);
+    });
+  });
+  // An htmx error answer goes to the toast area.
+  document.addEventListener("htmx:responseError", function (e) {
+    var box = document.getElementById("toast");
+    if (!box) return;
+    var div = document.createElement("div");
+    div.className = "toast error";
+    div.setAttribute("role", "alert");
+    div.setAttribute("data-testid", "error-message");
+    var text = e.detail.xhr && e.detail.xhr.responseText ? e.detail.xhr.responseText.replace(/<[^>]*>/g, "").trim() : "";
+    div.textContent = text || "The request failed.";
+    box.appendChild(div);
+  });
+  document.addEventListener("DOMContentLoaded", syncSelection);
+})();

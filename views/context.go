@@ -1,0 +1,50 @@
+// Package views renders the portal with templ: pages, the htmx fragments
+// they swap, their view models, typed context accessors (the signed-in user,
+// the CSRF token) and URL builders. Views never call the store.
+package views
+
+import (
+	"context"
+
+	"patchboard/store"
+)
+
+type ctxKey int
+
+const (
+	userKey ctxKey = iota
+	csrfKey
+)
+
+// WithUser returns ctx carrying the signed-in user.
+func WithUser(ctx context.Context, u store.User) context.Context {
+	return context.WithValue(ctx, userKey, u)
+}
+
+// User returns the signed-in user, if any.
+func User(ctx context.Context) (store.User, bool) {
+	u, ok := ctx.Value(userKey).(store.User)
+	return u, ok
+}
+
+// Can reports whether the signed-in user's role grants p.
+func Can(ctx context.Context, p store.Permission) bool {
+	u, ok := User(ctx)
+	return ok && u.Role.Can(p)
+}
+
+// WithCSRF returns ctx carrying the CSRF token for forms and htmx requests.
+func WithCSRF(ctx context.Context, token string) context.Context {
+	return context.WithValue(ctx, csrfKey, token)
+}
+
+// CSRF returns the request's CSRF token.
+func CSRF(ctx context.Context) string {
+	s, _ := ctx.Value(csrfKey).(string)
+	return s
+}
+
+// csrfHeaders is the hx-headers value that sends the token with every htmx request.
+func csrfHeaders(ctx context.Context) string {
+	return `{"X-CSRF-Token": "` + CSRF(ctx) + `"}`
+}

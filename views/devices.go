@@ -1,0 +1,192 @@
+package views
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	"patchboard/store"
+)
+
+// PageSizes are the page sizes the blade offers.
+var PageSizes = []int{25, 50, 100, 200}
+
+// BladeQuery is the blade's state, all of it in the URL.
+type BladeQuery struct {
+	Tab    store.Tab
+	Status store.Status
+	Ring   store.Ring
+	Search string
+	Sort   string
+	Desc   bool
+	Size   int
+	After  string // cursor
+}
+
+// Values encodes the query as URL parameters, leaving out defaults.
+func (q BladeQuery) Values() url.Values {
+	v := url.Values{}
+	v.Set("tab", string(q.Tab))
+	if q.Status != "" {
+		v.Set("status", string(q.Status))
+	}
+	if q.Ring != "" {
+		v.Set("ring", string(q.Ring))
+	}
+	if q.Search != "" {
+		v.Set("q", q.Search)
+	}
+	if q.Sort != "" && q.Sort != "display_name" {
+		v.Set("sort", q.Sort)
+	}
+	if q.Desc {
+		v.Set("dir", "desc")
+	}
+	if q.Size != 0 && q.Size != 50 {
+		v.Set("size", strconv.Itoa(q.Size))
+	}
+	if q.After != "" {
+		v.Set("after", q.After)
+	}
+	return v
+}
+
+// URL is the blade URL of q.
+func (q BladeQuery) URL() string { return "/devices?" + q.Values().Encode() }
+
+// ExportURL is the CSV download of q's rows (all pages).
+func (q BladeQuery) ExportURL() string {
+	q.After = ""
+	return "/devices/export.csv?" + q.Values().Encode()
+}
+
+// WithTab is q on another tab, filters reset.
+func (q BladeQuery) WithTab(t store.Tab) BladeQuery {
+	return BladeQuery{Tab: t, Size: q.Size}
+}
+
+// SortBy is q sorted by key: ascending, or flipped when already sorted by it.
+func (q BladeQuery) SortBy(key string) BladeQuery {
+	cur := q.Sort
+	if cur == "" {
+		cur = "display_name"
+	}
+	q.Desc = cur == key && !q.Desc
+	q.Sort, q.After = key, ""
+	return q
+}
+
+// FirstPage is q without its cursor.
+func (q BladeQuery) FirstPage() BladeQuery { q.After = ""; return q }
+
+// NextPage is q after the cursor.
+func (q BladeQuery) NextPage(cursor string) BladeQuery { q.After = cursor; return q }
+
+// ColumnView is one visible column.
+type ColumnView struct {
+	Key      string
+	Label    string
+	Sortable bool
+}
+
+// BladeView is the model of the device blades.
+type BladeView struct {
+	Query       BladeQuery
+	Counts      store.Counts
+	Columns     []ColumnView
+	AllColumns  []ColumnView // the Modify columns catalogue
+	Page        store.DevicePage
+	LastRun     *store.DiscoveryRun
+	Now         time.Time
+	Registration store.Group
+}
+
+// TestRingMinimum is the recommended Test ring size for the fleet.
+func (v BladeView) TestRingMinimum() int { return store.TestRingMinimum(v.Counts.Registered()) }
+
+// RingShare formats a ring's share of registered devices.
+func (v BladeView) RingShare(r store.Ring) string {
+	total := v.Counts.Rings.Total()
+	if total == 0 {
+		return "0%"
+	}
+	return fmt.Sprintf("%.1f%%", 100*float64(v.Counts.Rings.Get(r))/float64(total))
+}
+
+// Visible reports whether a column is shown.
+func (v BladeView) Visible(key string) bool {
+	for _, c := range v.Columns {
+		if c.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// Cell is the text of a row's cell in a column, as the blade shows it.
+func Cell(r *store.DeviceRow, key string) string {
+	switch key {
+	case "status":
+		return r.Status.Label()
+	case "ring":
+		return r.Ring.Label()
+	case "ring_assigned_by":
+		switch r.RingBy {
+		case store.RingByAdmin:
+			return "Admin (" + r.RingActor + ")"
+		case store.RingByService:
+			return "Service"
+		}
+		return ""
+	case "reasons":
+		if len(r.Reasons) == 0 {
+			return ""
+		}
+		s := r.Reasons[0].Name()
+		if n := len(r.Reasons) - 1; n > 0 {
+			s += fmt.Sprintf(" (+%d more)", n)
+		}
+		return s
+	case "last_checkin":
+		return dateTime(r.LastCheckin)
+	case "registered_on":
+		return dateTime(r.RegisteredAt)
+	}
+	c, ok := store.ColumnByKey(key)
+	if !ok {
+		return ""
+	}
+	return c.Value(r)
+}
+
+func dateTime(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2006-01-02 15:04")
+}
+
+// Ago says how long before now t was, roughly.
+func Ago(now, t time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%d min ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h ago", int(d.Hours()))
+	}
+	return fmt.Sprintf("%d days ago", int(d.Hours()/24))
+}
+
+// percent is done out of total, for the progress bar.
+func percent(done, total int) int {
+	if total <= 0 {
+		return 0
+	}
+	return min(100, 100*done/total)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,264 @@
+// Package web is Patchboard's HTTP server: the middleware chain, the one
+// route table with the access each route needs, the guard that enforces it,
+// the SQLite-backed session store and the error handler.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"patchboard/handlers"
+	"patchboard/static"
+	"patchboard/store"
+	"patchboard/views"
+)
+
+// Config is the server's configuration.
+type Config struct {
+	// InsecureCookies drops the Secure flag, for plain-HTTP hosts (and
+	// local use on 127.0.0.1).
+	InsecureCookies bool
+	SessionIdle     time.Duration // default 1 h
+	SessionMax      time.Duration // default 12 h
+	Logger          *slog.Logger
+	// Background outlives requests; discovery started from the portal runs
+	// on it. Default context.Background().
+	Background context.Context
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) defaults() {
+	if c.SessionIdle == 0 {
+		c.SessionIdle = time.Hour
+	}
+	if c.SessionMax == 0 {
+		c.SessionMax = 12 * time.Hour
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Background == nil {
+		c.Background = context.Background()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Server is the portal's HTTP handler with its route table.
+type Server struct {
+	*echo.Echo
+	Routes []Route
+}
+
+// New builds the portal on st.
+func New(st *store.Store, cfg Config) *Server {
+	cfg.defaults()
+	deps := handlers.Deps{Store: st, Logger: cfg.Logger, Background: cfg.Background, Now: cfg.Now}
+	sessions := newSessionStore(st, !cfg.InsecureCookies, cfg.SessionIdle, cfg.SessionMax, cfg.Now)
+	h := handlerSet{
+		health:    &handlers.Health{Deps: deps},
+		auth:      &handlers.Auth{Deps: deps, Sessions: sessions, Limiter: handlers.NewLimiter()},
+		devices:   &handlers.Devices{Deps: deps},
+		discovery: &handlers.Discovery{Deps: deps},
+		audit:     &handlers.Audit{Deps: deps},
+	}
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = errorHandler(cfg.Logger)
+
+	// Order matters: recover first so nothing escapes, the request ID before
+	// the log line that carries it, CSRF before anything reads a form.
+	e.Use(middleware.Recover())
+	e.Use(middleware.RequestID())
+	e.Use(requestLog(cfg.Logger))
+	e.Use(securityHeaders)
+	e.Use(middleware.CSRFWithConfig(middleware.CSRFConfig{
+		TokenLookup:    "form:_csrf,header:X-CSRF-Token",
+		CookieName:     "patchboard_csrf",
+		CookiePath:     "/",
+		CookieHTTPOnly: true,
+		CookieSecure:   !cfg.InsecureCookies,
+		CookieSameSite: http.SameSiteLaxMode,
+		Skipper: func(c echo.Context) bool {
+			return c.Request().URL.Path == "/healthz" || c.Request().URL.Path == "/readyz"
+		},
+		ErrorHandler: func(err error, c echo.Context) error {
+			return echo.NewHTTPError(http.StatusForbidden, "The form has expired or did not come from this site. Reload the page and try again.")
+		},
+	}))
+	e.Use(loadUser(st, sessions))
+
+	assets, _ := fs.Sub(static.FS, ".")
+	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", cacheAssets(http.FileServer(http.FS(assets))))))
+
+	table := routes(h)
+	for _, r := range table {
+		e.Add(r.Method, r.Path, r.Handler, guard(st, r.Access))
+	}
+	return &Server{Echo: e, Routes: table}
+}
+
+// securityHeaders forbids framing, sniffing and any script or style that
+// does not come from /static.
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		return next(c)
+	}
+}
+
+func cacheAssets(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// requestLog writes one line per request.
+func requestLog(log *slog.Logger) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			err := next(c)
+			if err != nil {
+				c.Error(err) // the error handler writes the response once
+			}
+			req := c.Request()
+			log.LogAttrs(req.Context(), slog.LevelInfo, "request",
+				slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
+				slog.String("method", req.Method), slog.String("path", req.URL.Path),
+				slog.Int("status", c.Response().Status), slog.Duration("duration", time.Since(start)))
+			return nil
+		}
+	}
+}
+
+// loadUser puts the CSRF token and the signed-in user (if any) into the
+// request context, where views and the guard find them.
+func loadUser(st *store.Store, sessions *sessionStore) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			ctx := req.Context()
+			if tok, ok := c.Get(middleware.DefaultCSRFConfig.ContextKey).(string); ok {
+				ctx = views.WithCSRF(ctx, tok)
+			}
+			if sess, err := sessions.Get(req, sessionCookie); err == nil && !sess.IsNew {
+				if uid, _ := sess.Values["user_id"].(int64); uid != 0 {
+					u, err := st.UserByID(ctx, uid)
+					switch {
+					case err == nil:
+						ctx = views.WithUser(ctx, u)
+						sessions.touch(req, sess)
+					case !errors.Is(err, store.ErrNotFound):
+						return err
+					}
+				}
+			}
+			c.SetRequest(req.WithContext(ctx))
+			return next(c)
+		}
+	}
+}
+
+// guard enforces a route's access level: sign-in first (a redirect for
+// pages, 401 with HX-Redirect for htmx), then a role, then the permission.
+// Refusals are audit-logged.
+func guard(st *store.Store, need store.Permission) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if need == Public {
+				return next(c)
+			}
+			req := c.Request()
+			u, ok := views.User(req.Context())
+			if !ok {
+				login := "/login"
+				if req.Method == http.MethodGet {
+					login += "?next=" + url.QueryEscape(req.URL.RequestURI())
+				}
+				if req.Header.Get("HX-Request") == "true" {
+					c.Response().Header().Set("HX-Redirect", login)
+					return c.NoContent(http.StatusUnauthorized)
+				}
+				if req.Method != http.MethodGet {
+					return echo.NewHTTPError(http.StatusUnauthorized, "Sign in first.")
+				}
+				return c.Redirect(http.StatusSeeOther, login)
+			}
+			if need == SignedIn {
+				return next(c)
+			}
+			if u.Role == store.RoleNone {
+				return handlers.Render(c, http.StatusForbidden, views.NoAccessPage(u.Email))
+			}
+			if !u.Role.Can(need) {
+				st.Record(req.Context(), store.AuditEntry{Actor: u.Email, Action: "request.refused",
+					Target: req.Method + " " + req.URL.Path, Outcome: store.OutcomeDenied,
+					Detail: fmt.Sprintf("%s may not %s", u.Role.Label(), need)})
+				return echo.NewHTTPError(http.StatusForbidden,
+					fmt.Sprintf("Your role (%s) does not allow this: it needs permission to %s.", u.Role.Label(), need))
+			}
+			return next(c)
+		}
+	}
+}
+
+// errorHandler maps errors to responses once: store sentinels to their
+// statuses with the store's message, anything else to a logged 500 with a
+// generic message. htmx requests get a fragment, pages a page.
+func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		status, msg := http.StatusInternalServerError, "Something went wrong. The error was logged; try again."
+		var he *echo.HTTPError
+		switch {
+		case errors.As(err, &he):
+			status = he.Code
+			if m, ok := he.Message.(string); ok {
+				msg = m
+			} else {
+				msg = http.StatusText(status)
+			}
+		case errors.Is(err, store.ErrNotFound):
+			status, msg = http.StatusNotFound, err.Error()
+		case errors.Is(err, store.ErrForbidden):
+			status, msg = http.StatusForbidden, err.Error()
+		case errors.Is(err, store.ErrInvalid):
+			status, msg = http.StatusUnprocessableEntity, err.Error()
+		case errors.Is(err, store.ErrConflict):
+			status, msg = http.StatusConflict, err.Error()
+		}
+		if status >= 500 {
+			log.Error("request failed", slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
+				slog.String("path", c.Request().URL.Path), slog.String("error", err.Error()))
+		}
+		if c.Request().Method == http.MethodHead {
+			c.NoContent(status)
+			return
+		}
+		if handlers.IsFragment(c) {
+			handlers.Render(c, status, views.ErrorFragment(msg))
+			return
+		}
+		handlers.Render(c, status, views.ErrorPage(status, http.StatusText(status), msg))
+	}
+}

@@ -86,10 +86,13 @@ func (h *Auth) Logout(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/login")
 }
 
-// safeNext keeps a post-sign-in redirect on this site.
+// safeNext keeps a post-sign-in redirect on this site. Browsers read a
+// backslash as a slash, so "/\evil.example" would leave the site like
+// "//evil.example": paths with backslashes are refused too.
 func safeNext(next string) string {
 	u, err := url.Parse(next)
-	if err != nil || next == "" || u.IsAbs() || u.Host != "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+	if err != nil || next == "" || u.IsAbs() || u.Host != "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
+		strings.Contains(next, `\`) {
 		return ""
 	}
 	return next
@@ -151,8 +154,10 @@ func (l *Limiter) Fail(now time.Time, keys ...string) {
 			l.fails[k] = f
 		}
 		f.n++
-		if over := f.n - l.Free; over > 0 {
-			d := l.Base << min(over-1, 10)
+		// The Free-th failure already makes the next attempt wait: "5 free
+		// attempts" means the sixth is not free.
+		if over := f.n - l.Free; over >= 0 {
+			d := l.Base << min(over, 10)
 			f.until = now.Add(min(d, l.Max))
 		}
 	}

@@ -22,18 +22,19 @@ func (h *Devices) Home(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/devices")
 }
 
-// parseBladeQuery reads the blade's state from the URL. Bad values are
-// refused naming the parameter.
+// parseBladeQuery reads the blade's state from the URL (or from a form that
+// includes the filters, as Modify columns does). Bad values are refused
+// naming the parameter.
 func parseBladeQuery(c echo.Context) (views.BladeQuery, error) {
-	q := views.BladeQuery{Tab: store.TabReady, Size: 50, Search: strings.TrimSpace(c.QueryParam("q")),
-		Sort: c.QueryParam("sort"), Desc: c.QueryParam("dir") == "desc", After: c.QueryParam("after")}
+	q := views.BladeQuery{Tab: store.TabReady, Size: 50, Search: strings.TrimSpace(c.FormValue("q")),
+		Sort: c.FormValue("sort"), Desc: c.FormValue("dir") == "desc", After: c.FormValue("after")}
 	var err error
-	if v := c.QueryParam("tab"); v != "" {
+	if v := c.FormValue("tab"); v != "" {
 		if q.Tab, err = store.ParseTab(v); err != nil {
 			return q, err
 		}
 	}
-	if v := c.QueryParam("status"); v != "" {
+	if v := c.FormValue("status"); v != "" {
 		if q.Status, err = store.ParseStatus(v); err != nil {
 			return q, err
 		}
@@ -41,12 +42,12 @@ func parseBladeQuery(c echo.Context) (views.BladeQuery, error) {
 			q.Status = "" // a status of another tab (a stale bookmark): show the whole tab
 		}
 	}
-	if v := c.QueryParam("ring"); v != "" {
+	if v := c.FormValue("ring"); v != "" {
 		if q.Ring, err = store.ParseRing(v); err != nil {
 			return q, err
 		}
 	}
-	if v := c.QueryParam("size"); v != "" {
+	if v := c.FormValue("size"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || !validSize(n) {
 			return q, fmt.Errorf("page size %q: %w", v, store.ErrInvalid)
@@ -105,9 +106,6 @@ func (h *Devices) bladeView(c echo.Context, q views.BladeQuery) (views.BladeView
 	if v.Counts, err = h.Store.Counts(ctx); err != nil {
 		return v, err
 	}
-	if v.Registration, err = h.Store.Group(ctx, store.RegistrationGroupName); err != nil {
-		return v, err
-	}
 	run, err := h.Store.LastDiscoveryRun(ctx)
 	switch {
 	case err == nil:
@@ -160,7 +158,14 @@ func (h *Devices) SaveColumns(c echo.Context) error {
 	if err := h.Store.SetUserColumns(ctx, CurrentUser(c).ID, tab, keys); err != nil {
 		return err
 	}
-	v, err := h.bladeView(c, views.BladeQuery{Tab: tab, Size: 50})
+	// The form includes the blade's filters, so the blade comes back as the
+	// user left it (and as the URL still says).
+	q, err := parseBladeQuery(c)
+	if err != nil {
+		return err
+	}
+	q.Tab, q.After = tab, ""
+	v, err := h.bladeView(c, q)
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,8 @@ func Render(c echo.Context, status int, comp templ.Component) error {
 	if err := comp.Render(c.Request().Context(), buf); err != nil {
 		return err
 	}
-	c.Response().Header().Set(echo.HeaderVary, "HX-Request")
+	// Add, not Set: the CSRF middleware has already sent Vary: Cookie.
+	c.Response().Header().Add(echo.HeaderVary, "HX-Request")
 	return c.HTMLBlob(status, buf.Bytes())
 }
 

@@ -36,6 +36,18 @@
 
   // <button data-open-dialog="id"> opens a <dialog>; [data-close-dialog] closes it.
   document.addEventListener("click", function (e) {
+    // <a data-export-form="id"> downloads what the form shows now: search,
+    // filters and sort swap only the table, so the rendered href is stale.
+    var exporter = e.target.closest && e.target.closest("a[data-export-form]");
+    if (exporter) {
+      var form = document.getElementById(exporter.getAttribute("data-export-form"));
+      if (form) {
+        var params = new URLSearchParams();
+        new FormData(form).forEach(function (v, k) { if (v !== "") params.append(k, v); });
+        exporter.href = exporter.pathname + "?" + params.toString();
+      }
+      return;
+    }
     var opener = e.target.closest && e.target.closest("[data-open-dialog]");
     if (opener) {
       var d = document.getElementById(opener.getAttribute("data-open-dialog"));
@@ -48,7 +60,7 @@
       if (dlg) dlg.close();
       if (closer.hasAttribute("data-clear-target")) {
         var target = document.getElementById(closer.getAttribute("data-clear-target"));
-        if (target) target.innerHTML = "";
+        if (target) clearFlyout(target);
       }
     }
   });
@@ -56,13 +68,32 @@
   document.addEventListener("keydown", function (e) {
     if (e.key !== "Escape") return;
     var fly = document.getElementById("flyout");
-    if (fly && fly.innerHTML.trim() !== "") { fly.innerHTML = ""; }
+    if (fly && fly.innerHTML.trim() !== "") clearFlyout(fly);
   });
 
-  // After a swap: dialogs that asked to close do so, selection state is
-  // re-applied, and toasts fade after a while.
-  document.addEventListener("htmx:afterSwap", function () {
-    document.querySelectorAll("dialog[open][data-close-on-swap]").forEach(function (d) { d.close(); });
+  // The flyout takes the focus when it opens (else keyboard users would tab
+  // through the whole table to reach it) and gives it back to the link that
+  // opened it when it closes.
+  var flyoutOpener = null;
+  function clearFlyout(fly) {
+    fly.innerHTML = "";
+    if (flyoutOpener && document.body.contains(flyoutOpener)) flyoutOpener.focus();
+    flyoutOpener = null;
+  }
+
+  // After a swap: the dialog whose form made the request closes (not every
+  // open dialog: the discovery banner's polling swaps every second),
+  // selection state is re-applied, a filled flyout takes the focus, and
+  // toasts fade after a while.
+  document.addEventListener("htmx:afterSwap", function (e) {
+    var elt = e.detail.requestConfig && e.detail.requestConfig.elt;
+    var dlg = elt && elt.closest && elt.closest("dialog[open][data-close-on-swap]");
+    if (dlg) dlg.close();
+    if (e.detail.target && e.detail.target.id === "flyout" && e.detail.target.innerHTML.trim() !== "") {
+      flyoutOpener = elt;
+      var close = e.detail.target.querySelector("[data-close-dialog]");
+      if (close) close.focus();
+    }
     syncSelection();
     document.querySelectorAll("#toast > .toast:not([data-timed])").forEach(function (t) {
       t.setAttribute("data-timed", "");

@@ -257,3 +257,107 @@ func benchExport(b *testing.B, cols []Column) {
 	b.ReportMetric(float64(rows), "rows")
 	reportRate(b, rows, "rows", stop())
 }
+
+// benchBladeFixture is the discovered fixture with its search index synced,
+// as a server has it once the background sync after a discovery is done.
+func benchBladeFixture(b *testing.B, n int) string {
+	key := fmt.Sprintf("%d-blades", n)
+	if p, ok := benchFixtures.Load(key); ok {
+		return p.(string)
+	}
+	src := benchFixture(b, n, true)
+	dir, err := os.MkdirTemp("", "patchboard-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(dir, "fixture.db")
+	data, err := os.ReadFile(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	st, err := Open(context.Background(), path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	if err := st.SyncSearchIndex(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("search index of %d devices synced in %v", n, time.Since(start).Round(time.Millisecond))
+	if err := st.Close(); err != nil {
+		b.Fatal(err)
+	}
+	benchFixtures.Store(key, path)
+	return path
+}
+
+// BenchmarkDevicePage measures one 50-row blade page with its total, as the
+// device blades ask for it: the first page, a page deep in the tab through
+// its cursor, each sortable column (first and deep, descending), filters,
+// and searches that match one device, a thousand, or most of the tab.
+func BenchmarkDevicePage(b *testing.B) {
+	n := benchDevices(b)
+	st := copyFixture(b, benchBladeFixture(b, n))
+	ctx := context.Background()
+	c, err := st.Counts(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// deep returns the cursor of the page at 90 % of q's rows.
+	deep := func(b *testing.B, q DeviceQuery) DeviceQuery {
+		rows := c.Tab(q.Tab)
+		if q.Status != "" {
+			rows = c.Status[q.Status]
+		}
+		at := q
+		at.Offset, at.Limit = rows*9/10, 50
+		p, err := st.DevicePage(ctx, at)
+		if err != nil || p.Next == "" {
+			b.Fatalf("deep cursor of %+v: %v", q, err)
+		}
+		q.After = p.Next
+		return q
+	}
+	run := func(name string, q DeviceQuery, deepPage bool) {
+		b.Run(name, func(b *testing.B) {
+			q.Limit = 50
+			if deepPage {
+				q = deep(b, q)
+			}
+			var p DevicePage
+			for b.Loop() {
+				var err error
+				if p, err = st.DevicePage(ctx, q); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(p.Rows)), "rows")
+			b.ReportMetric(float64(p.Total), "total")
+		})
+	}
+	run("first=default", DeviceQuery{Tab: TabReady}, false)
+	run("deep=default", DeviceQuery{Tab: TabReady}, true)
+	run("first=not-ready", DeviceQuery{Tab: TabNotReady}, false)
+	run("deep=not-ready", DeviceQuery{Tab: TabNotReady}, true)
+	for _, key := range SortableColumns() {
+		run("sort="+key, DeviceQuery{Tab: TabReady, Sort: key}, false)
+		run("sort="+key+"/deep-desc", DeviceQuery{Tab: TabReady, Sort: key, Desc: true}, true)
+	}
+	run("filter=status", DeviceQuery{Tab: TabNotReady, Status: StatusReadinessFailed}, false)
+	run("filter=status/sort=last_checkin", DeviceQuery{Tab: TabNotReady, Status: StatusReadinessFailed, Sort: "last_checkin"}, false)
+	run("filter=ring-first", DeviceQuery{Tab: TabReady, Ring: RingFirst}, false)
+	run("filter=ring-broad/sort=serial_number", DeviceQuery{Tab: TabReady, Ring: RingBroad, Sort: "serial_number"}, false)
+	// PC-%07d names and SN%08d serials: one device; a thousand names across
+	// the tabs (about the gather limit); every name; a one-character search.
+	mid := fmt.Sprintf("PC-%05d", n/200)
+	run("search=rare", DeviceQuery{Tab: TabReady, Search: fmt.Sprintf("pc-%07d", n/2)}, false)
+	run("search=rare-serial", DeviceQuery{Tab: TabReady, Search: fmt.Sprintf("%08d", n/2+1)[2:]}, false)
+	run("search=rare-device-id", DeviceQuery{Tab: TabReady, Search: testID(n/2 + 1)[:32]}, false)
+	run("search=thousand", DeviceQuery{Tab: TabReady, Search: mid}, false)
+	run("search=common", DeviceQuery{Tab: TabReady, Search: "PC-0"}, false)
+	run("search=common/sort=last_checkin", DeviceQuery{Tab: TabReady, Search: "PC-0", Sort: "last_checkin"}, false)
+	run("search=one-char", DeviceQuery{Tab: TabReady, Search: "C"}, false)
+}

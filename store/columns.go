@@ -12,13 +12,34 @@ type Column struct {
 	Label string
 	// Value is the exported text of the cell.
 	Value func(r *DeviceRow) string
+	// Sortable says whether the blades (and exports) can order rows by the
+	// column. Only columns with an index of their order can be paged at the
+	// same cost however deep the page; the UI offers sorting on these only.
+	Sortable bool
 	// sort is the SQL expression to order by; it never yields NULL, so that
-	// keyset cursors can compare it.
-	sort string
+	// keyset cursors can compare it. For a sortable column, index is the
+	// partial index ON devices (tab, <sort>, id) WHERE status IS NOT NULL
+	// that walks that order (migration 0003): the expression there must be
+	// sort exactly, without the "d." qualifier, or SQLite will not use it.
+	sort  string
+	index string
 	// needs names the stored columns Value reads.
 	needs []string
-	// Sortable says the blades may sort by this column.
-	Sortable bool
+}
+
+// sortIndexes names, for each sortable column, its (tab, sort, id) index.
+// The status column has none: a tab holds at most two statuses, so its order
+// is the tab's statuses one after another, each walked in devices_status_name
+// (status, display name, id) — rows of one status are ordered by name.
+var sortIndexes = map[string]string{
+	"display_name":  "devices_tab_name",
+	"serial_number": "devices_tab_serial",
+	"model":         "devices_tab_model",
+	"os_version":    "devices_tab_os_build",
+	"last_checkin":  "devices_tab_last_checkin",
+	"ring":          "devices_tab_ring",
+	"registered_on": "devices_tab_registered_at",
+	"status":        "devices_status_name",
 }
 
 // inventoryColumn makes the column of an inventory field.
@@ -64,7 +85,7 @@ func columnCatalogue() []Column {
 		inventoryColumn("office_policy_source", "d.office_policy_source"),
 		inventoryColumn("unreachable_endpoints", "d.unreachable_endpoints"),
 		inventoryColumn("internet_connected", "coalesce(d.internet_connected, -1)"),
-		{Key: "status", Label: "Readiness status", needs: []string{"status"}, sort: "coalesce(d.status, '')",
+		{Key: "status", Label: "Readiness status", needs: []string{"status"}, sort: "d.status",
 			Value: func(r *DeviceRow) string { return string(r.Status) }},
 		{Key: "reasons", Label: "Reasons", needs: []string{"reasons"}, sort: "d.reasons",
 			Value: func(r *DeviceRow) string {
@@ -87,18 +108,16 @@ func columnCatalogue() []Column {
 		{Key: "discovered_via", Label: "Discovered via", needs: []string{"discovered_via"}, sort: "coalesce(d.discovered_via, '')",
 			Value: func(r *DeviceRow) string { return r.DiscoveredVia }},
 	}
+	for i := range cols {
+		if idx, ok := sortIndexes[cols[i].Key]; ok {
+			cols[i].Sortable, cols[i].index = true, idx
+		}
+	}
 	return cols
 }
 
 // Columns lists every column in catalogue order.
-var Columns = sortableAll(columnCatalogue())
-
-func sortableAll(cols []Column) []Column {
-	for i := range cols {
-		cols[i].Sortable = true
-	}
-	return cols
-}
+var Columns = columnCatalogue()
 
 // ColumnByKey finds a column.
 func ColumnByKey(key string) (Column, bool) {
@@ -147,6 +166,18 @@ func columnsByKeys(keys []string) ([]Column, error) {
 		}
 	}
 	return out, nil
+}
+
+// SortableColumns lists the keys of the columns the blades can sort by, in
+// catalogue order.
+func SortableColumns() []string {
+	var keys []string
+	for _, c := range Columns {
+		if c.Sortable {
+			keys = append(keys, c.Key)
+		}
+	}
+	return keys
 }
 
 func columnKeys() []string {

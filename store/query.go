@@ -2,13 +2,18 @@ package store
 
 import (
 	"bytes"
-	"encoding/base64"
-	"encoding/json"
 	"context"
+	"database/sql"
+	"encoding/base64"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"unicode/utf8"
 )
 
 // DeviceQuery selects the rows of a blade.
@@ -17,7 +22,7 @@ type DeviceQuery struct {
 	Status Status // optional filter within the tab
 	Ring   Ring   // optional filter
 	Search string // name, serial or device ID: substring, case-insensitive
-	Sort   string // column key; default display_name
+	Sort   string // column key of a Sortable column; default display_name
 	Desc   bool
 	Limit  int // 0 = all
 	Offset int // for an explicit page jump; paging on uses After
@@ -38,8 +43,12 @@ func (q DeviceQuery) validate() error {
 		}
 	}
 	if q.Sort != "" {
-		if _, ok := ColumnByKey(q.Sort); !ok {
+		c, ok := ColumnByKey(q.Sort)
+		if !ok {
 			return invalidf("cannot sort by unknown column %q", q.Sort)
+		}
+		if !c.Sortable {
+			return invalidf("devices cannot be sorted by %s; sortable columns: %s", c.Label, strings.Join(SortableColumns(), ", "))
 		}
 	}
 	if q.Limit < 0 || q.Offset < 0 {
@@ -48,24 +57,13 @@ func (q DeviceQuery) validate() error {
 	return nil
 }
 
-// where builds the filter of q.
-func (q DeviceQuery) where() (string, []any) {
-	conds := []string{"d.status IS NOT NULL", "d.tab = ?"}
-	args := []any{string(q.Tab)}
-	if q.Status != "" {
-		conds = append(conds, "d.status = ?")
-		args = append(args, string(q.Status))
+func (q DeviceQuery) sortColumn() Column {
+	key := q.Sort
+	if key == "" {
+		key = "display_name"
 	}
-	if q.Ring != "" {
-		conds = append(conds, "d.ring = ?")
-		args = append(args, string(q.Ring))
-	}
-	if s := strings.TrimSpace(q.Search); s != "" {
-		like := "%" + escapeLike(strings.ToLower(s)) + "%"
-		conds = append(conds, `(lower(d.display_name) LIKE ? ESCAPE '\' OR lower(d.serial_number) LIKE ? ESCAPE '\' OR d.device_id LIKE ? ESCAPE '\')`)
-		args = append(args, like, like, like)
-	}
-	return strings.Join(conds, " AND "), args
+	c, _ := ColumnByKey(key)
+	return c
 }
 
 func escapeLike(s string) string {
@@ -73,65 +71,397 @@ func escapeLike(s string) string {
 	return r.Replace(s)
 }
 
-// EachDevice streams the rows matching q to fn, in q's order. The row is
-// reused: fn must copy what it keeps.
-func (s *Store) EachDevice(ctx context.Context, q DeviceQuery, fn func(*DeviceRow) error) error {
-	return s.eachDevice(ctx, q, projectionOf(nil), fn)
+// ftsPhrase quotes s as one FTS5 phrase: with the trigram tokenizer a phrase
+// matches wherever s occurs as a substring, whatever it contains.
+func ftsPhrase(s string) string {
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }
 
-// eachDevice is EachDevice reading only the projection's columns.
-func (s *Store) eachDevice(ctx context.Context, q DeviceQuery, proj projection, fn func(*DeviceRow) error) error {
+// Tuning of the search and filter plans, measured on 100k and 1M fleets.
+const (
+	// gatherMax is the most candidate rows a plan collects and sorts. A
+	// search matching more rows walks the sort order instead, testing each
+	// row: matches are then dense enough for the walk to fill a page soon.
+	gatherMax = 1000
+	// queuedMax is the most devices awaiting the search index that a search
+	// checks one by one beside the index; with more it tests every row.
+	queuedMax = 2000
+	// SearchCountCap bounds the count of a search that matches many rows:
+	// counting them costs a walk as long as the count.
+	SearchCountCap = 1000
+)
+
+// nameOrder is the display name order: the default sort, and the tie-break
+// within a status when sorting by status.
+const nameOrder = "d.display_name COLLATE NOCASE"
+
+// order is the ORDER BY terms of c, before the final d.id.
+func (c Column) order() []string {
+	if c.Key == "status" {
+		return []string{c.sort, nameOrder}
+	}
+	return []string{c.sort}
+}
+
+// access is how a query finds its rows.
+type access int
+
+const (
+	// walkSort walks the sort column's (tab, sort, id) index from the cursor
+	// on and stops after a page: the cost of a page is the same however
+	// deep, provided the filters keep most rows.
+	walkSort access = iota
+	// walkStatus walks devices_status_name within one status, in
+	// (display name, id) order: a status filter with the default sort, and
+	// each status of a status sort.
+	walkStatus
+	// gatherStatus, gatherRing and gatherSearch collect the few rows of a
+	// rare status, ring or search term through an index and sort them.
+	gatherStatus
+	gatherRing
+	gatherSearch
+)
+
+// devicePlan is how one DeviceQuery runs.
+type devicePlan struct {
+	q     DeviceQuery
+	col   Column
+	order []string
+	cur   *cursor
+	how   access
+
+	// like is the LIKE pattern of a search ("" without one).
+	like string
+	// phrase is the FTS5 query of a gathered search; queued says that some
+	// devices await the search index (devices_search_queue), so candidates
+	// are the index's matches outside the queue plus the queue's rows that
+	// match like.
+	phrase string
+	queued bool
+}
+
+// plan decides how q runs. It reads the maintained counters and, for a
+// search, how many devices match: cheap lookups that pick between walking
+// an index in order and sorting a few gathered rows.
+func (s *Store) plan(ctx context.Context, q DeviceQuery) (*devicePlan, error) {
 	if err := q.validate(); err != nil {
-		return fmt.Errorf("devices: %w", err)
+		return nil, fmt.Errorf("devices: %w", err)
 	}
-	sortKey := q.Sort
-	if sortKey == "" {
-		sortKey = "display_name"
-	}
-	col, _ := ColumnByKey(sortKey)
-	dir := "ASC"
-	if q.Desc {
-		dir = "DESC"
-	}
-	where, args := q.where()
+	q.Search = strings.TrimSpace(q.Search)
+	p := &devicePlan{q: q, col: q.sortColumn(), how: walkSort}
+	p.order = p.col.order()
 	if q.After != "" {
 		c, err := decodeCursor(q.After)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		op := ">"
-		if q.Desc {
-			op = "<"
+		if c.Sort != p.col.Key || c.Desc != q.Desc || len(c.Values) != len(p.order) {
+			return nil, invalidf("the page cursor belongs to another sort order; start again from the first page")
 		}
-		// A row value comparison walks the (tab, sort, id) index from the
-		// cursor on: every page costs the same, however deep.
-		where += fmt.Sprintf(" AND (%s, d.id) %s (?, ?)", col.sort, op)
-		args = append(args, c.Value, c.PK)
+		p.cur = &c
 	}
-	sqlText := fmt.Sprintf("SELECT %s, %s FROM devices d WHERE %s ORDER BY %s %s, d.id %s",
-		proj.sql, col.sort, where, col.sort, dir, dir)
-	if q.Limit > 0 {
-		sqlText += fmt.Sprintf(" LIMIT %d OFFSET %d", q.Limit, q.Offset)
+	limit := q.Limit
+	if limit == 0 {
+		limit = 1 << 30
 	}
-	rows, err := s.r.QueryContext(ctx, sqlText, args...)
+	wantRows := min(limit+q.Offset, 1<<30)
+
+	if q.Search != "" {
+		p.like = "%" + escapeLike(q.Search) + "%"
+		if utf8.RuneCountInString(q.Search) >= 3 {
+			n, queued, err := s.searchCandidates(ctx, ftsPhrase(q.Search))
+			if err != nil {
+				return nil, err
+			}
+			if n <= gatherMax {
+				p.how, p.phrase, p.queued = gatherSearch, ftsPhrase(q.Search), queued
+				return p, nil
+			}
+		}
+		// Short or common: walk the order testing each row with LIKE.
+	}
+	if p.col.Key == "status" || (q.Status != "" && p.col.Key == "display_name") {
+		p.how = walkStatus
+	}
+	if q.Status == "" && q.Ring == "" || q.Search != "" || p.how == walkStatus && q.Ring == "" {
+		return p, nil
+	}
+	// A status or ring filter: walking the order costs about a page divided
+	// by the share of the tab's rows that pass; gathering costs the rows
+	// that pass. Both shares come from the counters.
+	c, err := s.Counts(ctx)
 	if err != nil {
-		return fmt.Errorf("devices: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
+	tabRows := max(c.Tab(q.Tab), 1)
+	pass, gather := tabRows, walkSort
+	if q.Status != "" && p.how != walkStatus {
+		pass, gather = c.Status[q.Status], gatherStatus
+	}
+	if q.Ring != "" {
+		// Ring counts span tabs; within one tab a ring holds at most as many.
+		if r := c.Rings.Get(q.Ring); r < pass {
+			pass, gather = r, gatherRing
+		}
+	}
+	if gather != walkSort && pass <= gatherMax*4 && pass*pass < wantRows*tabRows*4 {
+		p.how = gather
+	}
+	return p, nil
+}
+
+// searchCandidates counts, up to gatherMax+1, the devices the search index
+// matches plus those awaiting it; queued says whether any await it.
+func (s *Store) searchCandidates(ctx context.Context, phrase string) (int, bool, error) {
+	var queue, n int
+	err := s.r.QueryRowContext(ctx,
+		fmt.Sprintf(`SELECT count(*) FROM (SELECT 1 FROM devices_search_queue LIMIT %d)`, queuedMax+1)).Scan(&queue)
+	if err != nil {
+		return 0, false, fmt.Errorf("devices: search queue: %w", err)
+	}
+	if queue > queuedMax {
+		return gatherMax + 1, true, nil // too many to check one by one
+	}
+	err = s.r.QueryRowContext(ctx,
+		fmt.Sprintf(`SELECT count(*) FROM (SELECT 1 FROM devices_fts WHERE devices_fts MATCH ? LIMIT %d)`, gatherMax+1), phrase).Scan(&n)
+	if err != nil {
+		return 0, false, fmt.Errorf("devices: search: %w", err)
+	}
+	return n + queue, queue > 0, nil
+}
+
+// args collects a statement's arguments as numbered parameters, so that
+// one argument can be used twice and clauses can be built in any order.
+type args []any
+
+func (a *args) add(v any) string {
+	*a = append(*a, v)
+	return "?" + strconv.Itoa(len(*a))
+}
+
+// likeCond tests a row's name, serial and device ID against the LIKE
+// parameter; LIKE ignores ASCII case, as the search index does.
+func likeCond(param string) string {
+	return fmt.Sprintf(`(d.display_name LIKE %[1]s ESCAPE '\' OR d.serial_number LIKE %[1]s ESCAPE '\' OR d.device_id LIKE %[1]s ESCAPE '\')`, param)
+}
+
+// query is one SQL statement of a plan.
+type query struct {
+	sql  string
+	args args
+}
+
+// filter is the WHERE clause of p without the cursor, within one status
+// when status is set.
+func (p *devicePlan) filter(a *args, status Status) string {
+	conds := []string{"d.status IS NOT NULL", "d.tab = " + a.add(string(p.q.Tab))}
+	if status == "" {
+		status = p.q.Status
+	}
+	if status != "" {
+		conds = append(conds, "d.status = "+a.add(string(status)))
+	}
+	if p.q.Ring != "" {
+		conds = append(conds, "coalesce(d.ring, '') = "+a.add(string(p.q.Ring)))
+	}
+	switch {
+	case p.how == gatherSearch && p.queued:
+		conds = append(conds, fmt.Sprintf(`d.id IN (SELECT rowid FROM devices_fts WHERE devices_fts MATCH %s UNION ALL SELECT id FROM devices_search_queue)`, a.add(p.phrase)),
+			`(d.id NOT IN (SELECT id FROM devices_search_queue) OR `+likeCond(a.add(p.like))+`)`)
+	case p.how == gatherSearch:
+		conds = append(conds, fmt.Sprintf(`d.id IN (SELECT rowid FROM devices_fts WHERE devices_fts MATCH %s)`, a.add(p.phrase)))
+	case p.like != "":
+		conds = append(conds, likeCond(a.add(p.like)))
+	}
+	return strings.Join(conds, " AND ")
+}
+
+// from is the FROM clause: which index the plan uses is decided here, not
+// left to the planner, which knows neither the counters nor the search.
+func (p *devicePlan) from() string {
+	switch p.how {
+	case walkSort:
+		return "devices d INDEXED BY " + p.col.index
+	case walkStatus, gatherStatus:
+		return "devices d INDEXED BY devices_status_name"
+	case gatherRing:
+		return "devices d INDEXED BY devices_tab_ring"
+	}
+	return "devices d NOT INDEXED" // gatherSearch: by rowid
+}
+
+// afterCursor is the keyset condition "after the cursor" for the order
+// terms.
+func afterCursor(a *args, order []string, desc bool, values []any, pk int64) string {
+	op := ">"
+	if desc {
+		op = "<"
+	}
+	ps := make([]string, 0, len(values)+1)
+	for _, v := range values {
+		ps = append(ps, a.add(v))
+	}
+	ps = append(ps, a.add(pk))
+	if len(order) == 0 {
+		return fmt.Sprintf("d.id %s %s", op, ps[0])
+	}
+	return fmt.Sprintf("(%s, d.id) %s (%s)", strings.Join(order, ", "), op, strings.Join(ps, ", "))
+}
+
+func orderBy(order []string, desc bool) string {
+	dir := " ASC"
+	if desc {
+		dir = " DESC"
+	}
+	var b strings.Builder
+	for _, o := range order {
+		b.WriteString(o + dir + ", ")
+	}
+	return b.String() + "d.id" + dir
+}
+
+// queries returns the statements of the plan selecting proj, each followed
+// by the order values: their rows, in turn, are the rows of q.
+func (p *devicePlan) queries(proj projection) []query {
+	limit := ""
+	if p.q.Limit > 0 {
+		limit = fmt.Sprintf(" LIMIT %d OFFSET %d", p.q.Limit, p.q.Offset)
+	} else if p.q.Offset > 0 {
+		limit = fmt.Sprintf(" LIMIT -1 OFFSET %d", p.q.Offset)
+	}
+	if p.how == walkStatus {
+		return p.statusQueries(proj)
+	}
+	var a args
+	where := p.filter(&a, "")
+	order, values := p.order, []any(nil)
+	if p.cur != nil {
+		values = p.cur.Values
+	}
+	if p.col.Key == "ring" && p.q.Ring != "" {
+		// The filter fixes the ring: SQLite does not see that an equality
+		// on an index expression leaves it ordered by id, so say so.
+		order, values = nil, nil
+	}
+	if p.cur != nil {
+		where += " AND " + afterCursor(&a, order, p.q.Desc, values, p.cur.PK)
+	}
+	sel := strings.Join(p.order, ", ")
+	ob := orderBy(order, p.q.Desc)
+	if p.how == walkSort {
+		return []query{{fmt.Sprintf("SELECT %s, %s FROM %s WHERE %s ORDER BY %s%s", proj.sql, sel, p.from(), where, ob, limit), a}}
+	}
+	// Gathered rows are sorted by a temp B-tree: sort only their keys, then
+	// read the page's rows, so that the rows left out cost no projection.
+	return []query{{fmt.Sprintf(`SELECT %s, %s FROM (SELECT d.id AS pk FROM %s WHERE %s ORDER BY %s%s) k
+		CROSS JOIN devices d ON d.id = k.pk ORDER BY %s`, proj.sql, sel, p.from(), where, ob, limit, ob), a}}
+}
+
+// statusQueries walks the tab's statuses (or the filtered one) in order,
+// each in devices_status_name: the order of a status sort, and of a status
+// filter with the default sort. Limit and offset apply to the whole, so
+// every statement is limited to the page and the caller stops when full.
+func (p *devicePlan) statusQueries(proj projection) []query {
+	statuses := p.q.Tab.Statuses()
+	if p.q.Status != "" {
+		statuses = []Status{p.q.Status}
+	}
+	slices.Sort(statuses)
+	if p.q.Desc {
+		slices.Reverse(statuses)
+	}
+	nameOnly := []string{nameOrder}
+	var out []query
+	for _, st := range statuses {
+		var a args
+		where := p.filter(&a, st)
+		if p.cur != nil {
+			var cs string
+			if p.col.Key == "status" {
+				cs, _ = p.cur.Values[0].(string)
+			} else {
+				cs = string(st) // a name cursor within the filtered status
+			}
+			skip := string(st) < cs
+			if p.q.Desc {
+				skip = string(st) > cs
+			}
+			if skip {
+				continue
+			}
+			if string(st) == cs {
+				where += " AND " + afterCursor(&a, nameOnly, p.q.Desc, p.cur.Values[len(p.cur.Values)-1:], p.cur.PK)
+			}
+		}
+		limit := ""
+		if p.q.Limit > 0 {
+			limit = fmt.Sprintf(" LIMIT %d", p.q.Limit+p.q.Offset)
+		}
+		out = append(out, query{fmt.Sprintf("SELECT %s, %s FROM %s WHERE %s ORDER BY %s%s",
+			proj.sql, strings.Join(p.order, ", "), p.from(), where, orderBy(nameOnly, p.q.Desc), limit), a})
+	}
+	return out
+}
+
+// EachDevice streams the rows matching q to fn, in q's order. The row is
+// reused: fn must copy what it keeps.
+func (s *Store) EachDevice(ctx context.Context, q DeviceQuery, fn func(*DeviceRow) error) error {
+	p, err := s.plan(ctx, q)
+	if err != nil {
+		return err
+	}
+	return s.eachDevice(ctx, p, projectionOf(nil), fn)
+}
+
+// eachDevice runs a plan reading only the projection's columns.
+func (s *Store) eachDevice(ctx context.Context, p *devicePlan, proj projection, fn func(*DeviceRow) error) error {
 	sc := newProjectionScanner(proj)
+	vals := make([]any, len(p.order))
+	ptrs := make([]any, len(vals))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
 	var r DeviceRow
-	var sortValue any
-	for rows.Next() {
-		if err := sc.scan(rows, &r, &sortValue); err != nil {
+	// Several statements (a status walk) share the limit and offset.
+	skip, left := 0, p.q.Limit
+	multi := p.how == walkStatus
+	if multi {
+		skip = p.q.Offset
+	}
+	for _, qu := range p.queries(proj) {
+		if multi && p.q.Limit > 0 && left == 0 {
+			break
+		}
+		rows, err := s.r.QueryContext(ctx, qu.sql, qu.args...)
+		if err != nil {
 			return fmt.Errorf("devices: %w", err)
 		}
-		r.sortValue = sortValue
-		if err := fn(&r); err != nil {
-			return err
+		for rows.Next() {
+			if err := sc.scan(rows, &r, ptrs...); err != nil {
+				rows.Close()
+				return fmt.Errorf("devices: %w", err)
+			}
+			if skip > 0 {
+				skip--
+				continue
+			}
+			if multi && p.q.Limit > 0 {
+				if left == 0 {
+					break
+				}
+				left--
+			}
+			r.sortValue = slices.Clone(vals)
+			if err := fn(&r); err != nil {
+				rows.Close()
+				return err
+			}
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("devices: %w", err)
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return fmt.Errorf("devices: %w", err)
+		}
 	}
 	return nil
 }
@@ -141,15 +471,17 @@ type DevicePage struct {
 	Rows []DeviceRow
 	// Next is the cursor of the following page; empty on the last page.
 	Next string
-	// Total counts the rows matching the query, up to CountCap.
+	// Total counts the rows matching the query (not only the page).
 	Total int
-	// Capped means there are more than CountCap matching rows.
+	// Capped means Total stopped counting: more rows than Total match. Tab
+	// and status totals are exact; a ring filter counts up to CountCap, and
+	// a search matching many rows up to SearchCountCap.
 	Capped bool
 }
 
 // CountCap bounds how far a filtered blade counts its rows: tab and status
-// counts are kept by triggers, but a search or ring filter is counted per
-// request, and a count over a million rows would cost more than the page.
+// counts are kept by triggers, but a ring filter is counted per request, and
+// a count over a million rows would cost more than the page.
 const CountCap = 10_000
 
 // DevicePage returns up to q.Limit rows of a blade, the cursor of the next
@@ -158,10 +490,17 @@ func (s *Store) DevicePage(ctx context.Context, q DeviceQuery) (DevicePage, erro
 	if q.Limit <= 0 {
 		q.Limit = 50
 	}
-	var page DevicePage
 	want := q.Limit
 	q.Limit++ // one more row says whether there is a next page
-	err := s.EachDevice(ctx, q, func(r *DeviceRow) error {
+	p, err := s.plan(ctx, q)
+	if err != nil {
+		return DevicePage{}, err
+	}
+	if p.queued || p.q.Search != "" && p.how != gatherSearch {
+		s.kickSearchSync() // devices await the search index
+	}
+	var page DevicePage
+	err = s.eachDevice(ctx, p, projectionOf(nil), func(r *DeviceRow) error {
 		if len(page.Rows) < want {
 			row := *r
 			row.Reasons = append([]CheckID(nil), r.Reasons...)
@@ -170,18 +509,20 @@ func (s *Store) DevicePage(ctx context.Context, q DeviceQuery) (DevicePage, erro
 			return nil
 		}
 		last := page.Rows[len(page.Rows)-1]
-		page.Next = encodeCursor(cursor{Value: last.sortValue, PK: last.PK})
+		vals, _ := last.sortValue.([]any)
+		page.Next = encodeCursor(cursor{Sort: p.col.Key, Desc: q.Desc, Values: vals, PK: last.PK})
 		return nil
 	})
 	if err != nil {
 		return DevicePage{}, err
 	}
-	page.Total, page.Capped, err = s.countDevices(ctx, q)
+	page.Total, page.Capped, err = s.countDevices(ctx, p)
 	return page, err
 }
 
-// countDevices counts the rows matching q's filters (not its cursor).
-func (s *Store) countDevices(ctx context.Context, q DeviceQuery) (int, bool, error) {
+// countDevices counts the rows matching the plan's filters (not its cursor).
+func (s *Store) countDevices(ctx context.Context, p *devicePlan) (int, bool, error) {
+	q := p.q
 	if q.Search == "" && q.Ring == "" {
 		c, err := s.Counts(ctx)
 		if err != nil {
@@ -192,22 +533,35 @@ func (s *Store) countDevices(ctx context.Context, q DeviceQuery) (int, bool, err
 		}
 		return c.Tab(q.Tab), false, nil
 	}
-	where, args := q.where()
+	limit := CountCap
+	from := "devices d"
+	switch {
+	case p.how == gatherSearch:
+		from = p.from() // few rows: count them all
+	case q.Search != "":
+		limit = SearchCountCap
+	case q.Ring != "":
+		from = "devices d INDEXED BY devices_tab_ring"
+	}
+	var a args
+	where := p.filter(&a, "")
 	var n int
-	err := s.r.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM devices d WHERE %s LIMIT %d)", where, CountCap+1), args...).Scan(&n)
+	err := s.r.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM %s WHERE %s LIMIT %d)", from, where, limit+1), a...).Scan(&n)
 	if err != nil {
 		return 0, false, fmt.Errorf("count devices: %w", err)
 	}
-	if n > CountCap {
-		return CountCap, true, nil
+	if n > limit {
+		return limit, true, nil
 	}
 	return n, false, nil
 }
 
 // cursor is the position after a row in a sort order.
 type cursor struct {
-	Value any   `json:"v"`
-	PK    int64 `json:"k"`
+	Sort   string `json:"s"`
+	Desc   bool   `json:"d,omitempty"`
+	Values []any  `json:"v"`
+	PK     int64  `json:"k"`
 }
 
 func encodeCursor(c cursor) string {
@@ -226,12 +580,18 @@ func decodeCursor(s string) (cursor, error) {
 	if err != nil {
 		return cursor{}, invalidf("the page cursor is not valid; start again from the first page")
 	}
-	if n, ok := c.Value.(json.Number); ok {
-		i, err := n.Int64()
-		if err != nil {
+	for i, v := range c.Values {
+		switch v := v.(type) {
+		case json.Number:
+			n, err := v.Int64()
+			if err != nil {
+				return cursor{}, invalidf("the page cursor is not valid; start again from the first page")
+			}
+			c.Values[i] = n
+		case string:
+		default:
 			return cursor{}, invalidf("the page cursor is not valid; start again from the first page")
 		}
-		c.Value = i
 	}
 	return c, nil
 }
@@ -241,6 +601,10 @@ func decodeCursor(s string) (cursor, error) {
 // number of rows written.
 func (s *Store) ExportCSV(ctx context.Context, w io.Writer, q DeviceQuery, cols []Column) (int, error) {
 	q.Limit, q.Offset = 0, 0
+	p, err := s.plan(ctx, q)
+	if err != nil {
+		return 0, err
+	}
 	cw := csv.NewWriter(w)
 	rec := make([]string, len(cols))
 	for i, c := range cols {
@@ -254,7 +618,7 @@ func (s *Store) ExportCSV(ctx context.Context, w io.Writer, q DeviceQuery, cols 
 		needs = append(needs, c.needs...)
 	}
 	n := 0
-	err := s.eachDevice(ctx, q, projectionOf(needs), func(r *DeviceRow) error {
+	err = s.eachDevice(ctx, p, projectionOf(needs), func(r *DeviceRow) error {
 		for i, c := range cols {
 			rec[i] = CSVSafe(c.Value(r))
 		}
@@ -266,6 +630,81 @@ func (s *Store) ExportCSV(ctx context.Context, w io.Writer, q DeviceQuery, cols 
 	}
 	cw.Flush()
 	return n, cw.Error()
+}
+
+// searchSyncChunk is how many queued devices one write transaction moves
+// into the search index: large enough that the index gets few segments,
+// small enough that other writers wait a fraction of a second.
+const searchSyncChunk = 20_000
+
+// SyncSearchIndex brings the device search index (devices_fts) up to date
+// with the devices queued by the triggers of migration 0003: those that
+// joined or left the blades, or whose name or serial changed on them.
+// Searches are exact meanwhile (queued devices are tested one by one), but
+// fast only once the queue is short. DevicePage starts a sync in the
+// background when it finds a queue; call this after a bulk change (a
+// discovery run) to have it done at once.
+func (s *Store) SyncSearchIndex(ctx context.Context) error {
+	for {
+		n, err := s.syncSearchChunk(ctx)
+		if err != nil {
+			return fmt.Errorf("sync search index: %w", err)
+		}
+		if n < searchSyncChunk {
+			return nil
+		}
+	}
+}
+
+func (s *Store) syncSearchChunk(ctx context.Context) (int, error) {
+	var n int
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var last sql.NullInt64
+		err := tx.QueryRowContext(ctx, `SELECT count(*), max(id) FROM (SELECT id FROM devices_search_queue ORDER BY id LIMIT ?)`,
+			searchSyncChunk).Scan(&n, &last)
+		if err != nil || n == 0 {
+			return err
+		}
+		// One statement each, so that FTS5 buffers the chunk and writes it
+		// as one segment (it flushes at every statement savepoint).
+		for _, stmt := range []string{
+			`DELETE FROM devices_fts WHERE rowid IN (SELECT id FROM devices_search_queue WHERE id <= ?)`,
+			`INSERT INTO devices_fts (rowid, display_name, serial_number, device_id)
+				SELECT d.id, d.display_name, d.serial_number, d.device_id
+				FROM devices_search_queue q CROSS JOIN devices d ON d.id = q.id
+				WHERE q.id <= ? AND d.status IS NOT NULL`,
+			`DELETE FROM devices_search_queue WHERE id <= ?`,
+		} {
+			if _, err := tx.ExecContext(ctx, stmt, last.Int64); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// searchSyncs are the stores with a background sync running.
+var searchSyncs = struct {
+	sync.Mutex
+	running map[*Store]bool
+}{running: map[*Store]bool{}}
+
+// kickSearchSync starts a background SyncSearchIndex unless one runs. A
+// failed sync is retried by the next page that finds the queue.
+func (s *Store) kickSearchSync() {
+	searchSyncs.Lock()
+	defer searchSyncs.Unlock()
+	if searchSyncs.running[s] {
+		return
+	}
+	searchSyncs.running[s] = true
+	go func() {
+		_ = s.SyncSearchIndex(context.Background())
+		searchSyncs.Lock()
+		delete(searchSyncs.running, s)
+		searchSyncs.Unlock()
+	}()
 }
 
 // Counts are the maintained per-status and per-ring device counts.

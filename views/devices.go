@@ -92,14 +92,13 @@ type ColumnView struct {
 
 // BladeView is the model of the device blades.
 type BladeView struct {
-	Query       BladeQuery
-	Counts      store.Counts
-	Columns     []ColumnView
-	AllColumns  []ColumnView // the Modify columns catalogue
-	Page        store.DevicePage
-	LastRun     *store.DiscoveryRun
-	Now         time.Time
-	Registration store.Group
+	Query      BladeQuery
+	Counts     store.Counts
+	Columns    []ColumnView
+	AllColumns []ColumnView // the Modify columns catalogue
+	Page       store.DevicePage
+	LastRun    *store.DiscoveryRun
+	Now        time.Time
 }
 
 // TestRingMinimum is the recommended Test ring size for the fleet.

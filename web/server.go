@@ -206,6 +206,8 @@ func guard(st *store.Store, need store.Permission) echo.MiddlewareFunc {
 				return next(c)
 			}
 			if u.Role == store.RoleNone {
+				st.Record(req.Context(), store.AuditEntry{Actor: u.Email, Action: "request.refused",
+					Target: req.Method + " " + req.URL.Path, Outcome: store.OutcomeDenied, Detail: "no Patchboard role"})
 				return handlers.Render(c, http.StatusForbidden, views.NoAccessPage(u.Email))
 			}
 			if !u.Role.Can(need) {
@@ -256,6 +258,12 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			return
 		}
 		if handlers.IsFragment(c) {
+			// The message goes to the toast area whatever the request
+			// targeted: a 422 is swapped, and swapped into its own target it
+			// would replace the blade with one line.
+			h := c.Response().Header()
+			h.Set("HX-Retarget", "#toast")
+			h.Set("HX-Reswap", "beforeend")
 			handlers.Render(c, status, views.ErrorFragment(msg))
 			return
 		}

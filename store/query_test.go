@@ -1,0 +1,694 @@
+package store
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// bladeFleet registers n devices spread over the three tabs, with ties in
+// every sortable column: most are Ready, every 5th is Not ready (Windows
+// Update policy from GPO), every 7th Not registered (ConfigMgr only). Names
+// repeat with different case every 4th device, models repeat in three
+// spellings, check-ins and builds in a few values, and everything registers
+// at the same time.
+func bladeFleet(t testing.TB, n int) (*Store, []*Device) {
+	t.Helper()
+	st := openTestStore(t)
+	models := []string{"Latitude 7440", "latitude 7440", "OptiPlex 7010", "Surface Laptop 5"}
+	builds := []string{"10.0.22631.4460", "10.0.22621.1", "10.0.26100.2", "10.0.19045.5011"}
+	devs := make([]*Device, n)
+	for i := range devs {
+		devs[i] = healthy(i+1, func(d *Device) {
+			d.Model = models[i%len(models)]
+			d.OSVersion = builds[(i/3)%len(builds)]
+			d.LastCheckin = testNow.Add(-time.Duration(i%4) * time.Hour)
+			if i%4 == 1 {
+				d.DisplayName = []string{"AP-Shared", "ap-shared", "AP-SHARED"}[(i/4)%3]
+			}
+			if i%6 == 2 {
+				d.LastCheckin = time.Time{} // never checked in: sorts first
+				d.WUPolicySource = "gpo"    // and keeps it off Ready
+			}
+			switch {
+			case i%7 == 3:
+				d.Management = ManagementConfigMgr
+			case i%5 == 4:
+				d.WUPolicySource = "gpo"
+			}
+		})
+	}
+	mustUpsert(t, st, devs...)
+	mustAddMembers(t, st, RegistrationGroupName, devs...)
+	mustDiscover(t, st, testNow)
+	return st, devs
+}
+
+// allRows reads every row of a tab with the default order, unpaged.
+func allRows(t testing.TB, st *Store, q DeviceQuery) []DeviceRow {
+	t.Helper()
+	q.Limit, q.After, q.Offset = 0, "", 0
+	q.Sort, q.Desc = "", false
+	var out []DeviceRow
+	err := st.EachDevice(context.Background(), q, func(r *DeviceRow) error {
+		out = append(out, *r)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("rows of %+v: %v", q, err)
+	}
+	return out
+}
+
+// wantOrder sorts rows as column key orders them, independently of SQL:
+// NOCASE is ASCII case folding, and ties go by PK (status: by name, then PK).
+func wantOrder(rows []DeviceRow, key string, desc bool) []int64 {
+	rows = slices.Clone(rows)
+	fold := strings.ToLower
+	unix := func(t time.Time) int64 {
+		if t.IsZero() {
+			return 0
+		}
+		return t.Unix()
+	}
+	slices.SortFunc(rows, func(a, b DeviceRow) int {
+		var c int
+		switch key {
+		case "", "display_name":
+			c = cmp.Compare(fold(a.DisplayName), fold(b.DisplayName))
+		case "serial_number":
+			c = cmp.Compare(fold(a.SerialNumber), fold(b.SerialNumber))
+		case "model":
+			c = cmp.Compare(fold(a.Model), fold(b.Model))
+		case "os_version":
+			c = cmp.Compare(OSBuild(a.OSVersion), OSBuild(b.OSVersion))
+		case "last_checkin":
+			c = cmp.Compare(unix(a.LastCheckin), unix(b.LastCheckin))
+		case "registered_on":
+			c = cmp.Compare(unix(a.RegisteredAt), unix(b.RegisteredAt))
+		case "ring":
+			c = cmp.Compare(a.Ring, b.Ring)
+		case "status":
+			c = cmp.Or(cmp.Compare(a.Status, b.Status), cmp.Compare(fold(a.DisplayName), fold(b.DisplayName)))
+		default:
+			panic("no oracle for " + key)
+		}
+		c = cmp.Or(c, cmp.Compare(a.PK, b.PK))
+		if desc {
+			c = -c
+		}
+		return c
+	})
+	pks := make([]int64, len(rows))
+	for i, r := range rows {
+		pks[i] = r.PK
+	}
+	return pks
+}
+
+// pageThrough follows Next from the first page to the last.
+func pageThrough(t testing.TB, st *Store, q DeviceQuery) ([]int64, int) {
+	t.Helper()
+	var got []int64
+	pages := 0
+	for {
+		page, err := st.DevicePage(context.Background(), q)
+		if err != nil {
+			t.Fatalf("page %d of %+v: %v", pages, q, err)
+		}
+		pages++
+		if len(page.Rows) > q.Limit || page.Next != "" && len(page.Rows) != q.Limit {
+			t.Fatalf("page %d of %+v: %d rows, next %q", pages, q, len(page.Rows), page.Next)
+		}
+		for _, r := range page.Rows {
+			got = append(got, r.PK)
+		}
+		if page.Next == "" {
+			return got, pages
+		}
+		if pages > 1000 {
+			t.Fatal("paging does not end")
+		}
+		q.After = page.Next
+	}
+}
+
+func TestDevicePageCursorVisitsEveryRowOnceInOrder(t *testing.T) {
+	st, devs := bladeFleet(t, 120)
+	ctx := context.Background()
+	// Some admin rings, so that the ring sort and filter see four values.
+	if _, err := st.AssignRing(ctx, RingTest, []string{devs[0].DeviceID, devs[1].DeviceID, devs[5].DeviceID}, "tester"); err != nil {
+		t.Fatal(err)
+	}
+	tests := []DeviceQuery{
+		{Tab: TabReady},
+		{Tab: TabNotReady},
+		{Tab: TabNotRegistered},
+		{Tab: TabNotReady, Status: StatusReadinessFailed},
+		{Tab: TabReady, Ring: RingTest},
+		{Tab: TabReady, Ring: RingBroad},
+		{Tab: TabNotReady, Status: StatusReadinessFailed, Ring: RingBroad},
+		{Tab: TabReady, Search: "shared"},
+		{Tab: TabReady, Search: "AP"},
+	}
+	for _, base := range tests {
+		all := allRows(t, st, base)
+		if len(all) == 0 {
+			t.Fatalf("%+v: no rows; the fleet should fill every case", base)
+		}
+		for _, key := range SortableColumns() {
+			for _, desc := range []bool{false, true} {
+				q := base
+				q.Sort, q.Desc, q.Limit = key, desc, 7
+				t.Run(fmt.Sprintf("%s/%s/%s/%s/%s/desc=%v", q.Tab, q.Status, q.Ring, q.Search, key, desc), func(t *testing.T) {
+					got, pages := pageThrough(t, st, q)
+					want := wantOrder(all, key, desc)
+					if !slices.Equal(got, want) {
+						t.Fatalf("paging in %d pages visited\n%v\nwant\n%v", pages, got, want)
+					}
+				})
+			}
+		}
+	}
+}
+
+func TestDevicePageOffsetAndTotals(t *testing.T) {
+	st, _ := bladeFleet(t, 60)
+	ctx := context.Background()
+	c, err := st.Counts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"display_name", "status", "last_checkin"} {
+		for _, tab := range []Tab{TabReady, TabNotReady, TabNotRegistered} {
+			all := wantOrder(allRows(t, st, DeviceQuery{Tab: tab}), key, true)
+			page, err := st.DevicePage(ctx, DeviceQuery{Tab: tab, Sort: key, Desc: true, Limit: 4, Offset: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int64
+			for _, r := range page.Rows {
+				got = append(got, r.PK)
+			}
+			if want := all[3:min(7, len(all))]; !slices.Equal(got, want) {
+				t.Errorf("%s by %s, offset 3: %v, want %v", tab, key, got, want)
+			}
+			if page.Total != c.Tab(tab) || page.Capped {
+				t.Errorf("%s total %d capped %v, want %d from the counters", tab, page.Total, page.Capped, c.Tab(tab))
+			}
+		}
+	}
+	page, err := st.DevicePage(ctx, DeviceQuery{Tab: TabNotReady, Status: StatusReadinessFailed})
+	if err != nil || page.Total != c.Status[StatusReadinessFailed] || page.Total == 0 {
+		t.Errorf("status total %d, want %d (%v)", page.Total, c.Status[StatusReadinessFailed], err)
+	}
+	page, err = st.DevicePage(ctx, DeviceQuery{Tab: TabReady, Ring: RingBroad, Limit: 2})
+	want := 0
+	for _, r := range allRows(t, st, DeviceQuery{Tab: TabReady}) {
+		if r.Ring == RingBroad {
+			want++
+		}
+	}
+	if err != nil || page.Total != want || page.Capped || len(page.Rows) != 2 {
+		t.Errorf("ring total %d capped %v rows %d, want %d (%v)", page.Total, page.Capped, len(page.Rows), want, err)
+	}
+}
+
+func TestDevicePageRejects(t *testing.T) {
+	st, _ := bladeFleet(t, 20)
+	ctx := context.Background()
+	page, err := st.DevicePage(ctx, DeviceQuery{Tab: TabReady, Limit: 3})
+	if err != nil || page.Next == "" {
+		t.Fatalf("first page: %+v %v", page, err)
+	}
+	for name, q := range map[string]DeviceQuery{
+		"not sortable":            {Tab: TabReady, Sort: "edition"},
+		"unknown column":          {Tab: TabReady, Sort: "nope"},
+		"cursor of another sort":  {Tab: TabReady, Sort: "model", After: page.Next},
+		"cursor of other way":     {Tab: TabReady, Desc: true, After: page.Next},
+		"cursor not base64":       {Tab: TabReady, After: "!!"},
+		"cursor of wrong shape":   {Tab: TabReady, After: encodeCursor(cursor{Sort: "display_name", Values: []any{"a", "b"}})},
+		"status of another tab":   {Tab: TabReady, Status: StatusExcluded},
+		"negative offset":         {Tab: TabReady, Offset: -1},
+		"cursor with float value": {Tab: TabReady, Sort: "last_checkin", After: "eyJzIjoibGFzdF9jaGVja2luIiwidiI6WzEuNV0sImsiOjF9"},
+	} {
+		if _, err := st.DevicePage(ctx, q); !isInvalid(err) {
+			t.Errorf("%s: error %v, want ErrInvalid", name, err)
+		}
+	}
+}
+
+func isInvalid(err error) bool { return errors.Is(err, ErrInvalid) }
+
+func TestColumnsSortable(t *testing.T) {
+	st := openTestStore(t)
+	indexSQL := map[string]string{}
+	rows, err := st.r.Query(`SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'devices' AND sql IS NOT NULL`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var name, sql string
+		if err := rows.Scan(&name, &sql); err != nil {
+			t.Fatal(err)
+		}
+		indexSQL[name] = sql
+	}
+	rows.Close()
+	var sortable []string
+	for _, c := range Columns {
+		if !c.Sortable {
+			if c.index != "" {
+				t.Errorf("%s is not sortable but names index %s", c.Key, c.index)
+			}
+			continue
+		}
+		sortable = append(sortable, c.Key)
+		sql, ok := indexSQL[c.index]
+		if !ok {
+			t.Errorf("%s: index %s does not exist", c.Key, c.index)
+			continue
+		}
+		// The index must order by exactly the column's expression, after
+		// the tab (or, for status, the status itself), then the id.
+		lead := "(tab, " + strings.ReplaceAll(c.sort, "d.", "") + ", id)"
+		if c.Key == "status" {
+			lead = "(status, display_name COLLATE NOCASE, id)"
+		}
+		if !strings.Contains(sql, lead) || !strings.HasSuffix(sql, "WHERE status IS NOT NULL") {
+			t.Errorf("%s: index %s is %q, want it to hold %q for the blades", c.Key, c.index, sql, lead)
+		}
+	}
+	if !slices.Equal(sortable, SortableColumns()) {
+		t.Errorf("SortableColumns %v, want %v", SortableColumns(), sortable)
+	}
+	for _, key := range []string{"display_name", "serial_number", "model", "os_version", "last_checkin", "status", "ring", "registered_on"} {
+		if c, _ := ColumnByKey(key); !c.Sortable {
+			t.Errorf("%s should be sortable", key)
+		}
+	}
+	for _, key := range BladeColumns {
+		if _, ok := ColumnByKey(key); !ok {
+			t.Errorf("blade column %s is not in the catalogue", key)
+		}
+	}
+}
+
+// queryPlan returns the EXPLAIN QUERY PLAN details of a statement.
+func queryPlan(t testing.TB, st *Store, qu query) string {
+	t.Helper()
+	rows, err := st.r.Query("EXPLAIN QUERY PLAN "+qu.sql, qu.args...)
+	if err != nil {
+		t.Fatalf("explain %s: %v", qu.sql, err)
+	}
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, detail)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// TestDevicePagePlansWalkTheSortIndex checks that every sortable column's
+// page, in both directions, first or after a cursor, with or without a
+// status or ring filter or a common search, walks the column's index in
+// order: no temp B-tree, so the cost of a page does not grow with the tab
+// or with its depth.
+func TestDevicePagePlansWalkTheSortIndex(t *testing.T) {
+	st, _ := bladeFleet(t, 30)
+	proj := projectionOf(nil)
+	for _, col := range Columns {
+		if !col.Sortable {
+			continue
+		}
+		for _, f := range []DeviceQuery{
+			{Tab: TabNotReady},
+			{Tab: TabNotReady, Status: StatusInactive},
+			{Tab: TabNotReady, Ring: RingFast},
+			{Tab: TabNotReady, Search: "LT-00"},
+			{Tab: TabNotReady, Search: "a"},
+		} {
+			for _, desc := range []bool{false, true} {
+				for _, after := range []bool{false, true} {
+					q := f
+					q.Sort, q.Desc, q.Limit = col.Key, desc, 51
+					p := &devicePlan{q: q, col: col, order: col.order(), how: walkSort}
+					if q.Search != "" {
+						p.like = "%" + escapeLike(q.Search) + "%"
+					}
+					if col.Key == "status" || q.Status != "" && col.Key == "display_name" {
+						p.how = walkStatus
+					}
+					if after {
+						vals := []any{"x"}
+						if col.Key == "status" {
+							vals = []any{"inactive", "x"}
+						}
+						p.cur = &cursor{Sort: col.Key, Desc: desc, Values: vals, PK: 7}
+					}
+					for _, qu := range p.queries(proj) {
+						plan := queryPlan(t, st, qu)
+						index := col.index
+						if p.how == walkStatus {
+							index = "devices_status_name"
+						}
+						if !strings.Contains(plan, "INDEX "+index+" (") || strings.Contains(plan, "TEMP B-TREE") {
+							t.Errorf("%s desc=%v after=%v %+v: plan\n%s\nwant a walk of %s with no temp B-tree\nSQL: %s",
+								col.Key, desc, after, f, plan, index, qu.sql)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestDevicePagePlansGather checks the plans that collect a few rows: they
+// reach them through the intended index, and only they sort.
+func TestDevicePagePlansGather(t *testing.T) {
+	st, _ := bladeFleet(t, 30)
+	col, _ := ColumnByKey("serial_number")
+	for _, tt := range []struct {
+		how    access
+		q      DeviceQuery
+		queued bool
+		want   string
+	}{
+		{gatherStatus, DeviceQuery{Tab: TabNotRegistered, Status: StatusExcluded}, false, "INDEX devices_status_name (status=?)"},
+		{gatherRing, DeviceQuery{Tab: TabReady, Ring: RingTest}, false, "INDEX devices_tab_ring (tab=? AND <expr>=?)"},
+		{gatherSearch, DeviceQuery{Tab: TabReady, Search: "0042"}, false, "SCAN devices_fts VIRTUAL TABLE"},
+		{gatherSearch, DeviceQuery{Tab: TabReady, Search: "0042"}, true, "SCAN devices_search_queue"},
+	} {
+		tt.q.Sort, tt.q.Limit = col.Key, 51
+		p := &devicePlan{q: tt.q, col: col, order: col.order(), how: tt.how, queued: tt.queued,
+			cur: &cursor{Values: []any{"SN"}, PK: 3}}
+		if tt.q.Search != "" {
+			p.phrase, p.like = ftsPhrase(tt.q.Search), "%"+escapeLike(tt.q.Search)+"%"
+		}
+		qs := p.queries(projectionOf(nil))
+		plan := queryPlan(t, st, qs[0])
+		if !strings.Contains(plan, tt.want) || strings.Contains(plan, "SCAN d\n") || strings.HasSuffix(plan, "SCAN d") {
+			t.Errorf("%+v: plan\n%s\nwant %s and no scan of devices", tt.q, plan, tt.want)
+		}
+		if tt.how == gatherSearch && !strings.Contains(plan, "INTEGER PRIMARY KEY (rowid=?)") {
+			t.Errorf("%+v: plan\n%s\nwant the candidates read by rowid", tt.q, plan)
+		}
+	}
+}
+
+// searchFleet is a small fleet with names, serials and IDs to search.
+func searchFleet(t testing.TB) (*Store, map[string]*Device) {
+	t.Helper()
+	st := openTestStore(t)
+	byName := map[string]*Device{}
+	for i, spec := range []struct{ name, serial string }{
+		{"Finance-LT-001", "5CG1234ABC"},
+		{"finance-lt-002", "5CG1234ABD"},
+		{"HR-Desktop", "PF3XYZ01"},
+		{"Lab 100% [QA]", "LAB_SERIAL_1"},
+		{"Lab_100 QA", "LABXSERIALX2"},
+		{`Quote "Q" PC`, "QQ-1"},
+		{"Kiosk-Ü-01", "KIOSK01"},
+		{"Legal-LT-007", "ZX81"},
+	} {
+		d := healthy(i+1, func(d *Device) { d.DisplayName, d.SerialNumber = spec.name, spec.serial })
+		mustUpsert(t, st, d)
+		mustAddMembers(t, st, RegistrationGroupName, d)
+		byName[spec.name] = d
+	}
+	mustDiscover(t, st, testNow)
+	return st, byName
+}
+
+// searchNames runs a search on the Ready tab and returns the names found,
+// sorted; the total must agree.
+func searchNames(t testing.TB, st *Store, search string) []string {
+	t.Helper()
+	page, err := st.DevicePage(context.Background(), DeviceQuery{Tab: TabReady, Search: search})
+	if err != nil {
+		t.Fatalf("search %q: %v", search, err)
+	}
+	var names []string
+	for _, r := range page.Rows {
+		names = append(names, r.DisplayName)
+	}
+	if page.Total != len(names) || page.Capped {
+		t.Errorf("search %q: total %d capped %v for %d rows", search, page.Total, page.Capped, len(names))
+	}
+	slices.Sort(names)
+	return names
+}
+
+func TestDevicePageSearch(t *testing.T) {
+	tests := []struct {
+		give string
+		want []string
+	}{
+		{"finance", []string{"Finance-LT-001", "finance-lt-002"}},
+		{"NANCE-LT", []string{"Finance-LT-001", "finance-lt-002"}},
+		{"lt-00", []string{"Finance-LT-001", "Legal-LT-007", "finance-lt-002"}},
+		{"  desk ", []string{"HR-Desktop"}},
+		{"1234ab", []string{"Finance-LT-001", "finance-lt-002"}}, // serial, any case
+		{"34ABD", []string{"finance-lt-002"}},
+		{"00000000-0000-4000-8000-000000000003", []string{"HR-Desktop"}}, // device ID
+		{"00000000-0000-4000-8000-00000000000", nil},                     // every ID: checked below
+		{"8000-000000000004", []string{"Lab 100% [QA]"}},                 // ID substring
+		{"X", []string{"HR-Desktop", "Lab_100 QA", "Legal-LT-007"}},      // one character: serials PF3XYZ01, LABX…, ZX81
+		{"qa", []string{"Lab 100% [QA]", "Lab_100 QA"}},
+		{"100%", []string{"Lab 100% [QA]"}}, // % is literal
+		{"b_1", []string{"Lab_100 QA"}},     // _ is literal
+		{"B_S", []string{"Lab 100% [QA]"}},  // serial LAB_SERIAL_1, not LABXSERIALX2
+		{"% [", []string{"Lab 100% [QA]"}},  // two specials and a bracket
+		{`"Q"`, []string{`Quote "Q" PC`}},   // double quotes in the phrase
+		{`e "q`, []string{`Quote "Q" PC`}},  // an unbalanced quote
+		{`\`, nil},                          // the LIKE escape character itself
+		{"*", nil},                          // FTS syntax is text
+		{"NOT", nil},                        // so are its operators
+		{"-LT-", []string{"Finance-LT-001", "Legal-LT-007", "finance-lt-002"}},
+		{"Ü-0", []string{"Kiosk-Ü-01"}}, // non-ASCII
+		{"nothing-like-this", nil},
+	}
+	st, _ := searchFleet(t)
+	// Before the search index syncs (devices queued), after it, and again
+	// with the index forced out of the plan: the same answers.
+	for _, phase := range []string{"queued", "synced"} {
+		if phase == "synced" {
+			if err := st.SyncSearchIndex(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			var queued int
+			if err := st.r.QueryRow(`SELECT count(*) FROM devices_search_queue`).Scan(&queued); err != nil || queued != 0 {
+				t.Fatalf("after sync %d queued (%v)", queued, err)
+			}
+		}
+		for _, tt := range tests {
+			got := searchNames(t, st, tt.give)
+			want := tt.want
+			if tt.give == "00000000-0000-4000-8000-00000000000" {
+				want = searchNames(t, st, "")
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: search %q found %q, want %q", phase, tt.give, got, want)
+			}
+		}
+	}
+}
+
+// TestDevicePageSearchPlansAgree runs searches through every plan that can
+// serve them and expects the same rows in the same order.
+func TestDevicePageSearchPlansAgree(t *testing.T) {
+	st, devs := bladeFleet(t, 80)
+	ctx := context.Background()
+	mustUpsert(t, st, healthy(7, func(d *Device) {
+		d.DisplayName = "Renamed 100%_x"
+		d.Model = devs[6].Model
+		d.OSVersion = devs[6].OSVersion
+	}))
+	run := func(p *devicePlan) []int64 {
+		var got []int64
+		if err := st.eachDevice(ctx, p, projectionOf(nil), func(r *DeviceRow) error { got = append(got, r.PK); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	for _, sync := range []bool{false, true} {
+		if sync {
+			if err := st.SyncSearchIndex(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, search := range []string{"shared", "SN0000", "AP-LT-00", "100%_", "-8000-00000000007"} {
+			for _, key := range []string{"display_name", "model", "status"} {
+				q := DeviceQuery{Tab: TabReady, Search: search, Sort: key, Desc: true}
+				col, _ := ColumnByKey(key)
+				like := &devicePlan{q: q, col: col, order: col.order(), how: walkSort, like: "%" + escapeLike(search) + "%"}
+				if key == "status" {
+					like.how = walkStatus
+				}
+				gather := &devicePlan{q: q, col: col, order: col.order(), how: gatherSearch, like: like.like,
+					phrase: ftsPhrase(search), queued: !sync}
+				want, got := run(like), run(gather)
+				if len(want) == 0 || !slices.Equal(got, want) {
+					t.Errorf("synced=%v %q by %s: index plan %v, LIKE walk %v", sync, search, key, got, want)
+				}
+			}
+		}
+	}
+}
+
+func TestDevicePageSearchFollowsChanges(t *testing.T) {
+	ctx := context.Background()
+	for _, synced := range []bool{false, true} {
+		t.Run(fmt.Sprintf("synced=%v", synced), func(t *testing.T) {
+			st, devs := searchFleet(t)
+			sync := func() {
+				if synced {
+					if err := st.SyncSearchIndex(ctx); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			sync()
+			hr := devs["HR-Desktop"]
+			renamed := *hr
+			renamed.DisplayName = "Payroll-Desktop"
+			mustUpsert(t, st, &renamed)
+			sync()
+			if got := searchNames(t, st, "HR-Desk"); len(got) != 0 {
+				t.Errorf("old name still found: %v", got)
+			}
+			if got := searchNames(t, st, "payroll"); !slices.Equal(got, []string{"Payroll-Desktop"}) {
+				t.Errorf("new name: %v", got)
+			}
+			if got := searchNames(t, st, "PF3XYZ"); !slices.Equal(got, []string{"Payroll-Desktop"}) {
+				t.Errorf("serial of the renamed device: %v", got)
+			}
+
+			// Leaving the blades: deregister (Not registered tab), then restore (off the blades).
+			legal := devs["Legal-LT-007"]
+			if _, err := st.Deregister(ctx, []string{legal.DeviceID}, "tester"); err != nil {
+				t.Fatal(err)
+			}
+			sync()
+			if got := searchNames(t, st, "legal"); len(got) != 0 {
+				t.Errorf("deregistered device still on Ready: %v", got)
+			}
+			page, err := st.DevicePage(ctx, DeviceQuery{Tab: TabNotRegistered, Search: "legal"})
+			if err != nil || len(page.Rows) != 1 || page.Total != 1 {
+				t.Fatalf("deregistered device on Not registered: %+v %v", page, err)
+			}
+			if _, err := st.Restore(ctx, []string{legal.DeviceID}, "tester"); err != nil {
+				t.Fatal(err)
+			}
+			sync()
+			for _, tab := range []Tab{TabReady, TabNotReady, TabNotRegistered} {
+				page, err := st.DevicePage(ctx, DeviceQuery{Tab: tab, Search: "legal"})
+				if err != nil || len(page.Rows) != 0 || page.Total != 0 {
+					t.Errorf("%s: device off the blades still found: %+v %v", tab, page.Rows, err)
+				}
+			}
+			// Back on the blades by the next discovery.
+			mustDiscover(t, st, testNow.Add(time.Hour))
+			sync()
+			if got := searchNames(t, st, "legal"); !slices.Equal(got, []string{"Legal-LT-007"}) {
+				t.Errorf("rediscovered: %v", got)
+			}
+		})
+	}
+}
+
+func TestDevicePageSearchCapsTheCount(t *testing.T) {
+	if testing.Short() {
+		t.Skip("registers 1,100 devices")
+	}
+	st := openTestStore(t)
+	devs := make([]*Device, 1100)
+	for i := range devs {
+		devs[i] = healthy(i + 1)
+	}
+	mustUpsert(t, st, devs...)
+	mustAddMembers(t, st, RegistrationGroupName, devs...)
+	mustDiscover(t, st, testNow)
+	ctx := context.Background()
+	if err := st.SyncSearchIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c, err := st.Counts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Tab(TabReady) <= SearchCountCap {
+		t.Fatalf("only %d Ready: the fleet is too small for the test", c.Tab(TabReady))
+	}
+	// Every Ready device matches: the count stops at the cap.
+	page, err := st.DevicePage(ctx, DeviceQuery{Tab: TabReady, Search: "00000000-0000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !page.Capped || page.Total != SearchCountCap || len(page.Rows) != 50 || page.Next == "" {
+		t.Errorf("common search: total %d capped %v rows %d", page.Total, page.Capped, len(page.Rows))
+	}
+	// Below the cap the count is exact, with the index or without.
+	for _, search := range []string{"AP-LT-000", "AP-LT-0", "AP-LT-1"} { // 9, 999 and 101 names
+		want := 0
+		for _, r := range allRows(t, st, DeviceQuery{Tab: TabReady}) {
+			if strings.Contains(strings.ToLower(r.DisplayName), strings.ToLower(search)) {
+				want++
+			}
+		}
+		page, err := st.DevicePage(ctx, DeviceQuery{Tab: TabReady, Search: search})
+		if err != nil || page.Total != want || page.Capped {
+			t.Errorf("search %q: total %d capped %v, want %d (%v)", search, page.Total, page.Capped, want, err)
+		}
+	}
+}
+
+func TestExportCSVFollowsTheQuery(t *testing.T) {
+	st, _ := bladeFleet(t, 40)
+	ctx := context.Background()
+	cols, err := ParseColumns("display_name,device_id,last_checkin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []DeviceQuery{
+		{Tab: TabReady, Sort: "last_checkin", Desc: true, Limit: 3},
+		{Tab: TabNotReady, Sort: "status"},
+		{Tab: TabReady, Search: "shared"},
+	} {
+		var buf bytes.Buffer
+		n, err := st.ExportCSV(ctx, &buf, q, cols)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := csv.NewReader(&buf).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := allRows(t, st, DeviceQuery{Tab: q.Tab, Search: q.Search})
+		want := wantOrder(rows, q.Sort, q.Desc)
+		byPK := map[int64]DeviceRow{}
+		for _, r := range rows {
+			byPK[r.PK] = r
+		}
+		if n != len(want) || len(recs) != n+1 {
+			t.Fatalf("%+v: %d rows, %d records, want %d (the limit is ignored)", q, n, len(recs), len(want))
+		}
+		for i, pk := range want {
+			if recs[i+1][1] != byPK[pk].DeviceID {
+				t.Fatalf("%+v: row %d is %v, want %s", q, i, recs[i+1], byPK[pk].DeviceID)
+			}
+		}
+	}
+}

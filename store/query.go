@@ -290,8 +290,8 @@ func (p *devicePlan) from() string {
 	return "devices d NOT INDEXED" // gatherSearch: by rowid
 }
 
-// afterCursor is the keyset condition "after the cursor" for the order
-// terms.
+// afterCursor is the row-value condition "after the cursor" for the order
+// terms: a filter for gathered rows, which are sorted anyway.
 func afterCursor(a *args, order []string, desc bool, values []any, pk int64) string {
 	op := ">"
 	if desc {
@@ -302,9 +302,6 @@ func afterCursor(a *args, order []string, desc bool, values []any, pk int64) str
 		ps = append(ps, a.add(v))
 	}
 	ps = append(ps, a.add(pk))
-	if len(order) == 0 {
-		return fmt.Sprintf("d.id %s %s", op, ps[0])
-	}
 	return fmt.Sprintf("(%s, d.id) %s (%s)", strings.Join(order, ", "), op, strings.Join(ps, ", "))
 }
 
@@ -323,82 +320,117 @@ func orderBy(order []string, desc bool) string {
 // queries returns the statements of the plan selecting proj, each followed
 // by the order values: their rows, in turn, are the rows of q.
 func (p *devicePlan) queries(proj projection) []query {
+	if p.how == walkSort || p.how == walkStatus {
+		return p.walkQueries(proj)
+	}
 	limit := ""
 	if p.q.Limit > 0 {
 		limit = fmt.Sprintf(" LIMIT %d OFFSET %d", p.q.Limit, p.q.Offset)
 	} else if p.q.Offset > 0 {
 		limit = fmt.Sprintf(" LIMIT -1 OFFSET %d", p.q.Offset)
 	}
-	if p.how == walkStatus {
-		return p.statusQueries(proj)
-	}
 	var a args
 	where := p.filter(&a, "")
-	order, values := p.order, []any(nil)
 	if p.cur != nil {
-		values = p.cur.Values
+		where += " AND " + afterCursor(&a, p.order, p.q.Desc, p.cur.Values, p.cur.PK)
 	}
-	if p.col.Key == "ring" && p.q.Ring != "" {
-		// The filter fixes the ring: SQLite does not see that an equality
-		// on an index expression leaves it ordered by id, so say so.
-		order, values = nil, nil
-	}
-	if p.cur != nil {
-		where += " AND " + afterCursor(&a, order, p.q.Desc, values, p.cur.PK)
-	}
-	sel := strings.Join(p.order, ", ")
-	ob := orderBy(order, p.q.Desc)
-	if p.how == walkSort {
-		return []query{{fmt.Sprintf("SELECT %s, %s FROM %s WHERE %s ORDER BY %s%s", proj.sql, sel, p.from(), where, ob, limit), a}}
-	}
+	ob := orderBy(p.order, p.q.Desc)
 	// Gathered rows are sorted by a temp B-tree: sort only their keys, then
 	// read the page's rows, so that the rows left out cost no projection.
 	return []query{{fmt.Sprintf(`SELECT %s, %s FROM (SELECT d.id AS pk FROM %s WHERE %s ORDER BY %s%s) k
-		CROSS JOIN devices d ON d.id = k.pk ORDER BY %s`, proj.sql, sel, p.from(), where, ob, limit, ob), a}}
+		CROSS JOIN devices d ON d.id = k.pk ORDER BY %s`, proj.sql, strings.Join(p.order, ", "), p.from(), where, ob, limit, ob), a}}
 }
 
-// statusQueries walks the tab's statuses (or the filtered one) in order,
-// each in devices_status_name: the order of a status sort, and of a status
-// filter with the default sort. Limit and offset apply to the whole, so
-// every statement is limited to the page and the caller stops when full.
-func (p *devicePlan) statusQueries(proj projection) []query {
-	statuses := p.q.Tab.Statuses()
-	if p.q.Status != "" {
-		statuses = []Status{p.q.Status}
+// walkQueries are the statements of a walk in index order. A status sort
+// walks the tab's statuses one after another (or the filtered one), each in
+// devices_status_name by name; other walks are one range of the sort
+// column's index. After a cursor, a range continues as two statements, the
+// rows tied with the cursor's value after its id, then the rows after the
+// value: SQLite seeks to both, whereas a row-value comparison
+// (sort, id) > (?, ?) on these indexes only filters, which made a page
+// deep in the tab cost as much as all the pages before it.
+//
+// Limit and offset apply to the whole: every statement is limited to the
+// page and the offset, and eachDevice skips and stops.
+func (p *devicePlan) walkQueries(proj projection) []query {
+	statuses := []Status{""}
+	order := p.order
+	var curValue any
+	if p.cur != nil && len(p.cur.Values) > 0 {
+		curValue = p.cur.Values[len(p.cur.Values)-1]
 	}
-	slices.Sort(statuses)
+	curStatus := Status("")
+	if p.how == walkStatus {
+		order = []string{nameOrder}
+		statuses = p.q.Tab.Statuses()
+		if p.q.Status != "" {
+			statuses = []Status{p.q.Status}
+		}
+		slices.Sort(statuses)
+		if p.q.Desc {
+			slices.Reverse(statuses)
+		}
+		if p.cur != nil && p.col.Key == "status" {
+			s, _ := p.cur.Values[0].(string)
+			curStatus = Status(s)
+		}
+	}
+	if p.col.Key == "ring" && p.q.Ring != "" {
+		// The filter fixes the ring: SQLite does not see that an equality
+		// on an index expression leaves the rows ordered by id, so say so.
+		order = nil
+	}
+	gt := ">"
 	if p.q.Desc {
-		slices.Reverse(statuses)
+		gt = "<"
 	}
-	nameOnly := []string{nameOrder}
-	var out []query
-	for _, st := range statuses {
+	stmt := func(st Status, order []string, cond func(a *args) string) query {
 		var a args
 		where := p.filter(&a, st)
-		if p.cur != nil {
-			var cs string
-			if p.col.Key == "status" {
-				cs, _ = p.cur.Values[0].(string)
-			} else {
-				cs = string(st) // a name cursor within the filtered status
-			}
-			skip := string(st) < cs
-			if p.q.Desc {
-				skip = string(st) > cs
-			}
-			if skip {
-				continue
-			}
-			if string(st) == cs {
-				where += " AND " + afterCursor(&a, nameOnly, p.q.Desc, p.cur.Values[len(p.cur.Values)-1:], p.cur.PK)
+		if cond != nil {
+			where += " AND " + cond(&a)
+		}
+		return query{fmt.Sprintf("SELECT %s, %s FROM %s WHERE %s ORDER BY %s",
+			proj.sql, strings.Join(p.order, ", "), p.from(), where, orderBy(order, p.q.Desc)), a}
+	}
+	var out []query
+	for _, st := range statuses {
+		atCursor := p.cur != nil
+		if p.how == walkStatus && p.col.Key == "status" && p.cur != nil {
+			// Statuses before the cursor's are done; after it, whole.
+			if st != curStatus {
+				if (st < curStatus) != p.q.Desc {
+					continue
+				}
+				atCursor = false
 			}
 		}
-		limit := ""
-		if p.q.Limit > 0 {
-			limit = fmt.Sprintf(" LIMIT %d", p.q.Limit+p.q.Offset)
+		if !atCursor {
+			out = append(out, stmt(st, order, nil))
+			continue
 		}
-		out = append(out, query{fmt.Sprintf("SELECT %s, %s FROM %s WHERE %s ORDER BY %s%s",
-			proj.sql, strings.Join(p.order, ", "), p.from(), where, orderBy(nameOnly, p.q.Desc), limit), a})
+		if len(order) == 0 {
+			out = append(out, stmt(st, nil, func(a *args) string { return "d.id " + gt + " " + a.add(p.cur.PK) }))
+			continue
+		}
+		expr := order[0]
+		out = append(out,
+			stmt(st, nil, func(a *args) string {
+				return fmt.Sprintf("%s = %s AND d.id %s %s", expr, a.add(curValue), gt, a.add(p.cur.PK))
+			}),
+			stmt(st, order, func(a *args) string { return fmt.Sprintf("%s %s %s", expr, gt, a.add(curValue)) }))
+	}
+	limit := ""
+	switch {
+	case len(out) > 1 && p.q.Limit > 0:
+		limit = fmt.Sprintf(" LIMIT %d", p.q.Limit+p.q.Offset)
+	case len(out) == 1 && p.q.Limit > 0:
+		limit = fmt.Sprintf(" LIMIT %d OFFSET %d", p.q.Limit, p.q.Offset)
+	case len(out) == 1 && p.q.Offset > 0:
+		limit = fmt.Sprintf(" LIMIT -1 OFFSET %d", p.q.Offset)
+	}
+	for i := range out {
+		out[i].sql += limit
 	}
 	return out
 }
@@ -422,13 +454,15 @@ func (s *Store) eachDevice(ctx context.Context, p *devicePlan, proj projection, 
 		ptrs[i] = &vals[i]
 	}
 	var r DeviceRow
-	// Several statements (a status walk) share the limit and offset.
+	// Several statements (a status walk, a walk after a cursor) share the
+	// limit and offset.
+	qs := p.queries(proj)
 	skip, left := 0, p.q.Limit
-	multi := p.how == walkStatus
+	multi := len(qs) > 1
 	if multi {
 		skip = p.q.Offset
 	}
-	for _, qu := range p.queries(proj) {
+	for _, qu := range qs {
 		if multi && p.q.Limit > 0 && left == 0 {
 			break
 		}

@@ -189,3 +189,11 @@ func percent(done, total int) int {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// plural is "1 device" or "N devices".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}

@@ -77,6 +77,11 @@ func New(st *store.Store, cfg Config) *Server {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(cfg.Logger)
+	// The client address is the peer's: forwarding headers are not trusted,
+	// so nobody can dodge the sign-in limiter or forge the audit log's
+	// addresses. (Behind a reverse proxy, configure it to connect from a
+	// fixed address; see README.)
+	e.IPExtractor = echo.ExtractIPDirect()
 
 	// Order matters: recover first so nothing escapes, the request ID before
 	// the log line that carries it, CSRF before anything reads a form.
@@ -186,6 +191,9 @@ func guard(st *store.Store, need store.Permission) echo.MiddlewareFunc {
 			if need == Public {
 				return next(c)
 			}
+			// Signed-in pages are never cached, so Back after sign-out
+			// shows nothing of them.
+			c.Response().Header().Set("Cache-Control", "no-store")
 			req := c.Request()
 			u, ok := views.User(req.Context())
 			if !ok {

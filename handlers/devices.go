@@ -106,6 +106,9 @@ func (h *Devices) bladeView(c echo.Context, q views.BladeQuery) (views.BladeView
 	if v.Counts, err = h.Store.Counts(ctx); err != nil {
 		return v, err
 	}
+	if v.RegistrationGroupID, err = h.Store.RegistrationGroupID(ctx); err != nil {
+		return v, err
+	}
 	run, err := h.Store.LastDiscoveryRun(ctx)
 	switch {
 	case err == nil:

@@ -113,4 +113,41 @@
     box.appendChild(div);
   });
   document.addEventListener("DOMContentLoaded", syncSelection);
+
+  // Imports: a file over the upload limit is refused before it is sent
+  // (input[data-max-bytes]); while a preview uploads, its indicator shows
+  // the upload's progress, then the server's checking.
+  document.addEventListener("change", function (e) {
+    var input = e.target;
+    if (!input.matches || !input.matches("input[type=file][data-max-bytes]")) return;
+    var max = parseInt(input.getAttribute("data-max-bytes"), 10);
+    var file = input.files && input.files[0];
+    input.setCustomValidity(file && file.size > max ? input.getAttribute("data-too-large") : "");
+    input.reportValidity();
+  });
+  function uploadIndicator(form) {
+    var sel = form && form.getAttribute && form.getAttribute("hx-indicator");
+    return sel ? document.querySelector(sel) : null;
+  }
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var ind = uploadIndicator(e.detail.elt);
+    var bar = ind && ind.querySelector("[data-upload-progress]");
+    if (!bar) return;
+    bar.removeAttribute("value");
+    ind.querySelector("[data-upload-status]").textContent = "Uploading…";
+  });
+  document.addEventListener("htmx:xhr:progress", function (e) {
+    var ind = uploadIndicator(e.target);
+    var bar = ind && ind.querySelector("[data-upload-progress]");
+    if (!bar || !e.detail.lengthComputable || !e.detail.total) return;
+    var status = ind.querySelector("[data-upload-status]");
+    if (e.detail.loaded < e.detail.total) {
+      var pct = Math.floor(100 * e.detail.loaded / e.detail.total);
+      bar.value = pct;
+      status.textContent = "Uploading… " + pct + "%";
+    } else {
+      bar.removeAttribute("value"); // indeterminate while the server checks
+      status.textContent = status.getAttribute("data-busy-text");
+    }
+  });
 })();

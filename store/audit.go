@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -94,13 +95,26 @@ func recordAudit(ctx context.Context, tx *sql.Tx, e AuditEntry, devs []AuditDevi
 	if err != nil {
 		return fmt.Errorf("write audit entry: %w", err)
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO audit_devices (audit_id, device_id) VALUES (?, ?)`)
+	// The IDs go in batches as one JSON array each: an import of 100,000
+	// members links 100,000 devices, and one statement per device would
+	// cost about as much as the import itself.
+	stmt, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO audit_devices (audit_id, device_id) SELECT ?, value FROM json_each(?)`)
 	if err != nil {
 		return fmt.Errorf("write audit devices: %w", err)
 	}
 	defer stmt.Close()
-	for _, d := range devs {
-		if _, err := stmt.ExecContext(ctx, id, d.DeviceID); err != nil {
+	const batch = 1000
+	ids := make([]string, 0, min(batch, len(devs)))
+	for start := 0; start < len(devs); start += batch {
+		ids = ids[:0]
+		for _, d := range devs[start:min(start+batch, len(devs))] {
+			ids = append(ids, d.DeviceID)
+		}
+		arg, err := json.Marshal(ids)
+		if err != nil {
+			return fmt.Errorf("write audit devices: %w", err)
+		}
+		if _, err := stmt.ExecContext(ctx, id, string(arg)); err != nil {
 			return fmt.Errorf("write audit devices: %w", err)
 		}
 	}

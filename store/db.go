@@ -27,7 +27,8 @@ type Store struct {
 	w *sql.DB
 	r *sql.DB
 
-	disc discoveryGate
+	disc  discoveryGate
+	rules ruleCache
 }
 
 //go:embed migrations/*.sql
@@ -88,7 +89,7 @@ func dsn(path string, readOnly bool) string {
 
 // Close closes both pools.
 func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(s.rules.close(), s.r.Close(), s.w.Close())
 }
 
 // Ping checks that the database answers a query.

@@ -376,14 +376,12 @@ func decide(devs []evaluated, via map[int64]string, now time.Time) discoveryPlan
 			}
 		case inGroup:
 			plan.candidates++
-			pre := Prerequisites(&r.Device, peers[r.PK], now)
-			if f := Failures(pre); len(f) > 0 {
+			var registers bool
+			c.status, c.failures, registers = evaluateCandidate(&r.Device, peers[r.PK], now)
+			if !registers {
 				plan.prereqFailed++
-				c.status, c.failures = StatusPrerequisitesFailed, f
 				break
 			}
-			results := Readiness(&r.Device, now)
-			c.status, c.failures = ReadinessStatus(results), Failures(results)
 			c.registeredAt = now
 			plan.registered++
 			registeredAfter++
@@ -416,6 +414,18 @@ func decide(devs []evaluated, via map[int64]string, now time.Time) discoveryPlan
 		plan.changes[idx].ring = assigned[i]
 	}
 	return plan
+}
+
+// evaluateCandidate decides a device that is not registered: it runs the
+// prerequisites and, when every one passes, the device registers and its
+// readiness checks give its status. failures are the failing prerequisites,
+// or the failing readiness checks of a device that registers.
+func evaluateCandidate(d *Device, p Peers, now time.Time) (status Status, failures []CheckResult, registers bool) {
+	if f := Failures(Prerequisites(d, p, now)); len(f) > 0 {
+		return StatusPrerequisitesFailed, f, false
+	}
+	results := Readiness(d, now)
+	return ReadinessStatus(results), Failures(results), true
 }
 
 // outcomeSig hashes the failing checks so an unchanged outcome is not

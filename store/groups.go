@@ -7,12 +7,9 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 	"time"
-
-	"patchboard/store/rule"
 )
 
 // RegistrationGroupName is the name of the built-in Device Registration group.
@@ -65,8 +62,8 @@ func (s *Store) CreateGroup(ctx context.Context, name, ruleSrc, actor string) (G
 	kind := GroupAssigned
 	if strings.TrimSpace(ruleSrc) != "" {
 		// The rule is kept as the admin wrote it; it must parse.
-		if _, err := rule.Parse(ruleSrc); err != nil {
-			return Group{}, fmt.Errorf("create group: %w", invalidf("rule: %v", err))
+		if _, err := parseRule(ruleSrc); err != nil {
+			return Group{}, fmt.Errorf("create group: %w", err)
 		}
 		kind, ruleSrc = GroupDynamic, strings.TrimSpace(ruleSrc)
 	}
@@ -299,216 +296,6 @@ func reaches(edges []groupEdge, from, to int64) bool {
 		stack = append(stack, children[id]...)
 	}
 	return false
-}
-
-// MemberImportResult counts what a member import did or would do.
-type MemberImportResult struct {
-	Rows       int // data rows read
-	Added      int // devices that were not members yet
-	Already    int // devices that were members already
-	Duplicates int // rows naming a device an earlier row named
-	// DevicePKs are the resolved devices, in file order without duplicates.
-	DevicePKs []int64
-}
-
-// memberKeys are the columns a member file may identify devices by.
-var memberKeys = []string{"device_id", "serial_number", "display_name"}
-
-// ImportMembers adds the devices listed in a CSV to an assigned group. The
-// file has one column, device_id, serial_number or display_name. Unknown
-// devices and serial numbers or names that match more than one device are
-// rejected with reasons, and then nothing is written. With dryRun it only
-// resolves and counts (the preview).
-func (s *Store) ImportMembers(ctx context.Context, group string, r io.Reader, source, actor string, dryRun bool) (MemberImportResult, error) {
-	var res MemberImportResult
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		g, err := groupForWrite(ctx, tx, group)
-		if err != nil {
-			return err
-		}
-		if g.Kind != GroupAssigned {
-			return invalidf("group %q is dynamic; its members come from its rule", g.Name)
-		}
-		res, err = resolveMemberCSV(ctx, tx, r)
-		if err != nil {
-			return err
-		}
-		if dryRun {
-			res.Added, res.Already, err = countNewMembers(ctx, tx, g.ID, res.DevicePKs)
-			return err
-		}
-		devs, err := addDeviceMembers(ctx, tx, g.ID, res.DevicePKs, actor, &res)
-		if err != nil {
-			return err
-		}
-		return recordAudit(ctx, tx, AuditEntry{Actor: actor, Action: ActionGroupMembers, Target: g.Name,
-			Outcome: OutcomeSuccess,
-			Detail: fmt.Sprintf("import %s: %d rows, %d added, %d already members, %d duplicate rows",
-				source, res.Rows, res.Added, res.Already, res.Duplicates)}, devs)
-	})
-	if err != nil {
-		return MemberImportResult{}, fmt.Errorf("import members: %w", err)
-	}
-	return res, nil
-}
-
-// resolveMemberCSV reads a member file and resolves every row to one device.
-func resolveMemberCSV(ctx context.Context, tx *sql.Tx, r io.Reader) (MemberImportResult, error) {
-	var res MemberImportResult
-	cr := csv.NewReader(r)
-	cr.ReuseRecord = true
-	cr.FieldsPerRecord = -1
-	header, err := cr.Read()
-	if errors.Is(err, io.EOF) {
-		return res, &ValidationError{Errors: []FieldError{{Reason: "the file is empty; expected a header row with one of device_id, serial_number, display_name"}}}
-	}
-	if err != nil {
-		return res, &ValidationError{Errors: []FieldError{{Reason: "cannot read the header row: " + err.Error()}}}
-	}
-	key := ""
-	if len(header) == 1 {
-		key = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(header[0], "\ufeff")))
-	}
-	query := ""
-	switch key {
-	case "device_id":
-		query = `SELECT id FROM devices WHERE device_id = ? LIMIT 2`
-	case "serial_number":
-		query = `SELECT id FROM devices WHERE serial_number = ? COLLATE NOCASE AND serial_number <> '' LIMIT 2`
-	case "display_name":
-		query = `SELECT id FROM devices WHERE display_name = ? COLLATE NOCASE LIMIT 2`
-	default:
-		return res, &ValidationError{Errors: []FieldError{{Reason: fmt.Sprintf(
-			"the header must be exactly one column named device_id, serial_number or display_name; found %q",
-			strings.Join(header, ","))}}}
-	}
-	stmt, err := tx.PrepareContext(ctx, query)
-	if err != nil {
-		return res, err
-	}
-	defer stmt.Close()
-	verr := &ValidationError{}
-	seen := make(map[int64]int)
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				verr.add(FieldError{Row: pe.Line - 1, Field: key, Reason: pe.Err.Error()})
-				continue
-			}
-			return res, fmt.Errorf("read member csv: %w", err)
-		}
-		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
-			continue // blank line
-		}
-		res.Rows++
-		row := res.Rows
-		if len(rec) != 1 {
-			verr.add(FieldError{Row: row, Field: key, Reason: fmt.Sprintf("expected 1 value, found %d", len(rec))})
-			continue
-		}
-		v := strings.TrimSpace(rec[0])
-		if key == "device_id" {
-			v = NormalizeDeviceID(v)
-		}
-		pks, err := queryIDs(ctx, stmt, v)
-		if err != nil {
-			return res, err
-		}
-		switch len(pks) {
-		case 0:
-			verr.add(FieldError{Row: row, Field: key, Value: v, Reason: fmt.Sprintf("no device has %s %q", key, v)})
-			continue
-		case 2:
-			verr.add(FieldError{Row: row, Field: key, Value: v, Reason: fmt.Sprintf("%s %q matches more than one device; use device_id", key, v)})
-			continue
-		}
-		if _, dup := seen[pks[0]]; dup {
-			res.Duplicates++
-			continue
-		}
-		seen[pks[0]] = row
-		res.DevicePKs = append(res.DevicePKs, pks[0])
-	}
-	if !verr.empty() {
-		return res, verr
-	}
-	return res, nil
-}
-
-func queryIDs(ctx context.Context, stmt *sql.Stmt, args ...any) ([]int64, error) {
-	rows, err := stmt.QueryContext(ctx, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
-}
-
-func countNewMembers(ctx context.Context, tx *sql.Tx, groupID int64, pks []int64) (added, already int, err error) {
-	stmt, err := tx.PrepareContext(ctx, `SELECT 1 FROM group_members WHERE group_id = ? AND device_pk = ?`)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer stmt.Close()
-	for _, pk := range pks {
-		var one int
-		switch err := stmt.QueryRowContext(ctx, groupID, pk).Scan(&one); {
-		case errors.Is(err, sql.ErrNoRows):
-			added++
-		case err != nil:
-			return 0, 0, err
-		default:
-			already++
-		}
-	}
-	return added, already, nil
-}
-
-// addDeviceMembers inserts device memberships and returns the devices that
-// were added, for the audit entry.
-func addDeviceMembers(ctx context.Context, tx *sql.Tx, groupID int64, pks []int64, actor string, res *MemberImportResult) ([]AuditDevice, error) {
-	ins, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO group_members (group_id, device_pk, added_at, added_by) VALUES (?, ?, ?, ?)`)
-	if err != nil {
-		return nil, err
-	}
-	defer ins.Close()
-	who, err := tx.PrepareContext(ctx, `SELECT device_id, serial_number FROM devices WHERE id = ?`)
-	if err != nil {
-		return nil, err
-	}
-	defer who.Close()
-	now := time.Now().Unix()
-	var devs []AuditDevice
-	for _, pk := range pks {
-		r, err := ins.ExecContext(ctx, groupID, pk, now, actor)
-		if err != nil {
-			return nil, err
-		}
-		if n, _ := r.RowsAffected(); n == 0 {
-			res.Already++
-			continue
-		}
-		res.Added++
-		var d AuditDevice
-		if err := who.QueryRowContext(ctx, pk).Scan(&d.DeviceID, &d.SerialNumber); err != nil {
-			return nil, err
-		}
-		devs = append(devs, d)
-	}
-	return devs, nil
 }
 
 // AddGroupDevices adds devices, by device ID, to an assigned group.

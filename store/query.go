@@ -9,11 +9,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
+	"weak"
 )
 
 // DeviceQuery selects the rows of a blade.
@@ -77,17 +79,47 @@ func ftsPhrase(s string) string {
 	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }
 
+// ftsQuery asks the search index for the devices where s may occur past
+// the first character of the name or serial, or in the device ID: its first
+// and its last searchWindow characters, both. Every trigram of a query costs
+// a doclist, and a long one (a pasted GUID: 34 trigrams) cost milliseconds;
+// two windows single out a device, the rarer drives the intersection, and
+// the rows found are then tested against the whole search.
+func ftsQuery(s string) string {
+	r := []rune(s)
+	if len(r) <= searchWindow {
+		return ftsPhrase(s)
+	}
+	return ftsPhrase(string(r[:searchWindow])) + " AND " + ftsPhrase(string(r[len(r)-searchWindow:]))
+}
+
+// asciiLower folds ASCII letters only, as SQLite's NOCASE and LIKE do.
+func asciiLower(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, s)
+}
+
+// nocaseCompare compares as SQLite's NOCASE collation: bytes, ASCII letters
+// folded.
+func nocaseCompare(a, b string) int {
+	return strings.Compare(asciiLower(a), asciiLower(b))
+}
+
 // Tuning of the search and filter plans, measured on 100k and 1M fleets.
 const (
-	// gatherMax is the most candidate rows a plan collects and sorts. A
-	// search matching more rows walks the sort order instead, testing each
+	// searchWindow is the length of the windows of a search that the
+	// search index is asked for (ftsQuery).
+	searchWindow = 6
+	// gatherMax is the most rows a plan collects and sorts. A search or
+	// filter matching more rows walks the sort order instead, testing each
 	// row: matches are then dense enough for the walk to fill a page soon.
 	gatherMax = 1000
-	// queuedMax is the most devices awaiting the search index that a search
-	// checks one by one beside the index; with more it tests every row.
-	queuedMax = 2000
 	// SearchCountCap bounds the count of a search that matches many rows:
-	// counting them costs a walk as long as the count.
+	// counting them costs as much as reading them.
 	SearchCountCap = 1000
 )
 
@@ -120,6 +152,12 @@ const (
 	gatherStatus
 	gatherRing
 	gatherSearch
+	// mergeSearch is a search in name order: the names starting with the
+	// search are a range of the name index, walked in order, merged with
+	// the few other matches, gathered and sorted. A common search is most
+	// often a name prefix ("AP-LT"), whose rows a walk testing every row
+	// would reach only after all the names before it.
+	mergeSearch
 )
 
 // devicePlan is how one DeviceQuery runs.
@@ -132,17 +170,20 @@ type devicePlan struct {
 
 	// like is the LIKE pattern of a search ("" without one).
 	like string
-	// phrase is the FTS5 query of a gathered search; queued says that some
-	// devices await the search index (devices_search_queue), so candidates
-	// are the index's matches outside the queue plus the queue's rows that
-	// match like.
-	phrase string
+	// A search of 3 characters or more has its matches in three parts: the
+	// names and the serial numbers starting with it, ranges [lo, hi) of
+	// the NOCASE name and serial indexes; and ids, a JSON array of the
+	// devices the search index finds for its first characters in the rest
+	// of the name and serial or anywhere in the device ID (devices_fts),
+	// plus those queued for that index. The parts are tested with like.
+	lo, hi string
+	ids    string
 	queued bool
 }
 
 // plan decides how q runs. It reads the maintained counters and, for a
-// search, how many devices match: cheap lookups that pick between walking
-// an index in order and sorting a few gathered rows.
+// search, how many devices each part of it finds: cheap lookups that pick
+// between walking an index in order and sorting a few gathered rows.
 func (s *Store) plan(ctx context.Context, q DeviceQuery) (*devicePlan, error) {
 	if err := q.validate(); err != nil {
 		return nil, fmt.Errorf("devices: %w", err)
@@ -160,30 +201,17 @@ func (s *Store) plan(ctx context.Context, q DeviceQuery) (*devicePlan, error) {
 		}
 		p.cur = &c
 	}
-	limit := q.Limit
-	if limit == 0 {
-		limit = 1 << 30
-	}
-	wantRows := min(limit+q.Offset, 1<<30)
-
-	if q.Search != "" {
-		p.like = "%" + escapeLike(q.Search) + "%"
-		if utf8.RuneCountInString(q.Search) >= 3 {
-			n, queued, err := s.searchCandidates(ctx, ftsPhrase(q.Search))
-			if err != nil {
-				return nil, err
-			}
-			if n <= gatherMax {
-				p.how, p.phrase, p.queued = gatherSearch, ftsPhrase(q.Search), queued
-				return p, nil
-			}
-		}
-		// Short or common: walk the order testing each row with LIKE.
-	}
 	if p.col.Key == "status" || (q.Status != "" && p.col.Key == "display_name") {
 		p.how = walkStatus
 	}
-	if q.Status == "" && q.Ring == "" || q.Search != "" || p.how == walkStatus && q.Ring == "" {
+	if q.Search != "" {
+		p.like = "%" + escapeLike(q.Search) + "%"
+		if utf8.RuneCountInString(q.Search) >= 3 {
+			return p, s.planSearch(ctx, p)
+		}
+		return p, nil // one or two characters: walk testing each row
+	}
+	if q.Status == "" && q.Ring == "" || p.how == walkStatus && q.Ring == "" {
 		return p, nil
 	}
 	// A status or ring filter: walking the order costs about a page divided
@@ -193,6 +221,11 @@ func (s *Store) plan(ctx context.Context, q DeviceQuery) (*devicePlan, error) {
 	if err != nil {
 		return nil, err
 	}
+	limit := q.Limit
+	if limit == 0 {
+		limit = 1 << 30
+	}
+	wantRows := min(limit+q.Offset, 1<<30)
 	tabRows := max(c.Tab(q.Tab), 1)
 	pass, gather := tabRows, walkSort
 	if q.Status != "" && p.how != walkStatus {
@@ -210,24 +243,38 @@ func (s *Store) plan(ctx context.Context, q DeviceQuery) (*devicePlan, error) {
 	return p, nil
 }
 
-// searchCandidates counts, up to gatherMax+1, the devices the search index
-// matches plus those awaiting it; queued says whether any await it.
-func (s *Store) searchCandidates(ctx context.Context, phrase string) (int, bool, error) {
-	var queue, n int
-	err := s.r.QueryRowContext(ctx,
-		fmt.Sprintf(`SELECT count(*) FROM (SELECT 1 FROM devices_search_queue LIMIT %d)`, queuedMax+1)).Scan(&queue)
+// planSearch sizes the parts of a search of 3 characters or more in one
+// statement and picks the plan: walk testing each row when the search index
+// or the serial prefix finds many rows, else merge (name order) or gather.
+func (s *Store) planSearch(ctx context.Context, p *devicePlan) error {
+	search := p.q.Search
+	p.lo = asciiLower(search)
+	p.hi = p.lo + "\xff" // above every text starting with lo: 0xFF is never in UTF-8
+	var a args
+	tab, lo, hi := a.add(string(p.q.Tab)), a.add(p.lo), a.add(p.hi)
+	var nIDs, nSerial, nName int
+	err := s.queryRow(ctx, fmt.Sprintf(`
+		WITH c(id) AS MATERIALIZED (
+			SELECT rowid FROM devices_fts WHERE devices_fts MATCH %[4]s
+			UNION ALL SELECT id FROM devices_search_queue
+			LIMIT %[5]d)
+		SELECT EXISTS (SELECT 1 FROM devices_search_queue), (SELECT count(*) FROM c),
+			(SELECT json_group_array(id) FROM c),
+			(SELECT count(*) FROM (SELECT 1 FROM devices d INDEXED BY devices_tab_serial WHERE d.status IS NOT NULL AND d.tab = %[1]s AND d.serial_number COLLATE NOCASE >= %[2]s AND d.serial_number COLLATE NOCASE < %[3]s LIMIT %[5]d)),
+			(SELECT count(*) FROM (SELECT 1 FROM devices d INDEXED BY devices_tab_name WHERE d.status IS NOT NULL AND d.tab = %[1]s AND d.display_name COLLATE NOCASE >= %[2]s AND d.display_name COLLATE NOCASE < %[3]s LIMIT %[5]d))`,
+		tab, lo, hi, a.add(ftsQuery(search)), gatherMax+1), a...).Scan(&p.queued, &nIDs, &p.ids, &nSerial, &nName)
 	if err != nil {
-		return 0, false, fmt.Errorf("devices: search queue: %w", err)
+		return fmt.Errorf("devices: search: %w", err)
 	}
-	if queue > queuedMax {
-		return gatherMax + 1, true, nil // too many to check one by one
+	switch {
+	case nIDs > gatherMax || nSerial > gatherMax:
+		p.ids = "" // common all over: walk the order testing each row
+	case p.col.Key == "display_name":
+		p.how = mergeSearch
+	case nName <= gatherMax:
+		p.how = gatherSearch
 	}
-	err = s.r.QueryRowContext(ctx,
-		fmt.Sprintf(`SELECT count(*) FROM (SELECT 1 FROM devices_fts WHERE devices_fts MATCH ? LIMIT %d)`, gatherMax+1), phrase).Scan(&n)
-	if err != nil {
-		return 0, false, fmt.Errorf("devices: search: %w", err)
-	}
-	return n + queue, queue > 0, nil
+	return nil
 }
 
 // args collects a statement's arguments as numbered parameters, so that
@@ -240,9 +287,12 @@ func (a *args) add(v any) string {
 }
 
 // likeCond tests a row's name, serial and device ID against the LIKE
-// parameter; LIKE ignores ASCII case, as the search index does.
+// parameter; LIKE ignores ASCII case, as NOCASE does. The pattern is the
+// expression (? || ''), not the bare parameter: SQLite recompiles a
+// statement whenever a bare LIKE parameter is bound (its LIKE optimization
+// depends on the value), which cost a third of a search.
 func likeCond(param string) string {
-	return fmt.Sprintf(`(d.display_name LIKE %[1]s ESCAPE '\' OR d.serial_number LIKE %[1]s ESCAPE '\' OR d.device_id LIKE %[1]s ESCAPE '\')`, param)
+	return fmt.Sprintf(`(d.display_name LIKE (%[1]s || '') ESCAPE '\' OR d.serial_number LIKE (%[1]s || '') ESCAPE '\' OR d.device_id LIKE (%[1]s || '') ESCAPE '\')`, param)
 }
 
 // query is one SQL statement of a plan.
@@ -251,9 +301,18 @@ type query struct {
 	args args
 }
 
-// filter is the WHERE clause of p without the cursor, within one status
-// when status is set.
+// filter is the WHERE clause of p's tab, status and ring (within one status
+// when status is set) and, for a walk, of its search, without the cursor.
 func (p *devicePlan) filter(a *args, status Status) string {
+	f := p.baseFilter(a, status)
+	if p.like != "" && (p.how == walkSort || p.how == walkStatus) {
+		f += " AND " + likeCond(a.add(p.like))
+	}
+	return f
+}
+
+// baseFilter is filter without the search.
+func (p *devicePlan) baseFilter(a *args, status Status) string {
 	conds := []string{"d.status IS NOT NULL", "d.tab = " + a.add(string(p.q.Tab))}
 	if status == "" {
 		status = p.q.Status
@@ -264,16 +323,41 @@ func (p *devicePlan) filter(a *args, status Status) string {
 	if p.q.Ring != "" {
 		conds = append(conds, "coalesce(d.ring, '') = "+a.add(string(p.q.Ring)))
 	}
-	switch {
-	case p.how == gatherSearch && p.queued:
-		conds = append(conds, fmt.Sprintf(`d.id IN (SELECT rowid FROM devices_fts WHERE devices_fts MATCH %s UNION ALL SELECT id FROM devices_search_queue)`, a.add(p.phrase)),
-			`(d.id NOT IN (SELECT id FROM devices_search_queue) OR `+likeCond(a.add(p.like))+`)`)
-	case p.how == gatherSearch:
-		conds = append(conds, fmt.Sprintf(`d.id IN (SELECT rowid FROM devices_fts WHERE devices_fts MATCH %s)`, a.add(p.phrase)))
-	case p.like != "":
-		conds = append(conds, likeCond(a.add(p.like)))
-	}
 	return strings.Join(conds, " AND ")
+}
+
+// prefixRange is the condition that column (NOCASE) starts with the search.
+func (p *devicePlan) prefixRange(a *args, column string) string {
+	return fmt.Sprintf("%[1]s COLLATE NOCASE >= %[2]s AND %[1]s COLLATE NOCASE < %[3]s", column, a.add(p.lo), a.add(p.hi))
+}
+
+// nameIndex is the index a search's name prefix range is read from.
+func (p *devicePlan) nameIndex() string {
+	if p.q.Status != "" {
+		return "devices_status_name"
+	}
+	return "devices_tab_name"
+}
+
+// matches is the condition of a gathered search: the row is a candidate of
+// the search index, or has the serial prefix, or (withNames) the name
+// prefix, and it matches. Without names, rows with the name prefix are
+// left out: a merge reads them from the name index.
+func (p *devicePlan) matches(a *args, withNames bool) string {
+	parts := []string{
+		"SELECT value FROM json_each(" + a.add(p.ids) + ")",
+		fmt.Sprintf("SELECT x.id FROM devices x INDEXED BY devices_tab_serial WHERE x.status IS NOT NULL AND x.tab = %s AND %s",
+			a.add(string(p.q.Tab)), p.prefixRange(a, "x.serial_number")),
+	}
+	if withNames {
+		parts = append(parts, fmt.Sprintf("SELECT x.id FROM devices x INDEXED BY devices_tab_name WHERE x.status IS NOT NULL AND x.tab = %s AND %s",
+			a.add(string(p.q.Tab)), p.prefixRange(a, "x.display_name")))
+	}
+	cond := "d.id IN (" + strings.Join(parts, " UNION ALL ") + ") AND " + likeCond(a.add(p.like))
+	if !withNames {
+		cond += " AND NOT (" + p.prefixRange(a, "d.display_name") + ")"
+	}
+	return cond
 }
 
 // from is the FROM clause: which index the plan uses is decided here, not
@@ -287,7 +371,7 @@ func (p *devicePlan) from() string {
 	case gatherRing:
 		return "devices d INDEXED BY devices_tab_ring"
 	}
-	return "devices d NOT INDEXED" // gatherSearch: by rowid
+	return "devices d NOT INDEXED" // gathered by rowid
 }
 
 // afterCursor is the row-value condition "after the cursor" for the order
@@ -317,20 +401,30 @@ func orderBy(order []string, desc bool) string {
 	return b.String() + "d.id" + dir
 }
 
+func (p *devicePlan) limitOffset(a *args) string {
+	switch {
+	case p.q.Limit > 0:
+		return fmt.Sprintf(" LIMIT %s OFFSET %s", a.add(p.q.Limit), a.add(p.q.Offset))
+	case p.q.Offset > 0:
+		return fmt.Sprintf(" LIMIT -1 OFFSET %s", a.add(p.q.Offset))
+	}
+	return ""
+}
+
 // queries returns the statements of the plan selecting proj, each followed
 // by the order values: their rows, in turn, are the rows of q.
 func (p *devicePlan) queries(proj projection) []query {
-	if p.how == walkSort || p.how == walkStatus {
+	switch p.how {
+	case walkSort, walkStatus:
 		return p.walkQueries(proj)
-	}
-	limit := ""
-	if p.q.Limit > 0 {
-		limit = fmt.Sprintf(" LIMIT %d OFFSET %d", p.q.Limit, p.q.Offset)
-	} else if p.q.Offset > 0 {
-		limit = fmt.Sprintf(" LIMIT -1 OFFSET %d", p.q.Offset)
+	case mergeSearch:
+		return []query{p.mergeQuery(proj)}
 	}
 	var a args
-	where := p.filter(&a, "")
+	where := p.baseFilter(&a, "")
+	if p.how == gatherSearch {
+		where += " AND " + p.matches(&a, true)
+	}
 	if p.cur != nil {
 		where += " AND " + afterCursor(&a, p.order, p.q.Desc, p.cur.Values, p.cur.PK)
 	}
@@ -338,7 +432,54 @@ func (p *devicePlan) queries(proj projection) []query {
 	// Gathered rows are sorted by a temp B-tree: sort only their keys, then
 	// read the page's rows, so that the rows left out cost no projection.
 	return []query{{fmt.Sprintf(`SELECT %s, %s FROM (SELECT d.id AS pk FROM %s WHERE %s ORDER BY %s%s) k
-		CROSS JOIN devices d ON d.id = k.pk ORDER BY %s`, proj.sql, strings.Join(p.order, ", "), p.from(), where, ob, limit, ob), a}}
+		CROSS JOIN devices d ON d.id = k.pk ORDER BY %s`, proj.sql, strings.Join(p.order, ", "), p.from(), where, ob, p.limitOffset(&a), ob), a}}
+}
+
+// mergeQuery is a search in name order: the name index's range of names
+// starting with the search, walked in order (after a cursor, as the two
+// ranges walkQueries explains), merged by SQLite (MERGE (UNION ALL)) with
+// the other matches, gathered and sorted. Only the page's rows are read.
+func (p *devicePlan) mergeQuery(proj projection) query {
+	var a args
+	dir, gt := "ASC", ">"
+	if p.q.Desc {
+		dir, gt = "DESC", "<"
+	}
+	arm := func(from, cond string) string {
+		return fmt.Sprintf("SELECT d.id AS pk, d.display_name COLLATE NOCASE AS k FROM %s WHERE %s AND %s", from, p.baseFilter(&a, ""), cond)
+	}
+	nameFrom := "devices d INDEXED BY " + p.nameIndex()
+	var arms []string
+	switch {
+	case p.cur == nil:
+		arms = append(arms, arm(nameFrom, p.prefixRange(&a, "d.display_name")))
+	default:
+		v, _ := p.cur.Values[0].(string)
+		// The range continues after the cursor: the names equal to its name
+		// after its id if that name is in the range, then the names after
+		// it, from whichever of the cursor and the range bound comes later.
+		inRange := nocaseCompare(v, p.lo) >= 0 && nocaseCompare(v, p.hi) < 0
+		if inRange {
+			arms = append(arms, arm(nameFrom, fmt.Sprintf("d.display_name COLLATE NOCASE = %s AND d.id %s %s", a.add(v), gt, a.add(p.cur.PK))))
+		}
+		lo, hi := "d.display_name COLLATE NOCASE >= "+a.add(p.lo), "d.display_name COLLATE NOCASE < "+a.add(p.hi)
+		switch {
+		case !p.q.Desc && nocaseCompare(v, p.lo) >= 0:
+			lo = "d.display_name COLLATE NOCASE > " + a.add(v)
+		case p.q.Desc && nocaseCompare(v, p.hi) < 0:
+			hi = "d.display_name COLLATE NOCASE < " + a.add(v)
+		}
+		arms = append(arms, arm(nameFrom, lo+" AND "+hi))
+	}
+	others := p.matches(&a, false)
+	if p.cur != nil {
+		others += " AND " + afterCursor(&a, p.order, p.q.Desc, p.cur.Values, p.cur.PK)
+	}
+	arms = append(arms, arm("devices d NOT INDEXED", others))
+	ob := orderBy(p.order, p.q.Desc)
+	return query{fmt.Sprintf(`SELECT %s, %s FROM (%s ORDER BY 2 %s, 1 %s%s) k
+		CROSS JOIN devices d ON d.id = k.pk ORDER BY %s`,
+		proj.sql, strings.Join(p.order, ", "), strings.Join(arms, " UNION ALL "), dir, dir, p.limitOffset(&a), ob), a}
 }
 
 // walkQueries are the statements of a walk in index order. A status sort
@@ -420,17 +561,13 @@ func (p *devicePlan) walkQueries(proj projection) []query {
 			}),
 			stmt(st, order, func(a *args) string { return fmt.Sprintf("%s %s %s", expr, gt, a.add(curValue)) }))
 	}
-	limit := ""
-	switch {
-	case len(out) > 1 && p.q.Limit > 0:
-		limit = fmt.Sprintf(" LIMIT %d", p.q.Limit+p.q.Offset)
-	case len(out) == 1 && p.q.Limit > 0:
-		limit = fmt.Sprintf(" LIMIT %d OFFSET %d", p.q.Limit, p.q.Offset)
-	case len(out) == 1 && p.q.Offset > 0:
-		limit = fmt.Sprintf(" LIMIT -1 OFFSET %d", p.q.Offset)
-	}
 	for i := range out {
-		out[i].sql += limit
+		switch {
+		case len(out) > 1 && p.q.Limit > 0:
+			out[i].sql += " LIMIT " + out[i].args.add(p.q.Limit+p.q.Offset)
+		case len(out) == 1:
+			out[i].sql += p.limitOffset(&out[i].args)
+		}
 	}
 	return out
 }
@@ -447,6 +584,7 @@ func (s *Store) EachDevice(ctx context.Context, q DeviceQuery, fn func(*DeviceRo
 
 // eachDevice runs a plan reading only the projection's columns.
 func (s *Store) eachDevice(ctx context.Context, p *devicePlan, proj projection, fn func(*DeviceRow) error) error {
+	proj = concatPacked(proj)
 	sc := newProjectionScanner(proj)
 	vals := make([]any, len(p.order))
 	ptrs := make([]any, len(vals))
@@ -466,7 +604,7 @@ func (s *Store) eachDevice(ctx context.Context, p *devicePlan, proj projection, 
 		if multi && p.q.Limit > 0 && left == 0 {
 			break
 		}
-		rows, err := s.r.QueryContext(ctx, qu.sql, qu.args...)
+		rows, err := s.query(ctx, qu.sql, qu.args...)
 		if err != nil {
 			return fmt.Errorf("devices: %w", err)
 		}
@@ -500,6 +638,27 @@ func (s *Store) eachDevice(ctx context.Context, p *devicePlan, proj projection, 
 	return nil
 }
 
+// concatPacked rewrites a projection's packed column from a chain of ||
+// into one concat_ws: SQLite copies the growing text at every ||, which made
+// packing thirty columns cost twice the rest of a page. Every part is
+// wrapped in ifnull, so concat_ws skips no NULL and the text is the same;
+// a projection of another shape is left as it is.
+func concatPacked(p projection) projection {
+	const sep = " || char(31) || "
+	rest, ok := strings.CutPrefix(p.sql, "d.id, ")
+	if !ok || !strings.Contains(rest, sep) {
+		return p
+	}
+	parts := strings.Split(rest, sep)
+	for _, part := range parts {
+		if !strings.HasPrefix(part, "ifnull(") {
+			return p
+		}
+	}
+	p.sql = "d.id, concat_ws(char(31), " + strings.Join(parts, ", ") + ")"
+	return p
+}
+
 // DevicePage is one page of a blade.
 type DevicePage struct {
 	Rows []DeviceRow
@@ -530,7 +689,7 @@ func (s *Store) DevicePage(ctx context.Context, q DeviceQuery) (DevicePage, erro
 	if err != nil {
 		return DevicePage{}, err
 	}
-	if p.queued || p.q.Search != "" && p.how != gatherSearch {
+	if p.queued {
 		s.kickSearchSync() // devices await the search index
 	}
 	var page DevicePage
@@ -567,27 +726,31 @@ func (s *Store) countDevices(ctx context.Context, p *devicePlan) (int, bool, err
 		}
 		return c.Tab(q.Tab), false, nil
 	}
+	var a args
+	var sqlText string
 	limit := CountCap
-	from := "devices d"
 	switch {
-	case p.how == gatherSearch:
-		from = p.from() // few rows: count them all
+	case p.ids != "":
+		// The name prefix range counted in its index up to the cap, plus
+		// the other matches, few enough to count them all.
+		limit = SearchCountCap
+		sqlText = fmt.Sprintf(`SELECT (SELECT count(*) FROM (SELECT 1 FROM devices d INDEXED BY %s WHERE %s AND %s LIMIT %d)),
+			(SELECT count(*) FROM devices d NOT INDEXED WHERE %s AND %s)`,
+			p.nameIndex(), p.baseFilter(&a, ""), p.prefixRange(&a, "d.display_name"), limit+1, p.baseFilter(&a, ""), p.matches(&a, false))
 	case q.Search != "":
 		limit = SearchCountCap
-	case q.Ring != "":
-		from = "devices d INDEXED BY devices_tab_ring"
+		sqlText = fmt.Sprintf("SELECT count(*), 0 FROM (SELECT 1 FROM devices d WHERE %s LIMIT %d)", p.filter(&a, ""), limit+1)
+	default:
+		sqlText = fmt.Sprintf("SELECT count(*), 0 FROM (SELECT 1 FROM devices d INDEXED BY devices_tab_ring WHERE %s LIMIT %d)", p.filter(&a, ""), limit+1)
 	}
-	var a args
-	where := p.filter(&a, "")
-	var n int
-	err := s.r.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM %s WHERE %s LIMIT %d)", from, where, limit+1), a...).Scan(&n)
-	if err != nil {
+	var n, more int
+	if err := s.queryRow(ctx, sqlText, a...).Scan(&n, &more); err != nil {
 		return 0, false, fmt.Errorf("count devices: %w", err)
 	}
 	if n > limit {
-		return limit, true, nil
+		return limit + more, true, nil
 	}
-	return n, false, nil
+	return n + more, false, nil
 }
 
 // cursor is the position after a row in a sort order.
@@ -667,6 +830,7 @@ func (s *Store) ExportCSV(ctx context.Context, w io.Writer, q DeviceQuery, cols 
 }
 
 // searchSyncChunk is how many queued devices one write transaction moves
+// searchSyncChunk is how many queued devices one write transaction moves
 // into the search index: large enough that the index gets few segments,
 // small enough that other writers wait a fraction of a second.
 const searchSyncChunk = 20_000
@@ -679,16 +843,53 @@ const searchSyncChunk = 20_000
 // background when it finds a queue; call this after a bulk change (a
 // discovery run) to have it done at once.
 func (s *Store) SyncSearchIndex(ctx context.Context) error {
+	synced := 0
 	for {
 		n, err := s.syncSearchChunk(ctx)
 		if err != nil {
 			return fmt.Errorf("sync search index: %w", err)
 		}
+		synced += n
 		if n < searchSyncChunk {
-			return nil
+			break
 		}
 	}
+	if synced == 0 {
+		return nil
+	}
+	// Every chunk adds index segments, and a query reads each segment: ten
+	// of them made a search cost five times one. Merge them, a few pages
+	// per transaction so that other writers do not wait long, until a
+	// merge finds nothing left to do (total_changes counts only the
+	// command then).
+	for range 1000 {
+		var done bool
+		err := s.write(ctx, func(tx *sql.Tx) error {
+			var before, after int64
+			if err := tx.QueryRowContext(ctx, `SELECT total_changes()`).Scan(&before); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO devices_fts (devices_fts, rank) VALUES ('merge', ?)`, -searchMergePages); err != nil {
+				return err
+			}
+			if err := tx.QueryRowContext(ctx, `SELECT total_changes()`).Scan(&after); err != nil {
+				return err
+			}
+			done = after-before < 2
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("merge search index: %w", err)
+		}
+		if done {
+			break
+		}
+	}
+	return nil
 }
+
+// searchMergePages bounds the index pages one merge step writes.
+const searchMergePages = 500
 
 func (s *Store) syncSearchChunk(ctx context.Context) (int, error) {
 	var n int
@@ -703,8 +904,8 @@ func (s *Store) syncSearchChunk(ctx context.Context) (int, error) {
 		// as one segment (it flushes at every statement savepoint).
 		for _, stmt := range []string{
 			`DELETE FROM devices_fts WHERE rowid IN (SELECT id FROM devices_search_queue WHERE id <= ?)`,
-			`INSERT INTO devices_fts (rowid, display_name, serial_number, device_id)
-				SELECT d.id, d.display_name, d.serial_number, d.device_id
+			`INSERT INTO devices_fts (rowid, name_tail, serial_tail, device_id)
+				SELECT d.id, substr(d.display_name, 2), substr(d.serial_number, 2), d.device_id
 				FROM devices_search_queue q CROSS JOIN devices d ON d.id = q.id
 				WHERE q.id <= ? AND d.status IS NOT NULL`,
 			`DELETE FROM devices_search_queue WHERE id <= ?`,
@@ -741,6 +942,77 @@ func (s *Store) kickSearchSync() {
 	}()
 }
 
+// stmtCache holds a store's prepared blade statements by SQL text: the
+// statements are built from a few shapes, and parsing one (the packed
+// projection alone lists thirty columns) cost a fifth of a page.
+type stmtCache struct {
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+// stmtCacheMax bounds a cache; statements past it are prepared each time.
+const stmtCacheMax = 512
+
+var stmtCaches sync.Map // weak.Pointer[Store] → *stmtCache
+
+// query runs a read statement of the blades, prepared once per store.
+func (s *Store) query(ctx context.Context, sqlText string, args ...any) (*sql.Rows, error) {
+	if st := s.stmt(ctx, sqlText); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return s.r.QueryContext(ctx, sqlText, args...)
+}
+
+func (s *Store) queryRow(ctx context.Context, sqlText string, args ...any) *sql.Row {
+	if st := s.stmt(ctx, sqlText); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return s.r.QueryRowContext(ctx, sqlText, args...)
+}
+
+// stmt returns the cached statement of sqlText, preparing it on first use;
+// nil when it cannot (the cache is full, or preparing failed: the caller's
+// query then reports the error).
+func (s *Store) stmt(ctx context.Context, sqlText string) *sql.Stmt {
+	key := weak.Make(s)
+	v, ok := stmtCaches.Load(key)
+	if !ok {
+		c := &stmtCache{m: map[string]*sql.Stmt{}}
+		if v, ok = stmtCaches.LoadOrStore(key, c); !ok {
+			// When the store is gone, so are its statements.
+			runtime.AddCleanup(s, func(key weak.Pointer[Store]) {
+				if v, ok := stmtCaches.LoadAndDelete(key); ok {
+					v.(*stmtCache).close()
+				}
+			}, key)
+		}
+	}
+	c := v.(*stmtCache)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.m[sqlText]; ok {
+		return st
+	}
+	if len(c.m) >= stmtCacheMax {
+		return nil
+	}
+	st, err := s.r.PrepareContext(ctx, sqlText)
+	if err != nil {
+		return nil
+	}
+	c.m[sqlText] = st
+	return st
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.m {
+		st.Close()
+	}
+	c.m = nil
+}
+
 // Counts are the maintained per-status and per-ring device counts.
 type Counts struct {
 	Status map[Status]int
@@ -763,8 +1035,19 @@ func (c Counts) Registered() int {
 
 // Counts reads the counters the triggers keep; it never counts rows.
 func (s *Store) Counts(ctx context.Context) (Counts, error) {
+	return readCounts(ctx, s.r)
+}
+
+// queryer is *sql.DB or *sql.Tx.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// readCounts reads the counters through q: the reader pool, or a write
+// transaction that needs counts consistent with what it writes.
+func readCounts(ctx context.Context, q queryer) (Counts, error) {
 	c := Counts{Status: make(map[Status]int)}
-	rows, err := s.r.QueryContext(ctx, `SELECT key, n FROM counters`)
+	rows, err := q.QueryContext(ctx, `SELECT key, n FROM counters`)
 	if err != nil {
 		return c, fmt.Errorf("counts: %w", err)
 	}

@@ -385,35 +385,52 @@ func TestDevicePagePlansWalkTheSortIndex(t *testing.T) {
 	}
 }
 
-// TestDevicePagePlansGather checks the plans that collect a few rows: they
-// reach them through the intended index, and only they sort.
+// TestDevicePagePlansGather checks the plans that collect a few rows or
+// merge a search: they reach their rows through the intended indexes, and
+// sort only what they gather.
 func TestDevicePagePlansGather(t *testing.T) {
 	st, _ := bladeFleet(t, 30)
-	col, _ := ColumnByKey("serial_number")
+	ctx := context.Background()
 	for _, tt := range []struct {
-		how    access
-		q      DeviceQuery
-		queued bool
-		want   string
+		q    DeviceQuery
+		how  access
+		want []string
 	}{
-		{gatherStatus, DeviceQuery{Tab: TabNotRegistered, Status: StatusExcluded}, false, "INDEX devices_status_name (status=?)"},
-		{gatherRing, DeviceQuery{Tab: TabReady, Ring: RingTest}, false, "INDEX devices_tab_ring (tab=? AND <expr>=?)"},
-		{gatherSearch, DeviceQuery{Tab: TabReady, Search: "0042"}, false, "SCAN devices_fts VIRTUAL TABLE"},
-		{gatherSearch, DeviceQuery{Tab: TabReady, Search: "0042"}, true, "SCAN devices_search_queue"},
+		{DeviceQuery{Tab: TabNotRegistered, Status: StatusExcluded, Sort: "serial_number"}, gatherStatus,
+			[]string{"INDEX devices_status_name (status=?)"}},
+		{DeviceQuery{Tab: TabReady, Ring: RingTest, Sort: "model"}, gatherRing,
+			[]string{"INDEX devices_tab_ring (tab=? AND <expr>=?)"}},
+		{DeviceQuery{Tab: TabReady, Search: "LT-0042", Sort: "model"}, gatherSearch,
+			[]string{"INTEGER PRIMARY KEY (rowid=?)", "INDEX devices_tab_serial (tab=? AND serial_number>? AND serial_number<?)",
+				"INDEX devices_tab_name (tab=? AND display_name>? AND display_name<?)"}},
+		{DeviceQuery{Tab: TabReady, Search: "AP-LT"}, mergeSearch,
+			[]string{"MERGE (UNION ALL)", "INDEX devices_tab_name (tab=? AND display_name>? AND display_name<?)",
+				"INTEGER PRIMARY KEY (rowid=?)"}},
+		{DeviceQuery{Tab: TabNotReady, Status: StatusReadinessFailed, Search: "AP-LT", Desc: true}, mergeSearch,
+			[]string{"MERGE (UNION ALL)", "INDEX devices_status_name (status=? AND display_name>? AND display_name<?)"}},
 	} {
-		tt.q.Sort, tt.q.Limit = col.Key, 51
-		p := &devicePlan{q: tt.q, col: col, order: col.order(), how: tt.how, queued: tt.queued,
-			cur: &cursor{Values: []any{"SN"}, PK: 3}}
-		if tt.q.Search != "" {
-			p.phrase, p.like = ftsPhrase(tt.q.Search), "%"+escapeLike(tt.q.Search)+"%"
+		tt.q.Limit = 51
+		p, err := st.plan(ctx, tt.q)
+		if err != nil {
+			t.Fatal(err)
 		}
-		qs := p.queries(projectionOf(nil))
-		plan := queryPlan(t, st, qs[0])
-		if !strings.Contains(plan, tt.want) || strings.Contains(plan, "SCAN d\n") || strings.HasSuffix(plan, "SCAN d") {
-			t.Errorf("%+v: plan\n%s\nwant %s and no scan of devices", tt.q, plan, tt.want)
+		if p.how != tt.how {
+			t.Errorf("%+v: plan %d, want %d", tt.q, p.how, tt.how)
 		}
-		if tt.how == gatherSearch && !strings.Contains(plan, "INTEGER PRIMARY KEY (rowid=?)") {
-			t.Errorf("%+v: plan\n%s\nwant the candidates read by rowid", tt.q, plan)
+		for _, after := range []bool{false, true} {
+			if after {
+				vals := []any{"AP-LT-0003"}
+				p.cur = &cursor{Values: vals, PK: 3}
+			}
+			plan := queryPlan(t, st, p.queries(projectionOf(nil))[0])
+			for _, w := range tt.want {
+				if !strings.Contains(plan, w) {
+					t.Errorf("%+v after=%v: plan\n%s\nwant %s", tt.q, after, plan, w)
+				}
+			}
+			if regexp.MustCompile(`SCAN d( |$)`).MatchString(plan) {
+				t.Errorf("%+v after=%v: plan\n%s\nscans the devices", tt.q, after, plan)
+			}
 		}
 	}
 }
@@ -516,15 +533,15 @@ func TestDevicePageSearch(t *testing.T) {
 	}
 }
 
-// TestDevicePageSearchPlansAgree runs searches through every plan that can
-// serve them and expects the same rows in the same order.
+// TestDevicePageSearchPlansAgree runs searches through the plan chosen and
+// through a walk testing every row, and expects the same rows in the same
+// order, before and after the search index syncs.
 func TestDevicePageSearchPlansAgree(t *testing.T) {
 	st, devs := bladeFleet(t, 80)
 	ctx := context.Background()
 	mustUpsert(t, st, healthy(7, func(d *Device) {
-		d.DisplayName = "Renamed 100%_x"
-		d.Model = devs[6].Model
-		d.OSVersion = devs[6].OSVersion
+		d.DisplayName, d.SerialNumber = "Renamed 100%_x", "sn-ap-shared"
+		d.Model, d.OSVersion, d.LastCheckin = devs[6].Model, devs[6].OSVersion, devs[6].LastCheckin
 	}))
 	run := func(p *devicePlan) []int64 {
 		var got []int64
@@ -539,19 +556,23 @@ func TestDevicePageSearchPlansAgree(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		for _, search := range []string{"shared", "SN0000", "AP-LT-00", "100%_", "-8000-00000000007"} {
+		for _, search := range []string{"shared", "SN0000", "AP-LT-00", "ap-lt-0001", "100%_", "-8000-00000000007", "P-SHA", "sn-"} {
 			for _, key := range []string{"display_name", "model", "status"} {
-				q := DeviceQuery{Tab: TabReady, Search: search, Sort: key, Desc: true}
-				col, _ := ColumnByKey(key)
-				like := &devicePlan{q: q, col: col, order: col.order(), how: walkSort, like: "%" + escapeLike(search) + "%"}
-				if key == "status" {
-					like.how = walkStatus
-				}
-				gather := &devicePlan{q: q, col: col, order: col.order(), how: gatherSearch, like: like.like,
-					phrase: ftsPhrase(search), queued: !sync}
-				want, got := run(like), run(gather)
-				if len(want) == 0 || !slices.Equal(got, want) {
-					t.Errorf("synced=%v %q by %s: index plan %v, LIKE walk %v", sync, search, key, got, want)
+				for _, desc := range []bool{false, true} {
+					q := DeviceQuery{Tab: TabReady, Search: search, Sort: key, Desc: desc}
+					p, err := st.plan(ctx, q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					walk := *p
+					walk.ids, walk.how = "", walkSort
+					if key == "status" {
+						walk.how = walkStatus
+					}
+					want, got := run(&walk), run(p)
+					if len(want) == 0 || !slices.Equal(got, want) {
+						t.Errorf("synced=%v %q by %s desc=%v: plan %d found %v, the walk %v", sync, search, key, desc, p.how, got, want)
+					}
 				}
 			}
 		}
@@ -700,5 +721,40 @@ func TestExportCSVFollowsTheQuery(t *testing.T) {
 				t.Fatalf("%+v: row %d is %v, want %s", q, i, recs[i+1], byPK[pk].DeviceID)
 			}
 		}
+	}
+}
+
+func TestConcatPackedReadsTheSameRows(t *testing.T) {
+	st, devs := bladeFleet(t, 12)
+	ctx := context.Background()
+	// A device with every optional field empty or NULL, and one with all set.
+	mustUpsert(t, st, healthy(3, func(d *Device) {
+		d.SerialNumber, d.LastCheckin, d.WUPolicySource, d.InternetConnected = "", time.Time{}, "", SignalUnknown
+		d.UnreachableEndpoints = nil
+	}), healthy(4, func(d *Device) { d.UnreachableEndpoints = []string{"edge", "teams"} }))
+	for _, proj := range []projection{projectionOf(nil), projectionOf([]string{"display_name"}), projectionOf([]string{"ring", "last_checkin", "serial_number"})} {
+		if fast := concatPacked(proj); fast.sql == proj.sql || !strings.Contains(fast.sql, "concat_ws") {
+			if len(proj.cols) > 1 {
+				t.Errorf("projection %q was not rewritten", proj.sql)
+			}
+		}
+		for _, d := range devs[:6] {
+			var want, got DeviceRow
+			for _, pr := range []struct {
+				proj projection
+				row  *DeviceRow
+			}{{proj, &want}, {concatPacked(proj), &got}} {
+				sc := newProjectionScanner(pr.proj)
+				if err := sc.scan(st.r.QueryRowContext(ctx, "SELECT "+pr.proj.sql+" FROM devices d WHERE d.device_id = ?", d.DeviceID), pr.row); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s: concat_ws read\n%+v\nwant\n%+v", d.DeviceID, got, want)
+			}
+		}
+	}
+	if p := (projection{sql: "d.id, d.display_name"}); concatPacked(p).sql != p.sql {
+		t.Error("a projection of another shape was rewritten")
 	}
 }

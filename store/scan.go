@@ -147,6 +147,9 @@ func newProjectionScanner(p projection) *deviceScanner {
 }
 
 func (sc *deviceScanner) in(s string) string {
+	if sc.intern == nil { // a scanner whose rows are not kept
+		return s
+	}
 	if v, ok := sc.intern[s]; ok {
 		return v
 	}
@@ -166,12 +169,17 @@ func (sc *deviceScanner) scan(rs rowScanner, r *DeviceRow, extra ...any) error {
 	if err := rs.Scan(dest...); err != nil {
 		return err
 	}
-	r.PK = sc.pk
-	rest := sc.packed
+	return sc.unpack(sc.pk, sc.packed, r)
+}
+
+// unpack reads one packed row of the scanner's projection into r.
+func (sc *deviceScanner) unpack(pk int64, packed string, r *DeviceRow) error {
+	r.PK = pk
+	rest := packed
 	for i, c := range sc.proj.cols {
 		v, tail, found := strings.Cut(rest, unitSep)
 		if !found && i < len(sc.proj.cols)-1 {
-			return fmt.Errorf("device %d: column %s: packed row has too few values", sc.pk, c.name)
+			return fmt.Errorf("device %d: column %s: packed row has too few values", pk, c.name)
 		}
 		rest = tail
 		cl := &sc.cells[i]
@@ -182,7 +190,7 @@ func (sc *deviceScanner) scan(rs rowScanner, r *DeviceRow, extra ...any) error {
 		} else {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
-				return fmt.Errorf("device %d: column %s: %w", sc.pk, c.name, err)
+				return fmt.Errorf("device %d: column %s: %w", pk, c.name, err)
 			}
 			cl.i = sql.NullInt64{Int64: n, Valid: true}
 		}

@@ -99,6 +99,8 @@ type BladeView struct {
 	Page       store.DevicePage
 	LastRun    *store.DiscoveryRun
 	Now        time.Time
+	// RegistrationGroupID links the Device Registration group's page.
+	RegistrationGroupID int64
 }
 
 // TestRingMinimum is the recommended Test ring size for the fleet.

@@ -136,6 +136,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 // env is one portal on its own database, served over HTTP.
 type env struct {
 	ctx   context.Context
+	path  string // the database file
 	st    *store.Store
 	srv   *web.Server
 	ts    *httptest.Server
@@ -163,7 +164,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		t.Fatalf("open store: %v", err)
 	}
 	bg, stopBG := context.WithCancel(ctx)
-	e := &env{ctx: ctx, st: st, clock: &fakeClock{t: testNow}, errs: &errorLog{}, signedIn: map[store.Role]*client{}}
+	e := &env{ctx: ctx, path: path, st: st, clock: &fakeClock{t: testNow}, errs: &errorLog{}, signedIn: map[store.Role]*client{}}
 	cfg := o.cfg
 	if cfg.Now == nil {
 		cfg.Now = e.clock.Now

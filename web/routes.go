@@ -33,6 +33,10 @@ type handlerSet struct {
 	devices   *handlers.Devices
 	discovery *handlers.Discovery
 	audit     *handlers.Audit
+	groups    *handlers.Groups
+	api       *handlers.API
+	tokens    *handlers.Tokens
+	imports   *handlers.Imports
 }
 
 // routes is THE route table.
@@ -58,5 +62,54 @@ func routes(h handlerSet) []Route {
 
 		{http.MethodGet, "/audit", store.PermViewAudit, h.audit.List},
 		{http.MethodGet, "/audit/export.csv", store.PermViewAudit, h.audit.Export},
+
+		// groups: reads need PermView, changes PermEditGroups. Membership
+		// changes also need Role.CanEditGroup, which the handlers ask: for
+		// the Device Registration group it depends on ownership. Owners are
+		// managed by Global Administrators.
+		{http.MethodGet, "/groups", store.PermView, h.groups.List},
+		{http.MethodPost, "/groups/create", store.PermEditGroups, h.groups.Create},
+		{http.MethodGet, "/groups/rule-preview", store.PermView, h.groups.RulePreview},
+		{http.MethodGet, "/groups/:id", store.PermView, h.groups.Detail},
+		{http.MethodGet, "/groups/:id/members", store.PermView, h.groups.Members},
+		{http.MethodGet, "/groups/:id/device-search", store.PermView, h.groups.DeviceSearch},
+		{http.MethodPost, "/groups/:id/rename", store.PermEditGroups, h.groups.Rename},
+		{http.MethodPost, "/groups/:id/delete", store.PermEditGroups, h.groups.Delete},
+		{http.MethodPost, "/groups/:id/rule", store.PermEditGroups, h.groups.SaveRule},
+		{http.MethodPost, "/groups/:id/add-devices", store.PermEditGroups, h.groups.AddDevices},
+		{http.MethodPost, "/groups/:id/remove-devices", store.PermEditGroups, h.groups.RemoveDevices},
+		{http.MethodPost, "/groups/:id/nest", store.PermEditGroups, h.groups.Nest},
+		{http.MethodPost, "/groups/:id/unnest", store.PermEditGroups, h.groups.Unnest},
+		{http.MethodPost, "/groups/:id/add-owner", store.PermManage, h.groups.AddOwner},
+		{http.MethodPost, "/groups/:id/remove-owner", store.PermManage, h.groups.RemoveOwner},
+
+		// imports: bulk import, previewed before it is committed. Member
+		// imports into the Device Registration group also need
+		// Role.CanEditGroup, which the handler asks (it depends on the group
+		// and its owners).
+		{http.MethodGet, "/imports", store.PermEditGroups, h.imports.Page},
+		{http.MethodPost, "/imports/members/preview", store.PermEditGroups, h.imports.PreviewMembers},
+		{http.MethodPost, "/imports/members/commit", store.PermEditGroups, h.imports.CommitMembers},
+		{http.MethodPost, "/imports/devices/preview", store.PermEditGroups, h.imports.PreviewDevices},
+		{http.MethodPost, "/imports/devices/commit", store.PermEditGroups, h.imports.CommitDevices},
+		{http.MethodPost, "/imports/cancel", store.PermEditGroups, h.imports.Cancel},
+
+		{http.MethodGet, "/settings/tokens", store.PermManage, h.tokens.List},
+		{http.MethodPost, "/settings/tokens/create", store.PermManage, h.tokens.Create},
+		{http.MethodPost, "/settings/tokens/revoke", store.PermManage, h.tokens.Revoke},
+
+		// api: the registration API. Every route under /api/ authenticates
+		// with a bearer token (Route.TokenAuth), never the session, and
+		// Access is what the token's role must grant.
+		{http.MethodGet, "/api/v1/openapi.json", store.PermView, h.api.OpenAPI},
+		{http.MethodPut, "/api/v1/devices", store.PermEditGroups, h.api.PutDevices},
+		{http.MethodGet, "/api/v1/devices", store.PermView, h.api.Devices},
+		{http.MethodGet, "/api/v1/devices/:id", store.PermView, h.api.Device},
+		{http.MethodPost, "/api/v1/devices/assign-ring", store.PermDeviceActions, h.api.AssignRing},
+		{http.MethodPost, "/api/v1/devices/deregister", store.PermDeviceActions, h.api.Deregister},
+		{http.MethodPost, "/api/v1/devices/restore", store.PermDeviceActions, h.api.Restore},
+		{http.MethodPost, "/api/v1/registrations", store.PermDiscover, h.api.Register},
+		{http.MethodPost, "/api/v1/discovery", store.PermDiscover, h.api.StartDiscovery},
+		{http.MethodGet, "/api/v1/discovery/:run", store.PermView, h.api.DiscoveryRun},
 	}
 }

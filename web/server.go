@@ -72,6 +72,10 @@ func New(st *store.Store, cfg Config) *Server {
 		devices:   &handlers.Devices{Deps: deps},
 		discovery: &handlers.Discovery{Deps: deps},
 		audit:     &handlers.Audit{Deps: deps},
+		groups:    &handlers.Groups{Deps: deps},
+		api:       &handlers.API{Deps: deps},
+		tokens:    &handlers.Tokens{Deps: deps},
+		imports:   handlers.NewImports(deps),
 	}
 
 	e := echo.New()
@@ -89,6 +93,7 @@ func New(st *store.Store, cfg Config) *Server {
 	e.Use(middleware.RequestID())
 	e.Use(requestLog(cfg.Logger))
 	e.Use(securityHeaders)
+	e.Use(limitUploads) // before CSRF, which may read the form
 	e.Use(middleware.CSRFWithConfig(middleware.CSRFConfig{
 		TokenLookup:    "form:_csrf,header:X-CSRF-Token",
 		CookieName:     "patchboard_csrf",
@@ -96,8 +101,11 @@ func New(st *store.Store, cfg Config) *Server {
 		CookieHTTPOnly: true,
 		CookieSecure:   !cfg.InsecureCookies,
 		CookieSameSite: http.SameSiteLaxMode,
+		// The API authenticates with a bearer token, never the cookie, so
+		// there is no session for a forged request to ride on.
 		Skipper: func(c echo.Context) bool {
-			return c.Request().URL.Path == "/healthz" || c.Request().URL.Path == "/readyz"
+			p := c.Request().URL.Path
+			return p == "/healthz" || p == "/readyz" || isAPIPath(p)
 		},
 		ErrorHandler: func(err error, c echo.Context) error {
 			return echo.NewHTTPError(http.StatusForbidden, "The form has expired or did not come from this site. Reload the page and try again.")
@@ -110,7 +118,11 @@ func New(st *store.Store, cfg Config) *Server {
 
 	table := routes(h)
 	for _, r := range table {
-		e.Add(r.Method, r.Path, r.Handler, guard(st, r.Access))
+		g := guard(st, r.Access)
+		if r.TokenAuth() {
+			g = tokenGuard(st, r.Access, cfg.Now)
+		}
+		e.Add(r.Method, r.Path, r.Handler, g)
 	}
 	return &Server{Echo: e, Routes: table}
 }
@@ -160,6 +172,9 @@ func loadUser(st *store.Store, sessions *sessionStore) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
+			if isAPIPath(req.URL.Path) {
+				return next(c) // the API never reads the session: tokenGuard authenticates
+			}
 			ctx := req.Context()
 			if tok, ok := c.Get(middleware.DefaultCSRFConfig.ContextKey).(string); ok {
 				ctx = views.WithCSRF(ctx, tok)
@@ -236,6 +251,10 @@ func guard(st *store.Store, need store.Permission) echo.MiddlewareFunc {
 func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
+			return
+		}
+		if handlers.IsAPI(c) {
+			handlers.WriteAPIError(c, err, log)
 			return
 		}
 		status, msg := http.StatusInternalServerError, "Something went wrong. The error was logged; try again."

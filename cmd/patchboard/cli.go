@@ -59,6 +59,9 @@ func commands() []command {
 		{"deregister", "DEVICE_ID…", "exclude devices from registration", cmdDeregister},
 		{"restore", "DEVICE_ID…", "clear the exclusion of devices", cmdRestore},
 		{"user add", "", "create a local user or change its role and password", cmdUserAdd},
+		{"token create", "", "create an API token and print it (shown once)", cmdTokenCreate},
+		{"token list", "", "list API tokens with their role, creation and last use", cmdTokenList},
+		{"token revoke", "NAME", "revoke the API token in use with this name", cmdTokenRevoke},
 		{"backup", "FILE", "write a consistent copy of the database", cmdBackup},
 		{"counts", "", "print the three tabs' counts and the ring split", cmdCounts},
 	}
@@ -231,6 +234,7 @@ func printValidation(e *env, err error) error {
 }
 
 func cmdImportDevices(e *env, fs *flag.FlagSet, db *string) func([]string) error {
+	dryRun := fs.Bool("dry-run", false, "check the file and print what would change, write nothing")
 	return func(args []string) error {
 		if err := exactArgs(args, 1, "one FILE.csv (or - for standard input)"); err != nil {
 			return err
@@ -242,12 +246,20 @@ func cmdImportDevices(e *env, fs *flag.FlagSet, db *string) func([]string) error
 		defer closeFn()
 		return withStore(e, *db, func(st *store.Store) error {
 			start := time.Now()
-			res, err := st.ImportDevices(e.ctx, r, args[0], cliActor(e))
+			var res store.ImportResult
+			var err error
+			verb := "imported"
+			if *dryRun {
+				verb = "would import"
+				res, err = st.PreviewDevices(e.ctx, r)
+			} else {
+				res, err = st.ImportDevices(e.ctx, r, args[0], cliActor(e))
+			}
 			if err != nil {
 				return printValidation(e, err)
 			}
-			fmt.Fprintf(e.stdout, "imported %d rows: %d new, %d updated, %d unchanged (%s)\n",
-				res.Rows, res.Inserted, res.Updated, res.Unchanged, time.Since(start).Round(time.Millisecond))
+			fmt.Fprintf(e.stdout, "%s %d rows: %d new, %d updated, %d unchanged (%s)\n",
+				verb, res.Rows, res.Inserted, res.Updated, res.Unchanged, time.Since(start).Round(time.Millisecond))
 			return nil
 		})
 	}

@@ -67,6 +67,9 @@ func device(n int, mgmt string) string {
 func TestCLIEndToEnd(t *testing.T) {
 	c := newCLI(t)
 	inv := c.file("inv.csv", inventory(device(1, "intune"), device(2, "intune"), device(3, "none"), device(4, "intune")))
+	if out := c.ok("", "import", "devices", "--dry-run", inv); !strings.Contains(out, "would import 4 rows: 4 new") {
+		t.Fatalf("import --dry-run: %q", out)
+	}
 	if out := c.ok("", "import", "devices", inv); !strings.Contains(out, "imported 4 rows: 4 new") {
 		t.Fatalf("import: %q", out)
 	}

@@ -4,15 +4,16 @@
 -- (tab, <the column's sort expression>, id) for the devices on the blades.
 -- A page walks one from the cursor on and stops after a page, however deep.
 -- The expressions must match Column.sort exactly (without the "d."
--- qualifier), or SQLite cannot use them. devices_tab_name (display name) and
--- devices_status_name (status filter, status sort) come from migration 1.
+-- qualifier), or SQLite cannot use them. The name sort uses
+-- devices_tab_name, the status sort and filter devices_status_name, both
+-- from migration 1.
 --
 -- Each index costs every device that joins the blades an index entry, and
--- discovery writes every device's status: these cost about 0.4 s per index
--- per 100,000 newly registered devices, which is why the low-value columns
--- (device ID, manufacturer, edition, architecture, join type, management,
--- ownership, device kind, reasons, ring assigned by, discovered via) are not
--- sortable.
+-- discovery writes every device's status: they cost about 0.4 s per index
+-- per 100,000 newly registered devices, which is why the columns users
+-- seldom sort by (device ID, manufacturer, edition, architecture, join
+-- type, management, ownership, device kind, reasons, ring assigned by,
+-- discovered via) are not sortable.
 CREATE INDEX devices_tab_serial ON devices (tab, serial_number COLLATE NOCASE, id) WHERE status IS NOT NULL;
 CREATE INDEX devices_tab_model ON devices (tab, model COLLATE NOCASE, id) WHERE status IS NOT NULL;
 CREATE INDEX devices_tab_os_build ON devices (tab, os_build, id) WHERE status IS NOT NULL;
@@ -21,8 +22,13 @@ CREATE INDEX devices_tab_registered_at ON devices (tab, coalesce(registered_at, 
 -- Also the ring filter's way to the few devices of a small ring.
 CREATE INDEX devices_tab_ring ON devices (tab, coalesce(ring, ''), id) WHERE status IS NOT NULL;
 
--- Search: a trigram index of the name, serial number and device ID of the
--- devices on the blades, for substring search of 3 or more characters.
+-- Search: a trigram index for substring search of 3 or more characters.
+-- It holds the name and serial number without their first character, and
+-- the device ID, of the devices on the blades. Names and serials starting
+-- with a search are ranges of devices_tab_name and devices_tab_serial
+-- instead: a common search is a name prefix ("AP-LT", "5CG"), which would
+-- otherwise make the index list a large part of the fleet, and a search of
+-- the tails alone finds few devices.
 --
 -- FTS5 writes its buffered changes to disk at every statement savepoint,
 -- and discovery updates devices one statement at a time: a trigger writing
@@ -32,7 +38,7 @@ CREATE INDEX devices_tab_ring ON devices (tab, coalesce(ring, ''), id) WHERE sta
 -- moves the queue into the index in large statements, in the background.
 -- Until then, searches test the queued devices one by one.
 CREATE VIRTUAL TABLE devices_fts USING fts5(
-    display_name, serial_number, device_id,
+    name_tail, serial_tail, device_id,
     tokenize = 'trigram', columnsize = 0
 );
 

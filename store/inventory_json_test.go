@@ -1,0 +1,204 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDecodeInventoryJSON(t *testing.T) {
+	body := `[
+		{"device_id": "{0F8FAD5B-D9CB-469F-A165-70867728950E}", "display_name": " CPC-1 ", "os": "windows",
+		 "edition": "pro", "architecture": "X64", "account_enabled": false, "internet_connected": true,
+		 "unreachable_endpoints": ["Teams", "autopatch"], "last_checkin": "2026-11-01T10:30:00+01:00",
+		 "serial_number": null, "device_kind": "cloud-pc", "wu_policy_source": ""},
+		{"device_id": "00000000-0000-4000-8000-000000000002", "display_name": "PC \"2\"", "internet_connected": "false",
+		 "unreachable_endpoints": "edge;office", "account_enabled": "TRUE", "device\u005fkind": "virtual-machine"}
+	]`
+	devs, err := DecodeInventoryJSON(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(devs) != 2 {
+		t.Fatalf("%d devices", len(devs))
+	}
+	d := devs[0]
+	checks := []struct{ got, want any }{
+		{d.DeviceID, "0f8fad5b-d9cb-469f-a165-70867728950e"},
+		{d.DisplayName, "CPC-1"},
+		{d.OS, OSWindows},
+		{d.Edition, "Professional"},
+		{d.Architecture, ArchX64},
+		{d.AccountEnabled, false},
+		{d.InternetConnected, SignalTrue},
+		{strings.Join(d.UnreachableEndpoints, ";"), "autopatch;teams"},
+		{d.LastCheckin, time.Date(2026, 11, 1, 9, 30, 0, 0, time.UTC)},
+		{d.SerialNumber, ""},
+		{d.DeviceKind, KindCloudPC},
+		{d.Ownership, OwnershipUnknown}, // omitted: the default
+		{d.Management, ManagementNone},
+		{devs[1].DisplayName, `PC "2"`},
+		{devs[1].InternetConnected, SignalFalse},
+		{strings.Join(devs[1].UnreachableEndpoints, ";"), "edge;office"},
+		{devs[1].AccountEnabled, true},
+		{devs[1].DeviceKind, KindVirtualMachine}, // an escaped key
+	}
+	for i, c := range checks {
+		if c.got != c.want {
+			t.Errorf("check %d: got %v, want %v", i, c.got, c.want)
+		}
+	}
+	if devs, err := DecodeInventoryJSON(strings.NewReader(" [ ] ")); err != nil || len(devs) != 0 {
+		t.Errorf("empty array: %v %v", devs, err)
+	}
+}
+
+func TestDecodeInventoryJSONRejects(t *testing.T) {
+	id := func(n int) string { return fmt.Sprintf(`"device_id": %q`, testID(n)) }
+	body := `[
+		{` + id(1) + `, "display_name": "ok"},
+		{` + id(2) + `, "display_name": "PC-2", "architecture": "sparc", "colour": "red", "serialNumber": "x"},
+		{` + id(3) + `},
+		{"device_id": "nope", "display_name": 7},
+		"a string",
+		{` + id(1) + `, "display_name": "again"},
+		{` + id(6) + `, "display_name": "PC-6", "os": "Windows", "os_version": "22H2"},
+		{` + id(7) + `, "display_name": "PC-7", "account_enabled": "yes", "unreachable_endpoints": ["moon"], "internet_connected": 1},
+		null
+	]`
+	_, err := DecodeInventoryJSON(strings.NewReader(body))
+	var ve *ValidationError
+	if !errors.As(err, &ve) || !errors.Is(err, ErrInvalid) {
+		t.Fatalf("error %v, want a *ValidationError", err)
+	}
+	var got []string
+	for _, fe := range ve.Errors {
+		got = append(got, fe.Item+" "+fe.Field+": "+fe.Reason)
+	}
+	want := []string{
+		"/1 architecture: \"sparc\" is not one of",
+		"/1 colour: is not an inventory field; the fields are",
+		"/1 serialNumber: is not an inventory field (did you mean serial_number?)",
+		"/2 display_name: is required",
+		"/3 device_id: \"nope\" is not a device ID",
+		"/3 display_name: must be a string",
+		"/4 : must be an object of inventory fields",
+		"/5 device_id: \"" + testID(1) + "\" is already at /0",
+		"/6 os_version: \"22H2\" is not a Windows version",
+		"/7 account_enabled: \"yes\" is not one of true, false",
+		"/7 unreachable_endpoints: \"moon\" is not one of",
+		"/7 internet_connected: must be true, false or a string",
+		"/8 : must be an object of inventory fields",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("errors:\n%s\nwant %d", strings.Join(got, "\n"), len(want))
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("error %d: %q, want it to start with %q", i, got[i], want[i])
+		}
+	}
+
+	for _, body := range []string{"", "   ", "{}", `{"device_id": "x"}`, "[", `[{"device_id": }]`, "[] []", "[{}", "nul"} {
+		_, err := DecodeInventoryJSON(strings.NewReader(body))
+		if !errors.Is(err, ErrMalformedJSON) {
+			t.Errorf("DecodeInventoryJSON(%q): %v, want ErrMalformedJSON", body, err)
+		}
+	}
+	readErr := errors.New("boom")
+	if _, err := DecodeInventoryJSON(&failingReader{err: readErr}); !errors.Is(err, readErr) {
+		t.Errorf("read error: %v", err)
+	}
+}
+
+type failingReader struct{ err error }
+
+func (r *failingReader) Read([]byte) (int, error) { return 0, r.err }
+
+// TestInventoryJSONMatchesCSV checks that a record sent as JSON strings is
+// stored exactly as the same CSV row.
+func TestInventoryJSONMatchesCSV(t *testing.T) {
+	d := healthy(1)
+	d.UnreachableEndpoints = []string{"teams", "edge"}
+	var csvHead, csvRow, js []string
+	for _, f := range InventoryFields {
+		v := f.Value(d)
+		csvHead = append(csvHead, f.Key)
+		csvRow = append(csvRow, v)
+		js = append(js, fmt.Sprintf("%q: %q", f.Key, v))
+	}
+	var fromCSV *Device
+	if _, err := ReadInventoryCSV(strings.NewReader(strings.Join(csvHead, ",")+"\n"+strings.Join(csvRow, ",")+"\n"),
+		func(x *Device) error { fromCSV = x; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	devs, err := DecodeInventoryJSON(strings.NewReader("[{" + strings.Join(js, ",") + "}]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range InventoryFields {
+		if a, b := f.Value(fromCSV), f.Value(devs[0]); a != b {
+			t.Errorf("%s: CSV %q, JSON %q", f.Key, a, b)
+		}
+	}
+}
+
+// FuzzDecodeInventoryJSON checks that no body makes the decoder panic or
+// accept what is not an array of valid records.
+func FuzzDecodeInventoryJSON(f *testing.F) {
+	for _, seed := range []string{
+		`[{"device_id": "00000000-0000-4000-8000-000000000001", "display_name": "a"}]`,
+		`[{"device_id": "00000000-0000-4000-8000-000000000001", "display_name": "a\"b", "x": {"y": [1, "]"]}}]`,
+		`[null, 1, "s", [], {}]`, `[{"unreachable_endpoints": ["a", "b"], "account_enabled": true}]`, `[`, `{}`, ``,
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		devs, err := DecodeInventoryJSON(strings.NewReader(body))
+		if err != nil {
+			if devs != nil {
+				t.Fatal("devices returned with an error")
+			}
+			return
+		}
+		for _, d := range devs {
+			if fes := ValidateDevice(d); len(fes) > 0 {
+				t.Fatalf("accepted an invalid record: %v", fes)
+			}
+		}
+	})
+}
+
+// BenchmarkDecodeInventoryJSON decodes a batch of 1,000 complete records,
+// the batch size of the registration API.
+func BenchmarkDecodeInventoryJSON(b *testing.B) {
+	var body strings.Builder
+	body.WriteString("[")
+	for i := range 1000 {
+		if i > 0 {
+			body.WriteString(",")
+		}
+		d := healthy(i + 1)
+		body.WriteString("{")
+		for j, f := range InventoryFields {
+			if j > 0 {
+				body.WriteString(", ")
+			}
+			fmt.Fprintf(&body, "%q: %q", f.Key, f.Value(d))
+		}
+		body.WriteString("}")
+	}
+	body.WriteString("]")
+	src := body.String()
+	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	for b.Loop() {
+		devs, err := DecodeInventoryJSON(strings.NewReader(src))
+		if err != nil || len(devs) != 1000 {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "records/s")
+}

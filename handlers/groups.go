@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"patchboard/store"
@@ -227,36 +229,45 @@ func (h *Groups) membersView(c echo.Context, g store.Group, canEdit bool) (views
 	return views.MembersView{Group: g, Search: q.Search, After: q.After, Page: page, CanEdit: canEdit}, nil
 }
 
-// groupView loads everything a group's page shows.
-func (h *Groups) groupView(c echo.Context, g store.Group) (views.GroupView, error) {
+// groupParts say which parts of a group's page to load: the whole page, or
+// the one section an htmx refresh targets.
+type groupParts struct{ members, rule, owners, nestable bool }
+
+var wholeGroupPage = groupParts{members: true, rule: true, owners: true, nestable: true}
+
+// groupView loads the parts of a group's page.
+func (h *Groups) groupView(c echo.Context, g store.Group, parts groupParts) (views.GroupView, error) {
 	ctx := c.Request().Context()
 	u := CurrentUser(c)
 	v := views.GroupView{Group: g, CanEdit: u.Role.Can(store.PermEditGroups) && !g.Builtin,
-		CanManageOwners: u.Role.Can(store.PermManage)}
+		CanManageOwners: u.Role.Can(store.PermManage), MemberCount: g.Devices + g.Groups}
 	var err error
 	if v.CanEditMembers, v.MembersDenied, err = h.membersRight(c, g); err != nil {
 		return v, err
 	}
-	if v.Members, err = h.membersView(c, g, v.CanEditMembers); err != nil {
-		return v, err
+	if parts.members {
+		if v.Members, err = h.membersView(c, g, v.CanEditMembers); err != nil {
+			return v, err
+		}
 	}
-	v.MemberCount = g.Devices + g.Groups
-	if g.Kind == store.GroupDynamic {
+	if g.Kind == store.GroupDynamic && parts.rule {
 		if v.Rule, err = h.ruleView(c, g.Rule); err != nil {
 			return v, err
 		}
 		v.MemberCount = v.Rule.Preview.Matches
 	}
-	if v.Owners, err = h.Store.GroupOwners(ctx, g.ID); err != nil {
-		return v, err
+	if parts.owners {
+		if v.Owners, err = h.Store.GroupOwners(ctx, g.ID); err != nil {
+			return v, err
+		}
 	}
-	if g.Kind == store.GroupAssigned {
+	if parts.nestable && g.Kind == store.GroupAssigned {
 		groups, err := h.Store.Groups(ctx)
 		if err != nil {
 			return v, err
 		}
 		for _, o := range groups {
-			if o.ID != g.ID && !o.Builtin && !containsName(o.Parents, g.Name) {
+			if o.ID != g.ID && !o.Builtin && !slices.Contains(o.Parents, g.Name) {
 				v.Nestable = append(v.Nestable, o)
 			}
 		}
@@ -264,34 +275,34 @@ func (h *Groups) groupView(c echo.Context, g store.Group) (views.GroupView, erro
 	return v, nil
 }
 
-func containsName(names []string, name string) bool {
-	for _, n := range names {
-		if n == name {
-			return true
-		}
-	}
-	return false
-}
-
-// Detail is a group's page; htmx asks for the part it refreshes.
+// Detail is a group's page; htmx asks for the section it refreshes.
 func (h *Groups) Detail(c echo.Context) error {
 	g, err := h.loadGroup(c)
 	if err != nil {
 		return err
 	}
-	v, err := h.groupView(c, g)
-	if err != nil {
-		return err
-	}
 	if IsFragment(c) {
+		var parts groupParts
+		var render func(views.GroupView) templ.Component
 		switch c.Request().Header.Get("HX-Target") {
 		case "group-summary":
-			return Render(c, http.StatusOK, views.GroupSummary(v))
+			parts, render = groupParts{rule: true}, views.GroupSummary
 		case "nest-panel":
-			return Render(c, http.StatusOK, views.NestPanel(v))
+			parts, render = groupParts{nestable: true}, views.NestPanel
 		case "group-owners":
-			return Render(c, http.StatusOK, views.GroupOwners(v))
+			parts, render = groupParts{owners: true}, views.GroupOwners
 		}
+		if render != nil {
+			v, err := h.groupView(c, g, parts)
+			if err != nil {
+				return err
+			}
+			return Render(c, http.StatusOK, render(v))
+		}
+	}
+	v, err := h.groupView(c, g, wholeGroupPage)
+	if err != nil {
+		return err
 	}
 	return Render(c, http.StatusOK, views.GroupPage(v))
 }
@@ -303,7 +314,11 @@ func (h *Groups) Members(c echo.Context) error {
 		return err
 	}
 	if !IsFragment(c) {
-		return c.Redirect(http.StatusSeeOther, views.GroupURL(g.ID)+"?"+c.QueryString())
+		to := views.GroupURL(g.ID)
+		if qs := c.QueryString(); qs != "" {
+			to += "?" + qs
+		}
+		return c.Redirect(http.StatusSeeOther, to)
 	}
 	canEdit, _, err := h.membersRight(c, g)
 	if err != nil {

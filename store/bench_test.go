@@ -379,4 +379,21 @@ func BenchmarkDevicePage(b *testing.B) {
 	run("search=common-prefix/sort=last_checkin", DeviceQuery{Tab: TabReady, Search: "PC-0", Sort: "last_checkin"}, false)
 	run("search=common-infix", DeviceQuery{Tab: TabReady, Search: "C-00"}, false)
 	run("search=one-char", DeviceQuery{Tab: TabReady, Search: "C"}, false)
+	// BenchmarkExportReady exports right after a discovery, with blade_order
+	// still to sync; this is the export once it is.
+	b.Run("export=ready-default-columns", func(b *testing.B) {
+		cols, err := ParseColumns(strings.Join(ExportDefaultColumns, ","))
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows := 0
+		cpu := processCPU()
+		for b.Loop() {
+			if rows, err = st.ExportCSV(ctx, io.Discard, DeviceQuery{Tab: TabReady}, cols); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64((processCPU()-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
+		b.ReportMetric(float64(rows), "rows")
+	})
 }

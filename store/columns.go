@@ -17,29 +17,31 @@ type Column struct {
 	// same cost however deep the page; the UI offers sorting on these only.
 	Sortable bool
 	// sort is the SQL expression to order by; it never yields NULL, so that
-	// keyset cursors can compare it. For a sortable column, index is the
-	// partial index ON devices (tab, <sort>, id) WHERE status IS NOT NULL
-	// that walks that order (migration 0003): the expression there must be
-	// sort exactly, without the "d." qualifier, or SQLite will not use it.
-	sort  string
-	index string
+	// keyset cursors can compare it.
+	sort string
+	// index is the blade_order index that walks a sortable column's order
+	// in a tab, and orderColumn its blade_order column, which holds sort's
+	// value of each device on the blades (migration 0003).
+	index, orderColumn string
 	// needs names the stored columns Value reads.
 	needs []string
 }
 
-// sortIndexes names, for each sortable column, its (tab, sort, id) index.
-// The status column has none: a tab holds at most two statuses, so its order
-// is the tab's statuses one after another, each walked in devices_status_name
-// (status, display name, id) — rows of one status are ordered by name.
-var sortIndexes = map[string]string{
-	"display_name":  "devices_tab_name",
-	"serial_number": "devices_tab_serial",
-	"model":         "devices_tab_model",
-	"os_version":    "devices_tab_os_build",
-	"last_checkin":  "devices_tab_last_checkin",
-	"ring":          "devices_tab_ring",
-	"registered_on": "devices_tab_registered_at",
-	"status":        "devices_status_name",
+// sortOrders are the sortable columns: their blade_order index and column.
+// The status column is walked as the tab's statuses one after another (at
+// most two), each in blade_order_status_name in name order: rows of one
+// status are ordered by name.
+var sortOrders = map[string]struct{ index, order string }{
+	"display_name":  {"blade_order_name", "display_name"},
+	"status":        {"blade_order_status_name", "status"},
+	"device_id":     {"blade_order_device_id", "device_id"},
+	"serial_number": {"blade_order_serial", "serial_number"},
+	"manufacturer":  {"blade_order_manufacturer", "manufacturer"},
+	"model":         {"blade_order_model", "model"},
+	"os_version":    {"blade_order_os_build", "os_build"},
+	"last_checkin":  {"blade_order_last_checkin", "last_checkin"},
+	"ring":          {"blade_order_ring", "ring"},
+	"registered_on": {"blade_order_registered_at", "registered_at"},
 }
 
 // inventoryColumn makes the column of an inventory field.
@@ -109,8 +111,8 @@ func columnCatalogue() []Column {
 			Value: func(r *DeviceRow) string { return r.DiscoveredVia }},
 	}
 	for i := range cols {
-		if idx, ok := sortIndexes[cols[i].Key]; ok {
-			cols[i].Sortable, cols[i].index = true, idx
+		if o, ok := sortOrders[cols[i].Key]; ok {
+			cols[i].Sortable, cols[i].index, cols[i].orderColumn = true, o.index, o.order
 		}
 	}
 	return cols

@@ -348,25 +348,34 @@ func (s *Store) ImportDevices(ctx context.Context, r io.Reader, source, actor st
 // rows already parsed, so parsing overlaps the SQLite work on a second core.
 // Both stop at the first error of either side.
 func pipeInventory(ctx context.Context, r io.Reader, write func(*Device) error) error {
-	const batch = 512
+	return pipeDevices(ctx, 512, func(each func(*Device) error) error {
+		_, err := ReadInventoryCSV(r, each)
+		return err
+	}, write)
+}
+
+// pipeDevices runs read on its own goroutine and hands the devices it
+// passes to each over to write, chunk by chunk, on this one. Both stop at
+// the first error of either side; read's error wins.
+func pipeDevices(ctx context.Context, chunk int, read func(each func(*Device) error) error, write func(*Device) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	batches := make(chan []*Device, 8)
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(batches)
-		buf := make([]*Device, 0, batch)
+		buf := make([]*Device, 0, chunk)
 		send := func() error {
 			select {
 			case batches <- buf:
-				buf = make([]*Device, 0, batch)
+				buf = make([]*Device, 0, chunk)
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()
 			}
 		}
-		_, err := ReadInventoryCSV(r, func(d *Device) error {
-			if buf = append(buf, d); len(buf) == batch {
+		err := read(func(d *Device) error {
+			if buf = append(buf, d); len(buf) == chunk {
 				return send()
 			}
 			return nil

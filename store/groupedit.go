@@ -646,7 +646,8 @@ type MemberPage struct {
 	// Next is the cursor of the following page; empty on the last page.
 	Next string
 	// Total counts the device members matching the search; Capped means
-	// there are more than Total.
+	// a search matched more than Total (SearchCountCap) and stopped
+	// counting.
 	Total  int
 	Capped bool
 }
@@ -772,31 +773,47 @@ const memberCols = `d.id, d.device_id, d.display_name, d.serial_number, d.os, d.
 	ifnull(d.status, ''), ifnull(d.discovered_via, ''), m.added_at, m.added_by`
 
 // assignedMembers pages the device members of an assigned group.
+//
+// Without a search the count is the group's. A search first collects, up to
+// SearchCountCap+1, the members it matches: few (a full pass over the
+// memberships, stopped early when matches are common) are then sorted by
+// their IDs; more than the cap are dense enough for the name-index walk to
+// fill a page soon, and the count says "more than".
 func assignedMembers(ctx context.Context, tx *sql.Tx, g Group, q MemberQuery, cur *memberCursor, page *MemberPage) error {
 	var like string
+	var matched []int64
+	page.Total = g.Devices
 	if q.Search != "" {
 		like = "%" + escapeLike(q.Search) + "%"
-	}
-	// Count first: it also decides the plan.
-	if like == "" {
-		page.Total = g.Devices
-	} else {
 		var a args
-		gid := a.add(g.ID)
-		err := tx.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM (SELECT 1 FROM group_members m CROSS JOIN devices d
-			WHERE m.group_id = %s AND m.device_pk IS NOT NULL AND d.id = m.device_pk AND %s LIMIT %d)`,
-			gid, likeCond(a.add(like)), SearchCountCap+1), a...).Scan(&page.Total)
+		rows, err := tx.QueryContext(ctx, fmt.Sprintf(`SELECT d.id FROM group_members m CROSS JOIN devices d
+			WHERE m.group_id = %s AND m.device_pk IS NOT NULL AND d.id = m.device_pk AND %s LIMIT %d`,
+			a.add(g.ID), likeCond(a.add(like)), SearchCountCap+1), a...)
 		if err != nil {
 			return err
 		}
+		for rows.Next() {
+			var pk int64
+			if err := rows.Scan(&pk); err != nil {
+				rows.Close()
+				return err
+			}
+			matched = append(matched, pk)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		page.Total = len(matched)
 		if page.Total > SearchCountCap {
-			page.Total, page.Capped = SearchCountCap, true
+			page.Total, page.Capped, matched = SearchCountCap, true, nil
+		} else if matched == nil {
+			return nil // no match
 		}
 	}
 	want := q.Limit + 1 // one more row says whether there is a next page
-	stmts := memberStatements(g, like, cur, want)
 	var got []GroupDevice
-	for _, st := range stmts {
+	for _, st := range memberStatements(g, like, matched, cur, want) {
 		if len(got) >= want {
 			break
 		}
@@ -830,49 +847,59 @@ func assignedMembers(ctx context.Context, tx *sql.Tx, g Group, q MemberQuery, cu
 }
 
 // memberStatements are the statements of a page of an assigned group's
-// device members, run in turn until want rows came.
-func memberStatements(g Group, like string, cur *memberCursor, want int) []query {
-	var stmts []query
-	// A search, or a group small enough, is gathered from its memberships
-	// and sorted; a large unfiltered group walks the name index, where
-	// members are dense enough to fill a page soon. (A search walking the
-	// index would test the whole directory when matches are rare.)
-	if like != "" || g.Devices <= gatherMembersMax {
+// device members, run in turn until want rows came: the search's matched
+// devices sorted, a small group's members sorted, or a walk of the name
+// index probing each device's membership (with the search, when it matched
+// too many to sort).
+func memberStatements(g Group, like string, matched []int64, cur *memberCursor, want int) []query {
+	const order = "d.display_name COLLATE NOCASE, d.id"
+	if matched != nil || g.Devices <= gatherMembersMax && like == "" {
 		var a args
-		where := fmt.Sprintf("m.group_id = %s AND m.device_pk IS NOT NULL AND d.id = m.device_pk", a.add(g.ID))
-		if like != "" {
-			where += " AND " + likeCond(a.add(like))
+		var where string
+		if matched != nil {
+			ids := make([]string, len(matched))
+			for i, pk := range matched {
+				ids[i] = a.add(pk)
+			}
+			where = fmt.Sprintf("d.id IN (%s) AND m.group_id = %s AND m.device_pk = d.id", strings.Join(ids, ", "), a.add(g.ID))
+		} else {
+			where = fmt.Sprintf("m.group_id = %s AND m.device_pk IS NOT NULL AND d.id = m.device_pk", a.add(g.ID))
 		}
 		if cur != nil {
 			where += fmt.Sprintf(" AND (d.display_name COLLATE NOCASE, d.id) > (%s, %s)", a.add(cur.Name), a.add(cur.PK))
 		}
-		stmts = append(stmts, query{fmt.Sprintf(`SELECT %s FROM group_members m CROSS JOIN devices d WHERE %s
-			ORDER BY d.display_name COLLATE NOCASE, d.id LIMIT %d`, memberCols, where, want), a})
-	} else {
-		// As the blades' walks: after a cursor, the rows tied with its name
-		// after its id, then the names after it. SQLite seeks to both; a
-		// row-value comparison on the index would only filter.
-		walk := func(cond func(a *args) string, order string) query {
-			var a args
-			where := fmt.Sprintf("m.group_id = %s AND m.device_pk IS NOT NULL AND m.device_pk = d.id", a.add(g.ID))
-			if cond != nil {
-				where += " AND " + cond(&a)
-			}
-			return query{fmt.Sprintf(`SELECT %s FROM devices d INDEXED BY devices_name CROSS JOIN group_members m
-				WHERE %s ORDER BY %s LIMIT %d`, memberCols, where, order, want), a}
+		from := "group_members m CROSS JOIN devices d"
+		if matched != nil {
+			from = "devices d CROSS JOIN group_members m"
 		}
-		if cur != nil {
-			stmts = append(stmts, walk(func(a *args) string {
-				return fmt.Sprintf("d.display_name = %s COLLATE NOCASE AND d.id > %s", a.add(cur.Name), a.add(cur.PK))
-			}, "d.id"))
-			stmts = append(stmts, walk(func(a *args) string {
-				return fmt.Sprintf("d.display_name > %s COLLATE NOCASE", a.add(cur.Name))
-			}, "d.display_name COLLATE NOCASE, d.id"))
-		} else {
-			stmts = append(stmts, walk(nil, "d.display_name COLLATE NOCASE, d.id"))
-		}
+		return []query{{fmt.Sprintf(`SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT %d`, memberCols, from, where, order, want), a}}
 	}
-	return stmts
+	// As the blades' walks: after a cursor, the rows tied with its name
+	// after its id, then the names after it. SQLite seeks to both; a
+	// row-value comparison on the index would only filter.
+	walk := func(cond func(a *args) string, order string) query {
+		var a args
+		where := fmt.Sprintf("m.group_id = %s AND m.device_pk IS NOT NULL AND m.device_pk = d.id", a.add(g.ID))
+		if like != "" {
+			where += " AND " + likeCond(a.add(like))
+		}
+		if cond != nil {
+			where += " AND " + cond(&a)
+		}
+		return query{fmt.Sprintf(`SELECT %s FROM devices d INDEXED BY devices_name CROSS JOIN group_members m
+			WHERE %s ORDER BY %s LIMIT %d`, memberCols, where, order, want), a}
+	}
+	if cur == nil {
+		return []query{walk(nil, order)}
+	}
+	return []query{
+		walk(func(a *args) string {
+			return fmt.Sprintf("d.display_name = %s COLLATE NOCASE AND d.id > %s", a.add(cur.Name), a.add(cur.PK))
+		}, "d.id"),
+		walk(func(a *args) string {
+			return fmt.Sprintf("d.display_name > %s COLLATE NOCASE", a.add(cur.Name))
+		}, order),
+	}
 }
 
 // --- finding devices to add -------------------------------------------------

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -150,6 +151,37 @@ func BenchmarkGroupMembers(b *testing.B) {
 			}
 			b.ReportMetric(float64(len(p.Devices)), "rows")
 			b.ReportMetric(float64(p.Total), "total")
+			reportLatency(b, ds)
+		})
+	}
+}
+
+// BenchmarkDirectoryMatches finds devices to add to a group: a whole serial
+// number, a rare and a common substring.
+func BenchmarkDirectoryMatches(b *testing.B) {
+	n := benchDevices(b)
+	st := copyFixture(b, benchFixture(b, n, false))
+	ctx := context.Background()
+	reg, err := st.RegistrationGroupID(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct{ name, text string }{
+		{"serial", fmt.Sprintf("SN%08d", n/2)},
+		{"rare", fmt.Sprintf("PC-%07d", n/2)[:9]},
+		{"common", "PC-00"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var m []DirectoryMatch
+			var ds []time.Duration
+			for b.Loop() {
+				start := time.Now()
+				if m, err = st.DirectoryMatches(ctx, reg, c.text, 25); err != nil {
+					b.Fatal(err)
+				}
+				ds = append(ds, time.Since(start))
+			}
+			b.ReportMetric(float64(len(m)), "rows")
 			reportLatency(b, ds)
 		})
 	}

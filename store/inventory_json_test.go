@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -201,4 +202,61 @@ func BenchmarkDecodeInventoryJSON(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "records/s")
+}
+
+func TestImportDevicesJSON(t *testing.T) {
+	st := openTestStore(t)
+	ctx := context.Background()
+	body := func(devs []*Device, extra string) string {
+		var b strings.Builder
+		b.WriteString("[")
+		for i, d := range devs {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			b.WriteString("{")
+			for j, f := range InventoryFields {
+				if j > 0 {
+					b.WriteString(",")
+				}
+				fmt.Fprintf(&b, "%q:%q", f.Key, f.Value(d))
+			}
+			b.WriteString("}")
+		}
+		b.WriteString(extra + "]")
+		return b.String()
+	}
+	var devs []*Device
+	for i := range 300 {
+		devs = append(devs, healthy(i+1))
+	}
+	// A bad record after hundreds of good ones, which are being written
+	// already: nothing stays.
+	_, err := st.ImportDevicesJSON(ctx, strings.NewReader(body(devs, `,{"device_id": "x", "display_name": "y"}`)), "test", "token:t")
+	var ve *ValidationError
+	if !errors.As(err, &ve) || len(ve.Errors) != 1 || ve.Errors[0].Item != "/300" {
+		t.Fatalf("error %v", err)
+	}
+	if _, err := st.Device(ctx, devs[0].DeviceID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a rejected batch left records: %v", err)
+	}
+	res, err := st.ImportDevicesJSON(ctx, strings.NewReader(body(devs, "")), "test", "token:t")
+	if err != nil || res != (ImportResult{Rows: 300, Inserted: 300}) {
+		t.Fatalf("import: %+v %v", res, err)
+	}
+	devs[7].Model = "Latitude 5450"
+	res, err = st.ImportDevicesJSON(ctx, strings.NewReader(body(devs[:10], "")), "test", "token:t")
+	if err != nil || res != (ImportResult{Rows: 10, Updated: 1, Unchanged: 9}) {
+		t.Fatalf("update: %+v %v", res, err)
+	}
+	if res, err = st.ImportDevicesJSON(ctx, strings.NewReader("[]"), "test", "token:t"); err != nil || res.Rows != 0 {
+		t.Fatalf("empty: %+v %v", res, err)
+	}
+	entries, _ := st.AuditEntries(ctx, AuditFilter{Action: ActionImportDevice, Actor: "token:t"})
+	if len(entries) != 2 || entries[0].Detail != "10 records: 0 new, 1 updated, 9 unchanged" {
+		t.Errorf("audit (none for the empty batch): %+v", entries)
+	}
+	if _, err := st.ImportDevicesJSON(ctx, strings.NewReader(`{"a": 1}`), "test", "token:t"); !errors.Is(err, ErrMalformedJSON) {
+		t.Errorf("not an array: %v", err)
+	}
 }

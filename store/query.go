@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 	"weak"
 )
@@ -30,6 +31,11 @@ type DeviceQuery struct {
 	Offset int // for an explicit page jump; paging on uses After
 	// After is the cursor of the previous page's last row (DevicePage.Next).
 	After string
+	// Columns, when set, are the keys of the columns (Column.Key) the caller
+	// reads: DevicePage then fills only their fields of each row, plus the
+	// device ID, name and status, which costs a page a third of reading
+	// every field. Unknown keys are rejected.
+	Columns []string
 }
 
 func (q DeviceQuery) validate() error {
@@ -56,7 +62,26 @@ func (q DeviceQuery) validate() error {
 	if q.Limit < 0 || q.Offset < 0 {
 		return invalidf("limit and offset must not be negative")
 	}
+	if _, err := q.projection(); err != nil {
+		return err
+	}
 	return nil
+}
+
+// projection reads the fields of q.Columns (all without them).
+func (q DeviceQuery) projection() (projection, error) {
+	if len(q.Columns) == 0 {
+		return allFields, nil
+	}
+	cols, err := columnsByKeys(q.Columns)
+	if err != nil {
+		return projection{}, err
+	}
+	needs := []string{"device_id", "display_name", "status"}
+	for _, c := range cols {
+		needs = append(needs, c.needs...)
+	}
+	return projectionOf(needs), nil
 }
 
 func (q DeviceQuery) sortColumn() Column {
@@ -173,12 +198,21 @@ type devicePlan struct {
 	// A search of 3 characters or more has its matches in three parts: the
 	// names and the serial numbers starting with it, ranges [lo, hi) of
 	// the NOCASE name and serial indexes; and ids, a JSON array of the
-	// devices the search index finds for its first characters in the rest
-	// of the name and serial or anywhere in the device ID (devices_fts),
-	// plus those queued for that index. The parts are tested with like.
+	// devices the search index (devices_fts) finds for it (ftsQuery) past
+	// the first character of the name and serial or anywhere in the device
+	// ID, plus those queued for that index. The parts are tested with like.
 	lo, hi string
 	ids    string
 	queued bool
+	// orderQueued counts, up to gatherMax+1, the devices whose blade_order
+	// row awaits a sync: walks of blade_order merge them in, sorted by
+	// their values in devices. Past gatherMax, the name order walks
+	// devices_name instead, which is always current.
+	orderQueued int
+	// counted says the plan counted the rows already (total, capped).
+	counted bool
+	total   int
+	capped  bool
 }
 
 // plan decides how q runs. It reads the maintained counters and, for a
@@ -204,12 +238,21 @@ func (s *Store) plan(ctx context.Context, q DeviceQuery) (*devicePlan, error) {
 	if p.col.Key == "status" || (q.Status != "" && p.col.Key == "display_name") {
 		p.how = walkStatus
 	}
+	err := s.queryRow(ctx, fmt.Sprintf(`SELECT count(*) FROM (SELECT 1 FROM blade_queue LIMIT %d)`, gatherMax+1)).Scan(&p.orderQueued)
+	if err != nil {
+		return nil, fmt.Errorf("devices: queue: %w", err)
+	}
+	if p.orderQueued > 0 {
+		s.kickSearchSync() // devices await blade_order or the search index
+	}
 	if q.Search != "" {
 		p.like = "%" + escapeLike(q.Search) + "%"
-		if utf8.RuneCountInString(q.Search) >= 3 {
+		if utf8.RuneCountInString(q.Search) >= 3 && q.Limit > 0 {
 			return p, s.planSearch(ctx, p)
 		}
-		return p, nil // one or two characters: walk testing each row
+		// One or two characters, or every match (an export): walk the
+		// order testing each row, which streams.
+		return p, nil
 	}
 	if q.Status == "" && q.Ring == "" || p.how == walkStatus && q.Ring == "" {
 		return p, nil
@@ -228,12 +271,12 @@ func (s *Store) plan(ctx context.Context, q DeviceQuery) (*devicePlan, error) {
 	wantRows := min(limit+q.Offset, 1<<30)
 	tabRows := max(c.Tab(q.Tab), 1)
 	pass, gather := tabRows, walkSort
-	if q.Status != "" && p.how != walkStatus {
-		pass, gather = c.Status[q.Status], gatherStatus
+	if q.Status != "" && p.how != walkStatus && p.orderQueued <= gatherMax {
+		pass, gather = c.Status[q.Status]+p.orderQueued, gatherStatus
 	}
-	if q.Ring != "" {
+	if q.Ring != "" && p.orderQueued <= gatherMax {
 		// Ring counts span tabs; within one tab a ring holds at most as many.
-		if r := c.Rings.Get(q.Ring); r < pass {
+		if r := c.Rings.Get(q.Ring) + p.orderQueued; r < pass {
 			pass, gather = r, gatherRing
 		}
 	}
@@ -246,34 +289,47 @@ func (s *Store) plan(ctx context.Context, q DeviceQuery) (*devicePlan, error) {
 // planSearch sizes the parts of a search of 3 characters or more in one
 // statement and picks the plan: walk testing each row when the search index
 // or the serial prefix finds many rows, else merge (name order) or gather.
+// The same statement counts the matches when their parts are few: the
+// name prefix in its index up to the cap, the rest exactly.
 func (s *Store) planSearch(ctx context.Context, p *devicePlan) error {
 	search := p.q.Search
 	p.lo = asciiLower(search)
 	p.hi = p.lo + "\xff" // above every text starting with lo: 0xFF is never in UTF-8
 	var a args
-	tab, lo, hi := a.add(string(p.q.Tab)), a.add(p.lo), a.add(p.hi)
-	var nIDs, nSerial, nName int
+	fts := a.add(ftsQuery(search))
+	serials := p.prefixRange(&a, "d.serial_number")
+	names := p.namePrefixCount(&a, max(gatherMax, SearchCountCap))
+	others := fmt.Sprintf(`SELECT count(*) FROM devices d NOT INDEXED WHERE d.id IN (SELECT id FROM c UNION ALL SELECT id FROM sp)
+		AND %s AND %s AND NOT (%s)`, p.baseFilter(&a, ""), likeCond(a.add(p.like)), p.prefixRange(&a, "d.display_name"))
+	var nIDs, nSerial, nName, nOthers int
 	err := s.queryRow(ctx, fmt.Sprintf(`
 		WITH c(id) AS MATERIALIZED (
-			SELECT rowid FROM devices_fts WHERE devices_fts MATCH %[4]s
-			UNION ALL SELECT id FROM devices_search_queue
-			LIMIT %[5]d)
-		SELECT EXISTS (SELECT 1 FROM devices_search_queue), (SELECT count(*) FROM c),
-			(SELECT json_group_array(id) FROM c),
-			(SELECT count(*) FROM (SELECT 1 FROM devices d INDEXED BY devices_tab_serial WHERE d.status IS NOT NULL AND d.tab = %[1]s AND d.serial_number COLLATE NOCASE >= %[2]s AND d.serial_number COLLATE NOCASE < %[3]s LIMIT %[5]d)),
-			(SELECT count(*) FROM (SELECT 1 FROM devices d INDEXED BY devices_tab_name WHERE d.status IS NOT NULL AND d.tab = %[1]s AND d.display_name COLLATE NOCASE >= %[2]s AND d.display_name COLLATE NOCASE < %[3]s LIMIT %[5]d))`,
-		tab, lo, hi, a.add(ftsQuery(search)), gatherMax+1), a...).Scan(&p.queued, &nIDs, &p.ids, &nSerial, &nName)
+			SELECT rowid FROM devices_fts WHERE devices_fts MATCH %[1]s
+			UNION ALL SELECT id FROM blade_queue WHERE search = 1
+			LIMIT %[2]d),
+		sp(id) AS MATERIALIZED (
+			SELECT d.id FROM devices d INDEXED BY devices_serial WHERE d.serial_number <> '' AND %[3]s LIMIT %[2]d)
+		SELECT EXISTS (SELECT 1 FROM blade_queue WHERE search = 1), (SELECT count(*) FROM c),
+			(SELECT json_group_array(id) FROM c), (SELECT count(*) FROM sp), (%[4]s),
+			CASE WHEN (SELECT count(*) FROM c) < %[2]d AND (SELECT count(*) FROM sp) < %[2]d THEN (%[5]s) ELSE -1 END`,
+		fts, gatherMax+1, serials, names, others), a...).Scan(&p.queued, &nIDs, &p.ids, &nSerial, &nName, &nOthers)
 	if err != nil {
 		return fmt.Errorf("devices: search: %w", err)
 	}
 	switch {
 	case nIDs > gatherMax || nSerial > gatherMax:
 		p.ids = "" // common all over: walk the order testing each row
+		return nil
 	case p.col.Key == "display_name":
 		p.how = mergeSearch
 	case nName <= gatherMax:
 		p.how = gatherSearch
 	}
+	p.total, p.capped = nName+nOthers, false
+	if nName > SearchCountCap {
+		p.total, p.capped = SearchCountCap+nOthers, true
+	}
+	p.counted = true
 	return nil
 }
 
@@ -288,9 +344,9 @@ func (a *args) add(v any) string {
 
 // likeCond tests a row's name, serial and device ID against the LIKE
 // parameter; LIKE ignores ASCII case, as NOCASE does. The pattern is the
-// expression (? || ''), not the bare parameter: SQLite recompiles a
-// statement whenever a bare LIKE parameter is bound (its LIKE optimization
-// depends on the value), which cost a third of a search.
+// parameter concatenated with the empty string, not the bare parameter:
+// SQLite recompiles a statement whenever a bare LIKE parameter is bound (its
+// LIKE optimization depends on the value), which cost a third of a search.
 func likeCond(param string) string {
 	return fmt.Sprintf(`(d.display_name LIKE (%[1]s || '') ESCAPE '\' OR d.serial_number LIKE (%[1]s || '') ESCAPE '\' OR d.device_id LIKE (%[1]s || '') ESCAPE '\')`, param)
 }
@@ -331,13 +387,33 @@ func (p *devicePlan) prefixRange(a *args, column string) string {
 	return fmt.Sprintf("%[1]s COLLATE NOCASE >= %[2]s AND %[1]s COLLATE NOCASE < %[3]s", column, a.add(p.lo), a.add(p.hi))
 }
 
-// nameIndex is the index a search's name prefix range is read from.
-func (p *devicePlan) nameIndex() string {
-	if p.q.Status != "" {
-		return "devices_status_name"
+// namePrefixCount is a statement counting, up to limit+1, the devices
+// of p's tab (and status and ring) whose name starts with the search: in
+// blade_order_status_name alone when blade_order is current, else in
+// devices_name, reading every row of the range.
+func (p *devicePlan) namePrefixCount(a *args, limit int) string {
+	if p.orderQueued > 0 {
+		return fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM devices d INDEXED BY devices_name WHERE %s AND %s LIMIT %d)",
+			p.prefixRange(a, "d.display_name"), p.baseFilter(a, ""), limit+1)
 	}
-	return "devices_tab_name"
+	statuses := p.q.Tab.Statuses()
+	if p.q.Status != "" {
+		statuses = []Status{p.q.Status}
+	}
+	ps := make([]string, len(statuses))
+	for i, st := range statuses {
+		ps[i] = a.add(string(st))
+	}
+	cond := fmt.Sprintf("o.tab = %s AND o.status IN (%s) AND %s", a.add(string(p.q.Tab)), strings.Join(ps, ", "), p.prefixRange(a, "o.display_name"))
+	if p.q.Ring != "" {
+		cond += " AND o.ring = " + a.add(string(p.q.Ring))
+	}
+	return fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM blade_order o INDEXED BY blade_order_status_name WHERE %s LIMIT %d)", cond, limit+1)
 }
+
+// nameIndex is the index a search's name prefix range is read from: one of
+// all devices, always current.
+func (p *devicePlan) nameIndex() string { return "devices_name" }
 
 // matches is the condition of a gathered search: the row is a candidate of
 // the search index, or has the serial prefix, or (withNames) the name
@@ -346,12 +422,10 @@ func (p *devicePlan) nameIndex() string {
 func (p *devicePlan) matches(a *args, withNames bool) string {
 	parts := []string{
 		"SELECT value FROM json_each(" + a.add(p.ids) + ")",
-		fmt.Sprintf("SELECT x.id FROM devices x INDEXED BY devices_tab_serial WHERE x.status IS NOT NULL AND x.tab = %s AND %s",
-			a.add(string(p.q.Tab)), p.prefixRange(a, "x.serial_number")),
+		"SELECT x.id FROM devices x INDEXED BY devices_serial WHERE x.serial_number <> '' AND " + p.prefixRange(a, "x.serial_number"),
 	}
 	if withNames {
-		parts = append(parts, fmt.Sprintf("SELECT x.id FROM devices x INDEXED BY devices_tab_name WHERE x.status IS NOT NULL AND x.tab = %s AND %s",
-			a.add(string(p.q.Tab)), p.prefixRange(a, "x.display_name")))
+		parts = append(parts, "SELECT x.id FROM devices x INDEXED BY devices_name WHERE "+p.prefixRange(a, "x.display_name"))
 	}
 	cond := "d.id IN (" + strings.Join(parts, " UNION ALL ") + ") AND " + likeCond(a.add(p.like))
 	if !withNames {
@@ -360,17 +434,20 @@ func (p *devicePlan) matches(a *args, withNames bool) string {
 	return cond
 }
 
-// from is the FROM clause: which index the plan uses is decided here, not
-// left to the planner, which knows neither the counters nor the search.
-func (p *devicePlan) from() string {
-	switch p.how {
-	case walkSort:
-		return "devices d INDEXED BY " + p.col.index
-	case walkStatus, gatherStatus:
-		return "devices d INDEXED BY devices_status_name"
-	case gatherRing:
-		return "devices d INDEXED BY devices_tab_ring"
+// ringRows selects the ids of blade_order's rows in p's tab, ring and
+// status, read from the index alone.
+func (p *devicePlan) ringRows(a *args) string {
+	cond := fmt.Sprintf("o.tab = %s AND o.ring = %s", a.add(string(p.q.Tab)), a.add(string(p.q.Ring)))
+	if p.q.Status != "" {
+		cond += " AND o.status = " + a.add(string(p.q.Status))
 	}
+	return "SELECT o.id FROM blade_order o INDEXED BY blade_order_ring WHERE " + cond
+}
+
+// from is the FROM clause of a gather. Which index each statement uses is
+// decided by the plan, not left to the planner, which knows neither the
+// counters nor the search.
+func (p *devicePlan) from() string {
 	return "devices d NOT INDEXED" // gathered by rowid
 }
 
@@ -389,7 +466,9 @@ func afterCursor(a *args, order []string, desc bool, values []any, pk int64) str
 	return fmt.Sprintf("(%s, d.id) %s (%s)", strings.Join(order, ", "), op, strings.Join(ps, ", "))
 }
 
-func orderBy(order []string, desc bool) string {
+func orderBy(order []string, desc bool) string { return orderByID(order, desc, "d.id") }
+
+func orderByID(order []string, desc bool, id string) string {
 	dir := " ASC"
 	if desc {
 		dir = " DESC"
@@ -398,7 +477,7 @@ func orderBy(order []string, desc bool) string {
 	for _, o := range order {
 		b.WriteString(o + dir + ", ")
 	}
-	return b.String() + "d.id" + dir
+	return b.String() + id + dir
 }
 
 func (p *devicePlan) limitOffset(a *args) string {
@@ -422,17 +501,42 @@ func (p *devicePlan) queries(proj projection) []query {
 	}
 	var a args
 	where := p.baseFilter(&a, "")
-	if p.how == gatherSearch {
+	switch p.how {
+	case gatherSearch:
 		where += " AND " + p.matches(&a, true)
+	case gatherRing:
+		where += " AND d.id IN (" + p.ringRows(&a) + " UNION ALL SELECT id FROM blade_queue)"
+	case gatherStatus:
+		where += fmt.Sprintf(" AND d.id IN (SELECT o.id FROM blade_order o INDEXED BY blade_order_status_name WHERE o.tab = %s AND o.status = %s UNION ALL SELECT id FROM blade_queue)",
+			a.add(string(p.q.Tab)), a.add(string(p.q.Status)))
 	}
 	if p.cur != nil {
 		where += " AND " + afterCursor(&a, p.order, p.q.Desc, p.cur.Values, p.cur.PK)
 	}
-	ob := orderBy(p.order, p.q.Desc)
 	// Gathered rows are sorted by a temp B-tree: sort only their keys, then
 	// read the page's rows, so that the rows left out cost no projection.
-	return []query{{fmt.Sprintf(`SELECT %s, %s FROM (SELECT d.id AS pk FROM %s WHERE %s ORDER BY %s%s) k
-		CROSS JOIN devices d ON d.id = k.pk ORDER BY %s`, proj.sql, strings.Join(p.order, ", "), p.from(), where, ob, p.limitOffset(&a), ob), a}}
+	keys := make([]string, len(p.order))
+	for i, o := range p.order {
+		keys[i] = fmt.Sprintf("%s AS s%d", o, i)
+	}
+	return []query{{fmt.Sprintf(`SELECT %s, %s FROM (SELECT d.id AS pk, %s FROM %s WHERE %s ORDER BY %s%s) k
+		CROSS JOIN devices d ON d.id = k.pk ORDER BY %s`, proj.sql, strings.Join(p.order, ", "), strings.Join(keys, ", "),
+		p.from(), where, orderBy(p.order, p.q.Desc), p.limitOffset(&a), p.keyOrder()), a}}
+}
+
+// keyOrder orders the rows of subquery k, which selected the order terms as
+// s0, s1, … and the id as pk, as the subquery did: SQLite then keeps its
+// order instead of sorting the page again.
+func (p *devicePlan) keyOrder() string {
+	dir := " ASC"
+	if p.q.Desc {
+		dir = " DESC"
+	}
+	var b strings.Builder
+	for i := range p.order {
+		fmt.Fprintf(&b, "k.s%d%s, ", i, dir)
+	}
+	return b.String() + "k.pk" + dir
 }
 
 // mergeQuery is a search in name order: the name index's range of names
@@ -446,7 +550,7 @@ func (p *devicePlan) mergeQuery(proj projection) query {
 		dir, gt = "DESC", "<"
 	}
 	arm := func(from, cond string) string {
-		return fmt.Sprintf("SELECT d.id AS pk, d.display_name COLLATE NOCASE AS k FROM %s WHERE %s AND %s", from, p.baseFilter(&a, ""), cond)
+		return fmt.Sprintf("SELECT d.id AS pk, d.display_name COLLATE NOCASE AS s0 FROM %s WHERE %s AND %s", from, p.baseFilter(&a, ""), cond)
 	}
 	nameFrom := "devices d INDEXED BY " + p.nameIndex()
 	var arms []string
@@ -476,33 +580,62 @@ func (p *devicePlan) mergeQuery(proj projection) query {
 		others += " AND " + afterCursor(&a, p.order, p.q.Desc, p.cur.Values, p.cur.PK)
 	}
 	arms = append(arms, arm("devices d NOT INDEXED", others))
-	ob := orderBy(p.order, p.q.Desc)
 	return query{fmt.Sprintf(`SELECT %s, %s FROM (%s ORDER BY 2 %s, 1 %s%s) k
 		CROSS JOIN devices d ON d.id = k.pk ORDER BY %s`,
-		proj.sql, strings.Join(p.order, ", "), strings.Join(arms, " UNION ALL "), dir, dir, p.limitOffset(&a), ob), a}
+		proj.sql, strings.Join(p.order, ", "), strings.Join(arms, " UNION ALL "), dir, dir, p.limitOffset(&a), p.keyOrder()), a}
+}
+
+// walkSource is what a walk reads: an index, the order term it is in, the
+// id term, and the conditions that bound the index range.
+type walkSource struct {
+	from, key, id string
+	bound         func(a *args, st Status) string
+	// merge: devices await blade_order, merge them in (orderMergeQuery).
+	merge bool
+}
+
+func (p *devicePlan) walkSource() walkSource {
+	join := " CROSS JOIN devices d ON d.id = o.id"
+	switch {
+	case p.how == walkStatus:
+		return walkSource{from: "blade_order o INDEXED BY blade_order_status_name" + join, key: "o.display_name", id: "o.id",
+			bound: func(a *args, st Status) string {
+				return fmt.Sprintf("o.tab = %s AND o.status = %s", a.add(string(p.q.Tab)), a.add(string(st)))
+			}, merge: p.orderQueued > 0}
+	case p.col.Key == "display_name" && p.orderQueued > gatherMax:
+		return walkSource{from: "devices d INDEXED BY devices_name", key: nameOrder, id: "d.id"}
+	}
+	return walkSource{from: "blade_order o INDEXED BY " + p.col.index + join, key: "o." + p.col.orderColumn, id: "o.id",
+		bound: func(a *args, _ Status) string {
+			cond := "o.tab = " + a.add(string(p.q.Tab))
+			if p.col.Key == "ring" && p.q.Ring != "" {
+				cond += " AND o.ring = " + a.add(string(p.q.Ring)) // the filter is a range of the index too
+			}
+			return cond
+		}, merge: p.orderQueued > 0}
 }
 
 // walkQueries are the statements of a walk in index order. A status sort
-// walks the tab's statuses one after another (or the filtered one), each in
-// devices_status_name by name; other walks are one range of the sort
-// column's index. After a cursor, a range continues as two statements, the
-// rows tied with the cursor's value after its id, then the rows after the
-// value: SQLite seeks to both, whereas a row-value comparison
-// (sort, id) > (?, ?) on these indexes only filters, which made a page
-// deep in the tab cost as much as all the pages before it.
+// walks the tab's statuses one after another (or the filtered one), each a
+// range of blade_order_status_name in name order; other walks are one range
+// of the sort column's index. After a cursor, a range continues as two
+// statements, the rows tied with the cursor's value after its id, then the
+// rows after the value: SQLite seeks to both, whereas a row-value
+// comparison (sort, id) > (?, ?) on these indexes only filters, which made
+// a page deep in the tab cost as much as all the pages before it. While
+// devices await blade_order, each range is one statement merging them in.
 //
 // Limit and offset apply to the whole: every statement is limited to the
 // page and the offset, and eachDevice skips and stops.
 func (p *devicePlan) walkQueries(proj projection) []query {
+	src := p.walkSource()
 	statuses := []Status{""}
-	order := p.order
 	var curValue any
-	if p.cur != nil && len(p.cur.Values) > 0 {
+	if p.cur != nil {
 		curValue = p.cur.Values[len(p.cur.Values)-1]
 	}
 	curStatus := Status("")
 	if p.how == walkStatus {
-		order = []string{nameOrder}
 		statuses = p.q.Tab.Statuses()
 		if p.q.Status != "" {
 			statuses = []Status{p.q.Status}
@@ -516,60 +649,114 @@ func (p *devicePlan) walkQueries(proj projection) []query {
 			curStatus = Status(s)
 		}
 	}
-	if p.col.Key == "ring" && p.q.Ring != "" {
-		// The filter fixes the ring: SQLite does not see that an equality
-		// on an index expression leaves the rows ordered by id, so say so.
-		order = nil
-	}
 	gt := ">"
 	if p.q.Desc {
 		gt = "<"
 	}
-	stmt := func(st Status, order []string, cond func(a *args) string) query {
+	// The ranges to walk, and whether the cursor is in each.
+	type segment struct {
+		status   Status
+		atCursor bool
+	}
+	var segs []segment
+	n := 0
+	for _, st := range statuses {
+		atCursor := p.cur != nil
+		if p.how == walkStatus && p.col.Key == "status" && p.cur != nil && st != curStatus {
+			// Statuses before the cursor's are done; after it, whole.
+			if (st < curStatus) != p.q.Desc {
+				continue
+			}
+			atCursor = false
+		}
+		segs = append(segs, segment{st, atCursor})
+		if atCursor && !src.merge {
+			n += 2
+		} else {
+			n++
+		}
+	}
+	limit := func(a *args) string {
+		switch {
+		case n > 1 && p.q.Limit > 0:
+			return " LIMIT " + a.add(p.q.Limit+p.q.Offset)
+		case n == 1:
+			return p.limitOffset(a)
+		}
+		return ""
+	}
+	stmt := func(st Status, ordered bool, cond func(a *args) string) query {
 		var a args
 		where := p.filter(&a, st)
+		if src.bound != nil {
+			where += " AND " + src.bound(&a, st)
+		}
 		if cond != nil {
 			where += " AND " + cond(&a)
 		}
-		return query{fmt.Sprintf("SELECT %s, %s FROM %s WHERE %s ORDER BY %s",
-			proj.sql, strings.Join(p.order, ", "), p.from(), where, orderBy(order, p.q.Desc)), a}
+		order := []string{src.key}
+		if !ordered {
+			order = nil // tied: the id alone orders them
+		}
+		sql := fmt.Sprintf("SELECT %s, %s FROM %s WHERE %s ORDER BY %s",
+			proj.sql, strings.Join(p.order, ", "), src.from, where, orderByID(order, p.q.Desc, src.id))
+		return query{sql + limit(&a), a}
 	}
 	var out []query
-	for _, st := range statuses {
-		atCursor := p.cur != nil
-		if p.how == walkStatus && p.col.Key == "status" && p.cur != nil {
-			// Statuses before the cursor's are done; after it, whole.
-			if st != curStatus {
-				if (st < curStatus) != p.q.Desc {
-					continue
-				}
-				atCursor = false
-			}
-		}
-		if !atCursor {
-			out = append(out, stmt(st, order, nil))
-			continue
-		}
-		if len(order) == 0 {
-			out = append(out, stmt(st, nil, func(a *args) string { return "d.id " + gt + " " + a.add(p.cur.PK) }))
-			continue
-		}
-		expr := order[0]
-		out = append(out,
-			stmt(st, nil, func(a *args) string {
-				return fmt.Sprintf("%s = %s AND d.id %s %s", expr, a.add(curValue), gt, a.add(p.cur.PK))
-			}),
-			stmt(st, order, func(a *args) string { return fmt.Sprintf("%s %s %s", expr, gt, a.add(curValue)) }))
-	}
-	for i := range out {
+	for _, sg := range segs {
 		switch {
-		case len(out) > 1 && p.q.Limit > 0:
-			out[i].sql += " LIMIT " + out[i].args.add(p.q.Limit+p.q.Offset)
-		case len(out) == 1:
-			out[i].sql += p.limitOffset(&out[i].args)
+		case src.merge:
+			out = append(out, p.orderMergeQuery(proj, src, sg.status, sg.atCursor, limit))
+		case !sg.atCursor:
+			out = append(out, stmt(sg.status, true, nil))
+		default:
+			out = append(out,
+				stmt(sg.status, false, func(a *args) string {
+					return fmt.Sprintf("%s = %s AND %s %s %s", src.key, a.add(curValue), src.id, gt, a.add(p.cur.PK))
+				}),
+				stmt(sg.status, true, func(a *args) string { return fmt.Sprintf("%s %s %s", src.key, gt, a.add(curValue)) }))
 		}
 	}
 	return out
+}
+
+// orderMergeQuery is one range of a blade_order walk while devices await
+// their row there: the walk, leaving them out, merged by SQLite (MERGE
+// (UNION ALL)) with the queued devices that pass the filters, sorted by
+// their values in devices. Exact at every moment; as fast as a walk once
+// the queue is short.
+func (p *devicePlan) orderMergeQuery(proj projection, src walkSource, st Status, atCursor bool, limit func(*args) string) query {
+	var a args
+	dir, gt := "ASC", ">"
+	if p.q.Desc {
+		dir, gt = "DESC", "<"
+	}
+	// The key of the queued devices, computed from devices: the sort
+	// column's expression, or within one status the name.
+	key := p.order[0]
+	if p.how == walkStatus {
+		key = nameOrder
+	}
+	walk := func(cond string) string {
+		return fmt.Sprintf(`SELECT o.id AS pk, %s AS s0 FROM %s WHERE %s AND %s AND o.id NOT IN (SELECT id FROM blade_queue) AND %s`,
+			src.key, src.from, p.filter(&a, st), src.bound(&a, st), cond)
+	}
+	var arms []string
+	queued := fmt.Sprintf("SELECT d.id AS pk, %s AS s0 FROM devices d NOT INDEXED WHERE d.id IN (SELECT id FROM blade_queue) AND %s",
+		key, p.filter(&a, st))
+	if !atCursor {
+		arms = append(arms, walk("1"))
+	} else {
+		v := p.cur.Values[len(p.cur.Values)-1]
+		arms = append(arms,
+			walk(fmt.Sprintf("%s = %s AND o.id %s %s", src.key, a.add(v), gt, a.add(p.cur.PK))),
+			walk(fmt.Sprintf("%s %s %s", src.key, gt, a.add(v))))
+		queued += " AND " + afterCursor(&a, []string{key}, p.q.Desc, []any{v}, p.cur.PK)
+	}
+	arms = append(arms, queued)
+	return query{fmt.Sprintf(`SELECT %s, %s FROM (%s ORDER BY 2 %s, 1 %s%s) k
+		CROSS JOIN devices d ON d.id = k.pk ORDER BY k.s0 %s, k.pk %s`,
+		proj.sql, strings.Join(p.order, ", "), strings.Join(arms, " UNION ALL "), dir, dir, limit(&a), dir, dir), a}
 }
 
 // EachDevice streams the rows matching q to fn, in q's order. The row is
@@ -579,7 +766,7 @@ func (s *Store) EachDevice(ctx context.Context, q DeviceQuery, fn func(*DeviceRo
 	if err != nil {
 		return err
 	}
-	return s.eachDevice(ctx, p, projectionOf(nil), fn)
+	return s.eachDevice(ctx, p, allFields, fn)
 }
 
 // eachDevice runs a plan reading only the projection's columns.
@@ -638,12 +825,29 @@ func (s *Store) eachDevice(ctx context.Context, p *devicePlan, proj projection, 
 	return nil
 }
 
+// allFields reads every field of a row.
+var allFields = projectionOf(nil)
+
+// concatForms caches the concat_ws form of each projection SQL.
+var concatForms sync.Map // projection SQL → its concat_ws form
+
 // concatPacked rewrites a projection's packed column from a chain of ||
 // into one concat_ws: SQLite copies the growing text at every ||, which made
 // packing thirty columns cost twice the rest of a page. Every part is
 // wrapped in ifnull, so concat_ws skips no NULL and the text is the same;
 // a projection of another shape is left as it is.
 func concatPacked(p projection) projection {
+	if v, ok := concatForms.Load(p.sql); ok {
+		p.sql = v.(string)
+		return p
+	}
+	orig := p.sql
+	p = concatPackedSQL(p)
+	concatForms.Store(orig, p.sql)
+	return p
+}
+
+func concatPackedSQL(p projection) projection {
 	const sep = " || char(31) || "
 	rest, ok := strings.CutPrefix(p.sql, "d.id, ")
 	if !ok || !strings.Contains(rest, sep) {
@@ -689,11 +893,9 @@ func (s *Store) DevicePage(ctx context.Context, q DeviceQuery) (DevicePage, erro
 	if err != nil {
 		return DevicePage{}, err
 	}
-	if p.queued {
-		s.kickSearchSync() // devices await the search index
-	}
+	proj, _ := q.projection() // validated by plan
 	var page DevicePage
-	err = s.eachDevice(ctx, p, projectionOf(nil), func(r *DeviceRow) error {
+	err = s.eachDevice(ctx, p, proj, func(r *DeviceRow) error {
 		if len(page.Rows) < want {
 			row := *r
 			row.Reasons = append([]CheckID(nil), r.Reasons...)
@@ -726,22 +928,22 @@ func (s *Store) countDevices(ctx context.Context, p *devicePlan) (int, bool, err
 		}
 		return c.Tab(q.Tab), false, nil
 	}
+	if p.counted {
+		return p.total, p.capped, nil
+	}
 	var a args
 	var sqlText string
 	limit := CountCap
 	switch {
-	case p.ids != "":
-		// The name prefix range counted in its index up to the cap, plus
-		// the other matches, few enough to count them all.
-		limit = SearchCountCap
-		sqlText = fmt.Sprintf(`SELECT (SELECT count(*) FROM (SELECT 1 FROM devices d INDEXED BY %s WHERE %s AND %s LIMIT %d)),
-			(SELECT count(*) FROM devices d NOT INDEXED WHERE %s AND %s)`,
-			p.nameIndex(), p.baseFilter(&a, ""), p.prefixRange(&a, "d.display_name"), limit+1, p.baseFilter(&a, ""), p.matches(&a, false))
 	case q.Search != "":
 		limit = SearchCountCap
 		sqlText = fmt.Sprintf("SELECT count(*), 0 FROM (SELECT 1 FROM devices d WHERE %s LIMIT %d)", p.filter(&a, ""), limit+1)
 	default:
-		sqlText = fmt.Sprintf("SELECT count(*), 0 FROM (SELECT 1 FROM devices d INDEXED BY devices_tab_ring WHERE %s LIMIT %d)", p.filter(&a, ""), limit+1)
+		// The ring's rows of blade_order, from its index alone, less the
+		// queued devices, counted in devices instead.
+		sqlText = fmt.Sprintf(`SELECT (SELECT count(*) FROM (%s AND o.id NOT IN (SELECT id FROM blade_queue) LIMIT %d)),
+			(SELECT count(*) FROM devices d NOT INDEXED WHERE d.id IN (SELECT id FROM blade_queue) AND %s)`,
+			p.ringRows(&a), limit+1, p.baseFilter(&a, ""))
 	}
 	var n, more int
 	if err := s.queryRow(ctx, sqlText, a...).Scan(&n, &more); err != nil {
@@ -829,28 +1031,28 @@ func (s *Store) ExportCSV(ctx context.Context, w io.Writer, q DeviceQuery, cols 
 	return n, cw.Error()
 }
 
-// searchSyncChunk is how many queued devices one write transaction moves
-// searchSyncChunk is how many queued devices one write transaction moves
-// into the search index: large enough that the index gets few segments,
-// small enough that other writers wait a fraction of a second.
-const searchSyncChunk = 20_000
+// syncChunk is how many queued devices one write transaction moves into
+// blade_order or the search index: large enough that the index gets few
+// segments, small enough that other writers wait a fraction of a second.
+const syncChunk = 10_000
 
-// SyncSearchIndex brings the device search index (devices_fts) up to date
-// with the devices queued by the triggers of migration 0003: those that
-// joined or left the blades, or whose name or serial changed on them.
-// Searches are exact meanwhile (queued devices are tested one by one), but
-// fast only once the queue is short. DevicePage starts a sync in the
-// background when it finds a queue; call this after a bulk change (a
-// discovery run) to have it done at once.
+// SyncSearchIndex brings blade_order and the device search index
+// (devices_fts) up to date with the devices the triggers of migration 0003
+// queued: those that joined or left the blades, moved tab, or changed a
+// sorted or searched value while on them. Pages are exact meanwhile (queued
+// devices are read from devices one by one), but fast only once the queues
+// are short. DevicePage starts a sync in the background when it finds a
+// queue; call this after a bulk change (a discovery run, an import) to
+// have it done at once.
 func (s *Store) SyncSearchIndex(ctx context.Context) error {
 	synced := 0
 	for {
-		n, err := s.syncSearchChunk(ctx)
+		n, searched, err := s.syncChunk(ctx)
 		if err != nil {
-			return fmt.Errorf("sync search index: %w", err)
+			return fmt.Errorf("sync blade order and search index: %w", err)
 		}
-		synced += n
-		if n < searchSyncChunk {
+		synced += searched
+		if n < syncChunk {
 			break
 		}
 	}
@@ -891,24 +1093,31 @@ func (s *Store) SyncSearchIndex(ctx context.Context) error {
 // searchMergePages bounds the index pages one merge step writes.
 const searchMergePages = 500
 
-func (s *Store) syncSearchChunk(ctx context.Context) (int, error) {
-	var n int
-	err := s.write(ctx, func(tx *sql.Tx) error {
+// syncChunk moves the first syncChunk entries of the queue: their devices
+// into blade_order, and those flagged search into the search index, in one
+// transaction. Each write is one statement, so that FTS5 buffers the chunk
+// and writes it as one segment (it flushes at every statement savepoint).
+// A device queued again later is written again then, from devices as it is.
+func (s *Store) syncChunk(ctx context.Context) (n, searched int, err error) {
+	err = s.write(ctx, func(tx *sql.Tx) error {
 		var last sql.NullInt64
-		err := tx.QueryRowContext(ctx, `SELECT count(*), max(id) FROM (SELECT id FROM devices_search_queue ORDER BY id LIMIT ?)`,
-			searchSyncChunk).Scan(&n, &last)
+		err := tx.QueryRowContext(ctx, `SELECT count(*), max(seq), ifnull(sum(search), 0) FROM (SELECT seq, search FROM blade_queue ORDER BY seq LIMIT ?)`,
+			syncChunk).Scan(&n, &last, &searched)
 		if err != nil || n == 0 {
 			return err
 		}
-		// One statement each, so that FTS5 buffers the chunk and writes it
-		// as one segment (it flushes at every statement savepoint).
 		for _, stmt := range []string{
-			`DELETE FROM devices_fts WHERE rowid IN (SELECT id FROM devices_search_queue WHERE id <= ?)`,
+			`DELETE FROM blade_order WHERE id IN (SELECT id FROM blade_queue WHERE seq <= ?1)`,
+			`INSERT INTO blade_order (id, tab, status, display_name, device_id, serial_number, manufacturer, model, os_build,
+					last_checkin, ring, registered_at)
+				SELECT d.id, d.tab, d.status, d.display_name, d.device_id, d.serial_number, d.manufacturer, d.model, d.os_build,
+					coalesce(d.last_checkin, 0), coalesce(d.ring, ''), coalesce(d.registered_at, 0)
+				FROM devices d WHERE d.id IN (SELECT id FROM blade_queue WHERE seq <= ?1) AND d.status IS NOT NULL`,
+			`DELETE FROM devices_fts WHERE rowid IN (SELECT id FROM blade_queue WHERE seq <= ?1 AND search = 1)`,
 			`INSERT INTO devices_fts (rowid, name_tail, serial_tail, device_id)
 				SELECT d.id, substr(d.display_name, 2), substr(d.serial_number, 2), d.device_id
-				FROM devices_search_queue q CROSS JOIN devices d ON d.id = q.id
-				WHERE q.id <= ? AND d.status IS NOT NULL`,
-			`DELETE FROM devices_search_queue WHERE id <= ?`,
+				FROM devices d WHERE d.id IN (SELECT id FROM blade_queue WHERE seq <= ?1 AND search = 1) AND d.status IS NOT NULL`,
+			`DELETE FROM blade_queue WHERE seq <= ?1`,
 		} {
 			if _, err := tx.ExecContext(ctx, stmt, last.Int64); err != nil {
 				return err
@@ -916,7 +1125,7 @@ func (s *Store) syncSearchChunk(ctx context.Context) (int, error) {
 		}
 		return nil
 	})
-	return n, err
+	return n, searched, err
 }
 
 // searchSyncs are the stores with a background sync running.
@@ -925,9 +1134,17 @@ var searchSyncs = struct {
 	running map[*Store]bool
 }{running: map[*Store]bool{}}
 
+// backgroundSync lets tests hold the queue to see pages while it is long.
+var backgroundSync atomic.Bool
+
+func init() { backgroundSync.Store(true) }
+
 // kickSearchSync starts a background SyncSearchIndex unless one runs. A
 // failed sync is retried by the next page that finds the queue.
 func (s *Store) kickSearchSync() {
+	if !backgroundSync.Load() {
+		return
+	}
 	searchSyncs.Lock()
 	defer searchSyncs.Unlock()
 	if searchSyncs.running[s] {
@@ -1035,7 +1252,14 @@ func (c Counts) Registered() int {
 
 // Counts reads the counters the triggers keep; it never counts rows.
 func (s *Store) Counts(ctx context.Context) (Counts, error) {
-	return readCounts(ctx, s.r)
+	return readCounts(ctx, cachedReader{s})
+}
+
+// cachedReader queries the reader pool through the store's statement cache.
+type cachedReader struct{ s *Store }
+
+func (c cachedReader) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return c.s.query(ctx, query, args...)
 }
 
 // queryer is *sql.DB or *sql.Tx.

@@ -52,6 +52,13 @@ func bladeFleet(t testing.TB, n int) (*Store, []*Device) {
 	return st, devs
 }
 
+// holdQueue stops pages from syncing blade_order and the search index in
+// the background for the test, so that it sees the states it sets up.
+func holdQueue(t *testing.T) {
+	backgroundSync.Store(false)
+	t.Cleanup(func() { backgroundSync.Store(true) })
+}
+
 // allRows reads every row of a tab with the default order, unpaged.
 func allRows(t testing.TB, st *Store, q DeviceQuery) []DeviceRow {
 	t.Helper()
@@ -86,6 +93,10 @@ func wantOrder(rows []DeviceRow, key string, desc bool) []int64 {
 			c = cmp.Compare(fold(a.DisplayName), fold(b.DisplayName))
 		case "serial_number":
 			c = cmp.Compare(fold(a.SerialNumber), fold(b.SerialNumber))
+		case "device_id":
+			c = cmp.Compare(a.DeviceID, b.DeviceID)
+		case "manufacturer":
+			c = cmp.Compare(fold(a.Manufacturer), fold(b.Manufacturer))
 		case "model":
 			c = cmp.Compare(fold(a.Model), fold(b.Model))
 		case "os_version":
@@ -114,17 +125,22 @@ func wantOrder(rows []DeviceRow, key string, desc bool) []int64 {
 	return pks
 }
 
-// pageThrough follows Next from the first page to the last.
+// pageThrough follows Next from the first page to the last; every page
+// must report the same total.
 func pageThrough(t testing.TB, st *Store, q DeviceQuery) ([]int64, int) {
 	t.Helper()
 	var got []int64
-	pages := 0
+	pages, total := 0, -1
 	for {
 		page, err := st.DevicePage(context.Background(), q)
 		if err != nil {
 			t.Fatalf("page %d of %+v: %v", pages, q, err)
 		}
 		pages++
+		if total >= 0 && page.Total != total {
+			t.Fatalf("page %d of %+v: total %d, was %d", pages, q, page.Total, total)
+		}
+		total = page.Total
 		if len(page.Rows) > q.Limit || page.Next != "" && len(page.Rows) != q.Limit {
 			t.Fatalf("page %d of %+v: %d rows, next %q", pages, q, len(page.Rows), page.Next)
 		}
@@ -132,6 +148,9 @@ func pageThrough(t testing.TB, st *Store, q DeviceQuery) ([]int64, int) {
 			got = append(got, r.PK)
 		}
 		if page.Next == "" {
+			if page.Capped && page.Total >= len(got) || !page.Capped && page.Total != len(got) {
+				t.Fatalf("%+v: total %d (capped %v) for %d rows", q, page.Total, page.Capped, len(got))
+			}
 			return got, pages
 		}
 		if pages > 1000 {
@@ -142,6 +161,7 @@ func pageThrough(t testing.TB, st *Store, q DeviceQuery) ([]int64, int) {
 }
 
 func TestDevicePageCursorVisitsEveryRowOnceInOrder(t *testing.T) {
+	holdQueue(t)
 	st, devs := bladeFleet(t, 120)
 	ctx := context.Background()
 	// Some admin rings, so that the ring sort and filter see four values.
@@ -156,25 +176,55 @@ func TestDevicePageCursorVisitsEveryRowOnceInOrder(t *testing.T) {
 		{Tab: TabReady, Ring: RingTest},
 		{Tab: TabReady, Ring: RingBroad},
 		{Tab: TabNotReady, Status: StatusReadinessFailed, Ring: RingBroad},
-		{Tab: TabReady, Search: "shared"},
-		{Tab: TabReady, Search: "AP"},
+		{Tab: TabReady, Search: "shared"},   // in name tails: the search index
+		{Tab: TabReady, Search: "AP"},       // two characters: a walk
+		{Tab: TabReady, Search: "ap-"},      // a name prefix (of most names)
+		{Tab: TabReady, Search: "ap-lt-00"}, // a name prefix, and name tails of no one
+		{Tab: TabReady, Search: "SN0000"},   // a serial prefix
+		{Tab: TabReady, Search: "0000-4000-8000-00000000001"},
+		{Tab: TabNotReady, Status: StatusReadinessFailed, Search: "ap-"},
+		{Tab: TabReady, Ring: RingBroad, Search: "-00"},
 	}
-	for _, base := range tests {
-		all := allRows(t, st, base)
-		if len(all) == 0 {
-			t.Fatalf("%+v: no rows; the fleet should fill every case", base)
+	// Every device queued for blade_order and the search index (more than
+	// gatherMax would make the name order read devices_name: see
+	// TestDevicePageLongQueue); none; and a few after changes to what they
+	// sort and search by.
+	for _, phase := range []string{"queued", "synced", "some-queued"} {
+		switch phase {
+		case "synced":
+			if err := st.SyncSearchIndex(ctx); err != nil {
+				t.Fatal(err)
+			}
+		case "some-queued":
+			changed := []*Device{}
+			for _, i := range []int{0, 4, 9, 13, 40} {
+				d := *devs[i]
+				d.Model, d.LastCheckin, d.SerialNumber = "Zbook", testNow.Add(-time.Duration(i)*time.Minute), fmt.Sprintf("XZ%03d", i)
+				d.DisplayName += " renamed"
+				changed = append(changed, &d)
+			}
+			mustUpsert(t, st, changed...)
+			if _, err := st.AssignRing(ctx, RingFast, []string{devs[5].DeviceID}, "tester"); err != nil {
+				t.Fatal(err)
+			}
 		}
-		for _, key := range SortableColumns() {
-			for _, desc := range []bool{false, true} {
-				q := base
-				q.Sort, q.Desc, q.Limit = key, desc, 7
-				t.Run(fmt.Sprintf("%s/%s/%s/%s/%s/desc=%v", q.Tab, q.Status, q.Ring, q.Search, key, desc), func(t *testing.T) {
-					got, pages := pageThrough(t, st, q)
-					want := wantOrder(all, key, desc)
-					if !slices.Equal(got, want) {
-						t.Fatalf("paging in %d pages visited\n%v\nwant\n%v", pages, got, want)
-					}
-				})
+		for _, base := range tests {
+			all := allRows(t, st, base)
+			if len(all) == 0 {
+				t.Fatalf("%+v: no rows; the fleet should fill every case", base)
+			}
+			for _, key := range SortableColumns() {
+				for _, desc := range []bool{false, true} {
+					q := base
+					q.Sort, q.Desc, q.Limit = key, desc, 7
+					t.Run(fmt.Sprintf("%s/%s/%s/%s/%s/%s/desc=%v", phase, q.Tab, q.Status, q.Ring, q.Search, key, desc), func(t *testing.T) {
+						got, pages := pageThrough(t, st, q)
+						want := wantOrder(all, key, desc)
+						if !slices.Equal(got, want) {
+							t.Fatalf("paging in %d pages visited\n%v\nwant\n%v", pages, got, want)
+						}
+					})
+				}
 			}
 		}
 	}
@@ -249,9 +299,16 @@ func TestDevicePageRejects(t *testing.T) {
 func isInvalid(err error) bool { return errors.Is(err, ErrInvalid) }
 
 func TestColumnsSortable(t *testing.T) {
-	st := openTestStore(t)
+	st, devs := bladeFleet(t, 30)
+	ctx := context.Background()
+	if _, err := st.AssignRing(ctx, RingTest, []string{devs[0].DeviceID}, "tester"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SyncSearchIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
 	indexSQL := map[string]string{}
-	rows, err := st.r.Query(`SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'devices' AND sql IS NOT NULL`)
+	rows, err := st.r.Query(`SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,20 +334,29 @@ func TestColumnsSortable(t *testing.T) {
 			t.Errorf("%s: index %s does not exist", c.Key, c.index)
 			continue
 		}
-		// The index must order by exactly the column's expression, after
-		// the tab (or, for status, the status itself), then the id.
-		lead := "(tab, " + strings.ReplaceAll(c.sort, "d.", "") + ", id)"
+		// The index orders by the column within a tab, then by id (the
+		// status by status and name).
+		want := "ON blade_order (tab, " + c.orderColumn + ", id)"
 		if c.Key == "status" {
-			lead = "(status, display_name COLLATE NOCASE, id)"
+			want = "ON blade_order (tab, status, display_name, id)"
 		}
-		if !strings.Contains(sql, lead) || !strings.HasSuffix(sql, "WHERE status IS NOT NULL") {
-			t.Errorf("%s: index %s is %q, want it to hold %q for the blades", c.Key, c.index, sql, lead)
+		if !strings.Contains(sql, want) {
+			t.Errorf("%s: index %s is %q, want %q", c.Key, c.index, sql, want)
+		}
+		// blade_order holds exactly the column's sort value of every device
+		// on the blades (same value, same collation).
+		var n, differ int
+		err := st.r.QueryRow(fmt.Sprintf(`SELECT count(*), sum(o.%s IS NOT %s OR (o.%[1]s < %[2]s) OR (o.%[1]s > %[2]s))
+			FROM devices d LEFT JOIN blade_order o ON o.id = d.id WHERE d.status IS NOT NULL`, c.orderColumn, c.sort)).Scan(&n, &differ)
+		if err != nil || n == 0 || differ != 0 {
+			t.Errorf("%s: blade_order.%s differs from %s for %d of %d devices (%v)", c.Key, c.orderColumn, c.sort, differ, n, err)
 		}
 	}
 	if !slices.Equal(sortable, SortableColumns()) {
 		t.Errorf("SortableColumns %v, want %v", SortableColumns(), sortable)
 	}
-	for _, key := range []string{"display_name", "serial_number", "model", "os_version", "last_checkin", "status", "ring", "registered_on"} {
+	for _, key := range []string{"display_name", "device_id", "serial_number", "manufacturer", "model", "os_version",
+		"last_checkin", "status", "ring", "registered_on"} {
 		if c, _ := ColumnByKey(key); !c.Sortable {
 			t.Errorf("%s should be sortable", key)
 		}
@@ -304,6 +370,7 @@ func TestColumnsSortable(t *testing.T) {
 
 // seeks matches a plan whose index range has a bound past the equalities,
 // e.g. (tab=? AND <expr>>?) or (status=? AND display_name=? AND id<?).
+// (groupedit_test.go uses it too.)
 var seeks = regexp.MustCompile(`INDEX \S+ \([^)]*[<>]\?\)`)
 
 // queryPlan returns the EXPLAIN QUERY PLAN details of a statement.
@@ -363,12 +430,22 @@ func TestDevicePagePlansWalkTheSortIndex(t *testing.T) {
 						}
 						p.cur = &cursor{Sort: col.Key, Desc: desc, Values: vals, PK: 7}
 					}
+					index := col.index
+					if p.how == walkStatus {
+						index = "blade_order_status_name"
+					}
+					{
+						// While devices await blade_order, the walk merges them in.
+						queued := *p
+						queued.orderQueued = 1
+						plan := queryPlan(t, st, queued.queries(proj)[0])
+						if !strings.Contains(plan, "MERGE (UNION ALL)") || !strings.Contains(plan, "INDEX "+index+" (") ||
+							strings.Count(plan, "TEMP B-TREE FOR ORDER BY") != 1 || after && !seeks.MatchString(plan) {
+							t.Errorf("%s desc=%v after=%v %+v, devices queued: plan\n%s\nwant a walk of %s merged with the queue", col.Key, desc, after, f, plan, index)
+						}
+					}
 					for _, qu := range p.queries(proj) {
 						plan := queryPlan(t, st, qu)
-						index := col.index
-						if p.how == walkStatus {
-							index = "devices_status_name"
-						}
 						if !strings.Contains(plan, "INDEX "+index+" (") || strings.Contains(plan, "TEMP B-TREE") {
 							t.Errorf("%s desc=%v after=%v %+v: plan\n%s\nwant a walk of %s with no temp B-tree\nSQL: %s",
 								col.Key, desc, after, f, plan, index, qu.sql)
@@ -391,23 +468,26 @@ func TestDevicePagePlansWalkTheSortIndex(t *testing.T) {
 func TestDevicePagePlansGather(t *testing.T) {
 	st, _ := bladeFleet(t, 30)
 	ctx := context.Background()
+	if err := st.SyncSearchIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		q    DeviceQuery
 		how  access
 		want []string
 	}{
 		{DeviceQuery{Tab: TabNotRegistered, Status: StatusExcluded, Sort: "serial_number"}, gatherStatus,
-			[]string{"INDEX devices_status_name (status=?)"}},
+			[]string{"COVERING INDEX blade_order_status_name (tab=? AND status=?)", "INTEGER PRIMARY KEY (rowid=?)"}},
 		{DeviceQuery{Tab: TabReady, Ring: RingTest, Sort: "model"}, gatherRing,
-			[]string{"INDEX devices_tab_ring (tab=? AND <expr>=?)"}},
+			[]string{"INDEX blade_order_ring (tab=? AND ring=?)", "INTEGER PRIMARY KEY (rowid=?)"}},
 		{DeviceQuery{Tab: TabReady, Search: "LT-0042", Sort: "model"}, gatherSearch,
-			[]string{"INTEGER PRIMARY KEY (rowid=?)", "INDEX devices_tab_serial (tab=? AND serial_number>? AND serial_number<?)",
-				"INDEX devices_tab_name (tab=? AND display_name>? AND display_name<?)"}},
+			[]string{"INTEGER PRIMARY KEY (rowid=?)", "INDEX devices_serial (serial_number>? AND serial_number<?)",
+				"INDEX devices_name (display_name>? AND display_name<?)"}},
 		{DeviceQuery{Tab: TabReady, Search: "AP-LT"}, mergeSearch,
-			[]string{"MERGE (UNION ALL)", "INDEX devices_tab_name (tab=? AND display_name>? AND display_name<?)",
+			[]string{"MERGE (UNION ALL)", "INDEX devices_name (display_name>? AND display_name<?)",
 				"INTEGER PRIMARY KEY (rowid=?)"}},
 		{DeviceQuery{Tab: TabNotReady, Status: StatusReadinessFailed, Search: "AP-LT", Desc: true}, mergeSearch,
-			[]string{"MERGE (UNION ALL)", "INDEX devices_status_name (status=? AND display_name>? AND display_name<?)"}},
+			[]string{"MERGE (UNION ALL)", "INDEX devices_name (display_name>? AND display_name<?)"}},
 	} {
 		tt.q.Limit = 51
 		p, err := st.plan(ctx, tt.q)
@@ -430,6 +510,17 @@ func TestDevicePagePlansGather(t *testing.T) {
 			}
 			if regexp.MustCompile(`SCAN d( |$)`).MatchString(plan) {
 				t.Errorf("%+v after=%v: plan\n%s\nscans the devices", tt.q, after, plan)
+			}
+			// Only the gathered rows are sorted: the page keeps their order.
+			if n := strings.Count(plan, "TEMP B-TREE FOR ORDER BY"); n != 1 {
+				t.Errorf("%+v after=%v: plan\n%s\nsorts the page again", tt.q, after, plan)
+			}
+		}
+		if tt.q.Search != "" {
+			var a args
+			plan := queryPlan(t, st, query{sql: p.namePrefixCount(&a, 10), args: a})
+			if !strings.Contains(plan, "COVERING INDEX blade_order_status_name (tab=? AND status=? AND display_name>? AND display_name<?)") {
+				t.Errorf("%+v: the name prefix count plan\n%s\nwant it to read the index alone", tt.q, plan)
 			}
 		}
 	}
@@ -479,6 +570,7 @@ func searchNames(t testing.TB, st *Store, search string) []string {
 }
 
 func TestDevicePageSearch(t *testing.T) {
+	holdQueue(t)
 	tests := []struct {
 		give string
 		want []string
@@ -516,7 +608,7 @@ func TestDevicePageSearch(t *testing.T) {
 				t.Fatal(err)
 			}
 			var queued int
-			if err := st.r.QueryRow(`SELECT count(*) FROM devices_search_queue`).Scan(&queued); err != nil || queued != 0 {
+			if err := st.r.QueryRow(`SELECT count(*) FROM blade_queue`).Scan(&queued); err != nil || queued != 0 {
 				t.Fatalf("after sync %d queued (%v)", queued, err)
 			}
 		}
@@ -537,6 +629,7 @@ func TestDevicePageSearch(t *testing.T) {
 // through a walk testing every row, and expects the same rows in the same
 // order, before and after the search index syncs.
 func TestDevicePageSearchPlansAgree(t *testing.T) {
+	holdQueue(t)
 	st, devs := bladeFleet(t, 80)
 	ctx := context.Background()
 	mustUpsert(t, st, healthy(7, func(d *Device) {
@@ -580,6 +673,7 @@ func TestDevicePageSearchPlansAgree(t *testing.T) {
 }
 
 func TestDevicePageSearchFollowsChanges(t *testing.T) {
+	holdQueue(t)
 	ctx := context.Background()
 	for _, synced := range []bool{false, true} {
 		t.Run(fmt.Sprintf("synced=%v", synced), func(t *testing.T) {
@@ -671,6 +765,29 @@ func TestDevicePageSearchCapsTheCount(t *testing.T) {
 	if !page.Capped || page.Total != SearchCountCap || len(page.Rows) != 50 || page.Next == "" {
 		t.Errorf("common search: total %d capped %v rows %d", page.Total, page.Capped, len(page.Rows))
 	}
+	// A dense name prefix in another order walks that order; paging still
+	// visits every row once in order.
+	all := allRows(t, st, DeviceQuery{Tab: TabReady})
+	for _, tt := range []struct {
+		search string
+		how    access
+	}{{"AP-LT-1", gatherSearch}, {"AP-LT", walkSort}} {
+		q := DeviceQuery{Tab: TabReady, Search: tt.search, Sort: "serial_number", Desc: true, Limit: 200}
+		p, err := st.plan(ctx, q)
+		if err != nil || p.how != tt.how {
+			t.Fatalf("%q by serial: plan %v (%v), want %d", tt.search, p, err, tt.how)
+		}
+		var matching []DeviceRow
+		for _, r := range all {
+			if strings.Contains(strings.ToLower(r.DisplayName), strings.ToLower(tt.search)) {
+				matching = append(matching, r)
+			}
+		}
+		got, _ := pageThrough(t, st, q)
+		if want := wantOrder(matching, q.Sort, q.Desc); !slices.Equal(got, want) {
+			t.Errorf("%q by serial: %d rows, want %d in order", tt.search, len(got), len(want))
+		}
+	}
 	// Below the cap the count is exact, with the index or without.
 	for _, search := range []string{"AP-LT-000", "AP-LT-0", "AP-LT-1"} { // 9, 999 and 101 names
 		want := 0
@@ -756,5 +873,184 @@ func TestConcatPackedReadsTheSameRows(t *testing.T) {
 	}
 	if p := (projection{sql: "d.id, d.display_name"}); concatPacked(p).sql != p.sql {
 		t.Error("a projection of another shape was rewritten")
+	}
+}
+
+func TestDevicePageColumnsReadsOnlyThose(t *testing.T) {
+	st, _ := bladeFleet(t, 20)
+	ctx := context.Background()
+	full, err := st.DevicePage(ctx, DeviceQuery{Tab: TabReady, Sort: "last_checkin", Limit: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	some, err := st.DevicePage(ctx, DeviceQuery{Tab: TabReady, Sort: "last_checkin", Limit: 5, Columns: []string{"model", "ring"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(some.Rows) != len(full.Rows) || some.Next == "" || some.Total != full.Total {
+		t.Fatalf("with columns: %d rows, next %q, total %d; without: %d rows, total %d", len(some.Rows), some.Next, some.Total, len(full.Rows), full.Total)
+	}
+	for i, r := range some.Rows {
+		f := full.Rows[i]
+		if r.PK != f.PK || r.DeviceID != f.DeviceID || r.DisplayName != f.DisplayName || r.Status != f.Status ||
+			r.Model != f.Model || r.Ring != f.Ring {
+			t.Errorf("row %d: %+v, want the fields of %+v", i, r, f)
+		}
+		if r.SerialNumber != "" || !r.LastCheckin.IsZero() || r.OSVersion != "" {
+			t.Errorf("row %d: fields not asked for were read: %+v", i, r)
+		}
+	}
+	// The cursor of a partial page continues the same order.
+	next, err := st.DevicePage(ctx, DeviceQuery{Tab: TabReady, Sort: "last_checkin", Limit: 5, After: some.Next, Columns: []string{"model"}})
+	if err != nil || len(next.Rows) == 0 {
+		t.Fatalf("next page: %+v %v", next, err)
+	}
+	fullNext, _ := st.DevicePage(ctx, DeviceQuery{Tab: TabReady, Sort: "last_checkin", Limit: 5, After: full.Next})
+	if next.Rows[0].PK != fullNext.Rows[0].PK {
+		t.Errorf("next page starts at %d, want %d", next.Rows[0].PK, fullNext.Rows[0].PK)
+	}
+	if _, err := st.DevicePage(ctx, DeviceQuery{Tab: TabReady, Columns: []string{"nope"}}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("unknown column: %v, want ErrInvalid", err)
+	}
+}
+
+// TestBladeQueueFlagsWhatChanged checks what the triggers of migration 0003
+// queue: a change of a sorted value queues the device for blade_order
+// alone, a new name or a move on or off the blades for the search index too.
+func TestBladeQueueFlagsWhatChanged(t *testing.T) {
+	holdQueue(t)
+	st, _ := searchFleet(t)
+	ctx := context.Background()
+	queue := func() map[int64]int {
+		t.Helper()
+		rows, err := st.r.Query(`SELECT id, max(search) FROM blade_queue GROUP BY id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		out := map[int64]int{}
+		for rows.Next() {
+			var id int64
+			var search int
+			if err := rows.Scan(&id, &search); err != nil {
+				t.Fatal(err)
+			}
+			out[id] = search
+		}
+		return out
+	}
+	if q := queue(); len(q) != 8 {
+		t.Fatalf("after discovery: queue %v, want the 8 devices flagged search", q)
+	}
+	if q := queue(); fmt.Sprint(q) != fmt.Sprint(map[int64]int{1: 1, 2: 1, 3: 1, 4: 1, 5: 1, 6: 1, 7: 1, 8: 1}) {
+		t.Fatalf("after discovery: queue %v, want every device flagged search", q)
+	}
+	if err := st.SyncSearchIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if q := queue(); len(q) != 0 {
+		t.Fatalf("after sync: queue %v", q)
+	}
+	pk := func(n int) int64 { return mustDevice(t, st, testID(n)).PK }
+
+	mustUpsert(t, st, healthy(1, func(d *Device) {
+		d.DisplayName, d.SerialNumber = "Finance-LT-001", "5CG1234ABC"
+		d.LastCheckin = testNow.Add(-2 * time.Hour) // sorted, not searched
+	}))
+	mustUpsert(t, st, healthy(2, func(d *Device) { d.DisplayName, d.SerialNumber = "finance-lt-002-new", "5CG1234ABD" }))
+	if _, err := st.AssignRing(ctx, RingTest, []string{testID(3)}, "tester"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Deregister(ctx, []string{testID(4)}, "tester"); err != nil { // moves tab, stays on the blades
+		t.Fatal(err)
+	}
+	want := map[int64]int{pk(1): 0, pk(2): 1, pk(3): 0, pk(4): 0}
+	if q := queue(); fmt.Sprint(q) != fmt.Sprint(want) {
+		t.Errorf("queue %v, want %v", q, want)
+	}
+	if _, err := st.Restore(ctx, []string{testID(4)}, "tester"); err != nil { // off the blades: searched too
+		t.Fatal(err)
+	}
+	want[pk(4)] = 1
+	if q := queue(); fmt.Sprint(q) != fmt.Sprint(want) {
+		t.Errorf("after leaving the blades: queue %v, want %v", q, want)
+	}
+	if err := st.SyncSearchIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var orderRows, ftsRows int
+	if err := st.r.QueryRow(`SELECT (SELECT count(*) FROM blade_order), (SELECT count(*) FROM devices_fts)`).Scan(&orderRows, &ftsRows); err != nil {
+		t.Fatal(err)
+	}
+	if orderRows != 7 || ftsRows != 7 {
+		t.Errorf("after sync: %d blade_order rows and %d search entries, want the 7 devices on the blades", orderRows, ftsRows)
+	}
+}
+
+// TestDevicePageLongQueue pages through a tab while more devices than
+// gatherMax await blade_order (as after a first discovery): the name order
+// walks devices_name, the others merge the queue in; both exact.
+func TestDevicePageLongQueue(t *testing.T) {
+	holdQueue(t)
+	if testing.Short() {
+		t.Skip("registers 1,100 devices")
+	}
+	st, _ := bladeFleet(t, 1100)
+	ctx := context.Background()
+	all := allRows(t, st, DeviceQuery{Tab: TabReady})
+	for _, q := range []DeviceQuery{
+		{Tab: TabReady, Limit: 90},
+		{Tab: TabReady, Limit: 90, Desc: true, Search: "ap-"},
+		{Tab: TabReady, Limit: 150, Sort: "model", Desc: true},
+		{Tab: TabNotReady, Limit: 60, Sort: "status"},
+	} {
+		p, err := st.plan(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.orderQueued <= gatherMax {
+			var n int
+			st.r.QueryRow(`SELECT count(*) FROM blade_queue`).Scan(&n)
+			t.Fatalf("%+v: only %d queued (%d): the test needs more than %d", q, p.orderQueued, n, gatherMax)
+		}
+		if src := p.walkSource(); q.Sort == "" && q.Search == "" && src.from != "devices d INDEXED BY devices_name" {
+			t.Errorf("%+v: walks %s, want devices_name", q, src.from)
+		}
+		rows := all
+		if q.Tab != TabReady {
+			rows = allRows(t, st, DeviceQuery{Tab: q.Tab})
+		}
+		if q.Search != "" {
+			rows = slices.DeleteFunc(slices.Clone(rows), func(r DeviceRow) bool {
+				return !strings.HasPrefix(strings.ToLower(r.DisplayName), q.Search)
+			})
+		}
+		got, _ := pageThrough(t, st, q)
+		if want := wantOrder(rows, q.Sort, q.Desc); !slices.Equal(got, want) {
+			t.Errorf("%+v: %d rows, want %d in order", q, len(got), len(want))
+		}
+	}
+}
+
+func TestDevicePageSyncsInTheBackground(t *testing.T) {
+	st, _ := bladeFleet(t, 30)
+	ctx := context.Background()
+	if _, err := st.DevicePage(ctx, DeviceQuery{Tab: TabReady}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var queued, ordered int
+		err := st.r.QueryRow(`SELECT (SELECT count(*) FROM blade_queue), (SELECT count(*) FROM blade_order)`).Scan(&queued, &ordered)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if queued == 0 && ordered > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the page did not sync the queue: %d queued, %d in blade_order", queued, ordered)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

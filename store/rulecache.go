@@ -3,12 +3,14 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
-	"math"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // ruleCache keeps the directory's rule-readable columns in memory between
@@ -16,19 +18,25 @@ import (
 //
 // The rule editor previews a rule on every pause in typing, and a dynamic
 // group's page and the groups list evaluate rules over the whole directory.
-// Reading 100,000 rows through modernc costs 100 to 300 ms however few
-// columns are read (the per-row cost of the driver dominates); evaluating a
-// rule over rows held in memory costs a few milliseconds. So the lean rows
-// of the last few column sets are kept, and thrown away as soon as the
-// database changes: PRAGMA data_version, asked on a connection of its own
-// that never writes, changes with every commit by any other connection, this
-// process's writer and other processes (the CLI) alike.
+// Reading 100,000 devices costs 50 to 150 ms even for one or two columns
+// (see loadLean); evaluating a rule over rows held in memory costs a few
+// milliseconds. So the lean rows of the last few column sets are kept, and
+// thrown away as soon as the database changes: PRAGMA data_version, asked on
+// a connection of its own that never writes, changes with every commit by
+// any other connection, this process's writer and other processes (the CLI)
+// alike. Any commit drops them, not only changes to devices: telling those
+// apart would cost a pass over the table, about what reading it again does.
 type ruleCache struct {
 	mu      sync.Mutex
 	conn    *sql.Conn // the data_version connection, taken from the reader pool
 	version int64
 	sets    []*leanDirectory // most recently used first
+	idle    *time.Timer      // drops the sets when nobody used them for leanIdle
 }
+
+// leanIdle is how long unused rows are kept: a 1,000,000-device directory
+// costs tens of megabytes per column set.
+const leanIdle = 10 * time.Minute
 
 // maxLeanSets bounds how many column sets are kept: the preview (its
 // rule's columns and the name), the groups list (every dynamic rule's) and a
@@ -64,6 +72,9 @@ func (c *ruleCache) close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.sets = nil
+	if c.idle != nil {
+		c.idle.Stop()
+	}
 	if c.conn == nil {
 		return nil
 	}
@@ -107,6 +118,15 @@ func (s *Store) leanDevices(ctx context.Context, cols []string) (*leanDirectory,
 	c := &s.rules
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.idle == nil {
+		c.idle = time.AfterFunc(leanIdle, func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.sets = nil
+		})
+	} else {
+		c.idle.Reset(leanIdle)
+	}
 	v, err := s.dataVersion(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("data version: %w", err)
@@ -123,7 +143,7 @@ func (s *Store) leanDevices(ctx context.Context, cols []string) (*leanDirectory,
 	}
 	// Read after taking the version: a commit in between makes the next
 	// call read again, never keeps stale rows.
-	l, err := s.loadLean(ctx, key, cols)
+	l, err := s.loadLean(ctx, key, cols, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -134,65 +154,74 @@ func (s *Store) leanDevices(ctx context.Context, cols []string) (*leanDirectory,
 	return l, nil
 }
 
-// leanChunkRows is about how many rows one reader loads when the directory is
-// read in parallel.
+// leanChunkRows is how many row IDs one statement of a directory read
+// spans.
 const leanChunkRows = 25_000
 
-// loadLean reads the columns of every device. A large directory is read in
-// row ID ranges on several reader connections at once: the cost is the
-// driver's, per row, and it parallelises.
-func (s *Store) loadLean(ctx context.Context, key string, cols []string) (*leanDirectory, error) {
+// loadLean reads the columns of every device.
+//
+// The rows come packed, and many to a value: each statement returns one
+// group_concat of the packed rows of a range of row IDs. Stepping through
+// rows one by one through the driver costs about twice as much as SQLite
+// building the string. The ranges are read on several reader connections at
+// once (readers of 0 chooses how many).
+func (s *Store) loadLean(ctx context.Context, key string, cols []string, readers int) (*leanDirectory, error) {
 	l := &leanDirectory{key: key, proj: projectionOf(cols)}
 	var maxID int64
 	if err := s.r.QueryRowContext(ctx, `SELECT ifnull(max(id), 0) FROM devices`).Scan(&maxID); err != nil {
 		return nil, fmt.Errorf("lean directory: %w", err)
 	}
-	chunks := int(min(maxID/leanChunkRows+1, int64(max(2, runtime.GOMAXPROCS(0))), 8))
-	type part struct {
-		pks    []int64
-		packed []string
-		err    error
+	chunks := int(maxID/leanChunkRows + 1)
+	if readers <= 0 {
+		readers = min(max(2, runtime.GOMAXPROCS(0)), 4)
 	}
-	parts := make([]part, chunks)
+	// "pk<US>col<US>col…" rows joined by the record separator.
+	row := strings.Replace(l.proj.sql, "d.id, ", "d.id || char(31) || ", 1)
+	q := "SELECT ifnull(group_concat(" + row + ", char(30)), '') FROM devices d WHERE d.id > ? AND d.id <= ?"
+	texts := make([]string, chunks)
+	errs := make([]error, chunks)
+	next := make(chan int)
 	var wg sync.WaitGroup
-	for i := range chunks {
-		lo, hi := maxID*int64(i)/int64(chunks), maxID*int64(i+1)/int64(chunks)
-		if i == chunks-1 {
-			hi = math.MaxInt64
-		}
+	for range min(readers, chunks) {
 		wg.Go(func() {
-			p := &parts[i]
-			rows, err := s.r.QueryContext(ctx, "SELECT "+l.proj.sql+" FROM devices d WHERE d.id > ? AND d.id <= ?", lo, hi)
-			if err != nil {
-				p.err = err
-				return
+			for i := range next {
+				lo := int64(i) * leanChunkRows
+				errs[i] = s.r.QueryRowContext(ctx, q, lo, lo+leanChunkRows).Scan(&texts[i])
 			}
-			defer rows.Close()
-			var pk int64
-			var packed string
-			for rows.Next() {
-				if err := rows.Scan(&pk, &packed); err != nil {
-					p.err = err
-					return
-				}
-				p.pks = append(p.pks, pk)
-				p.packed = append(p.packed, packed)
-			}
-			p.err = rows.Err()
 		})
 	}
+	for i := range chunks {
+		next <- i
+	}
+	close(next)
 	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("lean directory: %w", err)
+	}
 	n := 0
-	for _, p := range parts {
-		if p.err != nil {
-			return nil, fmt.Errorf("lean directory: %w", p.err)
+	for _, t := range texts {
+		if t != "" {
+			n += strings.Count(t, recordSep) + 1
 		}
-		n += len(p.pks)
 	}
 	l.pks, l.packed = make([]int64, 0, n), make([]string, 0, n)
-	for _, p := range parts {
-		l.pks = append(l.pks, p.pks...)
-		l.packed = append(l.packed, p.packed...)
+	for _, t := range texts {
+		for t != "" {
+			var rec string
+			rec, t, _ = strings.Cut(t, recordSep)
+			id, packed, _ := strings.Cut(rec, unitSep)
+			pk, err := strconv.ParseInt(id, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("lean directory: row id %q: %w", id, err)
+			}
+			// packed shares the chunk's memory: no copy per device.
+			l.pks = append(l.pks, pk)
+			l.packed = append(l.packed, packed)
+		}
 	}
 	return l, nil
 }
+
+// recordSep separates the packed rows of a lean read. Stored text holds no
+// control characters (see projection).
+const recordSep = "\x1e"

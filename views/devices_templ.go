@@ -529,7 +529,7 @@ func toolbar(v BladeView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 44, "<span class=\"muted\" data-selection-count></span> <span class=\"spacer\"></span><form id=\"filters\" class=\"toolbar\" hx-get=\"/devices\" hx-target=\"#device-table\" hx-swap=\"outerHTML\" hx-push-url=\"true\" hx-trigger=\"input changed delay:300ms from:#search, change, submit\" role=\"search\"><input type=\"hidden\" name=\"tab\" value=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 44, "<span class=\"muted\" data-selection-count></span> <span class=\"spacer\"></span><form id=\"filters\" class=\"toolbar\" hx-get=\"/devices\" hx-target=\"#device-table\" hx-swap=\"outerHTML\" hx-push-url=\"true\" hx-trigger=\"input changed delay:300ms from:#search, change from:(#filters select), submit\" role=\"search\"><input type=\"hidden\" name=\"tab\" value=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

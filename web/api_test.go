@@ -369,12 +369,13 @@ func TestAPIPutDevices(t *testing.T) {
 	bad[1]["architecture"] = "sparc"
 	bad[2]["colour"] = "red"
 	bad[2]["serialNumber"] = "x"
+	bad[2]["a/b"] = "y"
 	delete(bad[3], "display_name")
 	bad[4]["device_id"] = testDevice(10).DeviceID
 	bad[4]["last_checkin"] = 12
 	res := e.api(t, tok, http.MethodPut, "/api/v1/devices", bad)
 	ae := res.wantAPIError(http.StatusUnprocessableEntity, "validation_failed")
-	want := []string{"/1/architecture", "/2/colour", "/2/serialNumber", "/3/display_name", "/4/last_checkin"}
+	want := []string{"/1/architecture", "/2/a~1b", "/2/colour", "/2/serialNumber", "/3/display_name", "/4/last_checkin"}
 	if got := ae.pointers(); !slices.Equal(got, want) {
 		t.Errorf("pointers %v, want %v\n%s", got, want, res.body)
 	}

@@ -565,6 +565,20 @@ func TestGroupNestingOverHTTP(t *testing.T) {
 			}
 		}
 	}
+	// The sections the page refreshes after a change come as fragments.
+	sum := admin.htmx(t, groupPath(a, ""), "group-summary").wantStatus(http.StatusOK)
+	if !sum.isFragment() || sum.text("group-member-count") != "0 devices, 1 member group" {
+		t.Errorf("summary fragment: %q\n%s", sum.text("group-member-count"), truncate(sum.body))
+	}
+	np := admin.htmx(t, groupPath(a, ""), "nest-panel").wantStatus(http.StatusOK)
+	if !np.isFragment() || np.testid("nest-select").Length() != 1 ||
+		np.testid("nest-select").Find(fmt.Sprintf(`option[value="%d"]`, b.ID)).Length() != 0 {
+		t.Errorf("nest panel fragment:\n%s", truncate(np.body))
+	}
+	dsum := admin.htmx(t, groupPath(dyn, ""), "group-summary").wantStatus(http.StatusOK)
+	if n, _ := e.st.PreviewRule(e.ctx, dyn.Rule, 0); !strings.HasPrefix(dsum.text("group-member-count"), strconv.Itoa(n.Matches)+" devices match") {
+		t.Errorf("dynamic summary %q, want %d matches", dsum.text("group-member-count"), n.Matches)
+	}
 	// A dynamic group has no nest panel.
 	if dp := admin.get(t, groupPath(dyn, "")); dp.testid("nest-panel").Length() != 0 || dp.testid("add-devices").Length() != 0 {
 		t.Error("a dynamic group offers to add members")

@@ -45,9 +45,16 @@ const (
 	// waitTimeout bounds one wait for a DOM condition, so that a condition
 	// that never holds fails with its name instead of the test's deadline.
 	waitTimeout = 20 * time.Second
-	// shotDir receives the screenshots that people look at.
-	shotDir = "/tmp/patchboard-shots"
 )
+
+// shotDir receives the screenshots that people look at: the system's temp
+// directory unless PATCHBOARD_SHOTS names another.
+func shotDir() string {
+	if d := os.Getenv("PATCHBOARD_SHOTS"); d != "" {
+		return d
+	}
+	return filepath.Join(os.TempDir(), "patchboard-shots")
+}
 
 // browserCtx is the package's one browser; nil when the tests skip, and then
 // skipReason says why.
@@ -387,7 +394,7 @@ func (p *page) tabUntil(want string, limit int) {
 // the viewport (for fixed overlays such as the flyout).
 func (p *page) shot(name string, full bool) {
 	p.t.Helper()
-	if err := os.MkdirAll(shotDir, 0o755); err != nil {
+	if err := os.MkdirAll(shotDir(), 0o755); err != nil {
 		p.t.Fatalf("screenshot dir: %v", err)
 	}
 	act := chromedp.CaptureScreenshot()
@@ -398,7 +405,7 @@ func (p *page) shot(name string, full bool) {
 	if err != nil {
 		p.t.Fatalf("screenshot %s: %v", name, err)
 	}
-	path := filepath.Join(shotDir, name+".png")
+	path := filepath.Join(shotDir(), name+".png")
 	if err := os.WriteFile(path, buf, 0o644); err != nil {
 		p.t.Fatalf("screenshot %s: %v", name, err)
 	}

@@ -259,8 +259,9 @@ func benchExport(b *testing.B, cols []Column) {
 	reportRate(b, rows, "rows", stop())
 }
 
-// benchBladeFixture is the discovered fixture with its search index synced,
-// as a server has it once the background sync after a discovery is done.
+// benchBladeFixture is the discovered fixture with blade_order and the search
+// index synced, as a server has it once the background sync after a
+// discovery is done.
 func benchBladeFixture(b *testing.B, n int) string {
 	key := fmt.Sprintf("%d-blades", n)
 	if p, ok := benchFixtures.Load(key); ok {
@@ -284,10 +285,10 @@ func benchBladeFixture(b *testing.B, n int) string {
 		b.Fatal(err)
 	}
 	start := time.Now()
-	if err := st.SyncSearchIndex(context.Background()); err != nil {
+	if err := st.SyncBladeIndexes(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("search index of %d devices synced in %v", n, time.Since(start).Round(time.Millisecond))
+	b.Logf("blade order and search index of %d devices synced in %v", n, time.Since(start).Round(time.Millisecond))
 	if err := st.Close(); err != nil {
 		b.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode"
 	"unicode/utf8"
 	"weak"
 )
@@ -105,17 +106,29 @@ func ftsPhrase(s string) string {
 }
 
 // ftsQuery asks the search index for the devices where s may occur past
-// the first character of the name or serial, or in the device ID: its first
-// and its last searchWindow characters, both. Every trigram of a query costs
-// a doclist, and a long one (a pasted GUID: 34 trigrams) cost milliseconds;
-// two windows single out a device, the rarer drives the intersection, and
-// the rows found are then tested against the whole search.
+// the first character of the name or serial, or in the device ID: the
+// phrase of s, or of its searchWindow characters that vary most (the last
+// such window on a tie). Every trigram of a query costs a doclist, and a
+// long one (a pasted GUID: 34 trigrams) cost milliseconds; a window of
+// repeated characters ("000000") is in every document. Six varied
+// characters single out a device; the rows found are then tested against
+// the whole search.
 func ftsQuery(s string) string {
 	r := []rune(s)
 	if len(r) <= searchWindow {
 		return ftsPhrase(s)
 	}
-	return ftsPhrase(string(r[:searchWindow])) + " AND " + ftsPhrase(string(r[len(r)-searchWindow:]))
+	best, most := 0, 0
+	for i := 0; i+searchWindow <= len(r); i++ {
+		seen := map[rune]bool{}
+		for _, c := range r[i : i+searchWindow] {
+			seen[unicode.ToLower(c)] = true
+		}
+		if len(seen) >= most {
+			best, most = i, len(seen)
+		}
+	}
+	return ftsPhrase(string(r[best : best+searchWindow]))
 }
 
 // asciiLower folds ASCII letters only, as SQLite's NOCASE and LIKE do.
@@ -143,9 +156,6 @@ const (
 	// filter matching more rows walks the sort order instead, testing each
 	// row: matches are then dense enough for the walk to fill a page soon.
 	gatherMax = 1000
-	// SearchCountCap bounds the count of a search that matches many rows:
-	// counting them costs as much as reading them.
-	SearchCountCap = 1000
 )
 
 // nameOrder is the display name order: the default sort, and the tie-break
@@ -164,11 +174,11 @@ func (c Column) order() []string {
 type access int
 
 const (
-	// walkSort walks the sort column's (tab, sort, id) index from the cursor
-	// on and stops after a page: the cost of a page is the same however
-	// deep, provided the filters keep most rows.
+	// walkSort walks the sort column's (tab, sort, id) index of blade_order
+	// from the cursor on and stops after a page: the cost of a page is the
+	// same however deep, provided the filters keep most rows (walkSource).
 	walkSort access = iota
-	// walkStatus walks devices_status_name within one status, in
+	// walkStatus walks blade_order_status_name within one status, in
 	// (display name, id) order: a status filter with the default sort, and
 	// each status of a status sort.
 	walkStatus
@@ -178,8 +188,8 @@ const (
 	gatherRing
 	gatherSearch
 	// mergeSearch is a search in name order: the names starting with the
-	// search are a range of the name index, walked in order, merged with
-	// the few other matches, gathered and sorted. A common search is most
+	// search are a range of devices_name, walked in order, merged with the
+	// few other matches, gathered and sorted. A common search is most
 	// often a name prefix ("AP-LT"), whose rows a walk testing every row
 	// would reach only after all the names before it.
 	mergeSearch
@@ -274,7 +284,7 @@ func (s *Store) plan(ctx context.Context, q DeviceQuery) (*devicePlan, error) {
 	if q.Status != "" && p.how != walkStatus && p.orderQueued <= gatherMax {
 		pass, gather = c.Status[q.Status]+p.orderQueued, gatherStatus
 	}
-	if q.Ring != "" && p.orderQueued <= gatherMax {
+	if q.Ring != "" && p.orderQueued <= gatherMax && p.col.Key != "display_name" {
 		// Ring counts span tabs; within one tab a ring holds at most as many.
 		if r := c.Rings.Get(q.Ring) + p.orderQueued; r < pass {
 			pass, gather = r, gatherRing
@@ -298,7 +308,7 @@ func (s *Store) planSearch(ctx context.Context, p *devicePlan) error {
 	var a args
 	fts := a.add(ftsQuery(search))
 	serials := p.prefixRange(&a, "d.serial_number")
-	names := p.namePrefixCount(&a, max(gatherMax, SearchCountCap))
+	names := p.namePrefixCount(&a, max(gatherMax, CountCap))
 	others := fmt.Sprintf(`SELECT count(*) FROM devices d NOT INDEXED WHERE d.id IN (SELECT id FROM c UNION ALL SELECT id FROM sp)
 		AND %s AND %s AND NOT (%s)`, p.baseFilter(&a, ""), likeCond(a.add(p.like)), p.prefixRange(&a, "d.display_name"))
 	var nIDs, nSerial, nName, nOthers int
@@ -326,8 +336,8 @@ func (s *Store) planSearch(ctx context.Context, p *devicePlan) error {
 		p.how = gatherSearch
 	}
 	p.total, p.capped = nName+nOthers, false
-	if nName > SearchCountCap {
-		p.total, p.capped = SearchCountCap+nOthers, true
+	if nName > CountCap {
+		p.total, p.capped = CountCap+nOthers, true
 	}
 	p.counted = true
 	return nil
@@ -604,6 +614,11 @@ func (p *devicePlan) walkSource() walkSource {
 			}, merge: p.orderQueued > 0}
 	case p.col.Key == "display_name" && p.orderQueued > gatherMax:
 		return walkSource{from: "devices d INDEXED BY devices_name", key: nameOrder, id: "d.id"}
+	case p.col.Key == "display_name" && p.q.Ring != "":
+		return walkSource{from: "blade_order o INDEXED BY blade_order_ring_name" + join, key: "o.display_name", id: "o.id",
+			bound: func(a *args, _ Status) string {
+				return fmt.Sprintf("o.tab = %s AND o.ring = %s", a.add(string(p.q.Tab)), a.add(string(p.q.Ring)))
+			}, merge: p.orderQueued > 0}
 	}
 	return walkSource{from: "blade_order o INDEXED BY " + p.col.index + join, key: "o." + p.col.orderColumn, id: "o.id",
 		bound: func(a *args, _ Status) string {
@@ -871,15 +886,20 @@ type DevicePage struct {
 	// Total counts the rows matching the query (not only the page).
 	Total int
 	// Capped means Total stopped counting: more rows than Total match. Tab
-	// and status totals are exact; a ring filter counts up to CountCap, and
-	// a search matching many rows up to SearchCountCap.
+	// and status totals are exact; a ring filter or a search counts up to
+	// CountCap.
 	Capped bool
 }
 
 // CountCap bounds how far a filtered blade counts its rows: tab and status
-// counts are kept by triggers, but a ring filter is counted per request, and
-// a count over a million rows would cost more than the page.
-const CountCap = 10_000
+// counts are kept by triggers, but a ring filter or a search is counted per
+// request, and counting rows costs about as much as reading them: ten
+// thousand made a page cost several times its rows.
+const CountCap = 1000
+
+// SearchCountCap bounds the count of a search that matches many rows: the
+// same as CountCap (groupedit.go counts member searches with it too).
+const SearchCountCap = CountCap
 
 // DevicePage returns up to q.Limit rows of a blade, the cursor of the next
 // page, and the number of matching rows.
@@ -936,7 +956,7 @@ func (s *Store) countDevices(ctx context.Context, p *devicePlan) (int, bool, err
 	limit := CountCap
 	switch {
 	case q.Search != "":
-		limit = SearchCountCap
+		limit = CountCap
 		sqlText = fmt.Sprintf("SELECT count(*), 0 FROM (SELECT 1 FROM devices d WHERE %s LIMIT %d)", p.filter(&a, ""), limit+1)
 	default:
 		// The ring's rows of blade_order, from its index alone, less the
@@ -1036,7 +1056,7 @@ func (s *Store) ExportCSV(ctx context.Context, w io.Writer, q DeviceQuery, cols 
 // segments, small enough that other writers wait a fraction of a second.
 const syncChunk = 10_000
 
-// SyncSearchIndex brings blade_order and the device search index
+// SyncBladeIndexes brings blade_order and the device search index
 // (devices_fts) up to date with the devices the triggers of migration 0003
 // queued: those that joined or left the blades, moved tab, or changed a
 // sorted or searched value while on them. Pages are exact meanwhile (queued
@@ -1044,7 +1064,7 @@ const syncChunk = 10_000
 // are short. DevicePage starts a sync in the background when it finds a
 // queue; call this after a bulk change (a discovery run, an import) to
 // have it done at once.
-func (s *Store) SyncSearchIndex(ctx context.Context) error {
+func (s *Store) SyncBladeIndexes(ctx context.Context) error {
 	synced := 0
 	for {
 		n, searched, err := s.syncChunk(ctx)
@@ -1139,7 +1159,7 @@ var backgroundSync atomic.Bool
 
 func init() { backgroundSync.Store(true) }
 
-// kickSearchSync starts a background SyncSearchIndex unless one runs. A
+// kickSearchSync starts a background SyncBladeIndexes unless one runs. A
 // failed sync is retried by the next page that finds the queue.
 func (s *Store) kickSearchSync() {
 	if !backgroundSync.Load() {
@@ -1152,7 +1172,7 @@ func (s *Store) kickSearchSync() {
 	}
 	searchSyncs.running[s] = true
 	go func() {
-		_ = s.SyncSearchIndex(context.Background())
+		_ = s.SyncBladeIndexes(context.Background())
 		searchSyncs.Lock()
 		delete(searchSyncs.running, s)
 		searchSyncs.Unlock()

@@ -192,7 +192,7 @@ func TestDevicePageCursorVisitsEveryRowOnceInOrder(t *testing.T) {
 	for _, phase := range []string{"queued", "synced", "some-queued"} {
 		switch phase {
 		case "synced":
-			if err := st.SyncSearchIndex(ctx); err != nil {
+			if err := st.SyncBladeIndexes(ctx); err != nil {
 				t.Fatal(err)
 			}
 		case "some-queued":
@@ -304,7 +304,7 @@ func TestColumnsSortable(t *testing.T) {
 	if _, err := st.AssignRing(ctx, RingTest, []string{devs[0].DeviceID}, "tester"); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.SyncSearchIndex(ctx); err != nil {
+	if err := st.SyncBladeIndexes(ctx); err != nil {
 		t.Fatal(err)
 	}
 	indexSQL := map[string]string{}
@@ -430,9 +430,14 @@ func TestDevicePagePlansWalkTheSortIndex(t *testing.T) {
 						}
 						p.cur = &cursor{Sort: col.Key, Desc: desc, Values: vals, PK: 7}
 					}
+					// The index the walk reads: the column's, or for a status walk
+					// (status, name) and for a ring filter in name order (ring, name).
 					index := col.index
-					if p.how == walkStatus {
+					switch {
+					case p.how == walkStatus:
 						index = "blade_order_status_name"
+					case col.Key == "display_name" && f.Ring != "":
+						index = "blade_order_ring_name"
 					}
 					{
 						// While devices await blade_order, the walk merges them in.
@@ -468,7 +473,7 @@ func TestDevicePagePlansWalkTheSortIndex(t *testing.T) {
 func TestDevicePagePlansGather(t *testing.T) {
 	st, _ := bladeFleet(t, 30)
 	ctx := context.Background()
-	if err := st.SyncSearchIndex(ctx); err != nil {
+	if err := st.SyncBladeIndexes(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct {
@@ -604,7 +609,7 @@ func TestDevicePageSearch(t *testing.T) {
 	// with the index forced out of the plan: the same answers.
 	for _, phase := range []string{"queued", "synced"} {
 		if phase == "synced" {
-			if err := st.SyncSearchIndex(context.Background()); err != nil {
+			if err := st.SyncBladeIndexes(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			var queued int
@@ -645,7 +650,7 @@ func TestDevicePageSearchPlansAgree(t *testing.T) {
 	}
 	for _, sync := range []bool{false, true} {
 		if sync {
-			if err := st.SyncSearchIndex(ctx); err != nil {
+			if err := st.SyncBladeIndexes(ctx); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -680,7 +685,7 @@ func TestDevicePageSearchFollowsChanges(t *testing.T) {
 			st, devs := searchFleet(t)
 			sync := func() {
 				if synced {
-					if err := st.SyncSearchIndex(ctx); err != nil {
+					if err := st.SyncBladeIndexes(ctx); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -747,14 +752,14 @@ func TestDevicePageSearchCapsTheCount(t *testing.T) {
 	mustAddMembers(t, st, RegistrationGroupName, devs...)
 	mustDiscover(t, st, testNow)
 	ctx := context.Background()
-	if err := st.SyncSearchIndex(ctx); err != nil {
+	if err := st.SyncBladeIndexes(ctx); err != nil {
 		t.Fatal(err)
 	}
 	c, err := st.Counts(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Tab(TabReady) <= SearchCountCap {
+	if c.Tab(TabReady) <= CountCap {
 		t.Fatalf("only %d Ready: the fleet is too small for the test", c.Tab(TabReady))
 	}
 	// Every Ready device matches: the count stops at the cap.
@@ -762,7 +767,7 @@ func TestDevicePageSearchCapsTheCount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !page.Capped || page.Total != SearchCountCap || len(page.Rows) != 50 || page.Next == "" {
+	if !page.Capped || page.Total != CountCap || len(page.Rows) != 50 || page.Next == "" {
 		t.Errorf("common search: total %d capped %v rows %d", page.Total, page.Capped, len(page.Rows))
 	}
 	// A dense name prefix in another order walks that order; paging still
@@ -945,7 +950,7 @@ func TestBladeQueueFlagsWhatChanged(t *testing.T) {
 	if q := queue(); fmt.Sprint(q) != fmt.Sprint(map[int64]int{1: 1, 2: 1, 3: 1, 4: 1, 5: 1, 6: 1, 7: 1, 8: 1}) {
 		t.Fatalf("after discovery: queue %v, want every device flagged search", q)
 	}
-	if err := st.SyncSearchIndex(ctx); err != nil {
+	if err := st.SyncBladeIndexes(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if q := queue(); len(q) != 0 {
@@ -975,7 +980,7 @@ func TestBladeQueueFlagsWhatChanged(t *testing.T) {
 	if q := queue(); fmt.Sprint(q) != fmt.Sprint(want) {
 		t.Errorf("after leaving the blades: queue %v, want %v", q, want)
 	}
-	if err := st.SyncSearchIndex(ctx); err != nil {
+	if err := st.SyncBladeIndexes(ctx); err != nil {
 		t.Fatal(err)
 	}
 	var orderRows, ftsRows int

@@ -6,18 +6,21 @@
 -- 100,000 devices here, against a budget of 8 s for that discovery, most
 -- of it spent already. So the sort orders and the search index live in
 -- tables of their own, for which triggers only queue the device (one
--- append), and which SyncSearchIndex (query.go) brings up to date in large
+-- append), and which SyncBladeIndexes (query.go) brings up to date in large
 -- statements, in the background. Until then, queries read the queued
 -- devices from devices itself, so they are exact at every moment, and fast
 -- once the queue is short.
 
 -- Sort orders: one row per device on the blades, holding the values of the
 -- sortable columns exactly as Column.sort computes them from devices, with
--- one (tab, value, id) index per column, and (tab, status, name, id) for
--- the status filter and sort. A page walks one from the cursor on and stops
--- after a page, however deep. They replace migration 1's devices_tab_name
--- and devices_status_name, which discovery paid for; names are also in
--- devices_name, which it does not touch.
+-- one (tab, value, id) index per column, (tab, status, name, id) for the
+-- status filter and sort, and (tab, ring, name, id) for the ring filter. A
+-- page walks one from the cursor on and stops after a page, however deep.
+-- They replace migration 1's devices_tab_name and devices_status_name,
+-- which discovery paid for; names are also in devices_name, which it does
+-- not touch. The columns users seldom sort by (edition, architecture, join
+-- type, management, ownership, device kind, reasons, ring assigned by,
+-- discovered via) have none: each index costs the sync and the file.
 CREATE TABLE blade_order (
     id            INTEGER PRIMARY KEY,   -- devices.id
     tab           TEXT    NOT NULL,
@@ -34,6 +37,7 @@ CREATE TABLE blade_order (
 );
 CREATE INDEX blade_order_name ON blade_order (tab, display_name, id);
 CREATE INDEX blade_order_status_name ON blade_order (tab, status, display_name, id);
+CREATE INDEX blade_order_ring_name ON blade_order (tab, ring, display_name, id);
 CREATE INDEX blade_order_device_id ON blade_order (tab, device_id, id);
 CREATE INDEX blade_order_serial ON blade_order (tab, serial_number, id);
 CREATE INDEX blade_order_manufacturer ON blade_order (tab, manufacturer, id);
@@ -46,9 +50,10 @@ CREATE INDEX blade_order_registered_at ON blade_order (tab, registered_at, id);
 -- Search: a trigram index for substring search of 3 or more characters.
 -- It holds the name and serial number without their first character, and
 -- the device ID, of the devices on the blades. Names and serials starting
--- with a search are ranges of devices_name and devices_serial instead: a common search is a name prefix ("AP-LT", "5CG"), which would
--- otherwise make the index list a large part of the fleet, and a search of
--- the tails alone finds few devices. (FTS5 also writes its buffered
+-- with a search are ranges of devices_name and devices_serial instead: a
+-- common search is a name prefix ("AP-LT", "5CG"), which would otherwise
+-- make the index list a large part of the fleet, and a search of the
+-- tails alone finds few devices. (FTS5 also writes its buffered
 -- changes at every statement savepoint: a trigger writing to it made one
 -- index segment per device, and 100,000 registrations took 11 s, not 5.)
 CREATE VIRTUAL TABLE devices_fts USING fts5(

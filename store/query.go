@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"unicode"
 	"unicode/utf8"
 	"weak"
 )
@@ -107,28 +106,19 @@ func ftsPhrase(s string) string {
 
 // ftsQuery asks the search index for the devices where s may occur past
 // the first character of the name or serial, or in the device ID: the
-// phrase of s, or of its searchWindow characters that vary most (the last
-// such window on a tie). Every trigram of a query costs a doclist, and a
-// long one (a pasted GUID: 34 trigrams) cost milliseconds; a window of
-// repeated characters ("000000") is in every document. Six varied
-// characters single out a device; the rows found are then tested against
-// the whole search.
+// phrase of s, or for a longer s its first and its last searchWindow
+// characters, both. Every trigram of a query costs a doclist, and a long one
+// (a pasted GUID: 34 trigrams) cost milliseconds; two windows single out a
+// device, and the conjunction is as selective as the rarer: one window
+// alone, even the most varied, can be in most devices ("-4000-8" of the
+// GUIDs of a fleet), and then the search walks the whole tab. The rows
+// found are then tested against the whole search.
 func ftsQuery(s string) string {
 	r := []rune(s)
 	if len(r) <= searchWindow {
 		return ftsPhrase(s)
 	}
-	best, most := 0, 0
-	for i := 0; i+searchWindow <= len(r); i++ {
-		seen := map[rune]bool{}
-		for _, c := range r[i : i+searchWindow] {
-			seen[unicode.ToLower(c)] = true
-		}
-		if len(seen) >= most {
-			best, most = i, len(seen)
-		}
-	}
-	return ftsPhrase(string(r[best : best+searchWindow]))
+	return ftsPhrase(string(r[:searchWindow])) + " AND " + ftsPhrase(string(r[len(r)-searchWindow:]))
 }
 
 // asciiLower folds ASCII letters only, as SQLite's NOCASE and LIKE do.
@@ -559,37 +549,69 @@ func (p *devicePlan) mergeQuery(proj projection) query {
 	if p.q.Desc {
 		dir, gt = "DESC", "<"
 	}
-	arm := func(from, cond string) string {
-		return fmt.Sprintf("SELECT d.id AS pk, d.display_name COLLATE NOCASE AS s0 FROM %s WHERE %s AND %s", from, p.baseFilter(&a, ""), cond)
+	// The names starting with the search: a range of the tab's names in
+	// blade_order, the queued devices aside; with a long queue, a range of
+	// devices_name (all devices, always current) tested for the tab.
+	from, name, id := "devices d INDEXED BY devices_name", "d.display_name COLLATE NOCASE", "d.id"
+	bound := func() string { return "1" }
+	fromOrder := p.orderQueued <= gatherMax
+	if fromOrder {
+		index, cond := "blade_order_name", func() string { return "o.tab = " + a.add(string(p.q.Tab)) }
+		switch {
+		case p.q.Status != "":
+			index, cond = "blade_order_status_name", func() string {
+				return fmt.Sprintf("o.tab = %s AND o.status = %s", a.add(string(p.q.Tab)), a.add(string(p.q.Status)))
+			}
+		case p.q.Ring != "":
+			index, cond = "blade_order_ring_name", func() string {
+				return fmt.Sprintf("o.tab = %s AND o.ring = %s", a.add(string(p.q.Tab)), a.add(string(p.q.Ring)))
+			}
+		}
+		from, name, id = "blade_order o INDEXED BY "+index+" CROSS JOIN devices d ON d.id = o.id", "o.display_name", "o.id"
+		bound = func() string { return cond() + " AND o.id NOT IN (SELECT id FROM blade_queue)" }
 	}
-	nameFrom := "devices d INDEXED BY " + p.nameIndex()
+	// Each arm selects the name it is ordered by, so that SQLite sees the
+	// walked arms need no sort.
+	armOf := func(from, key, cond string) string {
+		return fmt.Sprintf("SELECT d.id AS pk, %s AS s0 FROM %s WHERE %s AND %s", key, from, p.baseFilter(&a, ""), cond)
+	}
+	arm := func(from, cond string) string { return armOf(from, name, cond) }
+	gathered := func(cond string) string { return armOf("devices d NOT INDEXED", nameOrder, cond) }
+	prefix := func(name string) string {
+		return fmt.Sprintf("%[1]s >= %[2]s AND %[1]s < %[3]s", name, a.add(p.lo), a.add(p.hi))
+	}
 	var arms []string
 	switch {
 	case p.cur == nil:
-		arms = append(arms, arm(nameFrom, p.prefixRange(&a, "d.display_name")))
+		arms = append(arms, arm(from, bound()+" AND "+prefix(name)))
 	default:
 		v, _ := p.cur.Values[0].(string)
 		// The range continues after the cursor: the names equal to its name
 		// after its id if that name is in the range, then the names after
 		// it, from whichever of the cursor and the range bound comes later.
-		inRange := nocaseCompare(v, p.lo) >= 0 && nocaseCompare(v, p.hi) < 0
-		if inRange {
-			arms = append(arms, arm(nameFrom, fmt.Sprintf("d.display_name COLLATE NOCASE = %s AND d.id %s %s", a.add(v), gt, a.add(p.cur.PK))))
+		if nocaseCompare(v, p.lo) >= 0 && nocaseCompare(v, p.hi) < 0 {
+			arms = append(arms, arm(from, fmt.Sprintf("%s AND %s = %s AND %s %s %s", bound(), name, a.add(v), id, gt, a.add(p.cur.PK))))
 		}
-		lo, hi := "d.display_name COLLATE NOCASE >= "+a.add(p.lo), "d.display_name COLLATE NOCASE < "+a.add(p.hi)
+		lo, hi := name+" >= "+a.add(p.lo), name+" < "+a.add(p.hi)
 		switch {
 		case !p.q.Desc && nocaseCompare(v, p.lo) >= 0:
-			lo = "d.display_name COLLATE NOCASE > " + a.add(v)
+			lo = name + " > " + a.add(v)
 		case p.q.Desc && nocaseCompare(v, p.hi) < 0:
-			hi = "d.display_name COLLATE NOCASE < " + a.add(v)
+			hi = name + " < " + a.add(v)
 		}
-		arms = append(arms, arm(nameFrom, lo+" AND "+hi))
+		arms = append(arms, arm(from, bound()+" AND "+lo+" AND "+hi))
 	}
-	others := p.matches(&a, false)
-	if p.cur != nil {
-		others += " AND " + afterCursor(&a, p.order, p.q.Desc, p.cur.Values, p.cur.PK)
+	after := func() string {
+		if p.cur == nil {
+			return ""
+		}
+		return " AND " + afterCursor(&a, p.order, p.q.Desc, p.cur.Values, p.cur.PK)
 	}
-	arms = append(arms, arm("devices d NOT INDEXED", others))
+	if fromOrder && p.orderQueued > 0 {
+		// The queued devices with the name prefix, read from devices.
+		arms = append(arms, gathered("d.id IN (SELECT id FROM blade_queue) AND "+prefix(nameOrder)+after()))
+	}
+	arms = append(arms, gathered(p.matches(&a, false)+after()))
 	return query{fmt.Sprintf(`SELECT %s, %s FROM (%s ORDER BY 2 %s, 1 %s%s) k
 		CROSS JOIN devices d ON d.id = k.pk ORDER BY %s`,
 		proj.sql, strings.Join(p.order, ", "), strings.Join(arms, " UNION ALL "), dir, dir, p.limitOffset(&a), p.keyOrder()), a}

@@ -489,10 +489,10 @@ func TestDevicePagePlansGather(t *testing.T) {
 			[]string{"INTEGER PRIMARY KEY (rowid=?)", "INDEX devices_serial (serial_number>? AND serial_number<?)",
 				"INDEX devices_name (display_name>? AND display_name<?)"}},
 		{DeviceQuery{Tab: TabReady, Search: "AP-LT"}, mergeSearch,
-			[]string{"MERGE (UNION ALL)", "INDEX devices_name (display_name>? AND display_name<?)",
+			[]string{"MERGE (UNION ALL)", "INDEX blade_order_name (tab=? AND display_name>? AND display_name<?)",
 				"INTEGER PRIMARY KEY (rowid=?)"}},
 		{DeviceQuery{Tab: TabNotReady, Status: StatusReadinessFailed, Search: "AP-LT", Desc: true}, mergeSearch,
-			[]string{"MERGE (UNION ALL)", "INDEX devices_name (display_name>? AND display_name<?)"}},
+			[]string{"MERGE (UNION ALL)", "INDEX blade_order_status_name (tab=? AND status=? AND display_name>? AND display_name<?)"}},
 	} {
 		tt.q.Limit = 51
 		p, err := st.plan(ctx, tt.q)

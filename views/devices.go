@@ -126,47 +126,10 @@ func (v BladeView) Visible(key string) bool {
 }
 
 // Cell is the text of a row's cell in a column, as the blade shows it.
-func Cell(r *store.DeviceRow, key string) string {
-	switch key {
-	case "status":
-		return r.Status.Label()
-	case "ring":
-		return r.Ring.Label()
-	case "ring_assigned_by":
-		switch r.RingBy {
-		case store.RingByAdmin:
-			return "Admin (" + r.RingActor + ")"
-		case store.RingByService:
-			return "Service"
-		}
-		return ""
-	case "reasons":
-		if len(r.Reasons) == 0 {
-			return ""
-		}
-		s := r.Reasons[0].Name()
-		if n := len(r.Reasons) - 1; n > 0 {
-			s += fmt.Sprintf(" (+%d more)", n)
-		}
-		return s
-	case "last_checkin":
-		return dateTime(r.LastCheckin)
-	case "registered_on":
-		return dateTime(r.RegisteredAt)
-	}
-	c, ok := store.ColumnByKey(key)
-	if !ok {
-		return ""
-	}
-	return c.Value(r)
-}
+func Cell(r *store.DeviceRow, key string) string { return string(cellText(key)(nil, r)) }
 
-func dateTime(t time.Time) string {
-	if t.IsZero() {
-		return "—"
-	}
-	return t.UTC().Format("2006-01-02 15:04")
-}
+// dateTime formats t as the UI shows times: UTC, to the minute.
+func dateTime(t time.Time) string { return string(appendDateTime(make([]byte, 0, 16), t)) }
 
 // Ago says how long before now t was, roughly.
 func Ago(now, t time.Time) string {

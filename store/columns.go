@@ -99,7 +99,7 @@ func columnCatalogue() []Column {
 			}},
 		{Key: "ring", Label: "Ring", needs: []string{"ring"}, sort: "coalesce(d.ring, '')",
 			Value: func(r *DeviceRow) string { return string(r.Ring) }},
-		{Key: "ring_assigned_by", Label: "Ring assigned by", needs: []string{"ring_by"}, sort: "coalesce(d.ring_by, '')",
+		{Key: "ring_assigned_by", Label: "Ring assigned by", needs: []string{"ring_by", "ring_actor"}, sort: "coalesce(d.ring_by, '')", // the portal shows the actor with it
 			Value: func(r *DeviceRow) string { return r.RingBy }},
 		{Key: "ring_assigned_by_user", Label: "Ring assigned by user", needs: []string{"ring_actor"}, sort: "coalesce(d.ring_actor, '')",
 			Value: func(r *DeviceRow) string { return r.RingActor }},

@@ -29,6 +29,9 @@ type Store struct {
 
 	disc  discoveryGate
 	rules ruleCache
+	watch versionWatch
+	stmts stmtCache
+	sync  bladeSync
 }
 
 //go:embed migrations/*.sql
@@ -60,7 +63,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
 	r.SetConnMaxLifetime(0)
-	return &Store{w: w, r: r}, nil
+	s := &Store{w: w, r: r}
+	s.sync.ctx, s.sync.stop = context.WithCancel(context.Background())
+	return s, nil
 }
 
 // dsn builds the modernc DSN. Pragmas go in the DSN so that every pooled
@@ -89,7 +94,9 @@ func dsn(path string, readOnly bool) string {
 
 // Close closes both pools.
 func (s *Store) Close() error {
-	return errors.Join(s.rules.close(), s.r.Close(), s.w.Close())
+	s.sync.close()
+	s.stmts.close()
+	return errors.Join(s.rules.close(), s.watch.close(), s.r.Close(), s.w.Close())
 }
 
 // Ping checks that the database answers a query.

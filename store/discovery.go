@@ -579,14 +579,18 @@ func (s *Store) DiscoveryRunByID(ctx context.Context, id int64) (DiscoveryRun, e
 // LastDiscoveryRun returns the most recent run, running or not; ErrNotFound
 // when discovery has never run.
 func (s *Store) LastDiscoveryRun(ctx context.Context) (DiscoveryRun, error) {
-	r, err := scanRun(s.r.QueryRowContext(ctx, "SELECT "+runCols+" FROM discovery_runs ORDER BY id DESC LIMIT 1"))
-	if errors.Is(err, sql.ErrNoRows) {
+	v, err := s.version(ctx)
+	if err != nil {
+		return DiscoveryRun{}, err
+	}
+	r, err := s.lastRun(ctx, v)
+	if err != nil {
+		return DiscoveryRun{}, err
+	}
+	if r == nil {
 		return DiscoveryRun{}, notFoundf("discovery has not run yet")
 	}
-	if err != nil {
-		return DiscoveryRun{}, fmt.Errorf("last discovery run: %w", err)
-	}
-	return r, nil
+	return *r, nil
 }
 
 // RunningDiscovery returns the ID of the run going in this process, if any.

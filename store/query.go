@@ -9,14 +9,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"unicode/utf8"
-	"weak"
 )
 
 // DeviceQuery selects the rows of a blade.
@@ -192,6 +189,9 @@ type devicePlan struct {
 	order []string
 	cur   *cursor
 	how   access
+	// version is the database's when the plan was made: the counters and
+	// the queue length it read are of that version (Store.version).
+	version uint64
 
 	// like is the LIKE pattern of a search ("" without one).
 	like string
@@ -219,6 +219,15 @@ type devicePlan struct {
 // search, how many devices each part of it finds: cheap lookups that pick
 // between walking an index in order and sorting a few gathered rows.
 func (s *Store) plan(ctx context.Context, q DeviceQuery) (*devicePlan, error) {
+	v, err := s.version(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.planAt(ctx, v, q)
+}
+
+// planAt plans q at version v of the database.
+func (s *Store) planAt(ctx context.Context, v uint64, q DeviceQuery) (*devicePlan, error) {
 	if err := q.validate(); err != nil {
 		return nil, fmt.Errorf("devices: %w", err)
 	}
@@ -238,7 +247,13 @@ func (s *Store) plan(ctx context.Context, q DeviceQuery) (*devicePlan, error) {
 	if p.col.Key == "status" || (q.Status != "" && p.col.Key == "display_name") {
 		p.how = walkStatus
 	}
-	err := s.queryRow(ctx, fmt.Sprintf(`SELECT count(*) FROM (SELECT 1 FROM blade_queue LIMIT %d)`, gatherMax+1)).Scan(&p.orderQueued)
+	p.version = v
+	var err error
+	p.orderQueued, err = memoized(s, p.version, "blade-queue", func() (int, error) {
+		var n int
+		err := s.queryRow(ctx, fmt.Sprintf(`SELECT count(*) FROM (SELECT 1 FROM blade_queue LIMIT %d)`, gatherMax+1)).Scan(&n)
+		return n, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("devices: queue: %w", err)
 	}
@@ -260,7 +275,7 @@ func (s *Store) plan(ctx context.Context, q DeviceQuery) (*devicePlan, error) {
 	// A status or ring filter: walking the order costs about a page divided
 	// by the share of the tab's rows that pass; gathering costs the rows
 	// that pass. Both shares come from the counters.
-	c, err := s.Counts(ctx)
+	c, err := s.counts(ctx, p.version)
 	if err != nil {
 		return nil, err
 	}
@@ -808,7 +823,6 @@ func (s *Store) EachDevice(ctx context.Context, q DeviceQuery, fn func(*DeviceRo
 
 // eachDevice runs a plan reading only the projection's columns.
 func (s *Store) eachDevice(ctx context.Context, p *devicePlan, proj projection, fn func(*DeviceRow) error) error {
-	proj = concatPacked(proj)
 	sc := newProjectionScanner(proj)
 	vals := make([]any, len(p.order))
 	ptrs := make([]any, len(vals))
@@ -865,41 +879,6 @@ func (s *Store) eachDevice(ctx context.Context, p *devicePlan, proj projection, 
 // allFields reads every field of a row.
 var allFields = projectionOf(nil)
 
-// concatForms caches the concat_ws form of each projection SQL.
-var concatForms sync.Map // projection SQL → its concat_ws form
-
-// concatPacked rewrites a projection's packed column from a chain of ||
-// into one concat_ws: SQLite copies the growing text at every ||, which made
-// packing thirty columns cost twice the rest of a page. Every part is
-// wrapped in ifnull, so concat_ws skips no NULL and the text is the same;
-// a projection of another shape is left as it is.
-func concatPacked(p projection) projection {
-	if v, ok := concatForms.Load(p.sql); ok {
-		p.sql = v.(string)
-		return p
-	}
-	orig := p.sql
-	p = concatPackedSQL(p)
-	concatForms.Store(orig, p.sql)
-	return p
-}
-
-func concatPackedSQL(p projection) projection {
-	const sep = " || char(31) || "
-	rest, ok := strings.CutPrefix(p.sql, "d.id, ")
-	if !ok || !strings.Contains(rest, sep) {
-		return p
-	}
-	parts := strings.Split(rest, sep)
-	for _, part := range parts {
-		if !strings.HasPrefix(part, "ifnull(") {
-			return p
-		}
-	}
-	p.sql = "d.id, concat_ws(char(31), " + strings.Join(parts, ", ") + ")"
-	return p
-}
-
 // DevicePage is one page of a blade.
 type DevicePage struct {
 	Rows []DeviceRow
@@ -926,12 +905,20 @@ const SearchCountCap = CountCap
 // DevicePage returns up to q.Limit rows of a blade, the cursor of the next
 // page, and the number of matching rows.
 func (s *Store) DevicePage(ctx context.Context, q DeviceQuery) (DevicePage, error) {
+	v, err := s.version(ctx)
+	if err != nil {
+		return DevicePage{}, err
+	}
+	return s.devicePage(ctx, v, q)
+}
+
+func (s *Store) devicePage(ctx context.Context, v uint64, q DeviceQuery) (DevicePage, error) {
 	if q.Limit <= 0 {
 		q.Limit = 50
 	}
 	want := q.Limit
 	q.Limit++ // one more row says whether there is a next page
-	p, err := s.plan(ctx, q)
+	p, err := s.planAt(ctx, v, q)
 	if err != nil {
 		return DevicePage{}, err
 	}
@@ -961,7 +948,7 @@ func (s *Store) DevicePage(ctx context.Context, q DeviceQuery) (DevicePage, erro
 func (s *Store) countDevices(ctx context.Context, p *devicePlan) (int, bool, error) {
 	q := p.q
 	if q.Search == "" && q.Ring == "" {
-		c, err := s.Counts(ctx)
+		c, err := s.counts(ctx, p.version)
 		if err != nil {
 			return 0, false, err
 		}
@@ -1170,35 +1157,40 @@ func (s *Store) syncChunk(ctx context.Context) (n, searched int, err error) {
 	return n, searched, err
 }
 
-// searchSyncs are the stores with a background sync running.
-var searchSyncs = struct {
-	sync.Mutex
-	running map[*Store]bool
-}{running: map[*Store]bool{}}
-
-// backgroundSync lets tests hold the queue to see pages while it is long.
-var backgroundSync atomic.Bool
-
-func init() { backgroundSync.Store(true) }
+// bladeSync runs SyncBladeIndexes in the background, one at a time per
+// store, until the store closes.
+type bladeSync struct {
+	mu      sync.Mutex
+	running bool
+	held    bool // tests hold the queue to see pages while it is long
+	ctx     context.Context
+	stop    context.CancelFunc
+	done    sync.WaitGroup
+}
 
 // kickSearchSync starts a background SyncBladeIndexes unless one runs. A
 // failed sync is retried by the next page that finds the queue.
 func (s *Store) kickSearchSync() {
-	if !backgroundSync.Load() {
+	b := &s.sync
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.running || b.held || b.ctx.Err() != nil {
 		return
 	}
-	searchSyncs.Lock()
-	defer searchSyncs.Unlock()
-	if searchSyncs.running[s] {
-		return
-	}
-	searchSyncs.running[s] = true
-	go func() {
-		_ = s.SyncBladeIndexes(context.Background())
-		searchSyncs.Lock()
-		delete(searchSyncs.running, s)
-		searchSyncs.Unlock()
-	}()
+	b.running = true
+	b.done.Go(func() {
+		_ = s.SyncBladeIndexes(b.ctx)
+		b.mu.Lock()
+		b.running = false
+		b.mu.Unlock()
+	})
+}
+
+// close stops a background sync and waits for it: it stops between two
+// chunks, each its own transaction, so nothing is lost.
+func (b *bladeSync) close() {
+	b.stop()
+	b.done.Wait()
 }
 
 // stmtCache holds a store's prepared blade statements by SQL text: the
@@ -1211,8 +1203,6 @@ type stmtCache struct {
 
 // stmtCacheMax bounds a cache; statements past it are prepared each time.
 const stmtCacheMax = 512
-
-var stmtCaches sync.Map // weak.Pointer[Store] → *stmtCache
 
 // query runs a read statement of the blades, prepared once per store.
 func (s *Store) query(ctx context.Context, sqlText string, args ...any) (*sql.Rows, error) {
@@ -1233,20 +1223,7 @@ func (s *Store) queryRow(ctx context.Context, sqlText string, args ...any) *sql.
 // nil when it cannot (the cache is full, or preparing failed: the caller's
 // query then reports the error).
 func (s *Store) stmt(ctx context.Context, sqlText string) *sql.Stmt {
-	key := weak.Make(s)
-	v, ok := stmtCaches.Load(key)
-	if !ok {
-		c := &stmtCache{m: map[string]*sql.Stmt{}}
-		if v, ok = stmtCaches.LoadOrStore(key, c); !ok {
-			// When the store is gone, so are its statements.
-			runtime.AddCleanup(s, func(key weak.Pointer[Store]) {
-				if v, ok := stmtCaches.LoadAndDelete(key); ok {
-					v.(*stmtCache).close()
-				}
-			}, key)
-		}
-	}
-	c := v.(*stmtCache)
+	c := &s.stmts
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if st, ok := c.m[sqlText]; ok {
@@ -1258,6 +1235,9 @@ func (s *Store) stmt(ctx context.Context, sqlText string) *sql.Stmt {
 	st, err := s.r.PrepareContext(ctx, sqlText)
 	if err != nil {
 		return nil
+	}
+	if c.m == nil {
+		c.m = map[string]*sql.Stmt{}
 	}
 	c.m[sqlText] = st
 	return st
@@ -1292,9 +1272,20 @@ func (c Counts) Registered() int {
 	return c.Status[StatusActive] + c.Status[StatusReadinessFailed] + c.Status[StatusInactive]
 }
 
-// Counts reads the counters the triggers keep; it never counts rows.
+// Counts reads the counters the triggers keep; it never counts rows. The
+// maps of the result are shared: do not modify them.
 func (s *Store) Counts(ctx context.Context) (Counts, error) {
-	return readCounts(ctx, cachedReader{s})
+	v, err := s.version(ctx)
+	if err != nil {
+		return Counts{}, err
+	}
+	return s.counts(ctx, v)
+}
+
+// counts reads the counters of version v, from memory when they were read
+// since.
+func (s *Store) counts(ctx context.Context, v uint64) (Counts, error) {
+	return memoized(s, v, "counts", func() (Counts, error) { return readCounts(ctx, cachedReader{s}) })
 }
 
 // cachedReader queries the reader pool through the store's statement cache.

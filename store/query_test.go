@@ -54,9 +54,15 @@ func bladeFleet(t testing.TB, n int) (*Store, []*Device) {
 
 // holdQueue stops pages from syncing blade_order and the search index in
 // the background for the test, so that it sees the states it sets up.
-func holdQueue(t *testing.T) {
-	backgroundSync.Store(false)
-	t.Cleanup(func() { backgroundSync.Store(true) })
+func holdQueue(t *testing.T, st *Store) {
+	st.sync.mu.Lock()
+	st.sync.held = true
+	st.sync.mu.Unlock()
+	t.Cleanup(func() {
+		st.sync.mu.Lock()
+		st.sync.held = false
+		st.sync.mu.Unlock()
+	})
 }
 
 // allRows reads every row of a tab with the default order, unpaged.
@@ -161,8 +167,8 @@ func pageThrough(t testing.TB, st *Store, q DeviceQuery) ([]int64, int) {
 }
 
 func TestDevicePageCursorVisitsEveryRowOnceInOrder(t *testing.T) {
-	holdQueue(t)
 	st, devs := bladeFleet(t, 120)
+	holdQueue(t, st)
 	ctx := context.Background()
 	// Some admin rings, so that the ring sort and filter see four values.
 	if _, err := st.AssignRing(ctx, RingTest, []string{devs[0].DeviceID, devs[1].DeviceID, devs[5].DeviceID}, "tester"); err != nil {
@@ -575,7 +581,6 @@ func searchNames(t testing.TB, st *Store, search string) []string {
 }
 
 func TestDevicePageSearch(t *testing.T) {
-	holdQueue(t)
 	tests := []struct {
 		give string
 		want []string
@@ -605,6 +610,7 @@ func TestDevicePageSearch(t *testing.T) {
 		{"nothing-like-this", nil},
 	}
 	st, _ := searchFleet(t)
+	holdQueue(t, st)
 	// Before the search index syncs (devices queued), after it, and again
 	// with the index forced out of the plan: the same answers.
 	for _, phase := range []string{"queued", "synced"} {
@@ -634,8 +640,8 @@ func TestDevicePageSearch(t *testing.T) {
 // through a walk testing every row, and expects the same rows in the same
 // order, before and after the search index syncs.
 func TestDevicePageSearchPlansAgree(t *testing.T) {
-	holdQueue(t)
 	st, devs := bladeFleet(t, 80)
+	holdQueue(t, st)
 	ctx := context.Background()
 	mustUpsert(t, st, healthy(7, func(d *Device) {
 		d.DisplayName, d.SerialNumber = "Renamed 100%_x", "sn-ap-shared"
@@ -678,11 +684,11 @@ func TestDevicePageSearchPlansAgree(t *testing.T) {
 }
 
 func TestDevicePageSearchFollowsChanges(t *testing.T) {
-	holdQueue(t)
 	ctx := context.Background()
 	for _, synced := range []bool{false, true} {
 		t.Run(fmt.Sprintf("synced=%v", synced), func(t *testing.T) {
 			st, devs := searchFleet(t)
+			holdQueue(t, st)
 			sync := func() {
 				if synced {
 					if err := st.SyncBladeIndexes(ctx); err != nil {
@@ -846,7 +852,7 @@ func TestExportCSVFollowsTheQuery(t *testing.T) {
 	}
 }
 
-func TestConcatPackedReadsTheSameRows(t *testing.T) {
+func TestProjectionsReadTheSameFields(t *testing.T) {
 	st, devs := bladeFleet(t, 12)
 	ctx := context.Background()
 	// A device with every optional field empty or NULL, and one with all set.
@@ -854,30 +860,24 @@ func TestConcatPackedReadsTheSameRows(t *testing.T) {
 		d.SerialNumber, d.LastCheckin, d.WUPolicySource, d.InternetConnected = "", time.Time{}, "", SignalUnknown
 		d.UnreachableEndpoints = nil
 	}), healthy(4, func(d *Device) { d.UnreachableEndpoints = []string{"edge", "teams"} }))
-	for _, proj := range []projection{projectionOf(nil), projectionOf([]string{"display_name"}), projectionOf([]string{"ring", "last_checkin", "serial_number"})} {
-		if fast := concatPacked(proj); fast.sql == proj.sql || !strings.Contains(fast.sql, "concat_ws") {
-			if len(proj.cols) > 1 {
-				t.Errorf("projection %q was not rewritten", proj.sql)
-			}
+	read := func(proj projection, id string) DeviceRow {
+		var r DeviceRow
+		sc := newProjectionScanner(proj)
+		if err := sc.scan(st.r.QueryRowContext(ctx, "SELECT "+proj.sql+" FROM devices d WHERE d.device_id = ?", id), &r); err != nil {
+			t.Fatal(err)
 		}
-		for _, d := range devs[:6] {
-			var want, got DeviceRow
-			for _, pr := range []struct {
-				proj projection
-				row  *DeviceRow
-			}{{proj, &want}, {concatPacked(proj), &got}} {
-				sc := newProjectionScanner(pr.proj)
-				if err := sc.scan(st.r.QueryRowContext(ctx, "SELECT "+pr.proj.sql+" FROM devices d WHERE d.device_id = ?", d.DeviceID), pr.row); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if fmt.Sprint(got) != fmt.Sprint(want) {
-				t.Errorf("%s: concat_ws read\n%+v\nwant\n%+v", d.DeviceID, got, want)
-			}
-		}
+		return r
 	}
-	if p := (projection{sql: "d.id, d.display_name"}); concatPacked(p).sql != p.sql {
-		t.Error("a projection of another shape was rewritten")
+	for _, d := range devs[:6] {
+		full := read(projectionOf(nil), d.DeviceID)
+		narrow := read(projectionOf([]string{"ring", "last_checkin", "serial_number", "unreachable_endpoints"}), d.DeviceID)
+		if narrow.Ring != full.Ring || !narrow.LastCheckin.Equal(full.LastCheckin) || narrow.SerialNumber != full.SerialNumber ||
+			fmt.Sprint(narrow.UnreachableEndpoints) != fmt.Sprint(full.UnreachableEndpoints) || narrow.PK != full.PK {
+			t.Errorf("%s: narrow projection read\n%+v\nfull read\n%+v", d.DeviceID, narrow, full)
+		}
+		if narrow.DisplayName != "" || narrow.Model != "" {
+			t.Errorf("%s: narrow projection filled fields it did not select: %+v", d.DeviceID, narrow)
+		}
 	}
 }
 
@@ -923,8 +923,8 @@ func TestDevicePageColumnsReadsOnlyThose(t *testing.T) {
 // queue: a change of a sorted value queues the device for blade_order
 // alone, a new name or a move on or off the blades for the search index too.
 func TestBladeQueueFlagsWhatChanged(t *testing.T) {
-	holdQueue(t)
 	st, _ := searchFleet(t)
+	holdQueue(t, st)
 	ctx := context.Background()
 	queue := func() map[int64]int {
 		t.Helper()
@@ -996,11 +996,11 @@ func TestBladeQueueFlagsWhatChanged(t *testing.T) {
 // gatherMax await blade_order (as after a first discovery): the name order
 // walks devices_name, the others merge the queue in; both exact.
 func TestDevicePageLongQueue(t *testing.T) {
-	holdQueue(t)
 	if testing.Short() {
 		t.Skip("registers 1,100 devices")
 	}
 	st, _ := bladeFleet(t, 1100)
+	holdQueue(t, st)
 	ctx := context.Background()
 	all := allRows(t, st, DeviceQuery{Tab: TabReady})
 	for _, q := range []DeviceQuery{

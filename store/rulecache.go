@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"runtime"
@@ -21,15 +20,12 @@ import (
 // Reading 100,000 devices costs 50 to 150 ms even for one or two columns
 // (see loadLean); evaluating a rule over rows held in memory costs a few
 // milliseconds. So the lean rows of the last few column sets are kept, and
-// thrown away as soon as the database changes: PRAGMA data_version, asked on
-// a connection of its own that never writes, changes with every commit by
-// any other connection, this process's writer and other processes (the CLI)
-// alike. Any commit drops them, not only changes to devices: telling those
-// apart would cost a pass over the table, about what reading it again does.
+// thrown away as soon as the database changes (Store.version). Any commit
+// drops them, not only changes to devices: telling those apart would cost a
+// pass over the table, about what reading it again does.
 type ruleCache struct {
 	mu      sync.Mutex
-	conn    *sql.Conn // the data_version connection, taken from the reader pool
-	version int64
+	version uint64
 	sets    []*leanDirectory // most recently used first
 	idle    *time.Timer      // drops the sets when nobody used them for leanIdle
 }
@@ -75,32 +71,7 @@ func (c *ruleCache) close() error {
 	if c.idle != nil {
 		c.idle.Stop()
 	}
-	if c.conn == nil {
-		return nil
-	}
-	err := c.conn.Close()
-	c.conn = nil
-	return err
-}
-
-// dataVersion asks the cache's own connection whether anything was
-// committed since it last asked.
-func (s *Store) dataVersion(ctx context.Context) (int64, error) {
-	c := &s.rules
-	if c.conn == nil {
-		conn, err := s.r.Conn(ctx)
-		if err != nil {
-			return 0, err
-		}
-		c.conn = conn
-	}
-	var v int64
-	if err := c.conn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
-		c.conn.Close()
-		c.conn = nil
-		return 0, err
-	}
-	return v, nil
+	return nil
 }
 
 // leanDevices returns every device of the directory with the named columns
@@ -127,9 +98,9 @@ func (s *Store) leanDevices(ctx context.Context, cols []string) (*leanDirectory,
 	} else {
 		c.idle.Reset(leanIdle)
 	}
-	v, err := s.dataVersion(ctx)
+	v, err := s.version(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("data version: %w", err)
+		return nil, err
 	}
 	if v != c.version {
 		c.sets, c.version = nil, v

@@ -119,7 +119,10 @@ func projectionOf(names []string) projection {
 	if len(parts) == 0 {
 		parts = []string{"''"}
 	}
-	p.sql = "d.id, " + strings.Join(parts, " || char(31) || ")
+	// One concat_ws, not a chain of ||: SQLite copies the growing text at
+	// every ||, which made packing thirty columns cost twice the rest of a
+	// page. Every part is wrapped in ifnull, so concat_ws skips no NULL.
+	p.sql = "d.id, concat_ws(char(31), " + strings.Join(parts, ", ") + ")"
 	return p
 }
 

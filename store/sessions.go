@@ -45,20 +45,37 @@ func nullID(id int64) any {
 }
 
 // SessionByToken returns a session that has not expired at now.
+//
+// Every signed-in request asks, so the session is kept until the next
+// commit (Store.version): a revoked session is a commit, and is gone at once.
 func (s *Store) SessionByToken(ctx context.Context, token string, now time.Time) (Session, error) {
-	var sess Session
-	var uid sql.NullInt64
-	var created, seen, expires int64
-	err := s.r.QueryRowContext(ctx, `SELECT user_id, data, created_at, last_seen_at, expires_at FROM sessions WHERE token_hash = ? AND expires_at > ?`,
-		tokenHash(token), now.Unix()).Scan(&uid, &sess.Data, &created, &seen, &expires)
-	if errors.Is(err, sql.ErrNoRows) {
+	v, err := s.version(ctx)
+	if err != nil {
+		return Session{}, err
+	}
+	hash := tokenHash(token)
+	sess, err := memoized(s, v, "session:"+hash, func() (Session, error) {
+		var sess Session
+		var uid sql.NullInt64
+		var created, seen, expires int64
+		err := s.r.QueryRowContext(ctx, `SELECT user_id, data, created_at, last_seen_at, expires_at FROM sessions WHERE token_hash = ?`,
+			hash).Scan(&uid, &sess.Data, &created, &seen, &expires)
+		if errors.Is(err, sql.ErrNoRows) {
+			return Session{}, notFoundf("session not found or expired")
+		}
+		if err != nil {
+			return Session{}, fmt.Errorf("session: %w", err)
+		}
+		sess.UserID = uid.Int64
+		sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt = time.Unix(created, 0), time.Unix(seen, 0), time.Unix(expires, 0)
+		return sess, nil
+	})
+	if err != nil {
+		return Session{}, err
+	}
+	if sess.ExpiresAt.Unix() <= now.Unix() {
 		return Session{}, notFoundf("session not found or expired")
 	}
-	if err != nil {
-		return Session{}, fmt.Errorf("session: %w", err)
-	}
-	sess.UserID = uid.Int64
-	sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt = time.Unix(created, 0), time.Unix(seen, 0), time.Unix(expires, 0)
 	return sess, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -26,15 +27,27 @@ func DefaultColumns(t Tab) []string {
 
 // UserColumns returns the user's saved columns for a tab, or the tab's defaults.
 func (s *Store) UserColumns(ctx context.Context, userID int64, t Tab) ([]string, error) {
-	var cols string
-	err := s.r.QueryRowContext(ctx, `SELECT columns FROM user_columns WHERE user_id = ? AND tab = ?`, userID, string(t)).Scan(&cols)
-	if errors.Is(err, sql.ErrNoRows) {
-		return DefaultColumns(t), nil
-	}
+	v, err := s.version(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("user columns: %w", err)
+		return nil, err
 	}
-	return strings.Split(cols, ","), nil
+	cols, err := s.userColumns(ctx, v, userID, t)
+	return slices.Clone(cols), err
+}
+
+// userColumns reads the user's columns at version v; the slice is shared.
+func (s *Store) userColumns(ctx context.Context, v uint64, userID int64, t Tab) ([]string, error) {
+	return memoized(s, v, fmt.Sprintf("columns:%d:%s", userID, t), func() ([]string, error) {
+		var cols string
+		err := s.r.QueryRowContext(ctx, `SELECT columns FROM user_columns WHERE user_id = ? AND tab = ?`, userID, string(t)).Scan(&cols)
+		if errors.Is(err, sql.ErrNoRows) {
+			return DefaultColumns(t), nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("user columns: %w", err)
+		}
+		return strings.Split(cols, ","), nil
+	})
 }
 
 // SetUserColumns saves the user's columns for a tab. Keys must be blade

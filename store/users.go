@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -69,9 +70,14 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
 	return s.user(ctx, "email = ? COLLATE NOCASE", strings.TrimSpace(email))
 }
 
-// UserByID returns the user with this ID.
+// UserByID returns the user with this ID. Every signed-in request asks, so
+// the answer is kept until the next commit (Store.version).
 func (s *Store) UserByID(ctx context.Context, id int64) (User, error) {
-	return s.user(ctx, "id = ?", id)
+	v, err := s.version(ctx)
+	if err != nil {
+		return User{}, err
+	}
+	return memoized(s, v, "user:"+strconv.FormatInt(id, 10), func() (User, error) { return s.user(ctx, "id = ?", id) })
 }
 
 func (s *Store) user(ctx context.Context, where string, arg any) (User, error) {

@@ -1,0 +1,77 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// Blade is everything a device blade shows: the page of rows, the tab
+// counts, the columns the user chose, the registration group and the last
+// discovery run.
+type Blade struct {
+	Page DevicePage
+	// Counts are shared with other readers: do not modify their maps.
+	Counts Counts
+	// Columns are the keys of the user's visible columns for the tab.
+	Columns             []string
+	RegistrationGroupID int64
+	// LastRun is nil until discovery has run once.
+	LastRun *DiscoveryRun
+}
+
+// Blade reads a blade for a user in one call. Only the page's rows are read
+// per call; the rest is kept between commits (Store.version). Without
+// q.Columns, the rows hold the user's visible columns (see
+// DeviceQuery.Columns).
+func (s *Store) Blade(ctx context.Context, userID int64, q DeviceQuery) (Blade, error) {
+	v, err := s.version(ctx)
+	if err != nil {
+		return Blade{}, err
+	}
+	var b Blade
+	if b.Columns, err = s.userColumns(ctx, v, userID, q.Tab); err != nil {
+		return Blade{}, err
+	}
+	if q.Columns == nil {
+		q.Columns = b.Columns
+	}
+	if b.Page, err = s.devicePage(ctx, v, q); err != nil {
+		return Blade{}, err
+	}
+	if b.Counts, err = s.counts(ctx, v); err != nil {
+		return Blade{}, err
+	}
+	if b.RegistrationGroupID, err = s.registrationGroupID(ctx, v); err != nil {
+		return Blade{}, err
+	}
+	run, err := s.lastRun(ctx, v)
+	if err != nil {
+		return Blade{}, err
+	}
+	if run != nil {
+		r := *run // the kept run is shared
+		b.LastRun = &r
+	}
+	return b, nil
+}
+
+// registrationGroupID is the built-in group's ID, read at version v.
+func (s *Store) registrationGroupID(ctx context.Context, v uint64) (int64, error) {
+	return memoized(s, v, "registration-group", func() (int64, error) { return s.RegistrationGroupID(ctx) })
+}
+
+// lastRun is the newest discovery run at version v, nil before the first.
+func (s *Store) lastRun(ctx context.Context, v uint64) (*DiscoveryRun, error) {
+	return memoized(s, v, "last-run", func() (*DiscoveryRun, error) {
+		r, err := scanRun(s.r.QueryRowContext(ctx, "SELECT "+runCols+" FROM discovery_runs ORDER BY id DESC LIMIT 1"))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("last discovery run: %w", err)
+		}
+		return &r, nil
+	})
+}

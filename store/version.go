@@ -1,0 +1,105 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync"
+)
+
+// versionWatch tells whether anything was committed to the database since
+// it last looked, and keeps the small facts every page reads (the counters,
+// the last discovery run, the signed-in user, their columns) until then.
+//
+// PRAGMA data_version, asked on a connection of its own that never writes,
+// changes with every commit by any other connection: this process's writer
+// and other processes (the CLI) alike. Asking costs a few microseconds;
+// reading the facts again cost a blade page about a third of its time. Any
+// commit drops them all, which is simple and, with commits coming from
+// discovery runs and admin actions, rare enough.
+type versionWatch struct {
+	mu   sync.Mutex
+	conn *sql.Conn // taken from the reader pool
+	last int64     // the connection's data_version when last asked
+	// gen is the version callers see: it moves whenever data_version does,
+	// and when the connection is replaced (a new connection's data_version
+	// is not comparable with the old one's).
+	gen  uint64
+	memo map[string]any // facts read at gen
+}
+
+// memoMax bounds the facts kept between commits: a few per signed-in user.
+const memoMax = 4096
+
+// version returns the database's current version: equal versions mean
+// nothing was committed in between.
+func (s *Store) version(ctx context.Context) (uint64, error) {
+	w := &s.watch
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.conn == nil {
+		conn, err := s.r.Conn(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("data version: %w", err)
+		}
+		w.conn = conn
+		w.advance()
+	}
+	var v int64
+	if err := w.conn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
+		w.conn.Close()
+		w.conn = nil
+		return 0, fmt.Errorf("data version: %w", err)
+	}
+	if v != w.last {
+		w.last = v
+		w.advance()
+	}
+	return w.gen, nil
+}
+
+func (w *versionWatch) advance() {
+	w.gen++
+	w.memo = nil
+}
+
+func (w *versionWatch) close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.memo = nil
+	if w.conn == nil {
+		return nil
+	}
+	err := w.conn.Close()
+	w.conn = nil
+	return err
+}
+
+// memoized returns the fact under key read at version v, reading it with
+// load when it is not kept. A fact read is kept only if nothing was
+// committed since v: load runs after v was taken, so what it reads is never
+// older than v, and a later commit drops it.
+func memoized[T any](s *Store, v uint64, key string, load func() (T, error)) (T, error) {
+	w := &s.watch
+	w.mu.Lock()
+	if w.gen == v {
+		if x, ok := w.memo[key]; ok {
+			w.mu.Unlock()
+			return x.(T), nil
+		}
+	}
+	w.mu.Unlock()
+	x, err := load()
+	if err != nil {
+		return x, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.gen == v {
+		if w.memo == nil || len(w.memo) >= memoMax {
+			w.memo = map[string]any{}
+		}
+		w.memo[key] = x
+	}
+	return x, nil
+}

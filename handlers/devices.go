@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -91,32 +90,15 @@ func columnViews(keys []string) []views.ColumnView {
 	return out
 }
 
-// bladeView loads everything the blade shows.
+// bladeView loads everything the blade shows, in one store call.
 func (h *Devices) bladeView(c echo.Context, q views.BladeQuery) (views.BladeView, error) {
-	ctx := c.Request().Context()
-	v := views.BladeView{Query: q, Now: h.Now(), AllColumns: columnViews(store.BladeColumns)}
-	keys, err := h.Store.UserColumns(ctx, CurrentUser(c).ID, q.Tab)
+	b, err := h.Store.Blade(c.Request().Context(), CurrentUser(c).ID, storeQuery(q))
 	if err != nil {
-		return v, err
+		return views.BladeView{}, err
 	}
-	v.Columns = columnViews(keys)
-	if v.Page, err = h.Store.DevicePage(ctx, storeQuery(q)); err != nil {
-		return v, err
-	}
-	if v.Counts, err = h.Store.Counts(ctx); err != nil {
-		return v, err
-	}
-	if v.RegistrationGroupID, err = h.Store.RegistrationGroupID(ctx); err != nil {
-		return v, err
-	}
-	run, err := h.Store.LastDiscoveryRun(ctx)
-	switch {
-	case err == nil:
-		v.LastRun = &run
-	case !errors.Is(err, store.ErrNotFound):
-		return v, err
-	}
-	return v, nil
+	return views.BladeView{Query: q, Now: h.Now(), AllColumns: columnViews(store.BladeColumns),
+		Columns: columnViews(b.Columns), Page: b.Page, Counts: b.Counts,
+		RegistrationGroupID: b.RegistrationGroupID, LastRun: b.LastRun}, nil
 }
 
 // List is the blade page; htmx requests get the fragment they target.

@@ -98,6 +98,65 @@ func auditDevices(ts []actionTarget) []AuditDevice {
 	return out
 }
 
+// deviceAction is an admin action on named devices. The devices are loaded,
+// refused, changed and audited in one transaction: a refusal of any device
+// changes nothing.
+type deviceAction struct {
+	audit string // the audit log's action
+	// refuse says why the action cannot apply to a device; "" when it can.
+	refuse func(t actionTarget) string
+	// done says the device is already in the requested state.
+	done func(t actionTarget) bool
+	// change changes one device.
+	change func(t actionTarget) error
+	// detail summarises the result for the audit log.
+	detail func(res ActionResult) string
+}
+
+// act runs a device action for actor. prepare, called inside the
+// transaction before any device changes, returns the action with its
+// statements prepared on tx and a function releasing them.
+func (s *Store) act(ctx context.Context, name string, deviceIDs []string, actor string,
+	prepare func(tx *sql.Tx) (deviceAction, func(), error)) (ActionResult, error) {
+	var res ActionResult
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		ts, err := loadTargets(ctx, tx, name, deviceIDs)
+		if err != nil {
+			return err
+		}
+		a, release, err := prepare(tx)
+		if err != nil {
+			return err
+		}
+		defer release()
+		refused := &ActionRefusedError{Action: name}
+		for _, t := range ts {
+			if why := a.refuse(t); why != "" {
+				refused.Refused = append(refused.Refused, FieldError{Field: "device_id", Value: t.id, Reason: why})
+			}
+		}
+		if len(refused.Refused) > 0 {
+			return refused
+		}
+		for _, t := range ts {
+			if a.done(t) {
+				res.Unchanged = append(res.Unchanged, t.id)
+				continue
+			}
+			if err := a.change(t); err != nil {
+				return err
+			}
+			res.Changed = append(res.Changed, t.id)
+		}
+		return recordAudit(ctx, tx, AuditEntry{Actor: actor, Action: a.audit, Outcome: OutcomeSuccess, Detail: a.detail(res)},
+			auditDevices(ts))
+	})
+	if err != nil {
+		return ActionResult{}, fmt.Errorf("%s: %w", name, err)
+	}
+	return res, nil
+}
+
 // AssignRing moves devices to a ring (any ring, Test included). Only Active
 // devices can be assigned; if any named device is not Active nothing changes
 // and the error lists each refused device with its reason. The service never
@@ -106,139 +165,95 @@ func (s *Store) AssignRing(ctx context.Context, ring Ring, deviceIDs []string, a
 	if _, err := ParseRing(string(ring)); err != nil {
 		return ActionResult{}, fmt.Errorf("assign ring: %w", err)
 	}
-	var res ActionResult
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		ts, err := loadTargets(ctx, tx, "assign ring", deviceIDs)
-		if err != nil {
-			return err
-		}
-		refused := &ActionRefusedError{Action: "assign ring"}
-		for _, t := range ts {
-			if t.status != StatusActive {
-				why := "device is not registered"
-				if t.status != "" {
-					why = fmt.Sprintf("device is %s; only Active devices can be assigned to a ring", t.status.Label())
-				}
-				refused.Refused = append(refused.Refused, FieldError{Field: "device_id", Value: t.id, Reason: why})
-			}
-		}
-		if len(refused.Refused) > 0 {
-			return refused
-		}
-		now := time.Now().Unix()
+	now := time.Now().Unix()
+	return s.act(ctx, "assign ring", deviceIDs, actor, func(tx *sql.Tx) (deviceAction, func(), error) {
 		stmt, err := tx.PrepareContext(ctx, `UPDATE devices SET ring = ?, ring_by = 'admin', ring_actor = ?, ring_at = ? WHERE id = ?`)
 		if err != nil {
-			return err
+			return deviceAction{}, nil, err
 		}
-		defer stmt.Close()
-		for _, t := range ts {
-			if t.ring == ring && t.ringBy == RingByAdmin {
-				res.Unchanged = append(res.Unchanged, t.id)
-				continue
-			}
-			if _, err := stmt.ExecContext(ctx, string(ring), actor, now, t.pk); err != nil {
+		return deviceAction{
+			audit: ActionAssignRing,
+			refuse: func(t actionTarget) string {
+				switch t.status {
+				case StatusActive:
+					return ""
+				case "":
+					return "device is not registered"
+				}
+				return fmt.Sprintf("device is %s; only Active devices can be assigned to a ring", t.status.Label())
+			},
+			done: func(t actionTarget) bool { return t.ring == ring && t.ringBy == RingByAdmin },
+			change: func(t actionTarget) error {
+				_, err := stmt.ExecContext(ctx, string(ring), actor, now, t.pk)
 				return err
-			}
-			res.Changed = append(res.Changed, t.id)
-		}
-		return recordAudit(ctx, tx, AuditEntry{Actor: actor, Action: ActionAssignRing, Outcome: OutcomeSuccess,
-			Detail: fmt.Sprintf("ring %s: %d changed, %d already there", ring.Label(), len(res.Changed), len(res.Unchanged))},
-			auditDevices(ts))
+			},
+			detail: func(res ActionResult) string {
+				return fmt.Sprintf("ring %s: %d changed, %d already there", ring.Label(), len(res.Changed), len(res.Unchanged))
+			},
+		}, func() { stmt.Close() }, nil
 	})
-	if err != nil {
-		return ActionResult{}, fmt.Errorf("assign ring: %w", err)
-	}
-	return res, nil
 }
 
 // Deregister excludes devices: their registration and ring are removed, the
 // directory record stays, and discovery never registers them again until
 // they are restored. Devices that are on no blade cannot be deregistered.
 func (s *Store) Deregister(ctx context.Context, deviceIDs []string, actor string) (ActionResult, error) {
-	var res ActionResult
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		ts, err := loadTargets(ctx, tx, "deregister", deviceIDs)
-		if err != nil {
-			return err
-		}
-		refused := &ActionRefusedError{Action: "deregister"}
-		for _, t := range ts {
-			if t.status == "" {
-				refused.Refused = append(refused.Refused, FieldError{Field: "device_id", Value: t.id,
-					Reason: "device is neither registered nor a candidate; add it to the Device Registration group first"})
-			}
-		}
-		if len(refused.Refused) > 0 {
-			return refused
-		}
-		now := time.Now().Unix()
+	now := time.Now().Unix()
+	return s.act(ctx, "deregister", deviceIDs, actor, func(tx *sql.Tx) (deviceAction, func(), error) {
 		stmt, err := tx.PrepareContext(ctx, `
 			UPDATE devices SET status = 'excluded', reasons = '', reason_count = 0, outcome_sig = 0,
 				ring = NULL, ring_by = NULL, ring_actor = NULL, ring_at = NULL, registered_at = NULL,
 				evaluated_at = ? WHERE id = ?`)
 		if err != nil {
-			return err
+			return deviceAction{}, nil, err
 		}
-		defer stmt.Close()
-		for _, t := range ts {
-			if t.status == StatusExcluded {
-				res.Unchanged = append(res.Unchanged, t.id)
-				continue
-			}
-			if _, err := stmt.ExecContext(ctx, now, t.pk); err != nil {
+		return deviceAction{
+			audit: ActionDeregister,
+			refuse: func(t actionTarget) string {
+				if t.status == "" {
+					return "device is neither registered nor a candidate; add it to the Device Registration group first"
+				}
+				return ""
+			},
+			done: func(t actionTarget) bool { return t.status == StatusExcluded },
+			change: func(t actionTarget) error {
+				if _, err := stmt.ExecContext(ctx, now, t.pk); err != nil {
+					return err
+				}
+				_, err := tx.ExecContext(ctx, `DELETE FROM check_results WHERE device_pk = ?`, t.pk)
 				return err
-			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM check_results WHERE device_pk = ?`, t.pk); err != nil {
-				return err
-			}
-			res.Changed = append(res.Changed, t.id)
-		}
-		return recordAudit(ctx, tx, AuditEntry{Actor: actor, Action: ActionDeregister, Outcome: OutcomeSuccess,
-			Detail: fmt.Sprintf("%d excluded, %d already excluded", len(res.Changed), len(res.Unchanged))},
-			auditDevices(ts))
+			},
+			detail: func(res ActionResult) string {
+				return fmt.Sprintf("%d excluded, %d already excluded", len(res.Changed), len(res.Unchanged))
+			},
+		}, func() { stmt.Close() }, nil
 	})
-	if err != nil {
-		return ActionResult{}, fmt.Errorf("deregister: %w", err)
-	}
-	return res, nil
 }
 
 // Restore clears the exclusion of devices. They leave the blades until the
 // next discovery evaluates them again like any other device.
 func (s *Store) Restore(ctx context.Context, deviceIDs []string, actor string) (ActionResult, error) {
-	var res ActionResult
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		ts, err := loadTargets(ctx, tx, "restore", deviceIDs)
-		if err != nil {
-			return err
-		}
-		refused := &ActionRefusedError{Action: "restore"}
-		for _, t := range ts {
-			if t.status != StatusExcluded {
-				refused.Refused = append(refused.Refused, FieldError{Field: "device_id", Value: t.id,
-					Reason: "device is not excluded"})
-			}
-		}
-		if len(refused.Refused) > 0 {
-			return refused
-		}
+	return s.act(ctx, "restore", deviceIDs, actor, func(tx *sql.Tx) (deviceAction, func(), error) {
 		stmt, err := tx.PrepareContext(ctx, `UPDATE devices SET status = NULL, evaluated_at = NULL, discovered_via = NULL WHERE id = ?`)
 		if err != nil {
-			return err
+			return deviceAction{}, nil, err
 		}
-		defer stmt.Close()
-		for _, t := range ts {
-			if _, err := stmt.ExecContext(ctx, t.pk); err != nil {
+		return deviceAction{
+			audit: ActionRestore,
+			refuse: func(t actionTarget) string {
+				if t.status != StatusExcluded {
+					return "device is not excluded"
+				}
+				return ""
+			},
+			done: func(actionTarget) bool { return false },
+			change: func(t actionTarget) error {
+				_, err := stmt.ExecContext(ctx, t.pk)
 				return err
-			}
-			res.Changed = append(res.Changed, t.id)
-		}
-		return recordAudit(ctx, tx, AuditEntry{Actor: actor, Action: ActionRestore, Outcome: OutcomeSuccess,
-			Detail: fmt.Sprintf("%d restored; the next discovery evaluates them", len(res.Changed))},
-			auditDevices(ts))
+			},
+			detail: func(res ActionResult) string {
+				return fmt.Sprintf("%d restored; the next discovery evaluates them", len(res.Changed))
+			},
+		}, func() { stmt.Close() }, nil
 	})
-	if err != nil {
-		return ActionResult{}, fmt.Errorf("restore: %w", err)
-	}
-	return res, nil
 }

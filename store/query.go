@@ -821,15 +821,41 @@ func (s *Store) EachDevice(ctx context.Context, q DeviceQuery, fn func(*DeviceRo
 	return s.eachDevice(ctx, p, allFields, fn)
 }
 
-// eachDevice runs a plan reading only the projection's columns.
+// eachDevice runs a plan reading only the projection's columns. The row
+// and its sortValue are reused: fn must copy what it keeps.
 func (s *Store) eachDevice(ctx context.Context, p *devicePlan, proj projection, fn func(*DeviceRow) error) error {
 	sc := newProjectionScanner(proj)
-	vals := make([]any, len(p.order))
-	ptrs := make([]any, len(vals))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
 	var r DeviceRow
+	return s.eachPacked(ctx, p, proj, func(pr *packedRow) error {
+		if err := sc.unpack(pr.pk, pr.packed, &r); err != nil {
+			return fmt.Errorf("devices: %w", err)
+		}
+		r.sortValue = pr.sort
+		return fn(&r)
+	})
+}
+
+// allFields reads every field of a row.
+var allFields = projectionOf(nil)
+
+// packedRow is a row as the plan's statements return it: the device's row
+// ID, its projection packed (deviceScanner.unpack reads it), and its values
+// in the sort order.
+type packedRow struct {
+	pk     int64
+	packed string
+	sort   []any
+}
+
+// eachPacked runs a plan and calls fn with each row, packed. The row is
+// reused: fn must copy what it keeps.
+func (s *Store) eachPacked(ctx context.Context, p *devicePlan, proj projection, fn func(*packedRow) error) error {
+	var r packedRow
+	r.sort = make([]any, len(p.order))
+	dest := []any{&r.pk, &r.packed}
+	for i := range r.sort {
+		dest = append(dest, &r.sort[i])
+	}
 	// Several statements (a status walk, a walk after a cursor) share the
 	// limit and offset.
 	qs := p.queries(proj)
@@ -847,10 +873,6 @@ func (s *Store) eachDevice(ctx context.Context, p *devicePlan, proj projection, 
 			return fmt.Errorf("devices: %w", err)
 		}
 		for rows.Next() {
-			if err := sc.scan(rows, &r, ptrs...); err != nil {
-				rows.Close()
-				return fmt.Errorf("devices: %w", err)
-			}
 			if skip > 0 {
 				skip--
 				continue
@@ -861,7 +883,10 @@ func (s *Store) eachDevice(ctx context.Context, p *devicePlan, proj projection, 
 				}
 				left--
 			}
-			r.sortValue = slices.Clone(vals)
+			if err := rows.Scan(dest...); err != nil {
+				rows.Close()
+				return fmt.Errorf("devices: %w", err)
+			}
 			if err := fn(&r); err != nil {
 				rows.Close()
 				return err
@@ -875,9 +900,6 @@ func (s *Store) eachDevice(ctx context.Context, p *devicePlan, proj projection, 
 	}
 	return nil
 }
-
-// allFields reads every field of a row.
-var allFields = projectionOf(nil)
 
 // DevicePage is one page of a blade.
 type DevicePage struct {
@@ -927,6 +949,7 @@ func (s *Store) devicePage(ctx context.Context, v uint64, q DeviceQuery) (Device
 	err = s.eachDevice(ctx, p, proj, func(r *DeviceRow) error {
 		if len(page.Rows) < want {
 			row := *r
+			row.sortValue = slices.Clone(r.sortValue.([]any))
 			row.Reasons = append([]CheckID(nil), r.Reasons...)
 			row.UnreachableEndpoints = append([]string(nil), r.UnreachableEndpoints...)
 			page.Rows = append(page.Rows, row)
@@ -1027,6 +1050,11 @@ func decodeCursor(s string) (cursor, error) {
 // ExportCSV writes every row matching q (the limit is ignored) with the given
 // columns to w, streamed, with formula-like cells neutralised. It returns the
 // number of rows written.
+//
+// Reading the rows (SQLite) and writing them (unpacking, CSV) cost about the
+// same, so a goroutine reads while the caller's writes: an export uses two
+// cores. The rows cross in batches of exportBatch, a few at a time, so the
+// memory an export takes does not depend on its size.
 func (s *Store) ExportCSV(ctx context.Context, w io.Writer, q DeviceQuery, cols []Column) (int, error) {
 	q.Limit, q.Offset = 0, 0
 	p, err := s.plan(ctx, q)
@@ -1045,20 +1073,71 @@ func (s *Store) ExportCSV(ctx context.Context, w io.Writer, q DeviceQuery, cols 
 	for _, c := range cols {
 		needs = append(needs, c.needs...)
 	}
-	n := 0
-	err = s.eachDevice(ctx, p, projectionOf(needs), func(r *DeviceRow) error {
-		for i, c := range cols {
-			rec[i] = CSVSafe(c.Value(r))
+	proj := projectionOf(needs)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan []packedRow, 2)
+	read := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		send := func(b []packedRow) error {
+			select {
+			case batches <- b:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
-		n++
-		return cw.Write(rec)
-	})
-	if err != nil {
-		return n, err
+		batch := make([]packedRow, 0, exportBatch)
+		err := s.eachPacked(ctx, p, proj, func(r *packedRow) error {
+			batch = append(batch, packedRow{pk: r.pk, packed: r.packed})
+			if len(batch) < exportBatch {
+				return nil
+			}
+			err := send(batch)
+			batch = make([]packedRow, 0, exportBatch)
+			return err
+		})
+		if err == nil && len(batch) > 0 {
+			err = send(batch)
+		}
+		read <- err
+	}()
+
+	sc := newProjectionScanner(proj)
+	sc.intern = nil // the rows are not kept
+	var r DeviceRow
+	n := 0
+	var werr error
+	for batch := range batches {
+		for i := 0; i < len(batch) && werr == nil; i++ {
+			if werr = sc.unpack(batch[i].pk, batch[i].packed, &r); werr != nil {
+				break
+			}
+			for j, c := range cols {
+				rec[j] = CSVSafe(c.Value(&r))
+			}
+			if werr = cw.Write(rec); werr == nil {
+				n++
+			}
+		}
+		if werr != nil {
+			cancel() // the reader stops; drain what it sent
+		}
+	}
+	if rerr := <-read; werr == nil && rerr != nil {
+		return n, rerr
+	}
+	if werr != nil {
+		return n, werr
 	}
 	cw.Flush()
 	return n, cw.Error()
 }
+
+// exportBatch is how many rows an export's reader hands over at once.
+const exportBatch = 512
 
 // syncChunk is how many queued devices one write transaction moves into
 // blade_order or the search index: large enough that the index gets few

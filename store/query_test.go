@@ -852,6 +852,65 @@ func TestExportCSVFollowsTheQuery(t *testing.T) {
 	}
 }
 
+// TestExportCSVManyBatches exports more rows than one batch of the export's
+// reader holds: every row once, in order; a failing writer stops it with
+// its error.
+func TestExportCSVManyBatches(t *testing.T) {
+	if testing.Short() {
+		t.Skip("registers 1,300 devices")
+	}
+	st, _ := bladeFleet(t, 1300)
+	ctx := context.Background()
+	cols, err := ParseColumns("device_id,display_name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := DeviceQuery{Tab: TabReady, Sort: "serial_number"}
+	var buf bytes.Buffer
+	n, err := st.ExportCSV(ctx, &buf, q, cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := allRows(t, st, q)
+	want := wantOrder(rows, q.Sort, q.Desc)
+	byPK := map[int64]DeviceRow{}
+	for _, r := range rows {
+		byPK[r.PK] = r
+	}
+	if n != len(want) || len(recs) != n+1 || n <= exportBatch {
+		t.Fatalf("%d rows, %d records; want %d rows, more than a batch (%d)", n, len(recs), len(want), exportBatch)
+	}
+	for i, pk := range want {
+		if recs[i+1][0] != byPK[pk].DeviceID {
+			t.Fatalf("row %d is %v, want %s", i, recs[i+1], byPK[pk].DeviceID)
+		}
+	}
+
+	broken := errors.New("disk full")
+	_, err = st.ExportCSV(ctx, &failingWriter{left: 20_000, err: broken}, q, cols)
+	if !errors.Is(err, broken) {
+		t.Errorf("export to a failing writer: %v, want %v", err, broken)
+	}
+}
+
+// failingWriter takes left bytes, then fails with err.
+type failingWriter struct {
+	left int
+	err  error
+}
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if len(p) > w.left {
+		return 0, w.err
+	}
+	w.left -= len(p)
+	return len(p), nil
+}
+
 func TestProjectionsReadTheSameFields(t *testing.T) {
 	st, devs := bladeFleet(t, 12)
 	ctx := context.Background()

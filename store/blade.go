@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Blade is everything a device blade shows: the page of rows, the tab
@@ -21,10 +22,11 @@ type Blade struct {
 	LastRun *DiscoveryRun
 }
 
-// Blade reads a blade for a user in one call. Only the page's rows are read
-// per call; the rest is kept between commits (Store.version). Without
-// q.Columns, the rows hold the user's visible columns (see
-// DeviceQuery.Columns).
+// Blade reads a blade for a user in one call. Everything is kept between
+// commits (Store.version): the counts and the user's columns, and the last
+// pages asked for (up to keptPagesMax). Without q.Columns, the rows hold the
+// user's visible columns (see DeviceQuery.Columns). The page's rows are
+// shared with other readers: do not modify them.
 func (s *Store) Blade(ctx context.Context, userID int64, q DeviceQuery) (Blade, error) {
 	v, err := s.version(ctx)
 	if err != nil {
@@ -37,7 +39,10 @@ func (s *Store) Blade(ctx context.Context, userID int64, q DeviceQuery) (Blade, 
 	if q.Columns == nil {
 		q.Columns = b.Columns
 	}
-	if b.Page, err = s.devicePage(ctx, v, q); err != nil {
+	// Between two commits every admin opening a blade asks for the same
+	// first page: the page is kept, and only the first asker reads it.
+	b.Page, err = memoized(s, v, pageKey(q), func() (DevicePage, error) { return s.devicePage(ctx, v, q) })
+	if err != nil {
 		return Blade{}, err
 	}
 	if b.Counts, err = s.counts(ctx, v); err != nil {
@@ -74,4 +79,10 @@ func (s *Store) lastRun(ctx context.Context, v uint64) (*DiscoveryRun, error) {
 		}
 		return &r, nil
 	})
+}
+
+// pageKey is the memo key of a blade page: every field of the query.
+func pageKey(q DeviceQuery) string {
+	return fmt.Sprintf("%s%s|%s|%s|%q|%s|%t|%d|%d|%s|%s", pageKeyPrefix, q.Tab, q.Status, q.Ring, q.Search, q.Sort, q.Desc,
+		q.Limit, q.Offset, q.After, strings.Join(q.Columns, ","))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -73,6 +74,24 @@ func TestBladeReadsEverythingTheBladeShows(t *testing.T) {
 	if b2.LastRun == nil || b2.LastRun.ID == b.LastRun.ID {
 		t.Errorf("last run %v: want the other process's run", b2.LastRun)
 	}
+
+	// A kept page is read again after a commit, whoever made it.
+	q := DeviceQuery{Tab: TabReady, Limit: 5, Columns: []string{"display_name", "ring"}}
+	before, err := st.Blade(ctx, u.ID, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := before.Page.Rows[0]
+	if _, err := other.AssignRing(ctx, RingFirst, []string{first.DeviceID}, "other@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	after, err := st.Blade(ctx, u.ID, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := after.Page.Rows[0]; got.DeviceID != first.DeviceID || got.Ring != RingFirst {
+		t.Errorf("after another process assigned %s to First: row %s in ring %q", first.DeviceID, got.DeviceID, got.Ring)
+	}
 }
 
 func TestSessionsAndUsersFollowOtherProcesses(t *testing.T) {
@@ -111,5 +130,26 @@ func TestSessionsAndUsersFollowOtherProcesses(t *testing.T) {
 	}
 	if _, err := st.SessionByToken(ctx, "tok", now); !errors.Is(err, ErrNotFound) {
 		t.Errorf("revoked session: %v, want ErrNotFound", err)
+	}
+}
+
+func TestBladeKeepsFewPages(t *testing.T) {
+	st, _ := bladeFleet(t, 30)
+	ctx := context.Background()
+	for size := 1; size <= keptPagesMax+20; size++ {
+		if _, err := st.Blade(ctx, 1, DeviceQuery{Tab: TabReady, Limit: size}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.watch.mu.Lock()
+	defer st.watch.mu.Unlock()
+	pages := 0
+	for k := range st.watch.memo {
+		if strings.HasPrefix(k, pageKeyPrefix) {
+			pages++
+		}
+	}
+	if pages != keptPagesMax || st.watch.pages != pages {
+		t.Errorf("%d pages kept (counted %d), want the first %d", pages, st.watch.pages, keptPagesMax)
 	}
 }

@@ -945,19 +945,20 @@ func (s *Store) devicePage(ctx context.Context, v uint64, q DeviceQuery) (Device
 		return DevicePage{}, err
 	}
 	proj, _ := q.projection() // validated by plan
-	var page DevicePage
+	page := DevicePage{Rows: make([]DeviceRow, 0, min(want, 256))}
+	var lastSort []any // the sort values of the last row kept
 	err = s.eachDevice(ctx, p, proj, func(r *DeviceRow) error {
 		if len(page.Rows) < want {
 			row := *r
-			row.sortValue = slices.Clone(r.sortValue.([]any))
+			row.sortValue = nil // reused by eachDevice
 			row.Reasons = append([]CheckID(nil), r.Reasons...)
 			row.UnreachableEndpoints = append([]string(nil), r.UnreachableEndpoints...)
 			page.Rows = append(page.Rows, row)
+			lastSort = append(lastSort[:0], r.sortValue.([]any)...)
 			return nil
 		}
 		last := page.Rows[len(page.Rows)-1]
-		vals, _ := last.sortValue.([]any)
-		page.Next = encodeCursor(cursor{Sort: p.col.Key, Desc: q.Desc, Values: vals, PK: last.PK})
+		page.Next = encodeCursor(cursor{Sort: p.col.Key, Desc: q.Desc, Values: lastSort, PK: last.PK})
 		return nil
 	})
 	if err != nil {

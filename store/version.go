@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"sync"
 )
 
@@ -24,12 +25,21 @@ type versionWatch struct {
 	// gen is the version callers see: it moves whenever data_version does,
 	// and when the connection is replaced (a new connection's data_version
 	// is not comparable with the old one's).
-	gen  uint64
-	memo map[string]any // facts read at gen
+	gen   uint64
+	memo  map[string]any // facts read at gen
+	pages int            // how many of them are blade pages
 }
 
 // memoMax bounds the facts kept between commits: a few per signed-in user.
 const memoMax = 4096
+
+// keptPagesMax bounds the blade pages among them (a page of 200 rows is
+// about 100 kB): the first pages of the blades every admin opens, not
+// everything somebody paged through or searched for.
+const keptPagesMax = 64
+
+// pageKeyPrefix starts the memo key of a blade page.
+const pageKeyPrefix = "page:"
 
 // version returns the database's current version: equal versions mean
 // nothing was committed in between.
@@ -60,7 +70,7 @@ func (s *Store) version(ctx context.Context) (uint64, error) {
 
 func (w *versionWatch) advance() {
 	w.gen++
-	w.memo = nil
+	w.memo, w.pages = nil, 0
 }
 
 func (w *versionWatch) close() error {
@@ -95,11 +105,19 @@ func memoized[T any](s *Store, v uint64, key string, load func() (T, error)) (T,
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.gen == v {
-		if w.memo == nil || len(w.memo) >= memoMax {
-			w.memo = map[string]any{}
-		}
-		w.memo[key] = x
+	if w.gen != v {
+		return x, nil
 	}
+	page := strings.HasPrefix(key, pageKeyPrefix)
+	switch {
+	case w.memo == nil || len(w.memo) >= memoMax:
+		w.memo, w.pages = map[string]any{}, 0
+	case page && w.pages >= keptPagesMax:
+		return x, nil
+	}
+	if _, kept := w.memo[key]; !kept && page {
+		w.pages++
+	}
+	w.memo[key] = x
 	return x, nil
 }

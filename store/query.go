@@ -1107,7 +1107,6 @@ func (s *Store) ExportCSV(ctx context.Context, w io.Writer, q DeviceQuery, cols 
 	}()
 
 	sc := newProjectionScanner(proj)
-	sc.intern = nil // the rows are not kept
 	var r DeviceRow
 	n := 0
 	var werr error

@@ -50,10 +50,7 @@ type leanDirectory struct {
 
 // each unpacks every device into a reused row and calls fn.
 func (l *leanDirectory) each(fn func(*DeviceRow)) error {
-	// No interning: the rows are not kept, and the lookups would cost more
-	// than the strings they save.
 	sc := newProjectionScanner(l.proj)
-	sc.intern = nil
 	var r DeviceRow
 	for i, pk := range l.pks {
 		if err := sc.unpack(pk, l.packed[i], &r); err != nil {

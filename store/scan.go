@@ -141,10 +141,19 @@ type deviceScanner struct {
 	intern map[string]string
 }
 
-func newDeviceScanner() *deviceScanner { return newProjectionScanner(projectionOf(nil)) }
+// newDeviceScanner scans every field, sharing repeated strings: its rows
+// are kept (discovery holds the whole directory).
+func newDeviceScanner() *deviceScanner {
+	sc := newProjectionScanner(projectionOf(nil))
+	sc.intern = make(map[string]string)
+	return sc
+}
 
+// newProjectionScanner scans a projection's fields. Its rows are not kept
+// (a page, an export), so it shares no strings: the lookups would cost more
+// than the strings they save.
 func newProjectionScanner(p projection) *deviceScanner {
-	sc := &deviceScanner{proj: p, cells: make([]cell, len(p.cols)), intern: make(map[string]string)}
+	sc := &deviceScanner{proj: p, cells: make([]cell, len(p.cols))}
 	sc.dest = []any{&sc.pk, &sc.packed}
 	return sc
 }

@@ -149,7 +149,14 @@ func TestBladeKeepsFewPages(t *testing.T) {
 			pages++
 		}
 	}
-	if pages != keptPagesMax || st.watch.pages != pages {
-		t.Errorf("%d pages kept (counted %d), want the first %d", pages, st.watch.pages, keptPagesMax)
+	if pages != keptPagesMax || len(st.watch.pages) != pages {
+		t.Errorf("%d pages kept (listed %d), want %d", pages, len(st.watch.pages), keptPagesMax)
+	}
+	// The newest are kept: the last page asked for, not the first.
+	if _, ok := st.watch.memo[pageKey(DeviceQuery{Tab: TabReady, Limit: keptPagesMax + 20, Columns: DefaultColumns(TabReady)})]; !ok {
+		t.Error("the last page asked for was not kept")
+	}
+	if _, ok := st.watch.memo[pageKey(DeviceQuery{Tab: TabReady, Limit: 1, Columns: DefaultColumns(TabReady)})]; ok {
+		t.Error("the oldest page was kept")
 	}
 }

@@ -25,17 +25,18 @@ type versionWatch struct {
 	// gen is the version callers see: it moves whenever data_version does,
 	// and when the connection is replaced (a new connection's data_version
 	// is not comparable with the old one's).
-	gen   uint64
-	memo  map[string]any // facts read at gen
-	pages int            // how many of them are blade pages
+	gen  uint64
+	memo map[string]any // facts read at gen
+	// pages are the keys of the blade pages among them, oldest first.
+	pages []string
 }
 
 // memoMax bounds the facts kept between commits: a few per signed-in user.
 const memoMax = 4096
 
 // keptPagesMax bounds the blade pages among them (a page of 200 rows is
-// about 100 kB): the first pages of the blades every admin opens, not
-// everything somebody paged through or searched for.
+// about 100 kB): the newest are kept, which are the first pages of the
+// blades every admin opens, not everything somebody paged through.
 const keptPagesMax = 64
 
 // pageKeyPrefix starts the memo key of a blade page.
@@ -70,7 +71,7 @@ func (s *Store) version(ctx context.Context) (uint64, error) {
 
 func (w *versionWatch) advance() {
 	w.gen++
-	w.memo, w.pages = nil, 0
+	w.memo, w.pages = nil, nil
 }
 
 func (w *versionWatch) close() error {
@@ -108,15 +109,15 @@ func memoized[T any](s *Store, v uint64, key string, load func() (T, error)) (T,
 	if w.gen != v {
 		return x, nil
 	}
-	page := strings.HasPrefix(key, pageKeyPrefix)
-	switch {
-	case w.memo == nil || len(w.memo) >= memoMax:
-		w.memo, w.pages = map[string]any{}, 0
-	case page && w.pages >= keptPagesMax:
-		return x, nil
+	if w.memo == nil || len(w.memo) >= memoMax {
+		w.memo, w.pages = map[string]any{}, nil
 	}
-	if _, kept := w.memo[key]; !kept && page {
-		w.pages++
+	if _, kept := w.memo[key]; !kept && strings.HasPrefix(key, pageKeyPrefix) {
+		if len(w.pages) == keptPagesMax {
+			delete(w.memo, w.pages[0])
+			w.pages = append(w.pages[:0], w.pages[1:]...)
+		}
+		w.pages = append(w.pages, key)
 	}
 	w.memo[key] = x
 	return x, nil

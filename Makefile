@@ -47,12 +47,14 @@ test-short:
 	$(GO) test -short ./...
 
 # bench: the benchmarks at the sizes the issues name (100,000 devices).
+# The portal's figures are BenchmarkServePortal and BenchmarkServeExport in
+# ./cmd/patchboard/: the real binary in its own process, over loopback.
 bench:
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem -timeout 60m ./...
 
 # bench-scale: the same at 1,000,000 devices (slow: several minutes).
 bench-scale:
-	PATCHBOARD_BENCH_DEVICES=1000000 $(GO) test -run '^$$' -bench '$(BENCH)' -benchtime 1x -benchmem -timeout 120m ./store/ ./web/
+	PATCHBOARD_BENCH_DEVICES=1000000 $(GO) test -run '^$$' -bench '$(BENCH)' -benchtime 1x -benchmem -timeout 120m ./store/ ./web/ ./cmd/patchboard/
 
 fmt:
 	gofmt -w $$(git ls-files '*.go' | grep -v '_templ.go$$')

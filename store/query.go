@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
@@ -193,6 +194,9 @@ type devicePlan struct {
 	// version is the database's when the plan was made: the counters and
 	// the queue length it read are of that version (Store.version).
 	version uint64
+	// noCursor: the rows are not paged (an export), so their sort values
+	// are not read.
+	noCursor bool
 
 	// like is the LIKE pattern of a search ("" without one).
 	like string
@@ -551,8 +555,8 @@ func (p *devicePlan) queries(proj projection) []query {
 	for i, o := range p.order {
 		keys[i] = fmt.Sprintf("%s AS s%d", o, i)
 	}
-	return []query{{fmt.Sprintf(`SELECT %s, %s FROM (SELECT d.id AS pk, %s FROM %s WHERE %s ORDER BY %s%s) k
-		CROSS JOIN devices d ON d.id = k.pk ORDER BY %s`, proj.sql, strings.Join(p.order, ", "), strings.Join(keys, ", "),
+	return []query{{fmt.Sprintf(`SELECT %s FROM (SELECT d.id AS pk, %s FROM %s WHERE %s ORDER BY %s%s) k
+		CROSS JOIN devices d ON d.id = k.pk ORDER BY %s`, p.selected(proj), strings.Join(keys, ", "),
 		p.from(), where, orderBy(p.order, p.q.Desc), p.limitOffset(&a), p.keyOrder()), a}}
 }
 
@@ -644,9 +648,9 @@ func (p *devicePlan) mergeQuery(proj projection) query {
 		arms = append(arms, gathered("d.id IN (SELECT id FROM blade_queue) AND "+prefix(nameOrder)+after()))
 	}
 	arms = append(arms, gathered(p.matches(&a, false)+after()))
-	return query{fmt.Sprintf(`SELECT %s, %s FROM (%s ORDER BY 2 %s, 1 %s%s) k
+	return query{fmt.Sprintf(`SELECT %s FROM (%s ORDER BY 2 %s, 1 %s%s) k
 		CROSS JOIN devices d ON d.id = k.pk ORDER BY %s`,
-		proj.sql, strings.Join(p.order, ", "), strings.Join(arms, " UNION ALL "), dir, dir, p.limitOffset(&a), p.keyOrder()), a}
+		p.selected(proj), strings.Join(arms, " UNION ALL "), dir, dir, p.limitOffset(&a), p.keyOrder()), a}
 }
 
 // walkSource is what a walk reads: an index, the order term it is in, the
@@ -767,8 +771,8 @@ func (p *devicePlan) walkQueries(proj projection) []query {
 		if !ordered {
 			order = nil // tied: the id alone orders them
 		}
-		sql := fmt.Sprintf("SELECT %s, %s FROM %s WHERE %s ORDER BY %s",
-			proj.sql, strings.Join(p.order, ", "), src.from, where, orderByID(order, p.q.Desc, src.id))
+		sql := fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s",
+			p.selected(proj), src.from, where, orderByID(order, p.q.Desc, src.id))
 		return query{sql + limit(&a), a}
 	}
 	var out []query
@@ -823,9 +827,9 @@ func (p *devicePlan) orderMergeQuery(proj projection, src walkSource, st Status,
 		queued += " AND " + afterCursor(&a, []string{key}, p.q.Desc, []any{v}, p.cur.PK)
 	}
 	arms = append(arms, queued)
-	return query{fmt.Sprintf(`SELECT %s, %s FROM (%s ORDER BY 2 %s, 1 %s%s) k
+	return query{fmt.Sprintf(`SELECT %s FROM (%s ORDER BY 2 %s, 1 %s%s) k
 		CROSS JOIN devices d ON d.id = k.pk ORDER BY k.s0 %s, k.pk %s`,
-		proj.sql, strings.Join(p.order, ", "), strings.Join(arms, " UNION ALL "), dir, dir, limit(&a), dir, dir), a}
+		p.selected(proj), strings.Join(arms, " UNION ALL "), dir, dir, limit(&a), dir, dir), a}
 }
 
 // EachDevice streams the rows matching q to fn, in q's order. The row is
@@ -855,6 +859,16 @@ func (s *Store) eachDevice(ctx context.Context, p *devicePlan, proj projection, 
 // allFields reads every field of a row.
 var allFields = projectionOf(nil)
 
+// selected is the select list of the plan's statements: the projection,
+// then the values of the row in the sort order, which cursors are made of.
+// An export makes no cursor and selects none.
+func (p *devicePlan) selected(proj projection) string {
+	if p.noCursor {
+		return proj.sql
+	}
+	return proj.sql + ", " + strings.Join(p.order, ", ")
+}
+
 // packedRow is a row as the plan's statements return it: the device's row
 // ID, its projection packed (deviceScanner.unpack reads it), and its values
 // in the sort order.
@@ -868,10 +882,12 @@ type packedRow struct {
 // reused: fn must copy what it keeps.
 func (s *Store) eachPacked(ctx context.Context, p *devicePlan, proj projection, fn func(*packedRow) error) error {
 	var r packedRow
-	r.sort = make([]any, len(p.order))
 	dest := []any{&r.pk, &r.packed}
-	for i := range r.sort {
-		dest = append(dest, &r.sort[i])
+	if !p.noCursor {
+		r.sort = make([]any, len(p.order))
+		for i := range r.sort {
+			dest = append(dest, &r.sort[i])
+		}
 	}
 	// Several statements (a status walk, a walk after a cursor) share the
 	// limit and offset.
@@ -1079,7 +1095,9 @@ func (s *Store) ExportCSV(ctx context.Context, w io.Writer, q DeviceQuery, cols 
 	if err != nil {
 		return 0, err
 	}
-	cw := csv.NewWriter(w)
+	p.noCursor = true
+	// Large writes: a response costs a system call per write.
+	cw := csv.NewWriter(bufio.NewWriterSize(w, 64<<10))
 	rec := make([]string, len(cols))
 	for i, c := range cols {
 		rec[i] = c.Key

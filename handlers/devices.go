@@ -178,7 +178,8 @@ func (h *Devices) Detail(c echo.Context) error {
 	return Render(c, http.StatusOK, views.DeviceDetailPage(v))
 }
 
-// selectedDevices reads the device_id values of an action form.
+// selectedDevices reads the device_id values of a form: a device action's,
+// or a group's add or remove.
 func selectedDevices(c echo.Context) ([]string, error) {
 	form, err := c.FormParams()
 	if err != nil {

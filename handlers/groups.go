@@ -206,6 +206,16 @@ func (h *Groups) requireMembersRight(c echo.Context, g store.Group) error {
 	return echo.NewHTTPError(http.StatusForbidden, "Your role does not allow this. "+why)
 }
 
+// membersGroup reads the group of the URL whose members the request
+// changes, refusing users who may not change them.
+func (h *Groups) membersGroup(c echo.Context) (store.Group, error) {
+	g, err := h.loadGroup(c)
+	if err != nil {
+		return store.Group{}, err
+	}
+	return g, h.requireMembersRight(c, g)
+}
+
 // loadGroup reads the group of the URL.
 func (h *Groups) loadGroup(c echo.Context) (store.Group, error) {
 	id, err := groupID(c)
@@ -419,32 +429,13 @@ func changed(c echo.Context, g store.Group, msg string) error {
 	return Render(c, http.StatusOK, views.ActionToast(msg))
 }
 
-// formDevices reads the device_id values of a form.
-func formDevices(c echo.Context) ([]string, error) {
-	form, err := c.FormParams()
-	if err != nil {
-		return nil, err
-	}
-	ids := form["device_id"]
-	if len(ids) == 0 {
-		return nil, fmt.Errorf("%w: select at least one device", store.ErrInvalid)
-	}
-	if len(ids) > 5000 {
-		return nil, fmt.Errorf("%w: at most 5,000 devices can be changed at once", store.ErrInvalid)
-	}
-	return ids, nil
-}
-
 // AddDevices adds the picked devices to an assigned group.
 func (h *Groups) AddDevices(c echo.Context) error {
-	g, err := h.loadGroup(c)
+	g, err := h.membersGroup(c)
 	if err != nil {
 		return err
 	}
-	if err := h.requireMembersRight(c, g); err != nil {
-		return err
-	}
-	ids, err := formDevices(c)
+	ids, err := selectedDevices(c)
 	if err != nil {
 		return err
 	}
@@ -462,14 +453,11 @@ func (h *Groups) AddDevices(c echo.Context) error {
 // RemoveDevices removes the selected devices from a group. Leaving the
 // Device Registration group does not deregister a device.
 func (h *Groups) RemoveDevices(c echo.Context) error {
-	g, err := h.loadGroup(c)
+	g, err := h.membersGroup(c)
 	if err != nil {
 		return err
 	}
-	if err := h.requireMembersRight(c, g); err != nil {
-		return err
-	}
-	ids, err := formDevices(c)
+	ids, err := selectedDevices(c)
 	if err != nil {
 		return err
 	}
@@ -496,11 +484,8 @@ func formGroupID(c echo.Context) (int64, error) {
 // Nest makes the picked group a member of this one. Cycles and nesting into
 // a dynamic group are refused with the store's message.
 func (h *Groups) Nest(c echo.Context) error {
-	g, err := h.loadGroup(c)
+	g, err := h.membersGroup(c)
 	if err != nil {
-		return err
-	}
-	if err := h.requireMembersRight(c, g); err != nil {
 		return err
 	}
 	childID, err := formGroupID(c)
@@ -524,11 +509,8 @@ func (h *Groups) Nest(c echo.Context) error {
 
 // Unnest takes a member group out of this one.
 func (h *Groups) Unnest(c echo.Context) error {
-	g, err := h.loadGroup(c)
+	g, err := h.membersGroup(c)
 	if err != nil {
-		return err
-	}
-	if err := h.requireMembersRight(c, g); err != nil {
 		return err
 	}
 	childID, err := formGroupID(c)

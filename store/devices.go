@@ -320,17 +320,11 @@ func (u *deviceUpserter) close() {
 func (s *Store) ImportDevices(ctx context.Context, r io.Reader, source, actor string) (ImportResult, error) {
 	var res ImportResult
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		u, err := newDeviceUpserter(ctx, tx, time.Now())
-		if err != nil {
-			return err
-		}
-		defer u.close()
 		// Rows are written as they are read so that memory stays flat; a
 		// rejected row anywhere rolls the whole transaction back.
-		if err := pipeInventory(ctx, r, func(d *Device) error { return u.upsert(ctx, d) }); err != nil {
-			return err
-		}
-		if res, err = u.result(ctx); err != nil {
+		var err error
+		res, err = upsertAll(ctx, tx, func(write func(*Device) error) error { return pipeInventory(ctx, r, write) })
+		if err != nil {
 			return err
 		}
 		return recordAudit(ctx, tx, AuditEntry{
@@ -342,6 +336,20 @@ func (s *Store) ImportDevices(ctx context.Context, r io.Reader, source, actor st
 		return ImportResult{}, fmt.Errorf("import devices: %w", err)
 	}
 	return res, nil
+}
+
+// upsertAll writes every device feed passes to write through one upserter
+// in tx, and counts what it did.
+func upsertAll(ctx context.Context, tx *sql.Tx, feed func(write func(*Device) error) error) (ImportResult, error) {
+	u, err := newDeviceUpserter(ctx, tx, time.Now())
+	if err != nil {
+		return ImportResult{}, err
+	}
+	defer u.close()
+	if err := feed(func(d *Device) error { return u.upsert(ctx, d) }); err != nil {
+		return ImportResult{}, err
+	}
+	return u.result(ctx)
 }
 
 // pipeInventory parses the CSV on its own goroutine while write stores the

@@ -165,22 +165,9 @@ func (s *Store) DeleteGroup(ctx context.Context, id int64, actor string) (Group,
 }
 
 func parentNames(ctx context.Context, tx *sql.Tx, id int64) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, `
+	return queryNames(ctx, tx, `
 		SELECT g.name FROM group_members m JOIN groups g ON g.id = m.group_id
 		WHERE m.member_group_id = ? ORDER BY g.name COLLATE NOCASE`, id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		names = append(names, n)
-	}
-	return names, rows.Err()
 }
 
 // SetGroupRule replaces the membership rule of a dynamic group. A rule that

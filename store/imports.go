@@ -397,15 +397,9 @@ var errPreviewRollback = errors.New("preview: roll back")
 func (s *Store) PreviewDevices(ctx context.Context, r io.Reader) (ImportResult, error) {
 	var res ImportResult
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		u, err := newDeviceUpserter(ctx, tx, time.Now())
+		var err error
+		res, err = upsertAll(ctx, tx, func(write func(*Device) error) error { return pipeInventory(ctx, r, write) })
 		if err != nil {
-			return err
-		}
-		defer u.close()
-		if err := pipeInventory(ctx, r, func(d *Device) error { return u.upsert(ctx, d) }); err != nil {
-			return err
-		}
-		if res, err = u.result(ctx); err != nil {
 			return err
 		}
 		return errPreviewRollback

@@ -10,7 +10,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // ErrMalformedJSON means a request body is not the JSON it must be: not
@@ -82,19 +81,13 @@ func (s *Store) ImportDevicesJSON(ctx context.Context, r io.Reader, source, acto
 	}
 	var res ImportResult
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		u, err := newDeviceUpserter(ctx, tx, time.Now())
-		if err != nil {
-			return err
-		}
-		defer u.close()
 		// Small chunks: a batch of a thousand records should start being
 		// written soon after its parsing starts.
-		err = pipeDevices(ctx, 64, func(each func(*Device) error) error { return readInventoryJSON(body, each) },
-			func(d *Device) error { return u.upsert(ctx, d) })
-		if err != nil {
-			return err
-		}
-		if res, err = u.result(ctx); err != nil || res.Rows == 0 {
+		var err error
+		res, err = upsertAll(ctx, tx, func(write func(*Device) error) error {
+			return pipeDevices(ctx, 64, func(each func(*Device) error) error { return readInventoryJSON(body, each) }, write)
+		})
+		if err != nil || res.Rows == 0 {
 			return err
 		}
 		return recordAudit(ctx, tx, AuditEntry{

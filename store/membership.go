@@ -151,8 +151,13 @@ func addAssignedMembers(ctx context.Context, tx *sql.Tx, groupID int64, name str
 }
 
 func memberGroupNames(ctx context.Context, tx *sql.Tx, groupID int64) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, `
+	return queryNames(ctx, tx, `
 		SELECT g.name FROM group_members m JOIN groups g ON g.id = m.member_group_id WHERE m.group_id = ?`, groupID)
+}
+
+// queryNames reads the one text column of a query's rows.
+func queryNames(ctx context.Context, q queryer, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -835,21 +835,32 @@ func TestExportCSVFollowsTheQuery(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rows := allRows(t, st, DeviceQuery{Tab: q.Tab, Search: q.Search})
-		want := wantOrder(rows, q.Sort, q.Desc)
-		byPK := map[int64]DeviceRow{}
-		for _, r := range rows {
-			byPK[r.PK] = r
-		}
+		want := wantDeviceIDs(t, st, q)
 		if n != len(want) || len(recs) != n+1 {
 			t.Fatalf("%+v: %d rows, %d records, want %d (the limit is ignored)", q, n, len(recs), len(want))
 		}
-		for i, pk := range want {
-			if recs[i+1][1] != byPK[pk].DeviceID {
-				t.Fatalf("%+v: row %d is %v, want %s", q, i, recs[i+1], byPK[pk].DeviceID)
+		for i, id := range want {
+			if recs[i+1][1] != id {
+				t.Fatalf("%+v: row %d is %v, want %s", q, i, recs[i+1], id)
 			}
 		}
 	}
+}
+
+// wantDeviceIDs is the device IDs of every row matching q's tab and search,
+// in q's order, as the pure ordering of wantOrder says.
+func wantDeviceIDs(t *testing.T, st *Store, q DeviceQuery) []string {
+	t.Helper()
+	rows := allRows(t, st, DeviceQuery{Tab: q.Tab, Search: q.Search})
+	byPK := map[int64]string{}
+	for _, r := range rows {
+		byPK[r.PK] = r.DeviceID
+	}
+	var ids []string
+	for _, pk := range wantOrder(rows, q.Sort, q.Desc) {
+		ids = append(ids, byPK[pk])
+	}
+	return ids
 }
 
 // TestExportCSVManyBatches exports more rows than one batch of the export's
@@ -875,18 +886,13 @@ func TestExportCSVManyBatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := allRows(t, st, q)
-	want := wantOrder(rows, q.Sort, q.Desc)
-	byPK := map[int64]DeviceRow{}
-	for _, r := range rows {
-		byPK[r.PK] = r
-	}
+	want := wantDeviceIDs(t, st, q)
 	if n != len(want) || len(recs) != n+1 || n <= exportBatch {
 		t.Fatalf("%d rows, %d records; want %d rows, more than a batch (%d)", n, len(recs), len(want), exportBatch)
 	}
-	for i, pk := range want {
-		if recs[i+1][0] != byPK[pk].DeviceID {
-			t.Fatalf("row %d is %v, want %s", i, recs[i+1], byPK[pk].DeviceID)
+	for i, id := range want {
+		if recs[i+1][0] != id {
+			t.Fatalf("row %d is %v, want %s", i, recs[i+1], id)
 		}
 	}
 

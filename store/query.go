@@ -97,29 +97,6 @@ func escapeLike(s string) string {
 	return r.Replace(s)
 }
 
-// ftsPhrase quotes s as one FTS5 phrase: with the trigram tokenizer a phrase
-// matches wherever s occurs as a substring, whatever it contains.
-func ftsPhrase(s string) string {
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-}
-
-// ftsQuery asks the search index for the devices where s may occur past
-// the first character of the name or serial, or in the device ID: the
-// phrase of s, or for a longer s its first and its last searchWindow
-// characters, both. Every trigram of a query costs a doclist, and a long one
-// (a pasted GUID: 34 trigrams) cost milliseconds; two windows single out a
-// device, and the conjunction is as selective as the rarer: one window
-// alone, even the most varied, can be in most devices ("-4000-8" of the
-// GUIDs of a fleet), and then the search walks the whole tab. The rows
-// found are then tested against the whole search.
-func ftsQuery(s string) string {
-	r := []rune(s)
-	if len(r) <= searchWindow {
-		return ftsPhrase(s)
-	}
-	return ftsPhrase(string(r[:searchWindow])) + " AND " + ftsPhrase(string(r[len(r)-searchWindow:]))
-}
-
 // asciiLower folds ASCII letters only, as SQLite's NOCASE and LIKE do.
 func asciiLower(s string) string {
 	return strings.Map(func(r rune) rune {
@@ -138,9 +115,6 @@ func nocaseCompare(a, b string) int {
 
 // Tuning of the search and filter plans, measured on 100k and 1M fleets.
 const (
-	// searchWindow is the length of the windows of a search that the
-	// search index is asked for (ftsQuery).
-	searchWindow = 6
 	// gatherMax is the most rows a plan collects and sorts. A search or
 	// filter matching more rows walks the sort order instead, testing each
 	// row: matches are then dense enough for the walk to fill a page soon.
@@ -200,14 +174,17 @@ type devicePlan struct {
 
 	// like is the LIKE pattern of a search ("" without one).
 	like string
-	// A search of 3 characters or more has its matches in three parts: the
-	// names and the serial numbers starting with it, ranges [lo, hi) of
-	// the NOCASE name and serial indexes; and ids, a JSON array of the
-	// devices the search index (devices_fts) finds for it (ftsQuery) past
-	// the first character of the name and serial or anywhere in the device
-	// ID, plus those queued for that index. The parts are tested with like.
+	// A search of 3 characters or more has its matches in two parts: the
+	// names starting with it, a range [lo, hi) of the NOCASE name index;
+	// and others, a JSON array of the others (othersEntry), which
+	// planSearch finds: the devices with the serial prefix (a range
+	// of the serial index), those the search index (devices_search) finds
+	// for it (searchMatch) past the first character of the name and serial
+	// or anywhere in the device ID, and those queued for that index, kept
+	// if they are in the tab (and status and ring), match and have not the
+	// name prefix.
 	lo, hi string
-	ids    string
+	others string
 	queued bool
 	// orderQueued counts, up to gatherMax+1, the devices whose blade_order
 	// row awaits a sync: walks of blade_order merge them in, sorted by
@@ -321,29 +298,32 @@ func (s *Store) planSearch(ctx context.Context, p *devicePlan) error {
 	}
 	gather := searchGatherMax(p.q.Limit+p.q.Offset, c.Tab(p.q.Tab))
 	var a args
-	fts := a.add(ftsQuery(search))
+	fts := a.add(searchMatch(search))
 	serials := p.prefixRange(&a, "d.serial_number")
 	names := p.namePrefixCount(&a, max(gather, CountCap))
-	others := fmt.Sprintf(`SELECT count(*) FROM devices d NOT INDEXED WHERE d.id IN (SELECT id FROM c UNION ALL SELECT id FROM sp)
+	others := fmt.Sprintf(`SELECT d.id, d.display_name FROM devices d NOT INDEXED WHERE d.id IN (SELECT id FROM c UNION ALL SELECT id FROM sp)
 		AND %s AND %s AND NOT (%s)`, p.baseFilter(&a, ""), likeCond(a.add(p.like)), p.prefixRange(&a, "d.display_name"))
 	var nIDs, nSerial, nName, nOthers int
 	err = s.queryRow(ctx, fmt.Sprintf(`
 		WITH c(id) AS MATERIALIZED (
-			SELECT rowid FROM devices_fts WHERE devices_fts MATCH %[1]s
+			SELECT rowid FROM devices_search WHERE devices_search MATCH %[1]s
 			UNION ALL SELECT id FROM blade_queue WHERE search = 1
 			LIMIT %[2]d),
 		sp(id) AS MATERIALIZED (
-			SELECT d.id FROM devices d INDEXED BY devices_serial WHERE d.serial_number <> '' AND %[3]s LIMIT %[2]d)
-		SELECT EXISTS (SELECT 1 FROM blade_queue WHERE search = 1), (SELECT count(*) FROM c),
-			(SELECT json_group_array(id) FROM c), (SELECT count(*) FROM sp), (%[4]s),
-			CASE WHEN (SELECT count(*) FROM c) < %[2]d AND (SELECT count(*) FROM sp) < %[2]d THEN (%[5]s) ELSE -1 END`,
-		fts, gather+1, serials, names, others), a...).Scan(&p.queued, &nIDs, &p.ids, &nSerial, &nName, &nOthers)
+			SELECT d.id FROM devices d INDEXED BY devices_serial WHERE d.serial_number <> '' AND %[3]s LIMIT %[2]d),
+		few(yes) AS MATERIALIZED (
+			SELECT (SELECT count(*) FROM c) < %[2]d AND (SELECT count(*) FROM sp) < %[2]d),
+		o(id, name) AS MATERIALIZED (%[5]s)
+		SELECT EXISTS (SELECT 1 FROM blade_queue WHERE search = 1), (SELECT count(*) FROM c), (SELECT count(*) FROM sp), (%[4]s),
+			CASE WHEN (SELECT yes FROM few) THEN (SELECT count(*) FROM o) ELSE -1 END,
+			CASE WHEN (SELECT yes FROM few) THEN (SELECT json_group_array(%[6]s) FROM o) ELSE '' END`,
+		fts, gather+1, serials, names, others, othersEntry), a...).Scan(&p.queued, &nIDs, &nSerial, &nName, &nOthers, &p.others)
 	if err != nil {
 		return fmt.Errorf("devices: search: %w", err)
 	}
 	switch {
 	case nIDs > gather || nSerial > gather:
-		p.ids = "" // common all over: walk the order testing each row
+		p.others = "" // common all over: walk the order testing each row
 		return nil
 	case p.col.Key == "display_name":
 		p.how = mergeSearch
@@ -451,23 +431,20 @@ func (p *devicePlan) namePrefixCount(a *args, limit int) string {
 // all devices, always current.
 func (p *devicePlan) nameIndex() string { return "devices_name" }
 
-// matches is the condition of a gathered search: the row is a candidate of
-// the search index, or has the serial prefix, or (withNames) the name
-// prefix, and it matches. Without names, rows with the name prefix are
-// left out: a merge reads them from the name index.
-func (p *devicePlan) matches(a *args, withNames bool) string {
-	parts := []string{
-		"SELECT value FROM json_each(" + a.add(p.ids) + ")",
-		"SELECT x.id FROM devices x INDEXED BY devices_serial WHERE x.serial_number <> '' AND " + p.prefixRange(a, "x.serial_number"),
-	}
-	if withNames {
-		parts = append(parts, "SELECT x.id FROM devices x INDEXED BY devices_name WHERE "+p.prefixRange(a, "x.display_name"))
-	}
-	cond := "d.id IN (" + strings.Join(parts, " UNION ALL ") + ") AND " + likeCond(a.add(p.like))
-	if !withNames {
-		cond += " AND NOT (" + p.prefixRange(a, "d.display_name") + ")"
-	}
-	return cond
+// An entry of a plan's others is the device's id, zero-padded to 19 digits
+// (any int64), then its display name: fixed places that substr reads, where
+// a JSON pair was parsed again for each of its values (a third of a page).
+const (
+	othersEntry = "format('%019d%s', id, name)"
+	othersID    = "CAST(substr(j.value, 1, 19) AS INTEGER)"
+	othersName  = "substr(j.value, 20) COLLATE NOCASE"
+)
+
+// matches is the condition of a gathered search: the row is one of the
+// other matches planSearch found or has the name prefix, and it matches.
+func (p *devicePlan) matches(a *args) string {
+	return fmt.Sprintf("d.id IN (SELECT %s FROM json_each(%s) j UNION ALL SELECT x.id FROM devices x INDEXED BY devices_name WHERE %s) AND %s",
+		othersID, a.add(p.others), p.prefixRange(a, "x.display_name"), likeCond(a.add(p.like)))
 }
 
 // ringRows selects the ids of blade_order's rows in p's tab, ring and
@@ -539,7 +516,7 @@ func (p *devicePlan) queries(proj projection) []query {
 	where := p.baseFilter(&a, "")
 	switch p.how {
 	case gatherSearch:
-		where += " AND " + p.matches(&a, true)
+		where += " AND " + p.matches(&a)
 	case gatherRing:
 		where += " AND d.id IN (" + p.ringRows(&a) + " UNION ALL SELECT id FROM blade_queue)"
 	case gatherStatus:
@@ -647,7 +624,13 @@ func (p *devicePlan) mergeQuery(proj projection) query {
 		// The queued devices with the name prefix, read from devices.
 		arms = append(arms, gathered("d.id IN (SELECT id FROM blade_queue) AND "+prefix(nameOrder)+after()))
 	}
-	arms = append(arms, gathered(p.matches(&a, false)+after()))
+	// The other matches, in the names planSearch read with them: a page
+	// reads again only its own rows.
+	other := fmt.Sprintf("SELECT %s AS pk, %s AS s0 FROM json_each(%s) j", othersID, othersName, a.add(p.others))
+	if p.cur != nil {
+		other += fmt.Sprintf(" WHERE (%s, %s) %s (%s, %s)", othersName, othersID, gt, a.add(p.cur.Values[0]), a.add(p.cur.PK))
+	}
+	arms = append(arms, other)
 	return query{fmt.Sprintf(`SELECT %s FROM (%s ORDER BY 2 %s, 1 %s%s) k
 		CROSS JOIN devices d ON d.id = k.pk ORDER BY %s`,
 		p.selected(proj), strings.Join(arms, " UNION ALL "), dir, dir, p.limitOffset(&a), p.keyOrder()), a}
@@ -1180,7 +1163,7 @@ const exportBatch = 512
 const syncChunk = 10_000
 
 // SyncBladeIndexes brings blade_order and the device search index
-// (devices_fts) up to date with the devices the triggers of migration 0003
+// (devices_search) up to date with the devices the triggers of migration 0003
 // queued: those that joined or left the blades, moved tab, or changed a
 // sorted or searched value while on them. Pages are exact meanwhile (queued
 // devices are read from devices one by one), but fast only once the queues
@@ -1214,7 +1197,7 @@ func (s *Store) SyncBladeIndexes(ctx context.Context) error {
 			if err := tx.QueryRowContext(ctx, `SELECT total_changes()`).Scan(&before); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO devices_fts (devices_fts, rank) VALUES ('merge', ?)`, -searchMergePages); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO devices_search (devices_search, rank) VALUES ('merge', ?)`, -searchMergePages); err != nil {
 				return err
 			}
 			if err := tx.QueryRowContext(ctx, `SELECT total_changes()`).Scan(&after); err != nil {
@@ -1256,9 +1239,9 @@ func (s *Store) syncChunk(ctx context.Context) (n, searched int, err error) {
 				SELECT d.id, d.tab, d.status, d.display_name, d.device_id, d.serial_number, d.manufacturer, d.model, d.os_build,
 					coalesce(d.last_checkin, 0), coalesce(d.ring, ''), coalesce(d.registered_at, 0)
 				FROM devices d WHERE d.id IN (SELECT id FROM blade_queue WHERE seq <= ?1) AND d.status IS NOT NULL`,
-			`DELETE FROM devices_fts WHERE rowid IN (SELECT id FROM blade_queue WHERE seq <= ?1 AND search = 1)`,
-			`INSERT INTO devices_fts (rowid, name_tail, serial_tail, device_id)
-				SELECT d.id, substr(d.display_name, 2), substr(d.serial_number, 2), d.device_id
+			`DELETE FROM devices_search WHERE rowid IN (SELECT id FROM blade_queue WHERE seq <= ?1 AND search = 1)`,
+			`INSERT INTO devices_search (rowid, grams)
+				SELECT d.id, search_grams(substr(d.display_name, 2), substr(d.serial_number, 2), d.device_id)
 				FROM devices d WHERE d.id IN (SELECT id FROM blade_queue WHERE seq <= ?1 AND search = 1) AND d.status IS NOT NULL`,
 			`DELETE FROM blade_queue WHERE seq <= ?1`,
 		} {

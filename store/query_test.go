@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -492,8 +493,7 @@ func TestDevicePagePlansGather(t *testing.T) {
 		{DeviceQuery{Tab: TabReady, Ring: RingTest, Sort: "model"}, gatherRing,
 			[]string{"INDEX blade_order_ring (tab=? AND ring=?)", "INTEGER PRIMARY KEY (rowid=?)"}},
 		{DeviceQuery{Tab: TabReady, Search: "LT-0042", Sort: "model"}, gatherSearch,
-			[]string{"INTEGER PRIMARY KEY (rowid=?)", "INDEX devices_serial (serial_number>? AND serial_number<?)",
-				"INDEX devices_name (display_name>? AND display_name<?)"}},
+			[]string{"INTEGER PRIMARY KEY (rowid=?)", "SCAN j VIRTUAL TABLE", "INDEX devices_name (display_name>? AND display_name<?)"}},
 		{DeviceQuery{Tab: TabReady, Search: "AP-LT"}, mergeSearch,
 			[]string{"MERGE (UNION ALL)", "INDEX blade_order_name (tab=? AND display_name>? AND display_name<?)",
 				"INTEGER PRIMARY KEY (rowid=?)"}},
@@ -606,7 +606,11 @@ func TestDevicePageSearch(t *testing.T) {
 		{"*", nil},                          // FTS syntax is text
 		{"NOT", nil},                        // so are its operators
 		{"-LT-", []string{"Finance-LT-001", "Legal-LT-007", "finance-lt-002"}},
-		{"Ü-0", []string{"Kiosk-Ü-01"}}, // non-ASCII
+		{"Ü-0", []string{"Kiosk-Ü-01"}},                 // non-ASCII
+		{"k-Ü", []string{"Kiosk-Ü-01"}},                 // 3 characters, 4 bytes
+		{"007", []string{"Kiosk-Ü-01", "Legal-LT-007"}}, // 3 bytes ending a name, and in a device ID
+		{"x81", []string{"Legal-LT-007"}},               // the whole tail of serial ZX81
+		{"Z-L", nil},                                    // grams of two values do not join
 		{"nothing-like-this", nil},
 	}
 	st, _ := searchFleet(t)
@@ -669,7 +673,7 @@ func TestDevicePageSearchPlansAgree(t *testing.T) {
 						t.Fatal(err)
 					}
 					walk := *p
-					walk.ids, walk.how = "", walkSort
+					walk.others, walk.how = "", walkSort
 					if key == "status" {
 						walk.how = walkStatus
 					}
@@ -1049,11 +1053,55 @@ func TestBladeQueueFlagsWhatChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	var orderRows, ftsRows int
-	if err := st.r.QueryRow(`SELECT (SELECT count(*) FROM blade_order), (SELECT count(*) FROM devices_fts)`).Scan(&orderRows, &ftsRows); err != nil {
+	if err := st.r.QueryRow(`SELECT (SELECT count(*) FROM blade_order), (SELECT count(*) FROM devices_search)`).Scan(&orderRows, &ftsRows); err != nil {
 		t.Fatal(err)
 	}
 	if orderRows != 7 || ftsRows != 7 {
 		t.Errorf("after sync: %d blade_order rows and %d search entries, want the 7 devices on the blades", orderRows, ftsRows)
+	}
+}
+
+// TestSearchIndexMigration upgrades a database whose devices are in the
+// trigram index of migration 0003 alone: migration 0005 writes them into
+// devices_search, and searches find them without a sync.
+func TestSearchIndexMigration(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "pb.db")
+	st, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range []string{"Finance-LT-001", "HR-Desktop"} {
+		d := healthy(i+1, func(d *Device) { d.DisplayName = name })
+		mustUpsert(t, st, d)
+		mustAddMembers(t, st, RegistrationGroupName, d)
+	}
+	mustDiscover(t, st, testNow)
+	if err := st.SyncBladeIndexes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Back to version 4: the index as migration 0003 made it, filled.
+	if _, err := st.w.ExecContext(ctx, `DROP TABLE devices_search;
+		CREATE VIRTUAL TABLE devices_fts USING fts5(name_tail, serial_tail, device_id, tokenize = 'trigram', columnsize = 0);
+		INSERT INTO devices_fts (rowid, name_tail, serial_tail, device_id)
+			SELECT id, substr(display_name, 2), substr(serial_number, 2), device_id FROM devices WHERE status IS NOT NULL;
+		PRAGMA user_version = 4;`); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	st, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var queued int
+	if err := st.r.QueryRow(`SELECT count(*) FROM blade_queue`).Scan(&queued); err != nil || queued != 0 {
+		t.Fatalf("%d devices queued (%v): the search must not wait for a sync", queued, err)
+	}
+	for search, want := range map[string][]string{"DESKT": {"HR-Desktop"}, "nce-lt": {"Finance-LT-001"}, "-LT": {"Finance-LT-001"}} {
+		if got := searchNames(t, st, search); !slices.Equal(got, want) {
+			t.Errorf("search %q after the migration: %q, want %q", search, got, want)
+		}
 	}
 }
 

@@ -71,15 +71,22 @@ func benchPortal(b *testing.B) (*httptest.Server, *http.Client, *store.Store) {
 			f.err = err
 			return
 		}
-		f.st, err = store.Open(ctx, filepath.Join(dir, "pb.db"))
+		// PATCHBOARD_BENCH_DB serves a database seeded before, as it is.
+		path, reuse := os.LookupEnv("PATCHBOARD_BENCH_DB")
+		if !reuse {
+			path = filepath.Join(dir, "pb.db")
+		}
+		f.st, err = store.Open(ctx, path)
 		if err != nil {
 			f.err = err
 			return
 		}
-		now := time.Now()
-		if _, err = demo.Load(ctx, f.st, demo.Generate(demo.Options{Devices: n, Seed: 1, Now: now}), now); err != nil {
-			f.err = err
-			return
+		if !reuse {
+			now := time.Now()
+			if _, err = demo.Load(ctx, f.st, demo.Generate(demo.Options{Devices: n, Seed: 1, Now: now}), now); err != nil {
+				f.err = err
+				return
+			}
 		}
 		// Pages are fast once the background index sync has caught up
 		// with the load; measure that steady state.

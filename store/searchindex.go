@@ -1,0 +1,118 @@
+package store
+
+import (
+	"database/sql/driver"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"sync"
+
+	"modernc.org/sqlite"
+)
+
+// The search index (devices_search, migration 0005) holds, for each device
+// on the blades, the 4-byte windows ("grams") of its name and serial number
+// without their first character and of its device ID, ASCII letters
+// folded, each written as a token of 8 hex digits. A string of 4 bytes or
+// more occurs in a value only where each of its grams does, so the index
+// finds the candidates of a search with a lookup per gram; a string of 3
+// bytes is the start of a gram (each value ends with a 0 byte so that its
+// last 3 bytes start one too), which the index's prefix index finds. The
+// rows found are then tested against the whole search (likeCond).
+//
+// Grams, not the trigrams of FTS5's trigram tokenizer: in serial numbers
+// and device IDs digits are everywhere, a trigram of them is in one device
+// in a hundred, and a four-digit search read two lists of 9,000 devices at
+// 1,000,000 to find 500; its gram lists only those 500. And the index keeps
+// no positions (detail=none) nor the text (contentless), so it is smaller
+// than the trigram index was.
+
+// searchGramsFunc is the SQL function the sync and migration 0005 write the
+// index with: search_grams(value, …) is the tokens of the values' grams.
+const searchGramsFunc = "search_grams"
+
+// registerSearchGrams makes search_grams available to the connections opened
+// after it. modernc registers functions with the driver, for the process,
+// not with a database: hence once, whichever Store opens first.
+var registerSearchGrams = sync.OnceValue(func() error {
+	return sqlite.RegisterDeterministicScalarFunction(searchGramsFunc, -1,
+		func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+			values := make([]string, len(args))
+			for i, a := range args {
+				switch v := a.(type) {
+				case string:
+					values[i] = v
+				case []byte:
+					values[i] = string(v)
+				case nil:
+				default:
+					return nil, fmt.Errorf("%s: argument %d is %T, not text", searchGramsFunc, i+1, a)
+				}
+			}
+			return searchGrams(values...), nil
+		})
+})
+
+// gramLen is the length of a gram in bytes.
+const gramLen = 4
+
+// searchGrams is the index text of values: the distinct grams of each value
+// (ASCII-folded, followed by a 0 byte) of 3 bytes or more, space-separated.
+// The sync writes a million of them in a minute or two: it builds the text
+// in one buffer, and finds repeats among the device's few dozen grams by a
+// linear scan of their packed values, which is cheaper than a map.
+func searchGrams(values ...string) string {
+	n := 0
+	for _, v := range values {
+		n += len(v) + 1
+	}
+	seen := make([]uint32, 0, n)
+	out := make([]byte, 0, n*(2*gramLen+1))
+	for _, v := range values {
+		if len(v) < gramLen-1 {
+			continue // no search of 3 bytes or more is in it
+		}
+		var g uint32 // the last gramLen bytes, folded, packed
+		for i := 0; i <= len(v); i++ {
+			c := byte(0) // the 0 byte after the value
+			if i < len(v) {
+				c = v[i]
+				if 'A' <= c && c <= 'Z' {
+					c += 'a' - 'A'
+				}
+			}
+			g = g<<8 | uint32(c)
+			if i < gramLen-1 || slices.Contains(seen, g) {
+				continue
+			}
+			seen = append(seen, g)
+			if len(out) > 0 {
+				out = append(out, ' ')
+			}
+			for shift := 24; shift >= 0; shift -= 8 {
+				b := byte(g >> shift)
+				out = append(out, hexDigits[b>>4], hexDigits[b&15])
+			}
+		}
+	}
+	return string(out)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// searchMatch is the MATCH expression that finds the candidates of a search
+// of 3 bytes or more: the prefix of its 3 bytes, or its first and its last
+// gram, both. Two grams single out a device as well as more would (a pasted
+// device ID's first and last are each in a few hundred devices of a million),
+// and each costs a list read.
+func searchMatch(search string) string {
+	b := asciiLower(search)
+	if len(b) < gramLen {
+		return hex.EncodeToString([]byte(b)) + "*"
+	}
+	first, last := hex.EncodeToString([]byte(b[:gramLen])), hex.EncodeToString([]byte(b[len(b)-gramLen:]))
+	if first == last {
+		return first
+	}
+	return first + " AND " + last
+}

@@ -1,0 +1,48 @@
+package store
+
+import (
+	"encoding/hex"
+	"strings"
+	"testing"
+)
+
+func TestSearchGrams(t *testing.T) {
+	tok := func(s string) string { return hex.EncodeToString([]byte(s)) }
+	tests := []struct {
+		give []string
+		want []string // the grams, in order
+	}{
+		{[]string{"Ab1"}, []string{"ab1\x00"}},                                              // 3 bytes: one gram, with the end
+		{[]string{"AP-1"}, []string{"ap-1", "p-1\x00"}},                                     // folded
+		{[]string{"ab"}, nil},                                                               // under 3 bytes: no search is in it
+		{[]string{"aaaaa"}, []string{"aaaa", "aaa\x00"}},                                    // repeats once
+		{[]string{"x81", "X81"}, []string{"x81\x00"}},                                       // across values too
+		{[]string{"Ü-1"}, []string{"\xc3\x9c-1", "\x9c-1\x00"}},                             // bytes; only ASCII folds
+		{[]string{"", "ab", "abc"}, []string{"abc\x00"}},                                    // values too short are skipped
+		{[]string{"12345", "0123"}, []string{"1234", "2345", "345\x00", "0123", "123\x00"}}, // 123\x00 twice
+	}
+	for _, tt := range tests {
+		var want []string
+		for _, g := range tt.want {
+			want = append(want, tok(g))
+		}
+		if got := searchGrams(tt.give...); got != strings.Join(want, " ") {
+			t.Errorf("searchGrams(%q) = %q, want %q", tt.give, got, strings.Join(want, " "))
+		}
+	}
+}
+
+func TestSearchMatch(t *testing.T) {
+	for give, want := range map[string]string{
+		"AbC":       "616263*",               // 3 bytes: the grams starting with them
+		"0123":      "30313233",              // one gram
+		"0123-0123": "30313233",              // first and last are the same
+		"LT-0042":   "6c742d30 AND 30303432", // first and last
+		"Ü-0":       "c39c2d30",              // 3 characters, 4 bytes
+		`"*" NOT x`: "222a2220 AND 6f742078", // query syntax is text: only hex reaches FTS5
+	} {
+		if got := searchMatch(give); got != want {
+			t.Errorf("searchMatch(%q) = %q, want %q", give, got, want)
+		}
+	}
+}

@@ -171,6 +171,9 @@ type devicePlan struct {
 	// noCursor: the rows are not paged (an export), so their sort values
 	// are not read.
 	noCursor bool
+	// indexOnly: a walk reads blade_order alone, not devices (an export's
+	// walker, which selects only the ids, while blade_order is current).
+	indexOnly bool
 
 	// like is the LIKE pattern of a search ("" without one).
 	like string
@@ -363,8 +366,11 @@ func (a *args) add(v any) string {
 // parameter concatenated with the empty string, not the bare parameter:
 // SQLite recompiles a statement whenever a bare LIKE parameter is bound (its
 // LIKE optimization depends on the value), which cost a third of a search.
-func likeCond(param string) string {
-	return fmt.Sprintf(`(d.display_name LIKE (%[1]s || '') ESCAPE '\' OR d.serial_number LIKE (%[1]s || '') ESCAPE '\' OR d.device_id LIKE (%[1]s || '') ESCAPE '\')`, param)
+func likeCond(param string) string { return likeCondOn("d", param) }
+
+// likeCondOn is likeCond on the table aliased alias.
+func likeCondOn(alias, param string) string {
+	return fmt.Sprintf(`(%[2]s.display_name LIKE (%[1]s || '') ESCAPE '\' OR %[2]s.serial_number LIKE (%[1]s || '') ESCAPE '\' OR %[2]s.device_id LIKE (%[1]s || '') ESCAPE '\')`, param, alias)
 }
 
 // query is one SQL statement of a plan.
@@ -381,6 +387,25 @@ func (p *devicePlan) filter(a *args, status Status) string {
 		f += " AND " + likeCond(a.add(p.like))
 	}
 	return f
+}
+
+// orderFilter is filter for a walk of blade_order alone (indexOnly): the
+// same conditions on its copies of the values.
+func (p *devicePlan) orderFilter(a *args, status Status) string {
+	conds := []string{"o.tab = " + a.add(string(p.q.Tab))}
+	if status == "" {
+		status = p.q.Status
+	}
+	if status != "" {
+		conds = append(conds, "o.status = "+a.add(string(status)))
+	}
+	if p.q.Ring != "" {
+		conds = append(conds, "o.ring = "+a.add(string(p.q.Ring)))
+	}
+	if p.like != "" {
+		conds = append(conds, likeCondOn("o", a.add(p.like)))
+	}
+	return strings.Join(conds, " AND ")
 }
 
 // baseFilter is filter without the search.
@@ -647,6 +672,9 @@ type walkSource struct {
 
 func (p *devicePlan) walkSource() walkSource {
 	join := " CROSS JOIN devices d ON d.id = o.id"
+	if p.indexOnly {
+		join = ""
+	}
 	switch {
 	case p.how == walkStatus:
 		return walkSource{from: "blade_order o INDEXED BY blade_order_status_name" + join, key: "o.display_name", id: "o.id",
@@ -743,7 +771,12 @@ func (p *devicePlan) walkQueries(proj projection) []query {
 	}
 	stmt := func(st Status, ordered bool, cond func(a *args) string) query {
 		var a args
-		where := p.filter(&a, st)
+		var where string
+		if p.indexOnly {
+			where = p.orderFilter(&a, st)
+		} else {
+			where = p.filter(&a, st)
+		}
 		if src.bound != nil {
 			where += " AND " + src.bound(&a, st)
 		}
@@ -1068,10 +1101,15 @@ func decodeCursor(s string) (cursor, error) {
 // columns to w, streamed, with formula-like cells neutralised. It returns the
 // number of rows written.
 //
-// Reading the rows (SQLite) and writing them (unpacking, CSV) cost about the
-// same, so a goroutine reads while the caller's writes: an export uses two
-// cores. The rows cross in batches of exportBatch, a few at a time, so the
-// memory an export takes does not depend on its size.
+// Reading a row from SQLite costs about four times writing it as CSV, and
+// most of the reading is finding the device and packing its columns. So a
+// walker goroutine runs the plan selecting only the ids, in order, and hands
+// them on in batches of exportBatch; exportFetchers goroutines read the
+// batches' rows (exportRows), each on a connection of its own; and the
+// caller's goroutine writes the batches in order. At most exportWindow
+// batches are under way, so the memory an export takes does not depend on
+// its size. A batch is read a moment after it was walked: a device changed
+// in between is written as it is then, or left out if it left the tab.
 func (s *Store) ExportCSV(ctx context.Context, w io.Writer, q DeviceQuery, cols []Column) (int, error) {
 	q.Limit, q.Offset = 0, 0
 	p, err := s.plan(ctx, q)
@@ -1096,56 +1134,82 @@ func (s *Store) ExportCSV(ctx context.Context, w io.Writer, q DeviceQuery, cols 
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	batches := make(chan []packedRow, 2)
-	read := make(chan error, 1)
+	inOrder := make(chan *exportChunk, exportWindow) // to the writer
+	todo := make(chan *exportChunk, exportWindow)    // to the fetchers
+	walked := make(chan error, 1)
 	go func() {
-		defer close(batches)
-		send := func(b []packedRow) error {
+		defer close(inOrder)
+		defer close(todo)
+		ids := make([]int64, 0, exportBatch)
+		hand := func() error {
+			c := &exportChunk{ids: ids, done: make(chan struct{})}
+			ids = make([]int64, 0, exportBatch)
 			select {
-			case batches <- b:
-				return nil
+			case inOrder <- c:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
+			select {
+			case todo <- c:
+				return nil
+			case <-ctx.Done():
+				c.err = ctx.Err() // the writer waits for it
+				close(c.done)
+				return c.err
+			}
 		}
-		batch := make([]packedRow, 0, exportBatch)
-		err := s.eachPacked(ctx, p, proj, func(r *packedRow) error {
-			batch = append(batch, packedRow{pk: r.pk, packed: r.packed})
-			if len(batch) < exportBatch {
+		// While blade_order is current, the walk reads it alone.
+		walk, idProj := *p, projection{sql: "d.id, ''"}
+		if walk.indexOnly = p.orderQueued == 0 && (p.how == walkSort || p.how == walkStatus); walk.indexOnly {
+			idProj.sql = "o.id, ''"
+		}
+		err := s.eachPacked(ctx, &walk, idProj, func(r *packedRow) error {
+			if ids = append(ids, r.pk); len(ids) < exportBatch {
 				return nil
 			}
-			err := send(batch)
-			batch = make([]packedRow, 0, exportBatch)
-			return err
+			return hand()
 		})
-		if err == nil && len(batch) > 0 {
-			err = send(batch)
+		if err == nil && len(ids) > 0 {
+			err = hand()
 		}
-		read <- err
+		walked <- err
 	}()
+	var fetchers sync.WaitGroup
+	for range exportFetchers {
+		fetchers.Go(func() {
+			for c := range todo {
+				c.rows, c.err = s.exportRows(ctx, p, proj, c.ids)
+				close(c.done)
+			}
+		})
+	}
 
 	sc := newProjectionScanner(proj)
 	var r DeviceRow
 	n := 0
 	var werr error
-	for batch := range batches {
-		for i := 0; i < len(batch) && werr == nil; i++ {
-			if werr = sc.unpack(batch[i].pk, batch[i].packed, &r); werr != nil {
+	for c := range inOrder {
+		<-c.done
+		werr = c.err
+		for i := 0; i < len(c.rows) && werr == nil; i++ {
+			if werr = sc.unpack(c.rows[i].pk, c.rows[i].packed, &r); werr != nil {
 				break
 			}
-			for j, c := range cols {
-				rec[j] = CSVSafe(c.Value(&r))
+			for j, col := range cols {
+				rec[j] = CSVSafe(col.Value(&r))
 			}
 			if werr = cw.Write(rec); werr == nil {
 				n++
 			}
 		}
 		if werr != nil {
-			cancel() // the reader stops; drain what it sent
+			break
 		}
 	}
-	if rerr := <-read; werr == nil && rerr != nil {
-		return n, rerr
+	cancel() // after an error, the walker and the fetchers stop
+	fetchers.Wait()
+	if err := <-walked; werr == nil && err != nil {
+		werr = err
 	}
 	if werr != nil {
 		return n, werr
@@ -1154,8 +1218,68 @@ func (s *Store) ExportCSV(ctx context.Context, w io.Writer, q DeviceQuery, cols 
 	return n, cw.Error()
 }
 
-// exportBatch is how many rows an export's reader hands over at once.
-const exportBatch = 512
+// An export's rows are walked and read in batches of exportBatch, by
+// exportFetchers readers, with at most exportWindow batches under way.
+const (
+	exportBatch    = 512
+	exportFetchers = 2
+	exportWindow   = 4
+)
+
+// exportChunk is a batch of an export: the ids the walker found, then the
+// rows a fetcher read for them, or its error; done is closed then.
+type exportChunk struct {
+	ids  []int64
+	rows []packedRow
+	err  error
+	done chan struct{}
+}
+
+// exportRows reads the rows of the devices ids, in the order of ids, that
+// still pass p's tab, status and ring. SQLite returns them as it reads them,
+// each with its place in ids (an ORDER BY would sort the packed rows first:
+// a third of an export), and they are put in their places here.
+func (s *Store) exportRows(ctx context.Context, p *devicePlan, proj projection, ids []int64) ([]packedRow, error) {
+	list := make([]byte, 0, len(ids)*8+2)
+	list = append(list, '[')
+	for i, id := range ids {
+		if i > 0 {
+			list = append(list, ',')
+		}
+		list = strconv.AppendInt(list, id, 10)
+	}
+	list = append(list, ']')
+	var a args
+	in := a.add(string(list))
+	rows, err := s.query(ctx, fmt.Sprintf("SELECT j.key, %s FROM json_each(%s) j CROSS JOIN devices d ON d.id = j.value WHERE %s",
+		proj.sql, in, p.baseFilter(&a, "")), a...)
+	if err != nil {
+		return nil, fmt.Errorf("devices: %w", err)
+	}
+	defer rows.Close()
+	placed := make([]packedRow, len(ids)) // pk 0: left out
+	for rows.Next() {
+		var at int
+		var r packedRow
+		if err := rows.Scan(&at, &r.pk, &r.packed); err != nil {
+			return nil, fmt.Errorf("devices: %w", err)
+		}
+		if at < 0 || at >= len(placed) {
+			return nil, fmt.Errorf("devices: export row at %d of %d", at, len(placed))
+		}
+		placed[at] = r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("devices: %w", err)
+	}
+	out := placed[:0]
+	for _, r := range placed {
+		if r.pk != 0 {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
 
 // syncChunk is how many queued devices one write transaction moves into
 // blade_order or the search index: large enough that the index gets few

@@ -818,44 +818,59 @@ func TestDevicePageSearchCapsTheCount(t *testing.T) {
 	}
 }
 
+// TestExportCSVFollowsTheQuery exports with filters, searches and sorts,
+// while every device awaits blade_order (the export's walk reads devices)
+// and once it is current (the walk reads blade_order alone).
 func TestExportCSVFollowsTheQuery(t *testing.T) {
 	st, _ := bladeFleet(t, 40)
+	holdQueue(t, st)
 	ctx := context.Background()
 	cols, err := ParseColumns("display_name,device_id,last_checkin")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []DeviceQuery{
-		{Tab: TabReady, Sort: "last_checkin", Desc: true, Limit: 3},
-		{Tab: TabNotReady, Sort: "status"},
-		{Tab: TabReady, Search: "shared"},
-	} {
-		var buf bytes.Buffer
-		n, err := st.ExportCSV(ctx, &buf, q, cols)
-		if err != nil {
-			t.Fatal(err)
+	for _, synced := range []bool{false, true} {
+		if synced {
+			if err := st.SyncBladeIndexes(ctx); err != nil {
+				t.Fatal(err)
+			}
 		}
-		recs, err := csv.NewReader(&buf).ReadAll()
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := wantDeviceIDs(t, st, q)
-		if n != len(want) || len(recs) != n+1 {
-			t.Fatalf("%+v: %d rows, %d records, want %d (the limit is ignored)", q, n, len(recs), len(want))
-		}
-		for i, id := range want {
-			if recs[i+1][1] != id {
-				t.Fatalf("%+v: row %d is %v, want %s", q, i, recs[i+1], id)
+		for _, q := range []DeviceQuery{
+			{Tab: TabReady, Sort: "last_checkin", Desc: true, Limit: 3},
+			{Tab: TabNotReady, Sort: "status"},
+			{Tab: TabNotReady, Status: StatusReadinessFailed},
+			{Tab: TabReady, Ring: RingBroad, Sort: "model"},
+			{Tab: TabNotRegistered, Sort: "serial_number", Desc: true},
+			{Tab: TabReady, Search: "shared"},
+			{Tab: TabReady, Search: "AP"}, // two characters: the walk tests each row
+		} {
+			var buf bytes.Buffer
+			n, err := st.ExportCSV(ctx, &buf, q, cols)
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs, err := csv.NewReader(&buf).ReadAll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := wantDeviceIDs(t, st, q)
+			if len(want) == 0 || n != len(want) || len(recs) != n+1 {
+				t.Fatalf("synced=%v %+v: %d rows, %d records, want %d (the limit is ignored)", synced, q, n, len(recs), len(want))
+			}
+			for i, id := range want {
+				if recs[i+1][1] != id {
+					t.Fatalf("synced=%v %+v: row %d is %v, want %s", synced, q, i, recs[i+1], id)
+				}
 			}
 		}
 	}
 }
 
-// wantDeviceIDs is the device IDs of every row matching q's tab and search,
-// in q's order, as the pure ordering of wantOrder says.
+// wantDeviceIDs is the device IDs of every row matching q's tab, filters
+// and search, in q's order, as the pure ordering of wantOrder says.
 func wantDeviceIDs(t *testing.T, st *Store, q DeviceQuery) []string {
 	t.Helper()
-	rows := allRows(t, st, DeviceQuery{Tab: q.Tab, Search: q.Search})
+	rows := allRows(t, st, DeviceQuery{Tab: q.Tab, Status: q.Status, Ring: q.Ring, Search: q.Search})
 	byPK := map[int64]string{}
 	for _, r := range rows {
 		byPK[r.PK] = r.DeviceID

@@ -304,8 +304,12 @@ func (s *Store) planSearch(ctx context.Context, p *devicePlan) error {
 	fts := a.add(searchMatch(search))
 	serials := p.prefixRange(&a, "d.serial_number")
 	names := p.namePrefixCount(&a, max(gather, CountCap))
-	others := fmt.Sprintf(`SELECT d.id, d.display_name FROM devices d NOT INDEXED WHERE d.id IN (SELECT id FROM c UNION ALL SELECT id FROM sp)
-		AND %s AND %s AND NOT (%s)`, p.baseFilter(&a, ""), likeCond(a.add(p.like)), p.prefixRange(&a, "d.display_name"))
+	// The others are gathered only when the parts are few (else the search
+	// walks): a condition SQLite evaluates once, before the first device.
+	others := fmt.Sprintf(`SELECT count(*) AS n, json_group_array(%s) AS entries
+		FROM devices d NOT INDEXED WHERE (SELECT count(*) FROM c) <= %d AND (SELECT count(*) FROM sp) <= %[2]d
+		AND d.id IN (SELECT id FROM c UNION ALL SELECT id FROM sp) AND %s AND %s AND NOT (%s)`,
+		othersEntry, gather, p.baseFilter(&a, ""), likeCond(a.add(p.like)), p.prefixRange(&a, "d.display_name"))
 	var nIDs, nSerial, nName, nOthers int
 	err = s.queryRow(ctx, fmt.Sprintf(`
 		WITH c(id) AS MATERIALIZED (
@@ -313,14 +317,11 @@ func (s *Store) planSearch(ctx context.Context, p *devicePlan) error {
 			UNION ALL SELECT id FROM blade_queue WHERE search = 1
 			LIMIT %[2]d),
 		sp(id) AS MATERIALIZED (
-			SELECT d.id FROM devices d INDEXED BY devices_serial WHERE d.serial_number <> '' AND %[3]s LIMIT %[2]d),
-		few(yes) AS MATERIALIZED (
-			SELECT (SELECT count(*) FROM c) < %[2]d AND (SELECT count(*) FROM sp) < %[2]d),
-		o(id, name) AS MATERIALIZED (%[5]s)
+			SELECT d.id FROM devices d INDEXED BY devices_serial WHERE d.serial_number <> '' AND %[3]s LIMIT %[2]d)
 		SELECT EXISTS (SELECT 1 FROM blade_queue WHERE search = 1), (SELECT count(*) FROM c), (SELECT count(*) FROM sp), (%[4]s),
-			CASE WHEN (SELECT yes FROM few) THEN (SELECT count(*) FROM o) ELSE -1 END,
-			CASE WHEN (SELECT yes FROM few) THEN (SELECT json_group_array(%[6]s) FROM o) ELSE '' END`,
-		fts, gather+1, serials, names, others, othersEntry), a...).Scan(&p.queued, &nIDs, &nSerial, &nName, &nOthers, &p.others)
+			o.n, o.entries
+		FROM (%[5]s) o`,
+		fts, gather+1, serials, names, others), a...).Scan(&p.queued, &nIDs, &nSerial, &nName, &nOthers, &p.others)
 	if err != nil {
 		return fmt.Errorf("devices: search: %w", err)
 	}
@@ -460,7 +461,7 @@ func (p *devicePlan) nameIndex() string { return "devices_name" }
 // (any int64), then its display name: fixed places that substr reads, where
 // a JSON pair was parsed again for each of its values (a third of a page).
 const (
-	othersEntry = "format('%019d%s', id, name)"
+	othersEntry = "format('%019d%s', d.id, d.display_name)"
 	othersID    = "CAST(substr(j.value, 1, 19) AS INTEGER)"
 	othersName  = "substr(j.value, 20) COLLATE NOCASE"
 )

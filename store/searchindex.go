@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"modernc.org/sqlite"
@@ -115,4 +116,12 @@ func searchMatch(search string) string {
 		return first
 	}
 	return first + " AND " + last
+}
+
+// searchExact says whether the devices the search index finds for search
+// all match it, with nothing to test: a search of at most one gram is one
+// (or the start of one), and every gram is a piece of one value. Unless it
+// holds a 0 byte, which in the index only ends a value.
+func searchExact(search string) bool {
+	return len(search) <= gramLen && !strings.ContainsRune(search, 0)
 }

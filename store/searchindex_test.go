@@ -46,3 +46,17 @@ func TestSearchMatch(t *testing.T) {
 		}
 	}
 }
+
+func TestSearchExact(t *testing.T) {
+	for give, want := range map[string]bool{
+		"abc":    true,  // the start of a gram
+		"0123":   true,  // one gram
+		"k-Ü":    true,  // 4 bytes
+		"Ü-01":   false, // 5 bytes: two grams, which may be in different places
+		"ab\x00": false, // a 0 byte only ends a value in the index
+	} {
+		if got := searchExact(give); got != want {
+			t.Errorf("searchExact(%q) = %v, want %v", give, got, want)
+		}
+	}
+}

@@ -320,19 +320,20 @@ func (s *Store) planSearch(ctx context.Context, p *devicePlan) error {
 	}
 	few := fmt.Sprintf("(SELECT n FROM nf) <= %[1]d AND (SELECT count(*) FROM q) <= %[1]d AND (SELECT count(*) FROM sp) <= %[1]d", gather)
 	others := fmt.Sprintf(`SELECT count(*) AS n, json_group_array(%[1]s) AS entries FROM (
-			SELECT d.id, d.display_name FROM devices_search s CROSS JOIN devices d ON d.id = s.rowid
-			WHERE %[2]s AND s.devices_search MATCH %[3]s AND d.id NOT IN q AND d.id NOT IN sp AND %[4]s AND %[5]s AND %[6]s
+			SELECT d.id, d.display_name FROM devices_search s CROSS JOIN devices d ON d.id = s.rowid >> 2
+			WHERE %[2]s AND s.devices_search MATCH %[3]s AND s.rowid & 3 = %[8]d
+			AND d.id NOT IN q AND d.id NOT IN sp AND %[4]s AND %[5]s AND %[6]s
 			UNION ALL
 			SELECT d.id, d.display_name FROM sp CROSS JOIN devices d ON d.id = sp.id
 			WHERE %[2]s AND d.id NOT IN q AND %[4]s AND %[6]s
 			UNION ALL
 			SELECT d.id, d.display_name FROM q CROSS JOIN devices d ON d.id = q.id
 			WHERE %[2]s AND %[4]s AND %[7]s AND %[6]s) d`,
-		othersEntry, few, fts, filter, indexed, notName, like)
+		othersEntry, few, fts, filter, indexed, notName, like, tabCode(p.q.Tab))
 	var nIDs, nSerial, nName, nOthers int
 	err = s.queryRow(ctx, fmt.Sprintf(`
 		WITH nf(n) AS MATERIALIZED (
-			SELECT count(*) FROM (SELECT rowid FROM devices_search WHERE devices_search MATCH %[1]s LIMIT %[2]d)),
+			SELECT count(*) FROM (SELECT rowid FROM devices_search WHERE devices_search MATCH %[1]s AND rowid & 3 = %[6]d LIMIT %[2]d)),
 		q(id) AS MATERIALIZED (
 			SELECT DISTINCT id FROM blade_queue WHERE search = 1 LIMIT %[2]d),
 		sp(id) AS MATERIALIZED (
@@ -340,7 +341,7 @@ func (s *Store) planSearch(ctx context.Context, p *devicePlan) error {
 		SELECT EXISTS (SELECT 1 FROM q), (SELECT n FROM nf) + (SELECT count(*) FROM q), (SELECT count(*) FROM sp), (%[4]s),
 			o.n, o.entries
 		FROM (%[5]s) o`,
-		fts, gather+1, serials, names, others), a...).Scan(&p.queued, &nIDs, &nSerial, &nName, &nOthers, &p.others)
+		fts, gather+1, serials, names, others, tabCode(p.q.Tab)), a...).Scan(&p.queued, &nIDs, &nSerial, &nName, &nOthers, &p.others)
 	if err != nil {
 		return fmt.Errorf("devices: search: %w", err)
 	}
@@ -1384,16 +1385,19 @@ func (s *Store) syncChunk(ctx context.Context) (n, searched int, err error) {
 		if err != nil || n == 0 {
 			return err
 		}
+		// The search entries go first: they are found by the tab blade_order
+		// holds, which is the one they were written with (migration 0006).
 		for _, stmt := range []string{
+			`DELETE FROM devices_search WHERE rowid IN (SELECT ` + searchRowid("o") + ` FROM blade_order o
+				WHERE o.id IN (SELECT id FROM blade_queue WHERE seq <= ?1 AND search = 1))`,
 			`DELETE FROM blade_order WHERE id IN (SELECT id FROM blade_queue WHERE seq <= ?1)`,
 			`INSERT INTO blade_order (id, tab, status, display_name, device_id, serial_number, manufacturer, model, os_build,
 					last_checkin, ring, registered_at)
 				SELECT d.id, d.tab, d.status, d.display_name, d.device_id, d.serial_number, d.manufacturer, d.model, d.os_build,
 					coalesce(d.last_checkin, 0), coalesce(d.ring, ''), coalesce(d.registered_at, 0)
 				FROM devices d WHERE d.id IN (SELECT id FROM blade_queue WHERE seq <= ?1) AND d.status IS NOT NULL`,
-			`DELETE FROM devices_search WHERE rowid IN (SELECT id FROM blade_queue WHERE seq <= ?1 AND search = 1)`,
 			`INSERT INTO devices_search (rowid, grams)
-				SELECT d.id, search_grams(substr(d.display_name, 2), substr(d.serial_number, 2), d.device_id)
+				SELECT ` + searchRowid("d") + `, search_grams(substr(d.display_name, 2), substr(d.serial_number, 2), d.device_id)
 				FROM devices d WHERE d.id IN (SELECT id FROM blade_queue WHERE seq <= ?1 AND search = 1) AND d.status IS NOT NULL`,
 			`DELETE FROM blade_queue WHERE seq <= ?1`,
 		} {

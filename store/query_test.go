@@ -1052,10 +1052,11 @@ func TestBladeQueueFlagsWhatChanged(t *testing.T) {
 	if _, err := st.AssignRing(ctx, RingTest, []string{testID(3)}, "tester"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Deregister(ctx, []string{testID(4)}, "tester"); err != nil { // moves tab, stays on the blades
+	// Moves tab, stays on the blades: the search index keys entries by tab.
+	if _, err := st.Deregister(ctx, []string{testID(4)}, "tester"); err != nil {
 		t.Fatal(err)
 	}
-	want := map[int64]int{pk(1): 0, pk(2): 1, pk(3): 0, pk(4): 0}
+	want := map[int64]int{pk(1): 0, pk(2): 1, pk(3): 0, pk(4): 1}
 	if q := queue(); fmt.Sprint(q) != fmt.Sprint(want) {
 		t.Errorf("queue %v, want %v", q, want)
 	}
@@ -1075,6 +1076,20 @@ func TestBladeQueueFlagsWhatChanged(t *testing.T) {
 	}
 	if orderRows != 7 || ftsRows != 7 {
 		t.Errorf("after sync: %d blade_order rows and %d search entries, want the 7 devices on the blades", orderRows, ftsRows)
+	}
+
+	// A device moving tab keeps one search entry, keyed by its new tab.
+	if _, err := st.Deregister(ctx, []string{testID(5)}, "tester"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SyncBladeIndexes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var entries, stray int
+	err := st.r.QueryRow(`SELECT count(*), count(*) FILTER (WHERE rowid NOT IN (SELECT `+searchRowid("o")+` FROM blade_order o))
+		FROM devices_search`).Scan(&entries, &stray)
+	if err != nil || entries != 7 || stray != 0 {
+		t.Errorf("after a move of tab: %d search entries, %d of them of no device and tab of blade_order (%v); want 7 and 0", entries, stray, err)
 	}
 }
 

@@ -28,6 +28,18 @@ import (
 // no positions (detail=none) nor the text (contentless), so it is smaller
 // than the trigram index was.
 
+// searchRowid is the rowid of the search index's entry of the device of
+// alias (blade_order or devices): its id × 4 + its tab's code (tabCode).
+// Migration 0006 says why.
+func searchRowid(alias string) string {
+	return fmt.Sprintf("(%[1]s.id * 4 + CASE %[1]s.tab WHEN 'ready' THEN 1 WHEN 'not-ready' THEN 2 WHEN 'not-registered' THEN 3 END)", alias)
+}
+
+// tabCode is the code of t in the rowids of the search index.
+func tabCode(t Tab) int {
+	return slices.Index(Tabs, t) + 1
+}
+
 // searchGramsFunc is the SQL function the sync and migration 0005 write the
 // index with: search_grams(value, …) is the tokens of the values' grams.
 const searchGramsFunc = "search_grams"

@@ -60,3 +60,18 @@ func TestSearchExact(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchRowid checks that the rowids the sync writes (SQL) and those a
+// search reads (tabCode) agree for every tab.
+func TestSearchRowid(t *testing.T) {
+	st := openTestStore(t)
+	for _, tab := range Tabs {
+		var got int
+		if err := st.r.QueryRow(`SELECT `+searchRowid("x")+` FROM (SELECT 5 AS id, ? AS tab) x`, string(tab)).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if want := 5*4 + tabCode(tab); got != want || tabCode(tab) < 1 || tabCode(tab) > 3 {
+			t.Errorf("%s: rowid %d in SQL, %d in Go", tab, got, want)
+		}
+	}
+}

@@ -318,7 +318,7 @@ func (s *Store) planSearch(ctx context.Context, p *devicePlan) error {
 	if searchExact(search) {
 		indexed = "1"
 	}
-	few := fmt.Sprintf("(SELECT n FROM nf) <= %[1]d AND (SELECT count(*) FROM q) <= %[1]d AND (SELECT count(*) FROM sp) <= %[1]d", gather)
+	few := fmt.Sprintf("(SELECT n FROM nf) + (SELECT count(*) FROM q) <= %[1]d AND (SELECT count(*) FROM sp) <= %[1]d", gather)
 	others := fmt.Sprintf(`SELECT count(*) AS n, json_group_array(%[1]s) AS entries FROM (
 			SELECT d.id, d.display_name FROM devices_search s CROSS JOIN devices d ON d.id = s.rowid >> 2
 			WHERE %[2]s AND s.devices_search MATCH %[3]s AND s.rowid & 3 = %[8]d

@@ -1094,8 +1094,8 @@ func TestBladeQueueFlagsWhatChanged(t *testing.T) {
 }
 
 // TestSearchIndexMigration upgrades a database whose devices are in the
-// trigram index of migration 0003 alone: migration 0005 writes them into
-// devices_search, and searches find them without a sync.
+// trigram index of migration 0003 alone: migrations 0005 and 0006 write
+// them into devices_search, and searches find them without a sync.
 func TestSearchIndexMigration(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "pb.db")

@@ -82,7 +82,7 @@ func dsn(path string, readOnly bool) string {
 		"synchronous(NORMAL)",
 		"cache_size(-65536)", // 64 MiB page cache per connection
 		"temp_store(MEMORY)",
-		"mmap_size(1073741824)", // reads map the file instead of copying pages
+		"mmap_size(2147418112)", // reads map the file instead of copying pages (SQLite caps it at 2 GB)
 	} {
 		q.Add("_pragma", p)
 	}

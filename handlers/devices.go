@@ -79,25 +79,14 @@ func storeQuery(q views.BladeQuery) store.DeviceQuery {
 		Desc: q.Desc, Limit: q.Size, After: q.After}
 }
 
-// columnViews turns column keys into the view's columns.
-func columnViews(keys []string) []views.ColumnView {
-	out := make([]views.ColumnView, 0, len(keys))
-	for _, k := range keys {
-		if col, ok := store.ColumnByKey(k); ok {
-			out = append(out, views.ColumnView{Key: k, Label: col.Label, Sortable: col.Sortable})
-		}
-	}
-	return out
-}
-
 // bladeView loads everything the blade shows, in one store call.
 func (h *Devices) bladeView(c echo.Context, q views.BladeQuery) (views.BladeView, error) {
 	b, err := h.Store.Blade(c.Request().Context(), CurrentUser(c).ID, storeQuery(q))
 	if err != nil {
 		return views.BladeView{}, err
 	}
-	return views.BladeView{Query: q, Now: h.Now(), AllColumns: columnViews(store.BladeColumns),
-		Columns: columnViews(b.Columns), Page: b.Page, Counts: b.Counts,
+	return views.BladeView{Query: q, Now: h.Now(), AllColumns: views.ColumnViews(store.BladeColumns),
+		Columns: views.ColumnViews(b.Columns), Page: b.Page, Counts: b.Counts,
 		RegistrationGroupID: b.RegistrationGroupID, LastRun: b.LastRun}, nil
 }
 

@@ -481,10 +481,6 @@ func (p *devicePlan) namePrefixCount(a *args, limit int) string {
 	return fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM blade_order o INDEXED BY blade_order_status_name WHERE %s LIMIT %d)", cond, limit+1)
 }
 
-// nameIndex is the index a search's name prefix range is read from: one of
-// all devices, always current.
-func (p *devicePlan) nameIndex() string { return "devices_name" }
-
 // An entry of a plan's others is the device's id, zero-padded to 19 digits
 // (any int64), then its display name: fixed places that substr reads, where
 // a JSON pair was parsed again for each of its values (a third of a page).
@@ -509,13 +505,6 @@ func (p *devicePlan) ringRows(a *args) string {
 		cond += " AND o.status = " + a.add(string(p.q.Status))
 	}
 	return "SELECT o.id FROM blade_order o INDEXED BY blade_order_ring WHERE " + cond
-}
-
-// from is the FROM clause of a gather. Which index each statement uses is
-// decided by the plan, not left to the planner, which knows neither the
-// counters nor the search.
-func (p *devicePlan) from() string {
-	return "devices d NOT INDEXED" // gathered by rowid
 }
 
 // afterCursor is the row-value condition "after the cursor" for the order
@@ -582,13 +571,16 @@ func (p *devicePlan) queries(proj projection) []query {
 	}
 	// Gathered rows are sorted by a temp B-tree: sort only their keys, then
 	// read the page's rows, so that the rows left out cost no projection.
+	// They are read by rowid: which index each statement uses is decided by
+	// the plan, not left to the planner, which knows neither the counters
+	// nor the search.
 	keys := make([]string, len(p.order))
 	for i, o := range p.order {
 		keys[i] = fmt.Sprintf("%s AS s%d", o, i)
 	}
-	return []query{{fmt.Sprintf(`SELECT %s FROM (SELECT d.id AS pk, %s FROM %s WHERE %s ORDER BY %s%s) k
+	return []query{{fmt.Sprintf(`SELECT %s FROM (SELECT d.id AS pk, %s FROM devices d NOT INDEXED WHERE %s ORDER BY %s%s) k
 		CROSS JOIN devices d ON d.id = k.pk ORDER BY %s`, p.selected(proj), strings.Join(keys, ", "),
-		p.from(), where, orderBy(p.order, p.q.Desc), p.limitOffset(&a), p.keyOrder()), a}}
+		where, orderBy(p.order, p.q.Desc), p.limitOffset(&a), p.keyOrder()), a}}
 }
 
 // keyOrder orders the rows of subquery k, which selected the order terms as
@@ -1269,17 +1261,8 @@ type exportChunk struct {
 // each with its place in ids (an ORDER BY would sort the packed rows first:
 // a third of an export), and they are put in their places here.
 func (s *Store) exportRows(ctx context.Context, p *devicePlan, proj projection, ids []int64) ([]packedRow, error) {
-	list := make([]byte, 0, len(ids)*8+2)
-	list = append(list, '[')
-	for i, id := range ids {
-		if i > 0 {
-			list = append(list, ',')
-		}
-		list = strconv.AppendInt(list, id, 10)
-	}
-	list = append(list, ']')
 	var a args
-	in := a.add(string(list))
+	in := a.add(int64sJSON(ids))
 	rows, err := s.query(ctx, fmt.Sprintf("SELECT j.key, %s FROM json_each(%s) j CROSS JOIN devices d ON d.id = j.value WHERE %s",
 		proj.sql, in, p.baseFilter(&a, "")), a...)
 	if err != nil {

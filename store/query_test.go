@@ -846,15 +846,7 @@ func TestExportCSVFollowsTheQuery(t *testing.T) {
 			{Tab: TabReady, Search: "shared"},
 			{Tab: TabReady, Search: "AP"}, // two characters: the walk tests each row
 		} {
-			var buf bytes.Buffer
-			n, err := st.ExportCSV(ctx, &buf, q, cols)
-			if err != nil {
-				t.Fatal(err)
-			}
-			recs, err := csv.NewReader(&buf).ReadAll()
-			if err != nil {
-				t.Fatal(err)
-			}
+			n, recs := exportRecords(t, st, q, cols)
 			want := wantDeviceIDs(t, st, q)
 			if len(want) == 0 || n != len(want) || len(recs) != n+1 {
 				t.Fatalf("synced=%v %+v: %d rows, %d records, want %d (the limit is ignored)", synced, q, n, len(recs), len(want))
@@ -866,6 +858,22 @@ func TestExportCSVFollowsTheQuery(t *testing.T) {
 			}
 		}
 	}
+}
+
+// exportRecords exports q with cols and returns the rows ExportCSV counted
+// and the CSV records it wrote, the header first.
+func exportRecords(t *testing.T, st *Store, q DeviceQuery, cols []Column) (int, [][]string) {
+	t.Helper()
+	var buf bytes.Buffer
+	n, err := st.ExportCSV(context.Background(), &buf, q, cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, recs
 }
 
 // wantDeviceIDs is the device IDs of every row matching q's tab, filters
@@ -898,15 +906,7 @@ func TestExportCSVManyBatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := DeviceQuery{Tab: TabReady, Sort: "serial_number"}
-	var buf bytes.Buffer
-	n, err := st.ExportCSV(ctx, &buf, q, cols)
-	if err != nil {
-		t.Fatal(err)
-	}
-	recs, err := csv.NewReader(&buf).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, recs := exportRecords(t, st, q, cols)
 	want := wantDeviceIDs(t, st, q)
 	if n != len(want) || len(recs) != n+1 || n <= exportBatch {
 		t.Fatalf("%d rows, %d records; want %d rows, more than a batch (%d)", n, len(recs), len(want), exportBatch)

@@ -19,17 +19,6 @@ import (
 
 var benchNow = time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
 
-// benchColumns turns column keys into the view's columns, as the handler does.
-func benchColumns(keys []string) []views.ColumnView {
-	out := make([]views.ColumnView, 0, len(keys))
-	for _, k := range keys {
-		if c, ok := store.ColumnByKey(k); ok {
-			out = append(out, views.ColumnView{Key: k, Label: c.Label, Sortable: c.Sortable})
-		}
-	}
-	return out
-}
-
 // benchRows makes n realistic rows of the Ready tab: mostly Active, some
 // Readiness failed with their reasons, a few Inactive; rings assigned by
 // the service or by an admin.
@@ -93,8 +82,8 @@ func benchView(keys []string) views.BladeView {
 				store.StatusInactive: 3310, store.StatusPrerequisitesFailed: 6001, store.StatusExcluded: 35},
 			Rings: store.RingCounts{Test: 912, First: 9364, Fast: 27993, Broad: 55395},
 		},
-		Columns:    benchColumns(keys),
-		AllColumns: benchColumns(store.BladeColumns),
+		Columns:    views.ColumnViews(keys),
+		AllColumns: views.ColumnViews(store.BladeColumns),
 		Page:       store.DevicePage{Rows: benchRows(50), Next: "eyJrIjoiQVAtTFQtMDE5NzMiLCJpZCI6MTA0OX0", Total: 93664},
 		LastRun: &store.DiscoveryRun{ID: 412, State: store.RunCompleted, StartedAt: benchNow.Add(-16 * time.Minute),
 			FinishedAt: benchNow.Add(-15 * time.Minute), Registered: 12, PrerequisitesFailed: 3, StatusChanges: 40},

@@ -90,6 +90,18 @@ type ColumnView struct {
 	Sortable bool
 }
 
+// ColumnViews turns column keys into the view's columns, leaving out keys
+// of no column.
+func ColumnViews(keys []string) []ColumnView {
+	out := make([]ColumnView, 0, len(keys))
+	for _, k := range keys {
+		if col, ok := store.ColumnByKey(k); ok {
+			out = append(out, ColumnView{Key: k, Label: col.Label, Sortable: col.Sortable})
+		}
+	}
+	return out
+}
+
 // BladeView is the model of the device blades.
 type BladeView struct {
 	Query      BladeQuery

@@ -198,6 +198,8 @@ func apiErrorOf(err error) *APIError {
 		return NewAPIError(http.StatusUnprocessableEntity, err.Error())
 	case errors.Is(err, store.ErrConflict):
 		return NewAPIError(http.StatusConflict, err.Error())
+	case errors.Is(err, store.ErrBusy):
+		return NewAPIError(http.StatusServiceUnavailable, err.Error())
 	}
 	return NewAPIError(http.StatusInternalServerError, "something went wrong; the error was logged, try again")
 }
@@ -209,6 +211,9 @@ func WriteAPIError(c echo.Context, err error, log *slog.Logger) {
 	if ae.Status >= 500 {
 		log.Error("request failed", slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
 			slog.String("path", c.Request().URL.Path), slog.String("error", err.Error()))
+	}
+	if ae.Status == http.StatusServiceUnavailable {
+		c.Response().Header().Set(echo.HeaderRetryAfter, RetryAfterBusy)
 	}
 	if ae.Status == http.StatusUnauthorized && c.Response().Header().Get(echo.HeaderWWWAuthenticate) == "" {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="patchboard"`)

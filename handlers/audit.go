@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"bufio"
 	"encoding/csv"
 	"fmt"
 	"net/http"
@@ -47,12 +48,12 @@ func (h *Audit) List(c echo.Context) error {
 func (h *Audit) Export(c echo.Context) error {
 	ctx := c.Request().Context()
 	f := auditFilter(c)
-	res := c.Response()
-	res.Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
-	res.Header().Set(echo.HeaderContentDisposition,
-		fmt.Sprintf(`attachment; filename="patchboard-audit-%s.csv"`, h.Now().UTC().Format("2006-01-02")))
-	res.WriteHeader(http.StatusOK)
-	w := csv.NewWriter(res)
+	dl := newDownload(c, fmt.Sprintf("patchboard-audit-%s.csv", h.Now().UTC().Format("2006-01-02")),
+		"text/csv; charset=utf-8", h.WriteStall)
+	defer dl.done()
+	// Buffered: a refusal before the first entry sends nothing yet.
+	buf := bufio.NewWriterSize(dl, 64<<10)
+	w := csv.NewWriter(buf)
 	w.Write([]string{"id", "at", "actor", "action", "target", "outcome", "detail"})
 	n := 0
 	err := h.Store.EachAuditEntry(ctx, f, func(e store.AuditEntry) error {
@@ -60,11 +61,22 @@ func (h *Audit) Export(c echo.Context) error {
 		return w.Write([]string{strconv.FormatInt(e.ID, 10), e.At.Format(time.RFC3339), store.CSVSafe(e.Actor),
 			e.Action, store.CSVSafe(e.Target), e.Outcome, store.CSVSafe(e.Detail)})
 	})
+	if err != nil && !c.Response().Committed {
+		return err // nothing was sent: the user gets the error's page
+	}
 	w.Flush()
+	if err == nil {
+		err = w.Error()
+	}
+	if err == nil {
+		err = buf.Flush()
+	}
+	outcome := store.OutcomeSuccess
 	if err != nil {
+		outcome = store.OutcomeFailure
 		h.Logger.Error("audit export failed", "error", err.Error())
 	}
-	h.Store.Record(ctx, store.AuditEntry{Actor: Actor(c), Action: "audit.export", Outcome: store.OutcomeSuccess,
+	h.Store.Record(ctx, store.AuditEntry{Actor: Actor(c), Action: "audit.export", Outcome: outcome,
 		Detail: fmt.Sprintf("%d entries", n)})
 	return nil
 }

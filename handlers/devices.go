@@ -260,13 +260,14 @@ func (h *Devices) Export(c echo.Context) error {
 		}
 	}
 	name := fmt.Sprintf("patchboard-%s-%s.csv", q.Tab, h.Now().UTC().Format("2006-01-02"))
-	res := c.Response()
-	res.Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
-	res.Header().Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="%s"`, name))
-	res.WriteHeader(http.StatusOK)
 	sq := storeQuery(q)
 	sq.After, sq.Limit = "", 0
-	n, err := h.Store.ExportCSV(ctx, res, sq, cols)
+	dl := newDownload(c, name, "text/csv; charset=utf-8", h.WriteStall)
+	defer dl.done()
+	n, err := h.Store.ExportCSV(ctx, dl, sq, cols)
+	if err != nil && !c.Response().Committed {
+		return err // nothing was sent: the user gets the error's page
+	}
 	outcome, detail := store.OutcomeSuccess, fmt.Sprintf("%d rows, query %s", n, q.Values().Encode())
 	if err != nil {
 		// The status is sent; the truncated file is all the user gets.

@@ -25,6 +25,9 @@ type Deps struct {
 	Background context.Context
 	// Now is the clock; time.Now in production.
 	Now func() time.Time
+	// WriteStall bounds how long one write of a download waits for the
+	// client; DefaultWriteStall when zero.
+	WriteStall time.Duration
 }
 
 // IsFragment reports whether the request wants a fragment rather than a

@@ -133,15 +133,26 @@ type AuditFilter struct {
 // AuditEntries returns entries newest first.
 func (s *Store) AuditEntries(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
 	var out []AuditEntry
-	err := s.EachAuditEntry(ctx, f, func(e AuditEntry) error {
+	err := s.eachAuditEntry(ctx, s.r, f, func(e AuditEntry) error {
 		out = append(out, e)
 		return nil
 	})
 	return out, err
 }
 
-// EachAuditEntry streams entries newest first to fn.
+// EachAuditEntry streams entries newest first to fn, for a download: like
+// ExportCSV it takes an export slot and reads from the exports' pool, so a
+// client that stops reading holds no reader that pages need.
 func (s *Store) EachAuditEntry(ctx context.Context, f AuditFilter, fn func(AuditEntry) error) error {
+	release, err := s.exports.acquire(ctx)
+	if err != nil {
+		return err // a message for the user as it is
+	}
+	defer release()
+	return s.eachAuditEntry(ctx, s.exports.stmts.db, f, fn)
+}
+
+func (s *Store) eachAuditEntry(ctx context.Context, db queryer, f AuditFilter, fn func(AuditEntry) error) error {
 	var where []string
 	var args []any
 	if f.Actor != "" {
@@ -168,7 +179,7 @@ func (s *Store) EachAuditEntry(ctx context.Context, f AuditFilter, fn func(Audit
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("audit entries: %w", err)
 	}

@@ -25,7 +25,9 @@ import (
 // bounded pool of query-only connections that WAL lets run beside the writer.
 type Store struct {
 	w *sql.DB
-	r *sql.DB
+	r *sql.DB // the pages' and API's reads
+
+	exports *exportPool // the CSV exports' reads
 
 	disc  discoveryGate
 	rules ruleCache
@@ -66,7 +68,14 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetMaxOpenConns(readers)
 	r.SetMaxIdleConns(readers)
 	r.SetConnMaxLifetime(0)
-	s := &Store{w: w, r: r}
+	x, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	s := &Store{w: w, r: r, exports: newExportPool(x)}
+	s.stmts.db = r
 	s.sync.ctx, s.sync.stop = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -95,11 +104,11 @@ func dsn(path string, readOnly bool) string {
 	return "file:" + path + "?" + q.Encode()
 }
 
-// Close closes both pools.
+// Close closes the pools.
 func (s *Store) Close() error {
 	s.sync.close()
 	s.stmts.close()
-	return errors.Join(s.rules.close(), s.watch.close(), s.r.Close(), s.w.Close())
+	return errors.Join(s.rules.close(), s.watch.close(), s.exports.close(), s.r.Close(), s.w.Close())
 }
 
 // Ping checks that the database answers a query.

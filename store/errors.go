@@ -16,6 +16,9 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrForbidden means the actor may not do this.
 	ErrForbidden = errors.New("forbidden")
+	// ErrBusy means the server is doing as much of this kind of work as it
+	// takes at once; the same request may succeed a little later.
+	ErrBusy = errors.New("busy")
 )
 
 // FieldError is one rejected value: where it was (a CSV row, a JSON pointer
@@ -98,6 +101,11 @@ func invalidf(format string, args ...any) error {
 // conflictf returns an ErrConflict whose message says what clashed.
 func conflictf(format string, args ...any) error {
 	return &kindError{ErrConflict, fmt.Sprintf(format, args...)}
+}
+
+// busyf returns an ErrBusy whose message says what is busy.
+func busyf(format string, args ...any) error {
+	return &kindError{ErrBusy, fmt.Sprintf(format, args...)}
 }
 
 // notFoundf returns an ErrNotFound whose message names what is missing.

@@ -884,7 +884,7 @@ func (s *Store) EachDevice(ctx context.Context, q DeviceQuery, fn func(*DeviceRo
 func (s *Store) eachDevice(ctx context.Context, p *devicePlan, proj projection, fn func(*DeviceRow) error) error {
 	sc := newProjectionScanner(proj)
 	var r DeviceRow
-	return s.eachPacked(ctx, p, proj, func(pr *packedRow) error {
+	return s.eachPacked(ctx, &s.stmts, p, proj, func(pr *packedRow) error {
 		if err := sc.unpack(pr.pk, pr.packed, &r); err != nil {
 			return fmt.Errorf("devices: %w", err)
 		}
@@ -917,7 +917,7 @@ type packedRow struct {
 
 // eachPacked runs a plan and calls fn with each row, packed. The row is
 // reused: fn must copy what it keeps.
-func (s *Store) eachPacked(ctx context.Context, p *devicePlan, proj projection, fn func(*packedRow) error) error {
+func (s *Store) eachPacked(ctx context.Context, src *stmtCache, p *devicePlan, proj projection, fn func(*packedRow) error) error {
 	var r packedRow
 	dest := []any{&r.pk, &r.packed}
 	if !p.noCursor {
@@ -938,7 +938,7 @@ func (s *Store) eachPacked(ctx context.Context, p *devicePlan, proj projection, 
 		if multi && p.q.Limit > 0 && left == 0 {
 			break
 		}
-		rows, err := s.query(ctx, qu.sql, qu.args...)
+		rows, err := src.query(ctx, qu.sql, qu.args...)
 		if err != nil {
 			return fmt.Errorf("devices: %w", err)
 		}
@@ -1131,7 +1131,17 @@ func decodeCursor(s string) (cursor, error) {
 // batches are under way, so the memory an export takes does not depend on
 // its size. A batch is read a moment after it was walked: a device changed
 // in between is written as it is then, or left out if it left the tab.
+//
+// Exports read from a pool of their own (exportPool) and wait at most
+// exportWait for a free slot; past it they fail with ErrBusy. A client
+// that stops reading holds its slot until w's writes fail: the caller
+// bounds them.
 func (s *Store) ExportCSV(ctx context.Context, w io.Writer, q DeviceQuery, cols []Column) (int, error) {
+	release, err := s.exports.acquire(ctx)
+	if err != nil {
+		return 0, err // a message for the user as it is
+	}
+	defer release()
 	q.Limit, q.Offset = 0, 0
 	p, err := s.plan(ctx, q)
 	if err != nil {
@@ -1184,7 +1194,7 @@ func (s *Store) ExportCSV(ctx context.Context, w io.Writer, q DeviceQuery, cols 
 		if walk.indexOnly = p.orderQueued == 0 && (p.how == walkSort || p.how == walkStatus); walk.indexOnly {
 			idProj.sql = "o.id, ''"
 		}
-		err := s.eachPacked(ctx, &walk, idProj, func(r *packedRow) error {
+		err := s.eachPacked(ctx, &s.exports.stmts, &walk, idProj, func(r *packedRow) error {
 			if ids = append(ids, r.pk); len(ids) < exportBatch {
 				return nil
 			}
@@ -1263,7 +1273,7 @@ type exportChunk struct {
 func (s *Store) exportRows(ctx context.Context, p *devicePlan, proj projection, ids []int64) ([]packedRow, error) {
 	var a args
 	in := a.add(int64sJSON(ids))
-	rows, err := s.query(ctx, fmt.Sprintf("SELECT j.key, %s FROM json_each(%s) j CROSS JOIN devices d ON d.id = j.value WHERE %s",
+	rows, err := s.exports.stmts.query(ctx, fmt.Sprintf("SELECT j.key, %s FROM json_each(%s) j CROSS JOIN devices d ON d.id = j.value WHERE %s",
 		proj.sql, in, p.baseFilter(&a, "")), a...)
 	if err != nil {
 		return nil, fmt.Errorf("devices: %w", err)
@@ -1429,10 +1439,11 @@ func (b *bladeSync) close() {
 	b.done.Wait()
 }
 
-// stmtCache holds a store's prepared blade statements by SQL text: the
-// statements are built from a few shapes, and parsing one (the packed
-// projection alone lists thirty columns) cost a fifth of a page.
+// stmtCache is a reader pool with its prepared blade statements by SQL
+// text: the statements are built from a few shapes, and parsing one (the
+// packed projection alone lists thirty columns) cost a fifth of a page.
 type stmtCache struct {
+	db *sql.DB
 	mu sync.Mutex
 	m  map[string]*sql.Stmt
 }
@@ -1440,26 +1451,31 @@ type stmtCache struct {
 // stmtCacheMax bounds a cache; statements past it are prepared each time.
 const stmtCacheMax = 512
 
-// query runs a read statement of the blades, prepared once per store.
+// query runs a read statement of the blades on the pages' pool, prepared
+// once per store.
 func (s *Store) query(ctx context.Context, sqlText string, args ...any) (*sql.Rows, error) {
-	if st := s.stmt(ctx, sqlText); st != nil {
-		return st.QueryContext(ctx, args...)
-	}
-	return s.r.QueryContext(ctx, sqlText, args...)
+	return s.stmts.query(ctx, sqlText, args...)
 }
 
 func (s *Store) queryRow(ctx context.Context, sqlText string, args ...any) *sql.Row {
-	if st := s.stmt(ctx, sqlText); st != nil {
+	if st := s.stmts.stmt(ctx, sqlText); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
 	return s.r.QueryRowContext(ctx, sqlText, args...)
 }
 
+// query runs a read statement on c's pool, prepared once.
+func (c *stmtCache) query(ctx context.Context, sqlText string, args ...any) (*sql.Rows, error) {
+	if st := c.stmt(ctx, sqlText); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return c.db.QueryContext(ctx, sqlText, args...)
+}
+
 // stmt returns the cached statement of sqlText, preparing it on first use;
 // nil when it cannot (the cache is full, or preparing failed: the caller's
 // query then reports the error).
-func (s *Store) stmt(ctx context.Context, sqlText string) *sql.Stmt {
-	c := &s.stmts
+func (c *stmtCache) stmt(ctx context.Context, sqlText string) *sql.Stmt {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if st, ok := c.m[sqlText]; ok {
@@ -1468,7 +1484,7 @@ func (s *Store) stmt(ctx context.Context, sqlText string) *sql.Stmt {
 	if len(c.m) >= stmtCacheMax {
 		return nil
 	}
-	st, err := s.r.PrepareContext(ctx, sqlText)
+	st, err := c.db.PrepareContext(ctx, sqlText)
 	if err != nil {
 		return nil
 	}

@@ -35,6 +35,9 @@ type Config struct {
 	Background context.Context
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// WriteStall bounds how long one write of a download waits for a
+	// client that stopped reading; default handlers.DefaultWriteStall.
+	WriteStall time.Duration
 }
 
 func (c *Config) defaults() {
@@ -64,7 +67,7 @@ type Server struct {
 // New builds the portal on st.
 func New(st *store.Store, cfg Config) *Server {
 	cfg.defaults()
-	deps := handlers.Deps{Store: st, Logger: cfg.Logger, Background: cfg.Background, Now: cfg.Now}
+	deps := handlers.Deps{Store: st, Logger: cfg.Logger, Background: cfg.Background, Now: cfg.Now, WriteStall: cfg.WriteStall}
 	sessions := newSessionStore(st, !cfg.InsecureCookies, cfg.SessionIdle, cfg.SessionMax, cfg.Now)
 	h := handlerSet{
 		health:    &handlers.Health{Deps: deps},
@@ -275,6 +278,9 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			status, msg = http.StatusUnprocessableEntity, err.Error()
 		case errors.Is(err, store.ErrConflict):
 			status, msg = http.StatusConflict, err.Error()
+		case errors.Is(err, store.ErrBusy):
+			status, msg = http.StatusServiceUnavailable, err.Error()
+			c.Response().Header().Set(echo.HeaderRetryAfter, handlers.RetryAfterBusy)
 		}
 		if status >= 500 {
 			log.Error("request failed", slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),

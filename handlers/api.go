@@ -757,14 +757,14 @@ func refusedError(err error, ids []string) error {
 	}
 	details := make([]APIErrorDetail, len(re.Refused))
 	for i, r := range re.Refused {
-		d := APIErrorDetail{Field: "device_ids", Value: r.Value, Reason: r.Reason}
+		d := APIErrorDetail{Field: "device_ids", Value: r.Value, Reason: "the device " + r.Reason}
 		if j, ok := index[store.NormalizeDeviceID(r.Value)]; ok {
 			d.Pointer = fmt.Sprintf("/device_ids/%d", j)
 		}
 		details[i] = d
 	}
 	return NewAPIError(http.StatusUnprocessableEntity,
-		fmt.Sprintf("%s refused for %d device(s); nothing was changed", re.Action, len(re.Refused)), details...)
+		fmt.Sprintf("cannot %s %d device(s); nothing was changed", re.Action, len(re.Refused)), details...)
 }
 
 // AssignRing moves Active devices to a ring.

@@ -114,6 +114,40 @@
   });
   document.addEventListener("DOMContentLoaded", syncSelection);
 
+  // The menu button shows the left navigation on small screens.
+  document.addEventListener("click", function (e) {
+    var toggle = e.target.closest && e.target.closest("[data-nav-toggle]");
+    if (!toggle) return;
+    var open = document.body.classList.toggle("nav-open");
+    toggle.setAttribute("aria-expanded", String(open));
+  });
+
+  // Back and Forward restore the page from htmx's history cache, which
+  // keeps the markup but not what was typed or chosen since: the search
+  // box and the filters would show another query than the table (and
+  // Export would download that other query). The URL is the blade's
+  // state, so the controls are set from it.
+  function syncFiltersFromURL() {
+    var form = document.getElementById("filters");
+    if (!form) return;
+    var params = new URLSearchParams(window.location.search);
+    form.querySelectorAll("input[name], select[name]").forEach(function (el) {
+      if (el.type === "hidden" && el.name === "tab") return;
+      var v = params.get(el.name) || "";
+      if (el.tagName === "SELECT") {
+        if (v === "" && el.name === "size") return; // the default size is the selected option
+        el.value = v;
+        if (el.selectedIndex < 0) el.selectedIndex = 0;
+      } else {
+        el.value = v;
+      }
+    });
+    // The sort travels in hidden inputs of the table, which the restore
+    // brought back with the rows.
+  }
+  document.addEventListener("htmx:historyRestore", syncFiltersFromURL);
+  window.addEventListener("pageshow", syncFiltersFromURL);
+
   // Imports: a file over the upload limit is refused before it is sent
   // (input[data-max-bytes]); while a preview uploads, its indicator shows
   // the upload's progress, then the server's checking.

@@ -7,7 +7,7 @@ import "embed"
 
 // FS holds the assets.
 //
-//go:embed *.js *.css *.txt
+//go:embed *.js *.css *.txt *.svg
 var FS embed.FS
 
 // HTMX is the file name of the vendored htmx build (version 2.0.11).

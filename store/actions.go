@@ -18,24 +18,41 @@ type ActionResult struct {
 // ActionRefusedError lists the devices an action cannot apply to, with the
 // reason for each. It wraps ErrInvalid. A refused action changes nothing.
 type ActionRefusedError struct {
-	Action  string
-	Refused []FieldError // Value is the device ID
+	Action  string       // what was asked, as a verb phrase: "assign a ring to"
+	Refused []FieldError // Value is the device ID as given, Name its display name when known
 }
 
+// Error is the sentence a person reads: the devices by name, why each was
+// refused, and what to do.
 func (e *ActionRefusedError) Error() string {
-	if len(e.Refused) == 1 {
-		return fmt.Sprintf("%s: device %s: %s", e.Action, e.Refused[0].Value, e.Refused[0].Reason)
-	}
+	const shown = 5
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s refused for %d devices", e.Action, len(e.Refused))
-	for i, r := range e.Refused {
-		if i == 5 {
-			fmt.Fprintf(&b, "; …")
-			break
+	if len(e.Refused) == 1 {
+		fmt.Fprintf(&b, "Nothing was changed: cannot %s %s: it %s.", e.Action, refusedName(e.Refused[0]), e.Refused[0].Reason)
+	} else {
+		fmt.Fprintf(&b, "Nothing was changed: cannot %s %d devices: ", e.Action, len(e.Refused))
+		for i, r := range e.Refused {
+			if i == shown {
+				fmt.Fprintf(&b, "; and %d more", len(e.Refused)-shown)
+				break
+			}
+			if i > 0 {
+				b.WriteString("; ")
+			}
+			fmt.Fprintf(&b, "%s %s", refusedName(r), r.Reason)
 		}
-		fmt.Fprintf(&b, "; %s: %s", r.Value, r.Reason)
+		b.WriteString(".")
 	}
+	b.WriteString(" Deselect them and try again.")
 	return b.String()
+}
+
+// refusedName names a refused device: its display name, or the ID given.
+func refusedName(r FieldError) string {
+	if r.Name != "" {
+		return r.Name
+	}
+	return fmt.Sprintf("device %q", r.Value)
 }
 
 // Unwrap makes errors.Is(err, ErrInvalid) true.
@@ -75,7 +92,7 @@ func loadTargets(ctx context.Context, tx *sql.Tx, action string, ids []string) (
 		var status, ring, ringBy sql.NullString
 		err := stmt.QueryRowContext(ctx, id).Scan(&t.pk, &t.id, &t.serial, &t.name, &status, &ring, &ringBy)
 		if errors.Is(err, sql.ErrNoRows) {
-			refused.Refused = append(refused.Refused, FieldError{Field: "device_id", Value: raw, Reason: "no such device"})
+			refused.Refused = append(refused.Refused, FieldError{Field: "device_id", Value: raw, Reason: "was not found"})
 			continue
 		}
 		if err != nil {
@@ -116,7 +133,7 @@ type deviceAction struct {
 // act runs a device action for actor. prepare, called inside the
 // transaction before any device changes, returns the action with its
 // statements prepared on tx and a function releasing them.
-func (s *Store) act(ctx context.Context, name string, deviceIDs []string, actor string,
+func (s *Store) act(ctx context.Context, name, auditAction string, deviceIDs []string, actor string,
 	prepare func(tx *sql.Tx) (deviceAction, func(), error)) (ActionResult, error) {
 	var res ActionResult
 	err := s.write(ctx, func(tx *sql.Tx) error {
@@ -132,7 +149,7 @@ func (s *Store) act(ctx context.Context, name string, deviceIDs []string, actor 
 		refused := &ActionRefusedError{Action: name}
 		for _, t := range ts {
 			if why := a.refuse(t); why != "" {
-				refused.Refused = append(refused.Refused, FieldError{Field: "device_id", Value: t.id, Reason: why})
+				refused.Refused = append(refused.Refused, FieldError{Field: "device_id", Value: t.id, Name: t.name, Reason: why})
 			}
 		}
 		if len(refused.Refused) > 0 {
@@ -151,6 +168,21 @@ func (s *Store) act(ctx context.Context, name string, deviceIDs []string, actor 
 		return recordAudit(ctx, tx, AuditEntry{Actor: actor, Action: a.audit, Outcome: OutcomeSuccess, Detail: a.detail(res)},
 			auditDevices(ts))
 	})
+	var refused *ActionRefusedError
+	if errors.As(err, &refused) {
+		// The refusal is a message for the user as it is; the attempt is
+		// audited, although it changed nothing.
+		devs := make([]AuditDevice, len(refused.Refused))
+		for i, r := range refused.Refused {
+			devs[i] = AuditDevice{DeviceID: NormalizeDeviceID(r.Value)}
+		}
+		if aerr := s.write(ctx, func(tx *sql.Tx) error {
+			return recordAudit(ctx, tx, AuditEntry{Actor: actor, Action: auditAction, Outcome: OutcomeDenied, Detail: refused.Error()}, devs)
+		}); aerr != nil {
+			return ActionResult{}, errors.Join(refused, aerr)
+		}
+		return ActionResult{}, refused
+	}
 	if err != nil {
 		return ActionResult{}, fmt.Errorf("%s: %w", name, err)
 	}
@@ -166,7 +198,7 @@ func (s *Store) AssignRing(ctx context.Context, ring Ring, deviceIDs []string, a
 		return ActionResult{}, fmt.Errorf("assign ring: %w", err)
 	}
 	now := time.Now().Unix()
-	return s.act(ctx, "assign ring", deviceIDs, actor, func(tx *sql.Tx) (deviceAction, func(), error) {
+	return s.act(ctx, "assign a ring to", ActionAssignRing, deviceIDs, actor, func(tx *sql.Tx) (deviceAction, func(), error) {
 		stmt, err := tx.PrepareContext(ctx, `UPDATE devices SET ring = ?, ring_by = 'admin', ring_actor = ?, ring_at = ? WHERE id = ?`)
 		if err != nil {
 			return deviceAction{}, nil, err
@@ -178,9 +210,9 @@ func (s *Store) AssignRing(ctx context.Context, ring Ring, deviceIDs []string, a
 				case StatusActive:
 					return ""
 				case "":
-					return "device is not registered"
+					return "is not registered"
 				}
-				return fmt.Sprintf("device is %s; only Active devices can be assigned to a ring", t.status.Label())
+				return fmt.Sprintf("is %s (only Active devices move between rings)", t.status.Label())
 			},
 			done: func(t actionTarget) bool { return t.ring == ring && t.ringBy == RingByAdmin },
 			change: func(t actionTarget) error {
@@ -199,7 +231,7 @@ func (s *Store) AssignRing(ctx context.Context, ring Ring, deviceIDs []string, a
 // they are restored. Devices that are on no blade cannot be deregistered.
 func (s *Store) Deregister(ctx context.Context, deviceIDs []string, actor string) (ActionResult, error) {
 	now := time.Now().Unix()
-	return s.act(ctx, "deregister", deviceIDs, actor, func(tx *sql.Tx) (deviceAction, func(), error) {
+	return s.act(ctx, "deregister", ActionDeregister, deviceIDs, actor, func(tx *sql.Tx) (deviceAction, func(), error) {
 		stmt, err := tx.PrepareContext(ctx, `
 			UPDATE devices SET status = 'excluded', reasons = '', reason_count = 0, outcome_sig = 0,
 				ring = NULL, ring_by = NULL, ring_actor = NULL, ring_at = NULL, registered_at = NULL,
@@ -211,7 +243,7 @@ func (s *Store) Deregister(ctx context.Context, deviceIDs []string, actor string
 			audit: ActionDeregister,
 			refuse: func(t actionTarget) string {
 				if t.status == "" {
-					return "device is neither registered nor a candidate; add it to the Device Registration group first"
+					return "is neither registered nor a candidate (add it to the Device Registration group first)"
 				}
 				return ""
 			},
@@ -233,7 +265,7 @@ func (s *Store) Deregister(ctx context.Context, deviceIDs []string, actor string
 // Restore clears the exclusion of devices. They leave the blades until the
 // next discovery evaluates them again like any other device.
 func (s *Store) Restore(ctx context.Context, deviceIDs []string, actor string) (ActionResult, error) {
-	return s.act(ctx, "restore", deviceIDs, actor, func(tx *sql.Tx) (deviceAction, func(), error) {
+	return s.act(ctx, "restore", ActionRestore, deviceIDs, actor, func(tx *sql.Tx) (deviceAction, func(), error) {
 		stmt, err := tx.PrepareContext(ctx, `UPDATE devices SET status = NULL, evaluated_at = NULL, discovered_via = NULL WHERE id = ?`)
 		if err != nil {
 			return deviceAction{}, nil, err
@@ -242,7 +274,7 @@ func (s *Store) Restore(ctx context.Context, deviceIDs []string, actor string) (
 			audit: ActionRestore,
 			refuse: func(t actionTarget) string {
 				if t.status != StatusExcluded {
-					return "device is not excluded"
+					return "is not excluded"
 				}
 				return ""
 			},

@@ -18,6 +18,9 @@ type AuditEntry struct {
 	Target  string
 	Outcome string
 	Detail  string
+	// Devices counts the devices the entry concerns (Target lists the
+	// first of them).
+	Devices int
 }
 
 // Audit outcomes.
@@ -83,8 +86,8 @@ func recordAudit(ctx context.Context, tx *sql.Tx, e AuditEntry, devs []AuditDevi
 		e.Target = b.String()
 	}
 	res, err := tx.ExecContext(ctx,
-		`INSERT INTO audit_log (at, actor, action, target, outcome, detail) VALUES (?, ?, ?, ?, ?, ?)`,
-		e.At.Unix(), e.Actor, e.Action, e.Target, e.Outcome, e.Detail)
+		`INSERT INTO audit_log (at, actor, action, target, outcome, detail, device_count) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		e.At.Unix(), e.Actor, e.Action, e.Target, e.Outcome, e.Detail, len(devs))
 	if err != nil {
 		return fmt.Errorf("write audit entry: %w", err)
 	}
@@ -171,7 +174,7 @@ func (s *Store) eachAuditEntry(ctx context.Context, db queryer, f AuditFilter, f
 		where = append(where, "a.id < ?")
 		args = append(args, f.Before)
 	}
-	q := "SELECT a.id, a.at, a.actor, a.action, a.target, a.outcome, a.detail FROM audit_log a"
+	q := "SELECT a.id, a.at, a.actor, a.action, a.target, a.outcome, a.detail, a.device_count FROM audit_log a"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -187,7 +190,7 @@ func (s *Store) eachAuditEntry(ctx context.Context, db queryer, f AuditFilter, f
 	for rows.Next() {
 		var e AuditEntry
 		var at int64
-		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Target, &e.Outcome, &e.Detail); err != nil {
+		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Target, &e.Outcome, &e.Detail, &e.Devices); err != nil {
 			return fmt.Errorf("audit entries: %w", err)
 		}
 		e.At = time.Unix(at, 0).UTC()

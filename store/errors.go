@@ -24,10 +24,13 @@ var (
 // FieldError is one rejected value: where it was (a CSV row, a JSON pointer
 // or a flag), which field, and why.
 type FieldError struct {
-	Row    int    // 1-based data row of a file; 0 when not from a file
-	Item   string // e.g. a JSON pointer "/3"; empty when not from JSON
-	Field  string
-	Value  string
+	Row   int    // 1-based data row of a file; 0 when not from a file
+	Item  string // e.g. a JSON pointer "/3"; empty when not from JSON
+	Field string
+	Value string
+	// Name is the display name of the record Value identifies, when it has
+	// one (a device's), so that messages name it as people know it.
+	Name   string
 	Reason string
 }
 

@@ -1117,6 +1117,7 @@ func TestSearchIndexMigration(t *testing.T) {
 		CREATE VIRTUAL TABLE devices_fts USING fts5(name_tail, serial_tail, device_id, tokenize = 'trigram', columnsize = 0);
 		INSERT INTO devices_fts (rowid, name_tail, serial_tail, device_id)
 			SELECT id, substr(display_name, 2), substr(serial_number, 2), device_id FROM devices WHERE status IS NOT NULL;
+		ALTER TABLE audit_log DROP COLUMN device_count; -- migration 0008
 		PRAGMA user_version = 4;`); err != nil {
 		t.Fatal(err)
 	}

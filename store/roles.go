@@ -72,9 +72,9 @@ const (
 )
 
 var permNames = map[Permission]string{
-	PermView:                  "view",
+	PermView:                  "view devices",
 	PermDiscover:              "discover devices",
-	PermDeviceActions:         "device actions",
+	PermDeviceActions:         "act on devices (assign rings, deregister, restore)",
 	PermEditRegistrationGroup: "edit the Device Registration group",
 	PermEditGroups:            "edit groups and import inventory",
 	PermViewAudit:             "view the audit log",

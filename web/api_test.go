@@ -829,7 +829,7 @@ func TestAPIDeviceActions(t *testing.T) {
 	ae := e.api(t, tok, http.MethodPost, "/api/v1/devices/assign-ring",
 		map[string]any{"device_ids": []string{active[1].DeviceID, notReg.DeviceID, unknown}, "ring": "first"}).
 		wantAPIError(http.StatusUnprocessableEntity, "validation_failed")
-	if r := ae.reason(t, "/device_ids/2"); r != "no such device" || len(ae.pointers()) != 1 {
+	if r := ae.reason(t, "/device_ids/2"); r != "the device was not found" || len(ae.pointers()) != 1 {
 		t.Errorf("unknown device: %v %q", ae.pointers(), r)
 	}
 	ae = e.api(t, tok, http.MethodPost, "/api/v1/devices/assign-ring",

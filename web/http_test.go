@@ -1004,11 +1004,16 @@ func TestDeviceActions(t *testing.T) {
 		res := admin.postHX(t, "/devices/assign-ring", url.Values{"device_id": {active[2].DeviceID, failed.DeviceID}, "ring": {"first"}})
 		res.wantStatus(http.StatusUnprocessableEntity)
 		msg := res.text("error-message")
-		if !strings.Contains(msg, failed.DeviceID) || !strings.Contains(msg, "Readiness failed") {
-			t.Errorf("message %q does not name %s and why", msg, failed.DeviceID)
+		if !strings.Contains(msg, failed.DisplayName) || !strings.Contains(msg, "Readiness failed") {
+			t.Errorf("message %q does not name %s and why", msg, failed.DisplayName)
 		}
-		if strings.Contains(msg, active[2].DeviceID) {
-			t.Errorf("message %q names the Active device too", msg)
+		if strings.Contains(msg, active[2].DisplayName) || strings.Contains(msg, ": device") || strings.Contains(msg, "assign ring:") {
+			t.Errorf("message %q names the Active device too, or reads as a Go error", msg)
+		}
+		// The refused attempt is audited, naming the refused device.
+		entry := e.wantAudit(t, store.ActionAssignRing, actor, store.OutcomeDenied, failed.DeviceID)
+		if entry.Devices != 1 {
+			t.Errorf("the refusal's audit entry concerns %d devices, want 1", entry.Devices)
 		}
 		if res.header.Get("HX-Trigger") != "" {
 			t.Errorf("a refused action triggers %q", res.header.Get("HX-Trigger"))
@@ -1024,7 +1029,7 @@ func TestDeviceActions(t *testing.T) {
 		want       string
 	}{
 		{"no device", "/devices/assign-ring", url.Values{"ring": {"test"}}, "select at least one device"},
-		{"unknown device", "/devices/assign-ring", url.Values{"ring": {"test"}, "device_id": {"00000000-0000-4000-8000-999999999999"}}, "no such device"},
+		{"unknown device", "/devices/assign-ring", url.Values{"ring": {"test"}, "device_id": {"00000000-0000-4000-8000-999999999999"}}, "was not found"},
 		{"bad ring", "/devices/assign-ring", url.Values{"ring": {"canary"}, "device_id": {active[2].DeviceID}}, "canary"},
 		{"restore a device that is not excluded", "/devices/restore", url.Values{"device_id": {active[2].DeviceID}}, "not excluded"},
 	}
@@ -1297,7 +1302,7 @@ func TestDiscoveryOverHTTP(t *testing.T) {
 	if run.Trigger != store.TriggerButton || run.Actor != actor || run.State != store.RunCompleted || run.Registered < len(ids) {
 		t.Errorf("run %+v, want a completed button run by %s registering the %d new devices", run, actor, len(ids))
 	}
-	if !strings.Contains(last.text("discovery-status"), strconv.Itoa(run.Registered)+" registered") {
+	if !strings.Contains(last.text("discovery-status"), strconv.Itoa(run.Registered)+" newly registered") {
 		t.Errorf("the banner %q does not give the run's outcome", last.text("discovery-status"))
 	}
 	for _, id := range ids {

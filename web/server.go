@@ -241,11 +241,28 @@ func guard(st *store.Store, need store.Permission) echo.MiddlewareFunc {
 					Target: req.Method + " " + req.URL.Path, Outcome: store.OutcomeDenied,
 					Detail: fmt.Sprintf("%s may not %s", u.Role.Label(), need)})
 				return echo.NewHTTPError(http.StatusForbidden,
-					fmt.Sprintf("Your role (%s) does not allow this: it needs permission to %s.", u.Role.Label(), need))
+					fmt.Sprintf("Your role, %s, does not allow you to %s. Ask a Global Administrator if you need to.", u.Role.Label(), need))
 			}
 			return next(c)
 		}
 	}
+}
+
+// plainMessage is what a person reads for an Echo error: its own message,
+// or for Echo's bare status texts ("Not Found") a sentence saying what to do.
+func plainMessage(status int, m any) string {
+	if s, ok := m.(string); ok && s != http.StatusText(status) {
+		return s
+	}
+	switch status {
+	case http.StatusNotFound:
+		return "There is no page at this address. It may have moved: use the navigation to find what you need."
+	case http.StatusMethodNotAllowed:
+		return "This address does not take that kind of request. Go back and use the page's own buttons."
+	case http.StatusRequestEntityTooLarge:
+		return "What was sent is too large."
+	}
+	return "The request could not be completed. Go back and try again."
 }
 
 // errorHandler maps errors to responses once: store sentinels to their
@@ -265,11 +282,7 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		switch {
 		case errors.As(err, &he):
 			status = he.Code
-			if m, ok := he.Message.(string); ok {
-				msg = m
-			} else {
-				msg = http.StatusText(status)
-			}
+			msg = plainMessage(status, he.Message)
 		case errors.Is(err, store.ErrNotFound):
 			status, msg = http.StatusNotFound, err.Error()
 		case errors.Is(err, store.ErrForbidden):

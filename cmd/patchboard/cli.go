@@ -479,9 +479,9 @@ func deviceAction(e *env, db *string, args []string, verb string,
 		var refused *store.ActionRefusedError
 		if errors.As(err, &refused) {
 			for _, r := range refused.Refused {
-				fmt.Fprintf(e.stderr, "%s: %s\n", r.Value, r.Reason)
+				fmt.Fprintf(e.stderr, "%s: the device %s\n", r.Value, r.Reason)
 			}
-			return fmt.Errorf("%s refused for %d device(s); nothing was changed", verb, len(refused.Refused))
+			return fmt.Errorf("cannot %s %d device(s); nothing was changed", refused.Action, len(refused.Refused))
 		}
 		if err != nil {
 			return err
@@ -547,7 +547,7 @@ func cmdUserAdd(e *env, fs *flag.FlagSet, db *string) func([]string) error {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "user %s is a %s\n", u.Email, u.Role.Label())
+			fmt.Fprintf(e.stdout, "user %s has the role %s\n", u.Email, u.Role.Label())
 			return nil
 		})
 	}

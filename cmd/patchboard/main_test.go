@@ -165,7 +165,7 @@ func TestCLIRejectsBadInput(t *testing.T) {
 		{"export bad tab", []string{"export", "--tab", "sideways"}, "not one of ready", 1},
 		{"export bad column", []string{"export", "--tab", "ready", "--columns", "colour"}, `unknown column "colour"`, 1},
 		{"bad ring", []string{"assign-ring", "--ring", "slow", id(1)}, "not one of", 1},
-		{"unknown device", []string{"deregister", id(99)}, "refused", 1},
+		{"unknown device", []string{"deregister", id(99)}, "nothing was changed", 1},
 		{"bad rule", []string{"group", "create", "X", "--rule", "device.colour -eq \"red\""}, "position", 1},
 		{"missing members file", []string{"import", "members", "nope.csv"}, "no such file", 1},
 		{"short password", []string{"user", "add", "--email", "a@b.example", "--role", "service-reader"}, "at least 12", 1},

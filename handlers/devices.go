@@ -53,6 +53,13 @@ func parseBladeQuery(c echo.Context) (views.BladeQuery, error) {
 		}
 		q.Size = n
 	}
+	if v := c.FormValue("page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1_000_000 {
+			return q, fmt.Errorf("%w: page %q is not a page number; pages start at 1", store.ErrInvalid, v)
+		}
+		q.Page = n
+	}
 	if q.Sort != "" {
 		col, ok := store.ColumnByKey(q.Sort)
 		if !ok || !col.Sortable {
@@ -75,8 +82,12 @@ func validSize(n int) bool {
 }
 
 func storeQuery(q views.BladeQuery) store.DeviceQuery {
-	return store.DeviceQuery{Tab: q.Tab, Status: q.Status, Ring: q.Ring, Search: q.Search, Sort: q.Sort,
+	sq := store.DeviceQuery{Tab: q.Tab, Status: q.Status, Ring: q.Ring, Search: q.Search, Sort: q.Sort,
 		Desc: q.Desc, Limit: q.Size, After: q.After}
+	if q.After == "" && q.Page > 1 {
+		sq.Offset = (q.Page - 1) * q.Size // a jump: Previous, Last or a page number
+	}
+	return sq
 }
 
 // bladeView loads everything the blade shows, in one store call.

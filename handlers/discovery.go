@@ -28,7 +28,7 @@ func (h *Discovery) Start(c echo.Context) error {
 		return err
 	}
 	if IsFragment(c) {
-		return Render(c, http.StatusOK, views.DiscoveryStatus(&run, h.Now()))
+		return Render(c, http.StatusOK, views.DiscoveryProgress(&run, h.Now()))
 	}
 	return c.Redirect(http.StatusSeeOther, "/devices")
 }
@@ -49,5 +49,5 @@ func (h *Discovery) Progress(c echo.Context) error {
 		status = statusStopPolling
 		c.Response().Header().Set("HX-Trigger", "devices-changed")
 	}
-	return Render(c, status, views.DiscoveryStatus(&run, h.Now()))
+	return Render(c, status, views.DiscoveryProgress(&run, h.Now()))
 }

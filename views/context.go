@@ -48,3 +48,12 @@ func CSRF(ctx context.Context) string {
 func csrfHeaders(ctx context.Context) string {
 	return `{"X-CSRF-Token": "` + CSRF(ctx) + `"}`
 }
+
+// roleLabel is the signed-in user's role as the UI names it, starting a
+// sentence: "Your role (Service Reader)".
+func roleLabel(ctx context.Context) string {
+	if u, ok := User(ctx); ok {
+		return "Your role (" + u.Role.Label() + ")"
+	}
+	return "Your role"
+}

@@ -22,6 +22,10 @@ type BladeQuery struct {
 	Desc   bool
 	Size   int
 	After  string // cursor
+	// Page is the 1-based number of the page shown. With After it only
+	// says where the page is; without it a page past the first is read by
+	// offset (Previous, Last and jumps).
+	Page int
 }
 
 // Values encodes the query as URL parameters, leaving out defaults.
@@ -49,6 +53,9 @@ func (q BladeQuery) Values() url.Values {
 	if q.After != "" {
 		v.Set("after", q.After)
 	}
+	if q.Page > 1 {
+		v.Set("page", strconv.Itoa(q.Page))
+	}
 	return v
 }
 
@@ -57,7 +64,7 @@ func (q BladeQuery) URL() string { return "/devices?" + q.Values().Encode() }
 
 // ExportURL is the CSV download of q's rows (all pages).
 func (q BladeQuery) ExportURL() string {
-	q.After = ""
+	q.After, q.Page = "", 0
 	return "/devices/export.csv?" + q.Values().Encode()
 }
 
@@ -73,15 +80,30 @@ func (q BladeQuery) SortBy(key string) BladeQuery {
 		cur = "display_name"
 	}
 	q.Desc = cur == key && !q.Desc
-	q.Sort, q.After = key, ""
+	q.Sort, q.After, q.Page = key, "", 0
 	return q
 }
 
 // FirstPage is q without its cursor.
-func (q BladeQuery) FirstPage() BladeQuery { q.After = ""; return q }
+func (q BladeQuery) FirstPage() BladeQuery { q.After, q.Page = "", 0; return q }
 
 // NextPage is q after the cursor.
-func (q BladeQuery) NextPage(cursor string) BladeQuery { q.After = cursor; return q }
+func (q BladeQuery) NextPage(cursor string) BladeQuery {
+	q.After, q.Page = cursor, q.PageNumber()+1
+	return q
+}
+
+// PageAt is page n of q, read by offset.
+func (q BladeQuery) PageAt(n int) BladeQuery {
+	q.After, q.Page = "", max(n, 1)
+	if q.Page == 1 {
+		q.Page = 0
+	}
+	return q
+}
+
+// PageNumber is the 1-based number of the page q shows.
+func (q BladeQuery) PageNumber() int { return max(q.Page, 1) }
 
 // ColumnView is one visible column.
 type ColumnView struct {
@@ -167,10 +189,69 @@ func percent(done, total int) int {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
+// Count formats a count as people read it: 61,294.
+func Count(n int) string {
+	s := strconv.Itoa(n)
+	neg := n < 0
+	if neg {
+		s = s[1:]
+	}
+	var b []byte
+	for i, c := range []byte(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b = append(b, ',')
+		}
+		b = append(b, c)
+	}
+	if neg {
+		return "-" + string(b)
+	}
+	return string(b)
+}
+
+// Pager is the position of a blade page: rows From–To of Total (or of
+// more than Total when Capped), and the number of the last page when the
+// total is exact.
+type Pager struct {
+	From, To, Total int
+	Capped          bool
+	Page, Last      int
+}
+
+// Pager says where the page shown sits in the query's rows.
+func (v BladeView) Pager() Pager {
+	size := max(v.Query.Size, 1)
+	p := Pager{Page: v.Query.PageNumber(), Total: v.Page.Total, Capped: v.Page.Capped}
+	if len(v.Page.Rows) > 0 {
+		p.From = (p.Page-1)*size + 1
+		p.To = p.From + len(v.Page.Rows) - 1
+	}
+	if !p.Capped {
+		p.Last = max(1, (p.Total+size-1)/size)
+	}
+	return p
+}
+
+// Range is "51–100 of 61,294 devices", or "8 devices" when one page
+// holds them all.
+func (p Pager) Range() string {
+	switch {
+	case p.To == 0 && !p.Capped:
+		return plural(p.Total, "device", "devices")
+	case p.From == 1 && p.To == p.Total && !p.Capped:
+		return plural(p.Total, "device", "devices") // all on one page
+	}
+	of := Count(p.Total)
+	if p.Capped {
+		of = "more than " + of
+	}
+	return fmt.Sprintf("%s–%s of %s devices", Count(p.From), Count(p.To), of)
+}
+
 // plural is "1 device" or "N devices".
 func plural(n int, one, many string) string {
 	if n == 1 {
 		return "1 " + one
 	}
-	return strconv.Itoa(n) + " " + many
+	return Count(n) + " " + many
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 
@@ -142,6 +143,43 @@ func TestDeviceTableReaderHasNoRowSelection(t *testing.T) {
 			}
 			if tt.want && n != 50 {
 				t.Errorf("%d row checkboxes, want 50", n)
+			}
+		})
+	}
+}
+
+// TestDiscoveryProgress renders a run as it goes: first reading the
+// registration group (no total yet: no "0 of 0"), then checking devices
+// with the count and the share, with Discover devices disabled beside it
+// (swapped out of band); a finished run enables the button again and
+// counts what it newly registered.
+func TestDiscoveryProgress(t *testing.T) {
+	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name         string
+		run          store.DiscoveryRun
+		wantText     string
+		wantDisabled bool
+	}{
+		{"reading", store.DiscoveryRun{ID: 7, State: store.RunRunning}, "reading the Device Registration group", true},
+		{"checking", store.DiscoveryRun{ID: 7, State: store.RunRunning, Total: 61294, Processed: 20150}, "checking 20,150 of 61,294 devices — 32 %", true},
+		{"done", store.DiscoveryRun{ID: 7, State: store.RunCompleted, FinishedAt: now, Registered: 3, PrerequisitesFailed: 2}, "3 newly registered, 2 not registered", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := parseHTML(t, renderString(t, benchContext(), views.DiscoveryProgress(&tt.run, now)))
+			if got := doc.Find(`[data-testid="discovery-status"]`).Text(); !strings.Contains(got, tt.wantText) {
+				t.Errorf("banner %q, want it to say %q", strings.Join(strings.Fields(got), " "), tt.wantText)
+			}
+			if strings.Contains(doc.Text(), "0 of 0") {
+				t.Error("the banner says 0 of 0")
+			}
+			btn := doc.Find(`[data-testid="discover"]`)
+			if _, oob := btn.Attr("hx-swap-oob"); btn.Length() != 1 || !oob {
+				t.Fatalf("the Discover devices button is not swapped beside the banner")
+			}
+			if _, disabled := btn.Attr("disabled"); disabled != tt.wantDisabled {
+				t.Errorf("Discover devices disabled = %v, want %v", disabled, tt.wantDisabled)
 			}
 		})
 	}

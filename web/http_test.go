@@ -14,6 +14,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"patchboard/store"
+	"patchboard/views"
 	"patchboard/web"
 )
 
@@ -466,7 +467,7 @@ func TestBladeCounts(t *testing.T) {
 					t.Errorf("the %s tab shows a device with status %q", tab, s)
 				}
 			}
-			if got := pages[0].text("result-count"); got != strconv.Itoa(counts.Tab(tab))+" devices" {
+			if got := pages[0].text("result-count"); !strings.HasSuffix(" "+got, " "+views.Count(counts.Tab(tab))+" devices") {
 				t.Errorf("result count %q, want %d devices", got, counts.Tab(tab))
 			}
 		})
@@ -1629,4 +1630,45 @@ func TestAuditLog(t *testing.T) {
 			t.Error("an admin is not shown the Audit log link")
 		}
 	})
+}
+
+// TestBladePager walks the Ready tab (182 devices, 50 a page) with Next,
+// Previous, Last and a jump: each page says where it is, and the rows are
+// the query's rows at that place.
+func TestBladePager(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{fleet: true})
+	reader := e.as(t, store.RoleServiceReader)
+	all := idsOf(e.allRows(t, store.DeviceQuery{Tab: store.TabReady}))
+	if len(all) != 182 {
+		t.Fatalf("the fleet has %d Ready devices; the test expects 182", len(all))
+	}
+	page := func(path, wantRange, wantPos string, from int) *response {
+		t.Helper()
+		res := reader.get(t, path).wantStatus(http.StatusOK)
+		if got := res.text("result-count"); got != wantRange {
+			t.Errorf("%s: %q, want %q", path, got, wantRange)
+		}
+		if got := res.text("page-position"); got != wantPos {
+			t.Errorf("%s: %q, want %q", path, got, wantPos)
+		}
+		if ids := rowIDs(res); len(ids) == 0 || ids[0] != all[from] {
+			t.Errorf("%s: the page starts with %v, want row %d (%s)", path, ids[:min(1, len(ids))], from, all[from])
+		}
+		return res
+	}
+	first := page("/devices?tab=ready", "1–50 of 182 devices", "Page 1 of 4", 0)
+	if first.testid("prev-page").Length() != 0 || first.testid("first-page").Length() != 0 {
+		t.Error("the first page offers Previous or First")
+	}
+	second := page(first.testid("next-page").AttrOr("href", ""), "51–100 of 182 devices", "Page 2 of 4", 50)
+	page(second.testid("prev-page").AttrOr("href", ""), "1–50 of 182 devices", "Page 1 of 4", 0)
+	last := page(second.testid("last-page").AttrOr("href", ""), "151–182 of 182 devices", "Page 4 of 4", 150)
+	if last.testid("next-page").Length() != 0 {
+		t.Error("the last page offers Next")
+	}
+	page("/devices?tab=ready&page=3", "101–150 of 182 devices", "Page 3 of 4", 100)
+	for _, bad := range []string{"0", "-1", "two", "99999999"} {
+		reader.get(t, "/devices?tab=ready&page="+bad).wantStatus(http.StatusUnprocessableEntity)
+	}
 }

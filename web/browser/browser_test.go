@@ -387,8 +387,13 @@ func TestReaderBrowsesButCannotAct(t *testing.T) {
 	if !p.exists(`[data-testid="device-actions-disabled"]:disabled`) {
 		t.Error("Device actions is not disabled for a reader")
 	}
-	if got := eval[string](p, `document.querySelector('[data-testid="device-actions-disabled"]').title`); got == "" {
-		t.Error("the disabled Device actions does not say why")
+	// Why it is disabled is visible text, named by the button (not a
+	// tooltip that keyboard and touch users never see).
+	why := eval[string](p, `(() => { const b = document.querySelector('[data-testid="device-actions-disabled"]');
+		const n = document.getElementById(b.getAttribute('aria-describedby') || '');
+		return n && n.offsetParent !== null ? n.textContent.trim() : ''; })()`)
+	if !strings.Contains(why, "Service Administrator") {
+		t.Errorf("the disabled Device actions does not say why in visible text: %q", why)
 	}
 
 	checkExport(t, p, "ready")

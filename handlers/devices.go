@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -149,12 +150,19 @@ func (h *Devices) SaveColumns(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	q.Tab, q.After = tab, ""
+	q.Tab, q.After, q.Page = tab, "", 0
 	v, err := h.bladeView(c, q)
 	if err != nil {
 		return err
 	}
 	if IsFragment(c) {
+		msg := fmt.Sprintf("Columns saved for the %s tab: %d shown.", tab.Label(), len(v.Columns))
+		if keys == nil {
+			msg = fmt.Sprintf("Columns of the %s tab reset to the defaults.", tab.Label())
+		}
+		if err := toast(c, msg); err != nil {
+			return err
+		}
 		return Render(c, http.StatusOK, views.Blade(v))
 	}
 	return c.Redirect(http.StatusSeeOther, v.Query.URL())
@@ -193,6 +201,17 @@ func selectedDevices(c echo.Context) ([]string, error) {
 		return nil, fmt.Errorf("%w: at most 5,000 devices can be changed at once", store.ErrInvalid)
 	}
 	return ids, nil
+}
+
+// toast has the page show msg when the response is swapped (app.js
+// listens for the "toast" event).
+func toast(c echo.Context, msg string) error {
+	b, err := json.Marshal(map[string]string{"toast": msg})
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("HX-Trigger", string(b))
+	return nil
 }
 
 // actionDone tells the page that devices changed (the blade refreshes) and

@@ -40,6 +40,7 @@
     // filters and sort swap only the table, so the rendered href is stale.
     var exporter = e.target.closest && e.target.closest("a[data-export-form]");
     if (exporter) {
+      toast(exporter.getAttribute("data-toast"));
       var form = document.getElementById(exporter.getAttribute("data-export-form"));
       if (form) {
         var params = new URLSearchParams();
@@ -113,6 +114,84 @@
     box.appendChild(div);
   });
   document.addEventListener("DOMContentLoaded", syncSelection);
+
+  // Toasts: what an action changed, said where people look. The server
+  // sends them as an HX-Trigger "toast" event; a control with data-toast
+  // says its own when its request succeeds (Refresh) or when it is
+  // clicked (a download).
+  function toast(msg) {
+    var box = document.getElementById("toast");
+    if (!box || !msg) return;
+    var div = document.createElement("div");
+    div.className = "toast";
+    div.setAttribute("role", "status");
+    div.setAttribute("data-testid", "toast-message");
+    div.textContent = msg;
+    box.appendChild(div);
+    setTimeout(function () { div.remove(); }, 8000);
+  }
+  document.addEventListener("toast", function (e) { toast(e.detail && e.detail.value); });
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var elt = e.detail.elt;
+    if (e.detail.successful && elt && elt.hasAttribute && elt.hasAttribute("data-toast")) toast(elt.getAttribute("data-toast"));
+  });
+
+  // Deregister asks first, in a dialog that names the devices: the
+  // browser's confirm() cannot. The form posts on the "confirmed" event.
+  document.addEventListener("click", function (e) {
+    var asker = e.target.closest && e.target.closest("[data-confirm]");
+    if (asker) {
+      var dlg = document.getElementById(asker.getAttribute("data-confirm"));
+      if (!dlg) return;
+      var names = Array.from(document.querySelectorAll("input[data-row-select]:checked")).map(function (c) {
+        var link = c.closest("tr") && c.closest("tr").querySelector("[data-testid=device-link]");
+        return link ? link.textContent.trim() : c.value;
+      });
+      var list = dlg.querySelector("[data-confirm-names]");
+      list.innerHTML = "";
+      names.slice(0, 10).forEach(function (n) {
+        var li = document.createElement("li");
+        li.textContent = n;
+        list.appendChild(li);
+      });
+      if (names.length > 10) {
+        var more = document.createElement("li");
+        more.textContent = "and " + (names.length - 10) + " more";
+        list.appendChild(more);
+      }
+      dlg.querySelectorAll("[data-confirm-count]").forEach(function (el) {
+        el.textContent = names.length === 1 ? "1 device" : names.length + " devices";
+      });
+      dlg.showModal();
+      return;
+    }
+    var confirmer = e.target.closest && e.target.closest("[data-confirm-submit]");
+    if (confirmer) {
+      var form = document.getElementById(confirmer.getAttribute("data-confirm-submit"));
+      var box = confirmer.closest("dialog");
+      if (box) box.close();
+      if (form) htmx.trigger(form, "confirmed");
+    }
+  });
+
+  // The device blades are tabs (WAI-ARIA): arrow keys, Home and End move
+  // between them and open the one they land on.
+  document.addEventListener("keydown", function (e) {
+    var tab = e.target.closest && e.target.closest("[role=tab]");
+    if (!tab) return;
+    var tabs = Array.from(tab.closest("[role=tablist]").querySelectorAll("[role=tab]"));
+    var i = tabs.indexOf(tab), next = -1;
+    switch (e.key) {
+      case "ArrowRight": next = (i + 1) % tabs.length; break;
+      case "ArrowLeft": next = (i - 1 + tabs.length) % tabs.length; break;
+      case "Home": next = 0; break;
+      case "End": next = tabs.length - 1; break;
+      default: return;
+    }
+    e.preventDefault();
+    tabs[next].focus();
+    tabs[next].click();
+  });
 
   // The menu button shows the left navigation on small screens.
   document.addEventListener("click", function (e) {

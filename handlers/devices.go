@@ -54,6 +54,16 @@ func parseBladeQuery(c echo.Context) (views.BladeQuery, error) {
 		}
 		q.Size = n
 	}
+	if v := c.FormValue("check"); v != "" {
+		if q.Check, err = store.ParseCheckID(v); err != nil {
+			return q, err
+		}
+	}
+	if v := c.FormValue("list"); v != "" {
+		if q.List, err = strconv.ParseInt(v, 10, 64); err != nil || q.List <= 0 {
+			return q, fmt.Errorf("%w: list %q is not a pasted list; paste it again", store.ErrInvalid, v)
+		}
+	}
 	if v := c.FormValue("page"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1_000_000 {
@@ -84,7 +94,7 @@ func validSize(n int) bool {
 
 func storeQuery(q views.BladeQuery) store.DeviceQuery {
 	sq := store.DeviceQuery{Tab: q.Tab, Status: q.Status, Ring: q.Ring, Search: q.Search, Sort: q.Sort,
-		Desc: q.Desc, Limit: q.Size, After: q.After}
+		Desc: q.Desc, Limit: q.Size, After: q.After, Check: q.Check, List: q.List}
 	if q.After == "" && q.Page > 1 {
 		sq.Offset = (q.Page - 1) * q.Size // a jump: Previous, Last or a page number
 	}
@@ -97,9 +107,47 @@ func (h *Devices) bladeView(c echo.Context, q views.BladeQuery) (views.BladeView
 	if err != nil {
 		return views.BladeView{}, err
 	}
-	return views.BladeView{Query: q, Now: h.Now(), AllColumns: views.ColumnViews(store.BladeColumns),
+	v := views.BladeView{Query: q, Now: h.Now(), AllColumns: views.ColumnViews(store.BladeColumns),
 		Columns: views.ColumnViews(b.Columns), Page: b.Page, Counts: b.Counts,
-		RegistrationGroupID: b.RegistrationGroupID, LastRun: b.LastRun}, nil
+		RegistrationGroupID: b.RegistrationGroupID, LastRun: b.LastRun}
+	ctx := c.Request().Context()
+	if q.Tab != store.TabReady {
+		if v.FailingChecks, err = h.Store.FailingChecks(ctx, q.Tab); err != nil {
+			return views.BladeView{}, err
+		}
+	}
+	if q.List != 0 {
+		l, err := h.Store.DeviceListByID(ctx, q.List)
+		if err != nil {
+			return views.BladeView{}, err
+		}
+		v.List = &l
+	}
+	return v, nil
+}
+
+// PasteList keeps a pasted list of device names, serial numbers or device
+// IDs and sends the browser to the blade showing exactly those devices.
+func (h *Devices) PasteList(c echo.Context) error {
+	q, err := parseBladeQuery(c)
+	if err != nil {
+		return err
+	}
+	entries, err := store.ParseDeviceList(c.FormValue("entries"))
+	if err != nil {
+		return err
+	}
+	l, err := h.Store.SaveDeviceList(c.Request().Context(), CurrentUser(c).ID, entries, h.Now())
+	if err != nil {
+		return err
+	}
+	q = q.WithTab(q.Tab)
+	q.List = l.ID
+	if IsFragment(c) {
+		c.Response().Header().Set("HX-Location", q.URL())
+		return c.NoContent(http.StatusNoContent)
+	}
+	return c.Redirect(http.StatusSeeOther, q.URL())
 }
 
 // List is the blade page; htmx requests get the fragment they target.

@@ -24,6 +24,10 @@ type DeviceQuery struct {
 	Status Status // optional filter within the tab
 	Ring   Ring   // optional filter
 	Search string // name, serial or device ID: substring, case-insensitive
+	// Check keeps the devices failing this check (triage).
+	Check CheckID
+	// List keeps the devices a pasted list names (its ID, see SaveDeviceList).
+	List   int64
 	Sort   string // column key of a Sortable column; default display_name
 	Desc   bool
 	Limit  int // 0 = all
@@ -60,6 +64,11 @@ func (q DeviceQuery) validate() error {
 	}
 	if q.Limit < 0 || q.Offset < 0 {
 		return invalidf("limit and offset must not be negative")
+	}
+	if q.Check != "" {
+		if _, err := ParseCheckID(string(q.Check)); err != nil {
+			return err
+		}
 	}
 	if _, err := q.projection(); err != nil {
 		return err
@@ -150,6 +159,10 @@ const (
 	gatherStatus
 	gatherRing
 	gatherSearch
+	// gatherSet collects the devices of a set (failing a check, named by a
+	// pasted list) through its index and sorts them; a search then tests
+	// each of them.
+	gatherSet
 	// mergeSearch is a search in name order: the names starting with the
 	// search are a range of devices_name, walked in order, merged with the
 	// few other matches, gathered and sorted. A common search is most
@@ -244,6 +257,13 @@ func (s *Store) planAt(ctx context.Context, v uint64, q DeviceQuery) (*devicePla
 	}
 	if p.orderQueued > 0 {
 		s.kickSearchSync() // devices await blade_order or the search index
+	}
+	if q.Check != "" || q.List != 0 {
+		if q.Search != "" {
+			p.like = "%" + escapeLike(q.Search) + "%"
+		}
+		p.how = gatherSet
+		return p, nil
 	}
 	if q.Search != "" {
 		p.like = "%" + escapeLike(q.Search) + "%"
@@ -565,6 +585,8 @@ func (p *devicePlan) queries(proj projection) []query {
 	case gatherStatus:
 		where += fmt.Sprintf(" AND d.id IN (SELECT o.id FROM blade_order o INDEXED BY blade_order_status_name WHERE o.tab = %s AND o.status = %s UNION ALL SELECT id FROM blade_queue)",
 			a.add(string(p.q.Tab)), a.add(string(p.q.Status)))
+	case gatherSet:
+		where += " AND " + p.setFilter(&a)
 	}
 	if p.cur != nil {
 		where += " AND " + afterCursor(&a, p.order, p.q.Desc, p.cur.Values, p.cur.PK)
@@ -990,6 +1012,10 @@ type DevicePage struct {
 // thousand made a page cost several times its rows.
 const CountCap = 1000
 
+// SetCountCap bounds the count of a set filter (a failing check, a pasted
+// list): exact up to it, "more than" past it.
+const SetCountCap = 10_000
+
 // SearchCountCap bounds the count of a search that matches many rows: the
 // same as CountCap (groupedit.go counts member searches with it too).
 const SearchCountCap = CountCap
@@ -1041,7 +1067,7 @@ func (s *Store) devicePage(ctx context.Context, v uint64, q DeviceQuery) (Device
 // countDevices counts the rows matching the plan's filters (not its cursor).
 func (s *Store) countDevices(ctx context.Context, p *devicePlan) (int, bool, error) {
 	q := p.q
-	if q.Search == "" && q.Ring == "" {
+	if q.Search == "" && q.Ring == "" && p.how != gatherSet {
 		c, err := s.counts(ctx, p.version)
 		if err != nil {
 			return 0, false, err
@@ -1058,6 +1084,12 @@ func (s *Store) countDevices(ctx context.Context, p *devicePlan) (int, bool, err
 	var sqlText string
 	limit := CountCap
 	switch {
+	case p.how == gatherSet:
+		// A set is at most a pasted list's 10,000 devices, or the devices
+		// failing one check: counted exactly, in the set's own index.
+		limit = SetCountCap
+		sqlText = fmt.Sprintf("SELECT count(*), 0 FROM (SELECT 1 FROM devices d WHERE %s AND %s LIMIT %d)",
+			p.baseFilter(&a, ""), p.setFilter(&a), limit+1)
 	case q.Search != "":
 		limit = CountCap
 		sqlText = fmt.Sprintf("SELECT count(*), 0 FROM (SELECT 1 FROM devices d WHERE %s LIMIT %d)", p.filter(&a, ""), limit+1)

@@ -1118,6 +1118,7 @@ func TestSearchIndexMigration(t *testing.T) {
 		INSERT INTO devices_fts (rowid, name_tail, serial_tail, device_id)
 			SELECT id, substr(display_name, 2), substr(serial_number, 2), device_id FROM devices WHERE status IS NOT NULL;
 		ALTER TABLE audit_log DROP COLUMN device_count; -- migration 0008
+		DROP INDEX check_results_failing; DROP TABLE device_lists; -- migration 0009
 		PRAGMA user_version = 4;`); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"patchboard/store"
@@ -22,6 +23,10 @@ type BladeQuery struct {
 	Desc   bool
 	Size   int
 	After  string // cursor
+	// Check keeps the devices failing one check; List those of a pasted
+	// list (triage).
+	Check store.CheckID
+	List  int64
 	// Page is the 1-based number of the page shown. With After it only
 	// says where the page is; without it a page past the first is read by
 	// offset (Previous, Last and jumps).
@@ -56,6 +61,12 @@ func (q BladeQuery) Values() url.Values {
 	if q.Page > 1 {
 		v.Set("page", strconv.Itoa(q.Page))
 	}
+	if q.Check != "" {
+		v.Set("check", string(q.Check))
+	}
+	if q.List != 0 {
+		v.Set("list", strconv.FormatInt(q.List, 10))
+	}
 	return v
 }
 
@@ -68,9 +79,26 @@ func (q BladeQuery) ExportURL() string {
 	return "/devices/export.csv?" + q.Values().Encode()
 }
 
-// WithTab is q on another tab, filters reset.
+// WithTab is q on another tab, filters reset; a pasted list stays, since
+// its devices may be on any tab.
 func (q BladeQuery) WithTab(t store.Tab) BladeQuery {
-	return BladeQuery{Tab: t, Size: q.Size}
+	return BladeQuery{Tab: t, Size: q.Size, List: q.List}
+}
+
+// WithCheck is q filtered to the devices failing check, or, when q already
+// is, without the filter (a chip toggles).
+func (q BladeQuery) WithCheck(check store.CheckID) BladeQuery {
+	if q.Check == check {
+		check = ""
+	}
+	q.Check, q.After, q.Page = check, "", 0
+	return q
+}
+
+// WithoutList is q without its pasted list.
+func (q BladeQuery) WithoutList() BladeQuery {
+	q.List, q.After, q.Page = 0, "", 0
+	return q
 }
 
 // SortBy is q sorted by key: ascending, or flipped when already sorted by it.
@@ -135,6 +163,11 @@ type BladeView struct {
 	Now        time.Time
 	// RegistrationGroupID links the Device Registration group's page.
 	RegistrationGroupID int64
+	// FailingChecks are the tab's devices per failing check (the chips of
+	// Not ready and Not registered).
+	FailingChecks []store.CheckCount
+	// List is the pasted list the blade shows, when it shows one.
+	List *store.DeviceList
 }
 
 // TestRingMinimum is the recommended Test ring size for the fleet.
@@ -254,4 +287,12 @@ func plural(n int, one, many string) string {
 		return "1 " + one
 	}
 	return Count(n) + " " + many
+}
+
+// joinFirst joins up to n values with ", ", saying how many more there are.
+func joinFirst(vals []string, n int) string {
+	if len(vals) <= n {
+		return strings.Join(vals, ", ")
+	}
+	return strings.Join(vals[:n], ", ") + fmt.Sprintf(" and %s more", Count(len(vals)-n))
 }

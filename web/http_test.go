@@ -1672,3 +1672,82 @@ func TestBladePager(t *testing.T) {
 		reader.get(t, "/devices?tab=ready&page="+bad).wantStatus(http.StatusUnprocessableEntity)
 	}
 }
+
+// TestTriage filters Not registered by a failing check through its chip,
+// and pastes a list of devices: the blade shows exactly those devices, the
+// export follows, and the lines that name no device are listed.
+func TestTriage(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{fleet: true})
+	reader := e.as(t, store.RoleServiceReader)
+
+	t.Run("failing check chips", func(t *testing.T) {
+		page := reader.get(t, "/devices?tab=not-registered").wantStatus(http.StatusOK)
+		chips := page.doc().Find(`[data-testid="check-chips"] a.chip`)
+		if chips.Length() == 0 {
+			t.Fatal("Not registered shows no failing-check chips")
+		}
+		chip := chips.First()
+		href := chip.AttrOr("href", "")
+		check := strings.TrimPrefix(chip.AttrOr("data-testid", ""), "check-chip-")
+		n, err := strconv.Atoi(strings.ReplaceAll(chip.Find(".count").Text(), ",", ""))
+		if err != nil || n == 0 {
+			t.Fatalf("chip %q has count %q", check, chip.Find(".count").Text())
+		}
+		filtered := reader.get(t, href).wantStatus(http.StatusOK)
+		if got := filtered.text("result-count"); !strings.HasSuffix(" "+got, " "+views.Count(n)+" devices") && got != "1 device" {
+			t.Errorf("the %s chip says %d, the filtered blade %q", check, n, got)
+		}
+		for _, id := range rowIDs(filtered) {
+			failed := false
+			for _, c := range e.device(t, id).Failures {
+				failed = failed || string(c.Check) == check
+			}
+			if !failed {
+				t.Errorf("the %s filter shows %s, which does not fail it", check, id)
+			}
+		}
+		if on := filtered.doc().Find(`[data-testid="check-chip-`+check+`"]`).AttrOr("aria-pressed", ""); on != "true" {
+			t.Errorf("the chip on shows aria-pressed=%q", on)
+		}
+		csv := reader.get(t, filtered.testid("export").AttrOr("href", "")).wantStatus(http.StatusOK)
+		if lines := strings.Count(strings.TrimSpace(string(csv.body)), "\n"); lines != n {
+			t.Errorf("the filtered export has %d rows, the chip says %d", lines, n)
+		}
+		reader.get(t, "/devices?tab=not-ready&check=no-such-check").wantStatus(http.StatusUnprocessableEntity)
+	})
+
+	t.Run("paste a list", func(t *testing.T) {
+		ready := e.allRows(t, store.DeviceQuery{Tab: store.TabReady})
+		text := ready[0].DisplayName + "\n" + strings.ToLower(ready[1].SerialNumber) + "\n" + ready[2].DeviceID + "\nNOT-A-DEVICE-42\n"
+		res := reader.post(t, "/devices/lists", url.Values{"tab": {"ready"}, "entries": {text}}).wantStatus(http.StatusSeeOther)
+		loc := res.header.Get("Location")
+		if !strings.Contains(loc, "list=") {
+			t.Fatalf("the paste sends the browser to %q", loc)
+		}
+		page := reader.get(t, loc).wantStatus(http.StatusOK)
+		want := []string{ready[0].DeviceID, ready[1].DeviceID, ready[2].DeviceID}
+		for _, r := range ready {
+			if r.DisplayName == ready[0].DisplayName && r.DeviceID != ready[0].DeviceID {
+				want = append(want, r.DeviceID)
+			}
+		}
+		sameSet(t, "pasted rows", rowIDs(page), want)
+		if got := page.text("list-not-found"); got != "NOT-A-DEVICE-42" {
+			t.Errorf("not found %q", got)
+		}
+		// The list stays on the other tabs, and leaves with Show all devices.
+		other := reader.get(t, page.testid("tab-not-ready").AttrOr("href", "")).wantStatus(http.StatusOK)
+		if other.testid("list-banner").Length() == 0 {
+			t.Error("the pasted list is lost on another tab")
+		}
+		all := reader.get(t, page.testid("list-clear").AttrOr("href", "")).wantStatus(http.StatusOK)
+		if all.testid("list-banner").Length() != 0 || len(rowIDs(all)) <= len(want) {
+			t.Error("Show all devices still shows the list")
+		}
+		for _, bad := range []string{"", " \n ,; "} {
+			reader.post(t, "/devices/lists", url.Values{"tab": {"ready"}, "entries": {bad}}).wantStatus(http.StatusUnprocessableEntity)
+		}
+		reader.get(t, "/devices?tab=ready&list=999999").wantStatus(http.StatusNotFound)
+	})
+}

@@ -275,3 +275,48 @@ func TestRefusalsReadAsSentences(t *testing.T) {
 		t.Error("the 404 page has no navigation")
 	}
 }
+
+// TestTriageInTheBrowser filters Not ready by a failing check with its chip
+// and pastes a list of serial numbers, as an admin triaging a fleet does.
+func TestTriageInTheBrowser(t *testing.T) {
+	a := newApp(t, 300)
+	p := a.open(t)
+	p.signIn(readerEmail)
+	p.switchTab("not-ready")
+	chip := eval[string](p, `document.querySelector('[data-testid="check-chips"] a.chip').dataset.testid`)
+	before := p.text("result-count")
+	p.do("click the chip", chromedp.Click(tid(chip)))
+	p.waitSettled("the filtered blade", fmt.Sprintf(`document.querySelector('[data-testid=%q]').getAttribute('aria-pressed') === 'true'`, chip))
+	if got := p.text("result-count"); got == before {
+		t.Errorf("the chip did not narrow the blade (%q)", got)
+	}
+	if !strings.Contains(p.location(), "check=") {
+		t.Errorf("the filter is not in the URL: %s", p.location())
+	}
+	p.shot("triage-chip", false)
+
+	page, err := a.Store.DevicePage(t.Context(), store.DeviceQuery{Tab: store.TabReady, Limit: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serials []string
+	for _, r := range page.Rows {
+		serials = append(serials, r.SerialNumber)
+	}
+	p.switchTab("ready")
+	p.do("paste serial numbers",
+		chromedp.Click(tid("paste-list")),
+		chromedp.WaitVisible(tid("paste-dialog")),
+		chromedp.SendKeys(tid("paste-entries"), strings.Join(serials, "\n")+"\nNO-SUCH-SERIAL"),
+		chromedp.Click(tid("paste-submit")),
+		chromedp.WaitVisible(tid("list-banner")),
+	)
+	p.waitSettled("the list", `document.querySelectorAll('[data-testid="device-row"]').length > 0`)
+	rows := p.rows()
+	if len(rows) < 3 {
+		t.Errorf("the pasted list shows %d rows, want the 3 devices", len(rows))
+	}
+	if got := p.text("list-not-found-summary"); got != "1 entry names no device" {
+		t.Errorf("not found summary %q", got)
+	}
+}

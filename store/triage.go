@@ -1,0 +1,188 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Triage: the blades narrowed to the devices failing one check, or to the
+// devices of a pasted list (SPEC §8's triage tools).
+
+// MaxListEntries bounds a pasted list of devices.
+const MaxListEntries = 10_000
+
+// setFilter is the condition that keeps the devices of p's set filters:
+// failing the check, named by the list, and matching the search.
+func (p *devicePlan) setFilter(a *args) string {
+	var conds []string
+	if p.q.Check != "" {
+		conds = append(conds, fmt.Sprintf("d.id IN (SELECT device_pk FROM check_results INDEXED BY check_results_failing WHERE check_id = %s AND passed = 0)",
+			a.add(string(p.q.Check))))
+	}
+	if p.q.List != 0 {
+		conds = append(conds, "d.id IN ("+listMembers(a.add(p.q.List))+")")
+	}
+	if p.like != "" {
+		conds = append(conds, likeCond(a.add(p.like)))
+	}
+	return strings.Join(conds, " AND ")
+}
+
+// listMembers selects the ids of the devices a saved list names, by device
+// ID, serial number or display name, each through its index.
+func listMembers(listID string) string {
+	entries := "SELECT value FROM device_lists l, json_each(l.entries) WHERE l.id = " + listID
+	return fmt.Sprintf(`SELECT id FROM devices WHERE device_id IN (SELECT lower(value) FROM (%[1]s))
+		UNION SELECT id FROM devices INDEXED BY devices_serial WHERE serial_number <> '' AND serial_number COLLATE NOCASE IN (%[1]s)
+		UNION SELECT id FROM devices INDEXED BY devices_name WHERE display_name COLLATE NOCASE IN (%[1]s)`, entries)
+}
+
+// DeviceList is a pasted list of devices: the entries as pasted (names,
+// serial numbers or device IDs), one a line.
+type DeviceList struct {
+	ID      int64
+	Entries []string
+	// NotFound are the entries that name no device at all.
+	NotFound []string
+}
+
+// ParseDeviceList splits pasted text into entries: one a line (commas,
+// semicolons and tabs separate too, as spreadsheets paste), trimmed, blank
+// ones and repeats dropped. More than MaxListEntries is refused.
+func ParseDeviceList(text string) ([]string, error) {
+	fields := strings.FieldsFunc(text, func(r rune) bool {
+		return r == '\n' || r == '\r' || r == ',' || r == ';' || r == '\t'
+	})
+	seen := make(map[string]bool, len(fields))
+	var out []string
+	for _, f := range fields {
+		f = strings.TrimSpace(strings.Trim(strings.TrimSpace(f), `"'`))
+		if f == "" || seen[strings.ToLower(f)] {
+			continue
+		}
+		if len(f) > 256 {
+			return nil, invalidf("line %q is longer than 256 characters; paste one device name, serial number or device ID a line", f[:40]+"…")
+		}
+		seen[strings.ToLower(f)] = true
+		out = append(out, f)
+	}
+	if len(out) == 0 {
+		return nil, invalidf("the list is empty; paste device names, serial numbers or device IDs, one a line")
+	}
+	if len(out) > MaxListEntries {
+		return nil, invalidf("the list has %d devices; paste at most %d at a time", len(out), MaxListEntries)
+	}
+	return out, nil
+}
+
+// SaveDeviceList keeps a pasted list for a user and returns it with the
+// entries that name no device. Lists older than a week are dropped then.
+func (s *Store) SaveDeviceList(ctx context.Context, userID int64, entries []string, now time.Time) (DeviceList, error) {
+	if len(entries) == 0 || len(entries) > MaxListEntries {
+		return DeviceList{}, invalidf("a list holds 1 to %d devices", MaxListEntries)
+	}
+	b, err := json.Marshal(entries)
+	if err != nil {
+		return DeviceList{}, fmt.Errorf("save device list: %w", err)
+	}
+	l := DeviceList{Entries: entries}
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM device_lists WHERE created_at < ?`, now.Add(-7*24*time.Hour).Unix()); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO device_lists (user_id, created_at, entries) VALUES (?, ?, ?)`, userID, now.Unix(), string(b))
+		if err != nil {
+			return err
+		}
+		l.ID, err = res.LastInsertId()
+		return err
+	})
+	if err != nil {
+		return DeviceList{}, fmt.Errorf("save device list: %w", err)
+	}
+	l.NotFound, err = s.listNotFound(ctx, l.ID)
+	return l, err
+}
+
+// DeviceListByID reads a saved list and the entries that name no device.
+func (s *Store) DeviceListByID(ctx context.Context, id int64) (DeviceList, error) {
+	var raw string
+	err := s.r.QueryRowContext(ctx, `SELECT entries FROM device_lists WHERE id = ?`, id).Scan(&raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return DeviceList{}, notFoundf("the pasted list has expired (lists are kept a week); paste it again")
+	}
+	if err != nil {
+		return DeviceList{}, fmt.Errorf("device list: %w", err)
+	}
+	l := DeviceList{ID: id}
+	if err := json.Unmarshal([]byte(raw), &l.Entries); err != nil {
+		return DeviceList{}, fmt.Errorf("device list: %w", err)
+	}
+	l.NotFound, err = s.listNotFound(ctx, id)
+	return l, err
+}
+
+// listNotFound returns the entries of a list that name no device.
+func (s *Store) listNotFound(ctx context.Context, id int64) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT j.value FROM device_lists l, json_each(l.entries) j WHERE l.id = ?
+		AND NOT EXISTS (SELECT 1 FROM devices WHERE device_id = lower(j.value))
+		AND NOT EXISTS (SELECT 1 FROM devices INDEXED BY devices_serial WHERE serial_number <> '' AND serial_number = j.value COLLATE NOCASE)
+		AND NOT EXISTS (SELECT 1 FROM devices INDEXED BY devices_name WHERE display_name = j.value COLLATE NOCASE)
+		ORDER BY j.key`, id)
+	if err != nil {
+		return nil, fmt.Errorf("device list: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("device list: %w", err)
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// CheckCount is how many devices of a tab fail one check.
+type CheckCount struct {
+	Check CheckID
+	N     int
+}
+
+// FailingChecks counts, per check, the devices of a tab that fail it, most
+// failed first; kept until the next commit, so a blade reads it once per
+// change, not per request.
+func (s *Store) FailingChecks(ctx context.Context, tab Tab) ([]CheckCount, error) {
+	if _, err := ParseTab(string(tab)); err != nil {
+		return nil, err
+	}
+	v, err := s.version(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return memoized(s, v, "failing-checks:"+string(tab), func() ([]CheckCount, error) {
+		var a args
+		rows, err := s.r.QueryContext(ctx, fmt.Sprintf(`SELECT cr.check_id, count(*) FROM check_results cr INDEXED BY check_results_failing
+			CROSS JOIN devices d ON d.id = cr.device_pk WHERE cr.passed = 0 AND d.status IN %s
+			GROUP BY cr.check_id ORDER BY count(*) DESC, cr.check_id`, statusList(&a, tab.Statuses())), a...)
+		if err != nil {
+			return nil, fmt.Errorf("failing checks: %w", err)
+		}
+		defer rows.Close()
+		var out []CheckCount
+		for rows.Next() {
+			var c CheckCount
+			if err := rows.Scan(&c.Check, &c.N); err != nil {
+				return nil, fmt.Errorf("failing checks: %w", err)
+			}
+			out = append(out, c)
+		}
+		return out, rows.Err()
+	})
+}

@@ -245,8 +245,8 @@ func selectedDevices(c echo.Context) ([]string, error) {
 	if len(ids) == 0 {
 		return nil, fmt.Errorf("%w: select at least one device", store.ErrInvalid)
 	}
-	if len(ids) > 5000 {
-		return nil, fmt.Errorf("%w: at most 5,000 devices can be changed at once", store.ErrInvalid)
+	if len(ids) > maxActionDevices {
+		return nil, fmt.Errorf("%w: at most %s devices can be changed at once", store.ErrInvalid, views.Count(maxActionDevices))
 	}
 	return ids, nil
 }
@@ -272,9 +272,40 @@ func actionDone(c echo.Context, msg string) error {
 	return c.Redirect(http.StatusSeeOther, "/devices")
 }
 
+// actionDevices are the devices a blade's action names: the selected rows,
+// or with all_matching every device of the view the form describes (its
+// tab, filters, search, check and list), up to maxActionDevices.
+func (h *Devices) actionDevices(c echo.Context) ([]string, error) {
+	if c.FormValue("all_matching") != "1" {
+		return selectedDevices(c)
+	}
+	q, err := parseBladeQuery(c)
+	if err != nil {
+		return nil, err
+	}
+	sq := storeQuery(q)
+	sq.After, sq.Limit, sq.Offset = "", 0, 0
+	var ids []string
+	errTooMany := fmt.Errorf("%w: the view has more than %s devices; narrow it with filters, or act on it in parts", store.ErrInvalid, views.Count(maxActionDevices))
+	err = h.Store.EachDevice(c.Request().Context(), sq, func(r *store.DeviceRow) error {
+		if len(ids) == maxActionDevices {
+			return errTooMany
+		}
+		ids = append(ids, r.DeviceID)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("%w: no device matches the view any more; refresh it", store.ErrInvalid)
+	}
+	return ids, nil
+}
+
 // AssignRing moves the selected Active devices to a ring.
 func (h *Devices) AssignRing(c echo.Context) error {
-	ids, err := selectedDevices(c)
+	ids, err := h.actionDevices(c)
 	if err != nil {
 		return err
 	}
@@ -291,7 +322,7 @@ func (h *Devices) AssignRing(c echo.Context) error {
 
 // Deregister excludes the selected devices.
 func (h *Devices) Deregister(c echo.Context) error {
-	ids, err := selectedDevices(c)
+	ids, err := h.actionDevices(c)
 	if err != nil {
 		return err
 	}
@@ -304,7 +335,7 @@ func (h *Devices) Deregister(c echo.Context) error {
 
 // Restore clears the exclusion of the selected devices.
 func (h *Devices) Restore(c echo.Context) error {
-	ids, err := selectedDevices(c)
+	ids, err := h.actionDevices(c)
 	if err != nil {
 		return err
 	}

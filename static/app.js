@@ -9,8 +9,30 @@
   function selectedIDs() {
     return Array.from(document.querySelectorAll("input[data-row-select]:checked")).map(function (c) { return c.value; });
   }
+  // "Select all matching": the actions name the view (its filters), not
+  // rows; the server lists its devices. Any change of selection ends it.
+  var allMatching = 0;
   function syncSelection() {
     var ids = selectedIDs();
+    var boxes = document.querySelectorAll("input[data-row-select]");
+    var offer = document.querySelector("[data-select-matching]");
+    if (offer) offer.classList.toggle("hidden", !(ids.length > 0 && ids.length === boxes.length));
+    if (allMatching) {
+      document.querySelectorAll("[data-needs-selection]").forEach(function (el) { el.disabled = el.hasAttribute("data-denied"); });
+      document.querySelectorAll("[data-selection-count]").forEach(function (el) { el.textContent = "All " + allMatching.toLocaleString("en-US") + " matching selected"; });
+      var filters = document.getElementById("filters");
+      document.querySelectorAll("[data-selected-ids]").forEach(function (holder) {
+        holder.innerHTML = "";
+        var add = function (k, v) {
+          var i = document.createElement("input");
+          i.type = "hidden"; i.name = k; i.value = v;
+          holder.appendChild(i);
+        };
+        add("all_matching", "1");
+        if (filters) new FormData(filters).forEach(function (v, k) { if (v !== "" && k !== "size" && k !== "page") add(k, v); });
+      });
+      return;
+    }
     document.querySelectorAll("[data-needs-selection]").forEach(function (el) { el.disabled = ids.length === 0 || el.hasAttribute("data-denied"); });
     document.querySelectorAll("[data-selection-count]").forEach(function (el) { el.textContent = ids.length ? ids.length + " selected" : ""; });
     document.querySelectorAll("input[data-row-select]").forEach(function (c) {
@@ -31,7 +53,20 @@
     if (t.matches && t.matches("input[data-select-all]")) {
       document.querySelectorAll("input[data-row-select]").forEach(function (c) { c.checked = t.checked; });
     }
-    if (t.matches && (t.matches("input[data-row-select]") || t.matches("input[data-select-all]"))) syncSelection();
+    if (t.matches && (t.matches("input[data-row-select]") || t.matches("input[data-select-all]"))) {
+      allMatching = 0;
+      syncSelection();
+    }
+  });
+  document.addEventListener("click", function (e) {
+    var on = e.target.closest && e.target.closest("[data-select-matching-on]");
+    if (!on) return;
+    allMatching = parseInt(on.closest("[data-select-matching]").getAttribute("data-select-matching"), 10) || 0;
+    syncSelection();
+  });
+  // A new table is a new view: its selection starts empty.
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    if (e.detail.target && (e.detail.target.id === "device-table" || e.detail.target.id === "blade")) allMatching = 0;
   });
 
   // <button data-open-dialog="id"> opens a <dialog>; [data-close-dialog] closes it.
@@ -159,8 +194,15 @@
         more.textContent = "and " + (names.length - 10) + " more";
         list.appendChild(more);
       }
+      var total = allMatching || names.length;
+      if (allMatching > names.length) {
+        list.lastChild && list.lastChild.textContent.indexOf("and ") === 0 && list.removeChild(list.lastChild);
+        var rest = document.createElement("li");
+        rest.textContent = "and " + (allMatching - Math.min(names.length, 10)).toLocaleString("en-US") + " more matching devices";
+        list.appendChild(rest);
+      }
       dlg.querySelectorAll("[data-confirm-count]").forEach(function (el) {
-        el.textContent = names.length === 1 ? "1 device" : names.length + " devices";
+        el.textContent = total === 1 ? "1 device" : total.toLocaleString("en-US") + " devices";
       });
       dlg.showModal();
       return;

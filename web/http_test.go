@@ -1751,3 +1751,30 @@ func TestTriage(t *testing.T) {
 		reader.get(t, "/devices?tab=ready&list=999999").wantStatus(http.StatusNotFound)
 	})
 }
+
+// TestActionOnAllMatching restores every Excluded device at once by naming
+// the view instead of rows, and refuses a view too large for one action.
+func TestActionOnAllMatching(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{fleet: true})
+	admin := e.as(t, store.RoleServiceAdmin)
+	ready := e.allRows(t, store.DeviceQuery{Tab: store.TabReady})
+	if _, err := e.st.Deregister(e.ctx, []string{ready[0].DeviceID, ready[1].DeviceID}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	excluded := e.allRows(t, store.DeviceQuery{Tab: store.TabNotRegistered, Status: store.StatusExcluded})
+	if len(excluded) < 3 {
+		t.Fatalf("the fleet has %d Excluded devices; the test needs 3", len(excluded))
+	}
+	res := admin.postHX(t, "/devices/restore", url.Values{"all_matching": {"1"}, "tab": {"not-registered"}, "status": {"excluded"}}).wantStatus(http.StatusOK)
+	if got := res.text("action-result"); !strings.Contains(got, "Restored "+strconv.Itoa(len(excluded))) {
+		t.Errorf("toast %q, want %d restored", got, len(excluded))
+	}
+	if left := e.allRows(t, store.DeviceQuery{Tab: store.TabNotRegistered, Status: store.StatusExcluded}); len(left) != 0 {
+		t.Errorf("%d Excluded devices left", len(left))
+	}
+	res = admin.postHX(t, "/devices/restore", url.Values{"all_matching": {"1"}, "tab": {"not-registered"}, "status": {"excluded"}}).wantStatus(http.StatusUnprocessableEntity)
+	if got := res.text("error-message"); !strings.Contains(got, "no device matches") {
+		t.Errorf("an empty view says %q", got)
+	}
+}

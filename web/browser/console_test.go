@@ -320,3 +320,28 @@ func TestTriageInTheBrowser(t *testing.T) {
 		t.Errorf("not found summary %q", got)
 	}
 }
+
+// TestSelectAllMatching selects the page, then every device of the view:
+// the actions and the confirmation count the view, not the page.
+func TestSelectAllMatching(t *testing.T) {
+	a := newApp(t, 300)
+	p := a.open(t)
+	p.signIn(adminEmail)
+	total := p.tabCount("ready")
+	p.do("select the page", chromedp.Click(tid("select-all")))
+	p.do("select every matching device", chromedp.WaitVisible(tid("select-matching")), chromedp.Click(tid("select-matching-on")))
+	p.waitFor("the count of the view", fmt.Sprintf(`document.querySelector('[data-selection-count]').textContent.includes('All %d matching')`, total))
+	p.do("ask to deregister",
+		chromedp.Click(tid("device-actions")),
+		chromedp.WaitVisible(tid("actions-dialog")),
+		chromedp.Click(tid("deregister-submit")),
+		chromedp.WaitVisible(tid("deregister-confirm")),
+	)
+	if got := p.text("deregister-confirm"); !strings.Contains(got, fmt.Sprintf("Deregister %d devices?", total)) || !strings.Contains(got, "more matching devices") {
+		t.Errorf("the confirmation says %q", got)
+	}
+	if n := eval[int](p, `document.querySelectorAll('[data-selected-ids] input[name="all_matching"]').length`); n == 0 {
+		t.Error("the action forms do not name the view")
+	}
+	p.do("cancel", chromedp.Click(tid("deregister-cancel")))
+}

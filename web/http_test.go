@@ -343,7 +343,7 @@ func TestCSRF(t *testing.T) {
 	})
 }
 
-func mustUser(t *testing.T, e *env, r store.Role) store.User {
+func mustUser(t testing.TB, e *env, r store.Role) store.User {
 	t.Helper()
 	u, err := e.st.UserByEmail(e.ctx, emailOf(r))
 	if err != nil {

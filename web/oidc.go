@@ -43,6 +43,9 @@ type OIDCConfig struct {
 	Scopes []string
 	// RoleMap applies until a Global Administrator saves one in the portal.
 	RoleMap store.RoleMap
+	// HTTPClient reaches the provider (token endpoint and keys); default
+	// http.DefaultClient.
+	HTTPClient *http.Client
 }
 
 // CallbackPath is where the provider sends the browser back.
@@ -76,7 +79,11 @@ func NewOIDC(ctx context.Context, cfg OIDCConfig, now func() time.Time) (*OIDC, 
 	}
 	// The key set is fetched (and fetched again when the provider rotates
 	// its keys) on this context: it must outlive start-up.
-	op, err := oidc.NewProvider(context.WithoutCancel(ctx), cfg.Issuer)
+	ctx = context.WithoutCancel(ctx)
+	if cfg.HTTPClient != nil {
+		ctx = oidc.ClientContext(ctx, cfg.HTTPClient)
+	}
+	op, err := oidc.NewProvider(ctx, cfg.Issuer)
 	if err != nil {
 		return nil, fmt.Errorf("OpenID Connect discovery at %s/.well-known/openid-configuration failed: %v", strings.TrimSuffix(cfg.Issuer, "/"), err)
 	}
@@ -86,6 +93,7 @@ func NewOIDC(ctx context.Context, cfg OIDCConfig, now func() time.Time) (*OIDC, 
 		return nil, fmt.Errorf("OpenID Connect discovery at %s failed: %v", cfg.Issuer, err)
 	}
 	gp.SkipUserInfoRequest = true // everything Patchboard needs is in the verified id_token
+	gp.HTTPClient = cfg.HTTPClient
 	p := &pkceProvider{Provider: gp}
 	// goth's registry is global: each portal registers its provider under
 	// a name of its own.
@@ -412,12 +420,12 @@ func (flowStores) New(r *http.Request, name string) (*sessions.Session, error) {
 	if err != nil {
 		return sess, nil // expired or used: an empty flow
 	}
-	var values map[string]string
+	var values map[string][]byte
 	if json.Unmarshal([]byte(data), &values) != nil {
 		return sess, nil
 	}
 	for k, v := range values {
-		sess.Values[k] = v
+		sess.Values[k] = string(v)
 	}
 	sess.ID, sess.IsNew = c.Value, false
 	return sess, nil
@@ -439,12 +447,14 @@ func (flowStores) Save(r *http.Request, w http.ResponseWriter, sess *sessions.Se
 	}
 	// A new flow gets a new token, so a cookie planted before cannot name it.
 	sess.ID = randomToken(32)
-	values := map[string]string{}
+	// gothic's values are gzipped bytes in a string: kept as bytes
+	// (base64 in JSON), which a JSON string would mangle.
+	values := map[string][]byte{}
 	for k, v := range sess.Values {
 		ks, kok := k.(string)
 		vs, vok := v.(string)
 		if kok && vok {
-			values[ks] = vs
+			values[ks] = []byte(vs)
 		}
 	}
 	data, _ := json.Marshal(values)

@@ -43,8 +43,8 @@ type OIDCConfig struct {
 	Scopes []string
 	// RoleMap applies until a Global Administrator saves one in the portal.
 	RoleMap store.RoleMap
-	// HTTPClient reaches the provider (token endpoint and keys); default
-	// http.DefaultClient.
+	// HTTPClient reaches the provider (token endpoint and keys); default: a
+	// client with a 30 s timeout.
 	HTTPClient *http.Client
 }
 
@@ -77,13 +77,13 @@ func NewOIDC(ctx context.Context, cfg OIDCConfig, now func() time.Time) (*OIDC, 
 	if len(cfg.Scopes) == 0 {
 		cfg.Scopes = []string{oidc.ScopeOpenID, "profile", "email"}
 	}
-	// The key set is fetched (and fetched again when the provider rotates
-	// its keys) on this context: it must outlive start-up.
-	ctx = context.WithoutCancel(ctx)
-	if cfg.HTTPClient != nil {
-		ctx = oidc.ClientContext(ctx, cfg.HTTPClient)
+	if cfg.HTTPClient == nil {
+		// Nothing waits on a provider that stopped answering for ever.
+		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 	}
-	op, err := oidc.NewProvider(ctx, cfg.Issuer)
+	// go-oidc fetches the key set (again when the provider rotates its
+	// keys) with this client, on a context of its own.
+	op, err := oidc.NewProvider(oidc.ClientContext(ctx, cfg.HTTPClient), cfg.Issuer)
 	if err != nil {
 		return nil, fmt.Errorf("OpenID Connect discovery at %s/.well-known/openid-configuration failed: %v", strings.TrimSuffix(cfg.Issuer, "/"), err)
 	}

@@ -24,10 +24,13 @@ type SignInProvider interface {
 }
 
 // SignInError is a sign-in that failed for a reason the person can act on:
-// Message is shown to them, Detail goes to the audit log.
+// Message is shown to them, Detail goes to the audit log and Cause (the
+// library's own words, which name the failed check and never a token) to
+// the server log.
 type SignInError struct {
 	Message string
 	Detail  string
+	Cause   error
 }
 
 func (e *SignInError) Error() string { return e.Detail }
@@ -63,6 +66,11 @@ func (h *SSO) Callback(c echo.Context) error {
 	id, err := h.Provider.Finish(c, h.Store)
 	var se *SignInError
 	if errors.As(err, &se) {
+		attrs := []any{"reason", se.Detail, "address", c.RealIP()}
+		if se.Cause != nil {
+			attrs = append(attrs, "error", se.Cause.Error())
+		}
+		h.Logger.Warn("single sign-on refused", attrs...)
 		h.Store.Record(ctx, store.AuditEntry{Actor: "single sign-on", Action: store.ActionSignIn, Target: c.RealIP(),
 			Outcome: store.OutcomeFailure, Detail: se.Detail})
 		return h.loginError(c, http.StatusUnauthorized, se.Message)

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -60,7 +59,6 @@ type OIDC struct {
 	provider *pkceProvider
 	verifier *oidc.IDTokenVerifier
 	flows    *flowStore
-	log      *slog.Logger
 }
 
 // NewOIDC reads the provider's discovery document and prepares the
@@ -183,9 +181,8 @@ func (o *OIDC) Finish(c echo.Context, st *store.Store) (store.Identity, error) {
 		return store.Identity{}, &handlers.SignInError{Message: "The sign-in did not come from this browser's request. Start again.", Detail: "state mismatch"}
 	}
 	if _, err := sess.Authorize(o.provider, q); err != nil {
-		o.logf(req, "code exchange refused", err)
 		return store.Identity{}, &handlers.SignInError{Message: "The identity provider did not accept the sign-in code (it may have been used already). Start again.",
-			Detail: "code exchange refused: " + oauthErrorCode(err)}
+			Detail: "code exchange refused: " + oauthErrorCode(err), Cause: err}
 	}
 	raw := sess.IDToken
 	if raw == "" {
@@ -193,20 +190,14 @@ func (o *OIDC) Finish(c echo.Context, st *store.Store) (store.Identity, error) {
 	}
 	tok, err := o.verifier.Verify(req.Context(), raw)
 	if err != nil {
-		o.logf(req, "id_token refused", err)
 		return store.Identity{}, &handlers.SignInError{Message: "The identity provider's answer could not be verified, so you were not signed in. Start again; if it keeps failing, tell your administrator.",
-			Detail: "id_token refused: " + verifyReason(err)}
+			Detail: "id_token refused: " + verifyReason(err), Cause: err}
 	}
 	if subtle.ConstantTimeCompare([]byte(tok.Nonce), []byte(sess.Nonce)) != 1 {
 		return store.Identity{}, &handlers.SignInError{Message: "The identity provider's answer could not be verified, so you were not signed in. Start again.",
 			Detail: "id_token refused: nonce mismatch"}
 	}
 	return identity(tok)
-}
-
-func (o *OIDC) logf(req *http.Request, msg string, err error) {
-	// go-oidc's and oauth2's messages name the failed check, never a token.
-	slog.Default().DebugContext(req.Context(), msg, "error", err.Error())
 }
 
 // idClaims are the id_token claims Patchboard reads.

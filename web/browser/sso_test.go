@@ -1,16 +1,12 @@
 package browser_test
 
 import (
-	"context"
-	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"patchboard/store"
-	"patchboard/store/demo"
 	"patchboard/web"
 	"patchboard/web/oidctest"
 )
@@ -19,38 +15,21 @@ import (
 // OpenID Connect provider of its own that maps the two Autopatch app roles.
 func newSSOApp(t *testing.T, n int) (*app, *oidctest.Issuer) {
 	t.Helper()
-	if browserCtx == nil {
-		t.Skip(skipReason)
-	}
-	ctx := t.Context()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "patchboard.db"))
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
-	now := time.Now()
-	if _, err := demo.Load(ctx, st, demo.Generate(demo.Options{Devices: n, Seed: 1, Now: now}), now); err != nil {
-		t.Fatalf("load demo fleet: %v", err)
-	}
 	iss := oidctest.New(time.Now)
 	t.Cleanup(iss.Close)
 	roleMap, err := store.ParseRoleMap("Patchboard.ServiceAdministrator=service-admin,Patchboard.ServiceReader=service-reader")
 	if err != nil {
 		t.Fatal(err)
 	}
-	bg, stop := context.WithCancel(context.Background())
-	t.Cleanup(stop)
-	srv := httptest.NewUnstartedServer(nil)
-	base := "http://" + srv.Listener.Addr().String()
-	o, err := web.NewOIDC(ctx, web.OIDCConfig{Issuer: iss.URL, ClientID: iss.ClientID, ClientSecret: iss.ClientSecret,
-		BaseURL: base, Name: "Contoso Entra ID", RoleMap: roleMap}, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = web.New(st, web.Config{InsecureCookies: true, Background: bg, OIDC: o})
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return &app{URL: srv.URL, Store: st}, iss
+	a := newAppWith(t, n, func(base string, cfg *web.Config) {
+		o, err := web.NewOIDC(t.Context(), web.OIDCConfig{Issuer: iss.URL, ClientID: iss.ClientID, ClientSecret: iss.ClientSecret,
+			BaseURL: base, Name: "Contoso Entra ID", RoleMap: roleMap}, time.Now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.OIDC = o
+	})
+	return a, iss
 }
 
 // TestSignInWithProvider: a Service Reader and a Service Administrator sign

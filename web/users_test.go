@@ -164,7 +164,7 @@ func TestUsersManage(t *testing.T) {
 		u := accountBySubject(t, e, "w1")
 		reg := e.group(t, store.RegistrationGroupName)
 		page := global.get(t, groupPath(reg, "")).wantStatus(http.StatusOK)
-		if page.doc().Find(`[data-testid="owner-add-account"] option[value="` + strconv.FormatInt(u.ID, 10) + `"]`).Length() != 1 {
+		if page.doc().Find(`[data-testid="owner-add-account"] option[value="`+strconv.FormatInt(u.ID, 10)+`"]`).Length() != 1 {
 			t.Fatal("the SSO account is not offered as an owner")
 		}
 		global.postHX(t, groupPath(reg, "add-owner"), idForm(u)).wantStatus(http.StatusOK)

@@ -67,7 +67,7 @@ func TestSignInWithProvider(t *testing.T) {
 		if got := p.text("current-role"); got != pp.role.Label() {
 			t.Fatalf("role %q, want %q", got, pp.role.Label())
 		}
-		if !p.exists(`[data-testid="` + pp.enabled + `"]`) || p.exists(`[data-testid="`+pp.absent+`"]`) {
+		if !p.exists(`[data-testid="`+pp.enabled+`"]`) || p.exists(`[data-testid="`+pp.absent+`"]`) {
 			t.Errorf("%s: want %s and no %s", pp.role.Label(), pp.enabled, pp.absent)
 		}
 		p.shot("sso-"+string(pp.role), false)

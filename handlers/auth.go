@@ -94,7 +94,9 @@ func (h *Auth) Login(c echo.Context) error {
 	if err := h.Sessions.SignIn(c, u.ID); err != nil {
 		return err
 	}
-	h.Store.Record(ctx, store.AuditEntry{Actor: u.Email, Action: store.ActionSignIn, Target: c.RealIP(), Outcome: store.OutcomeSuccess})
+	if err := h.Store.RecordSignIn(ctx, u, c.RealIP(), h.Now()); err != nil {
+		return err
+	}
 	if next == "" {
 		next = "/devices"
 	}

@@ -40,6 +40,8 @@ type SSO struct {
 	Deps
 	Sessions Sessions
 	Provider SignInProvider // nil: single sign-on is not configured
+	// BreakGlass: the password form is for Global Administrators only.
+	BreakGlass bool
 }
 
 // Start sends the browser to the provider.
@@ -116,5 +118,5 @@ func noAccessReason(id store.Identity) string {
 }
 
 func (h *SSO) loginError(c echo.Context, status int, msg string) error {
-	return Render(c, status, views.LoginPage(views.LoginView{Error: msg, SSO: h.Provider.Label()}))
+	return Render(c, status, views.LoginPage(views.LoginView{Error: msg, SSO: h.Provider.Label(), BreakGlass: h.BreakGlass}))
 }

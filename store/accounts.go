@@ -64,7 +64,7 @@ func (s *Store) SignInSSO(ctx context.Context, id Identity, m RoleMap, address s
 		}
 		if existed && before.Disabled() {
 			disabled = true
-			return recordAudit(ctx, tx, AuditEntry{At: now, Actor: before.Email, Action: ActionSignIn, Target: address,
+			return recordAudit(ctx, tx, AuditEntry{Actor: before.Email, Action: ActionSignIn, Target: address,
 				Outcome: OutcomeDenied, Detail: "account disabled"}, nil)
 		}
 		u, err = scanUser(tx.QueryRowContext(ctx, `
@@ -79,13 +79,13 @@ func (s *Store) SignInSSO(ctx context.Context, id Identity, m RoleMap, address s
 			return err
 		}
 		if existed && before.Role != role {
-			err := recordAudit(ctx, tx, AuditEntry{At: now, Actor: "directory", Action: ActionUserRole, Target: u.Email,
+			err := recordAudit(ctx, tx, AuditEntry{Actor: "directory", Action: ActionUserRole, Target: u.Email,
 				Outcome: OutcomeSuccess, Detail: fmt.Sprintf("%s → %s at sign-in (%s)", before.Role.Label(), role.Label(), matchedDetail(by))}, nil)
 			if err != nil {
 				return err
 			}
 		}
-		entry := AuditEntry{At: now, Actor: u.Email, Action: ActionSignIn, Target: address, Outcome: OutcomeSuccess,
+		entry := AuditEntry{Actor: u.Email, Action: ActionSignIn, Target: address, Outcome: OutcomeSuccess,
 			Detail: fmt.Sprintf("single sign-on as %s (%s)", role.Label(), matchedDetail(by))}
 		if role == RoleNone {
 			entry.Outcome, entry.Detail = OutcomeDenied, "single sign-on: "+NoRoleReason(id)
@@ -106,6 +106,21 @@ func matchedDetail(by string) string {
 		return "no role map value matched"
 	}
 	return fmt.Sprintf("role map value %q", by)
+}
+
+// RecordSignIn notes a password sign-in: the account's last sign-in and
+// the audit entry, together.
+func (s *Store) RecordSignIn(ctx context.Context, u User, address string, now time.Time) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET last_sign_in_at = ? WHERE id = ?`, now.Unix(), u.ID); err != nil {
+			return err
+		}
+		return recordAudit(ctx, tx, AuditEntry{Actor: u.Email, Action: ActionSignIn, Target: address, Outcome: OutcomeSuccess}, nil)
+	})
+	if err != nil {
+		return fmt.Errorf("record sign-in: %w", err)
+	}
+	return nil
 }
 
 // NoRoleReason says why a person got no role from the directory.

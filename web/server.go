@@ -88,7 +88,7 @@ func New(st *store.Store, cfg Config) *Server {
 	h := handlerSet{
 		health:    &handlers.Health{Deps: deps},
 		auth:      auth,
-		sso:       &handlers.SSO{Deps: deps, Sessions: sessions, Provider: provider},
+		sso:       &handlers.SSO{Deps: deps, Sessions: sessions, Provider: provider, BreakGlass: auth.BreakGlass},
 		users:     &handlers.Users{Deps: deps, Provider: provider},
 		devices:   &handlers.Devices{Deps: deps},
 		discovery: &handlers.Discovery{Deps: deps},

@@ -29,7 +29,7 @@ func userRow(t *testing.T, page *response, email, source string) map[string]stri
 		if s.AttrOr("data-email", "") != email || !strings.HasPrefix(s.AttrOr("data-source", ""), source) {
 			return
 		}
-		for _, id := range []string{"user-source", "user-role-source", "user-sessions", "user-state"} {
+		for _, id := range []string{"user-source", "user-role-source", "user-sessions", "user-state", "user-last-sign-in"} {
 			out[id] = strings.TrimSpace(s.Find(`[data-testid="` + id + `"]`).Text())
 		}
 		out["role"] = strings.TrimSpace(s.Find(`[data-testid="user-role"]`).Text())
@@ -56,12 +56,13 @@ func TestUsersPage(t *testing.T) {
 	page := global.get(t, "/settings/users").wantStatus(http.StatusOK)
 
 	local := userRow(t, page, emailOf(store.RoleServiceReader), "Local")
-	if local["role"] != string(store.RoleServiceReader) || !strings.Contains(local["user-role-source"], "set by hand") || local["user-sessions"] != "1" {
+	if local["role"] != string(store.RoleServiceReader) || !strings.Contains(local["user-role-source"], "set by hand") || local["user-sessions"] != "1" ||
+		local["user-last-sign-in"] != "just now" {
 		t.Errorf("local row %v", local)
 	}
 	sso := userRow(t, page, emailOf(store.RoleServiceReader), "Single sign-on")
 	if !strings.Contains(sso["role"], "Service Administrator") || !strings.Contains(sso["user-role-source"], "directory") ||
-		sso["user-sessions"] != "1" {
+		sso["user-sessions"] != "1" || sso["user-last-sign-in"] != "just now" {
 		t.Errorf("SSO row %v", sso)
 	}
 	if page.testid("role-map").Length() != 1 {

@@ -1,6 +1,7 @@
 package browser_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -72,4 +73,20 @@ func TestSignInWithProvider(t *testing.T) {
 		}
 		p.shot("sso-"+string(pp.role), false)
 	}
+
+	// A Global Administrator finds both in Users and roles, with the role
+	// the directory gave them.
+	if _, err := a.Store.AddUser(t.Context(), "global@example.com", store.RoleGlobalAdmin, password, "test"); err != nil {
+		t.Fatal(err)
+	}
+	p := a.open(t)
+	p.signIn("global@example.com")
+	p.do("open Users and roles", chromedp.Click(tid("nav-users")), chromedp.WaitVisible(tid("users-table")))
+	for _, pp := range people {
+		role := eval[string](p, `document.querySelector('[data-testid="user-row"][data-email="`+pp.person.Email+`"] [data-testid="user-role"]').textContent`)
+		if !strings.Contains(role, pp.role.Label()) || !strings.Contains(role, "from the directory") {
+			t.Errorf("%s's role on Users and roles: %q", pp.person.Email, role)
+		}
+	}
+	p.shot("users-and-roles", true)
 }

@@ -17,10 +17,12 @@ type SignInProvider interface {
 	Label() string
 	// RoleMap is the configured role map (PATCHBOARD_OIDC_ROLE_MAP).
 	RoleMap() store.RoleMap
-	// Begin starts a flow for this browser and returns where to send it.
-	Begin(c echo.Context, st *store.Store) (string, error)
-	// Finish checks the provider's answer and returns who signed in.
-	Finish(c echo.Context, st *store.Store) (store.Identity, error)
+	// Begin starts a flow for this browser, to end at the local path next,
+	// and returns where to send the browser.
+	Begin(c echo.Context, st *store.Store, next string) (string, error)
+	// Finish checks the provider's answer and returns who signed in and the
+	// next of Begin.
+	Finish(c echo.Context, st *store.Store) (store.Identity, string, error)
 }
 
 // SignInError is a sign-in that failed for a reason the person can act on:
@@ -49,7 +51,7 @@ func (h *SSO) Start(c echo.Context) error {
 	if h.Provider == nil {
 		return echo.NewHTTPError(http.StatusNotFound, "Single sign-on is not configured. Sign in with your password.")
 	}
-	to, err := h.Provider.Begin(c, h.Store)
+	to, err := h.Provider.Begin(c, h.Store, safeNext(c.QueryParam("next")))
 	if err != nil {
 		return err
 	}
@@ -65,7 +67,7 @@ func (h *SSO) Callback(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusNotFound, "Single sign-on is not configured. Sign in with your password.")
 	}
 	ctx := c.Request().Context()
-	id, err := h.Provider.Finish(c, h.Store)
+	id, next, err := h.Provider.Finish(c, h.Store)
 	var se *SignInError
 	if errors.As(err, &se) {
 		attrs := []any{"reason", se.Detail, "address", c.RealIP()}
@@ -107,7 +109,10 @@ func (h *SSO) Callback(c echo.Context) error {
 		c.SetRequest(c.Request().WithContext(ctx))
 		return Render(c, http.StatusForbidden, views.NoAccessPage(u.Email, noAccessReason(id)))
 	}
-	return c.Redirect(http.StatusSeeOther, "/devices")
+	if next = safeNext(next); next == "" {
+		next = "/devices"
+	}
+	return c.Redirect(http.StatusSeeOther, next)
 }
 
 func noAccessReason(id store.Identity) string {

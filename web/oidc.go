@@ -138,11 +138,21 @@ func (o *OIDC) Label() string { return o.cfg.Name }
 // RoleMap is the configured role map.
 func (o *OIDC) RoleMap() store.RoleMap { return o.cfg.RoleMap }
 
-// Begin stores a new flow (state, nonce, PKCE verifier) for this browser
-// and returns the provider's authorization URL.
-func (o *OIDC) Begin(c echo.Context, st *store.Store) (string, error) {
+// Begin stores a new flow (state, nonce, PKCE verifier, where to go after)
+// for this browser and returns the provider's authorization URL. It is
+// gothic.GetAuthURL with the flow's next path added.
+func (o *OIDC) Begin(c echo.Context, st *store.Store, next string) (string, error) {
 	req := o.request(c, st)
-	return gothic.GetAuthURL(c.Response(), req)
+	gs, err := o.provider.BeginAuth(gothic.SetState(req))
+	if err != nil {
+		return "", err
+	}
+	sess := gs.(*flowSession)
+	sess.Next = next
+	if err := gothic.StoreInSession(o.provider.Name(), sess.Marshal(), req, c.Response()); err != nil {
+		return "", err
+	}
+	return sess.AuthURL, nil
 }
 
 func (o *OIDC) request(c echo.Context, st *store.Store) *http.Request {
@@ -156,39 +166,55 @@ func (o *OIDC) request(c echo.Context, st *store.Store) *http.Request {
 // exchanged with the PKCE verifier; the id_token's signature, issuer,
 // audience, expiry and nonce must hold. Tokens go no further than this
 // function: not into a session, not into a log.
-func (o *OIDC) Finish(c echo.Context, st *store.Store) (store.Identity, error) {
+func (o *OIDC) Finish(c echo.Context, st *store.Store) (store.Identity, string, error) {
+	sess, err := o.finish(c, st)
+	if err != nil {
+		return store.Identity{}, "", err
+	}
+	id, err := o.verify(c.Request().Context(), sess)
+	return id, sess.Next, err
+}
+
+// finish takes the browser's flow, checks its state and exchanges the code
+// with the PKCE verifier.
+func (o *OIDC) finish(c echo.Context, st *store.Store) (*flowSession, error) {
 	req := o.request(c, st)
 	q := req.URL.Query()
 	// However it ends, the flow is used up and its cookie cleared.
 	defer gothic.Logout(c.Response(), req)
 	if code := q.Get("error"); code != "" {
-		return store.Identity{}, providerError(code, q.Get("error_description"))
+		return nil, providerError(code, q.Get("error_description"))
 	}
 	value, err := gothic.GetFromSession(o.provider.Name(), req)
 	if err != nil {
-		return store.Identity{}, &handlers.SignInError{Message: "This sign-in has expired or was already used. Start again.",
+		return nil, &handlers.SignInError{Message: "This sign-in has expired or was already used. Start again.",
 			Detail: "no sign-in flow for this browser (expired, used or from another browser)"}
 	}
 	if !o.flows.consume(req, st) {
-		return store.Identity{}, &handlers.SignInError{Message: "This sign-in was already used. Start again.", Detail: "sign-in flow replayed"}
+		return nil, &handlers.SignInError{Message: "This sign-in was already used. Start again.", Detail: "sign-in flow replayed"}
 	}
 	gs, err := o.provider.UnmarshalSession(value)
 	if err != nil {
-		return store.Identity{}, err
+		return nil, err
 	}
 	sess := gs.(*flowSession)
 	if !sameState(sess.AuthURL, q.Get("state")) {
-		return store.Identity{}, &handlers.SignInError{Message: "The sign-in did not come from this browser's request. Start again.", Detail: "state mismatch"}
+		return nil, &handlers.SignInError{Message: "The sign-in did not come from this browser's request. Start again.", Detail: "state mismatch"}
 	}
 	if _, err := sess.Authorize(o.provider, q); err != nil {
-		return store.Identity{}, &handlers.SignInError{Message: "The identity provider did not accept the sign-in code (it may have been used already). Start again.",
+		return nil, &handlers.SignInError{Message: "The identity provider did not accept the sign-in code (it may have been used already). Start again.",
 			Detail: "code exchange refused: " + oauthErrorCode(err), Cause: err}
 	}
-	raw := sess.IDToken
-	if raw == "" {
+	return sess, nil
+}
+
+// verify checks the id_token the code was exchanged for: signature (from
+// the provider's keys), issuer, audience, expiry, then the flow's nonce.
+func (o *OIDC) verify(ctx context.Context, sess *flowSession) (store.Identity, error) {
+	if sess.IDToken == "" {
 		return store.Identity{}, &handlers.SignInError{Message: "The identity provider sent no ID token. Check that the openid scope is configured.", Detail: "no id_token"}
 	}
-	tok, err := o.verifier.Verify(req.Context(), raw)
+	tok, err := o.verifier.Verify(ctx, sess.IDToken)
 	if err != nil {
 		return store.Identity{}, &handlers.SignInError{Message: "The identity provider's answer could not be verified, so you were not signed in. Start again; if it keeps failing, tell your administrator.",
 			Detail: "id_token refused: " + verifyReason(err), Cause: err}
@@ -291,11 +317,13 @@ func sameState(authURL, got string) bool {
 // flow and checked at the callback.
 type pkceProvider struct{ *openidConnect.Provider }
 
-// flowSession is goth's session plus the flow's secrets.
+// flowSession is goth's session plus the flow's secrets and the local path
+// to go to after sign-in.
 type flowSession struct {
 	openidConnect.Session
 	Verifier string
 	Nonce    string
+	Next     string
 }
 
 // BeginAuth adds the PKCE challenge and the nonce to goth's URL.

@@ -262,6 +262,14 @@ func TestSSOFlowIsSafe(t *testing.T) {
 		again.visit(t, cb).wantLoginError("expired or was already used")
 		wantSignedOut(t, again)
 	})
+	t.Run("expired flow", func(t *testing.T) {
+		c := e.newClient()
+		e.sso.SignIn(reader)
+		cb := c.startSSO(t)
+		e.clock.Advance(11 * time.Minute)
+		c.visit(t, cb).wantLoginError("expired or was already used")
+		wantSignedOut(t, c)
+	})
 	t.Run("replayed code", func(t *testing.T) {
 		c := e.newClient()
 		e.sso.SignIn(reader)
@@ -335,6 +343,29 @@ func TestSSOFlowIsSafe(t *testing.T) {
 	if err != nil || tokens != 0 {
 		t.Errorf("%d sessions or flows hold a token (%v)", tokens, err)
 	}
+}
+
+// TestSSOComesBack: signing in from a bookmarked page returns to it; a
+// next that leaves the site is ignored.
+func TestSSOComesBack(t *testing.T) {
+	t.Parallel()
+	e := ssoEnv(t, envOptions{fleet: true})
+	c := e.newClient()
+	c.get(t, "/groups").wantRedirect("/login?next=%2Fgroups")
+	form := c.get(t, "/login?next=%2Fgroups").wantStatus(http.StatusOK)
+	href, _ := form.testid("sso-button").Attr("href")
+	if href != "/auth/oidc?next=%2Fgroups" {
+		t.Fatalf("button href %q", href)
+	}
+	e.sso.SignIn(person("b1", withRoles(appRoleReader)))
+	start := c.get(t, href).wantStatus(http.StatusSeeOther)
+	at := c.visit(t, start.header.Get("Location"))
+	c.visit(t, at.header.Get("Location")).wantRedirect("/groups")
+
+	c = e.newClient()
+	start = c.get(t, "/auth/oidc?next=//evil.example/").wantStatus(http.StatusSeeOther)
+	at = c.visit(t, start.header.Get("Location"))
+	c.visit(t, at.header.Get("Location")).wantRedirect("/devices")
 }
 
 // TestSSOSessionRenewed: signing in through the provider replaces the

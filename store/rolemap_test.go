@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -78,6 +77,7 @@ func TestAccountsMigrationKeepsReferences(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer st.Close()
 	u, err := st.AddUser(ctx, "owner@example.com", RoleServiceAdmin, "long enough password", "test")
 	if err != nil {
 		t.Fatal(err)
@@ -93,28 +93,33 @@ func TestAccountsMigrationKeepsReferences(t *testing.T) {
 	if err := st.SaveSession(ctx, "tok", Session{UserID: u.ID, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	st.Close()
 
-	// Back to the schema before 0010, then open: the migration runs again.
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = db.Exec(`PRAGMA foreign_keys = OFF;
+	// Back to the users table before 0010, then run 0010 again as the
+	// migrator does.
+	_, err = st.w.ExecContext(ctx, `PRAGMA foreign_keys = OFF;
 		CREATE TABLE users_old (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE COLLATE NOCASE, name TEXT NOT NULL DEFAULT '',
 			role TEXT NOT NULL DEFAULT '', password_hash TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
 		INSERT INTO users_old SELECT id, email, name, role, password_hash, created_at, updated_at FROM users;
 		DROP TABLE users; ALTER TABLE users_old RENAME TO users; DROP TABLE settings; DROP TABLE sign_in_flows;
-		PRAGMA user_version = 7;`)
-	db.Close()
+		PRAGMA foreign_keys = ON;`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err = Open(ctx, path)
+	var version int
+	if err := st.w.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	body, err := migrationFS.ReadFile("migrations/0010_accounts.sql")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	if err := applyMigration(ctx, st.w, version, string(body)); err != nil {
+		t.Fatal(err)
+	}
+	var fk int
+	if err := st.w.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil || fk != 1 {
+		t.Errorf("foreign keys are %d after the migration (%v), want 1", fk, err)
+	}
 	if ok, err := st.IsGroupOwner(ctx, reg.ID, u.ID); err != nil || !ok {
 		t.Errorf("group owner lost: %v %v", ok, err)
 	}
@@ -129,3 +134,4 @@ func TestAccountsMigrationKeepsReferences(t *testing.T) {
 		t.Errorf("an SSO account with a local account's e-mail: %+v %v", sso, err)
 	}
 }
+

@@ -134,4 +134,3 @@ func TestAccountsMigrationKeepsReferences(t *testing.T) {
 		t.Errorf("an SSO account with a local account's e-mail: %+v %v", sso, err)
 	}
 }
-

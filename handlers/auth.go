@@ -28,6 +28,11 @@ type Auth struct {
 	Deps
 	Sessions Sessions
 	Limiter  *Limiter
+	// SSO labels the single sign-on button; empty when there is none.
+	SSO string
+	// BreakGlass keeps the password form for Global Administrators only
+	// (PATCHBOARD_LOCAL_SIGNIN=break-glass).
+	BreakGlass bool
 }
 
 // LoginForm shows the sign-in form.
@@ -35,20 +40,28 @@ func (h *Auth) LoginForm(c echo.Context) error {
 	if _, ok := views.User(c.Request().Context()); ok {
 		return c.Redirect(http.StatusSeeOther, "/devices")
 	}
-	return Render(c, http.StatusOK, views.LoginPage(views.LoginView{Next: safeNext(c.QueryParam("next"))}))
+	return Render(c, http.StatusOK, views.LoginPage(h.view(views.LoginView{Next: safeNext(c.QueryParam("next"))})))
 }
 
-// Login checks the password, slowing down repeated failures per account and
-// per address.
+func (h *Auth) view(v views.LoginView) views.LoginView {
+	v.SSO, v.BreakGlass = h.SSO, h.BreakGlass
+	return v
+}
+
+// Login checks the password. Repeated failures slow down the pair of
+// account and address: someone guessing an account's password from one
+// address does not lock its owner out elsewhere, and one person's typos do
+// not lock out everyone behind the same proxy; once the wait is over the
+// right password gets through.
 func (h *Auth) Login(c echo.Context) error {
 	ctx := c.Request().Context()
 	email := strings.TrimSpace(c.FormValue("email"))
 	next := safeNext(c.FormValue("next"))
-	view := views.LoginView{Email: email, Next: next}
-	keys := []string{"email:" + strings.ToLower(email), "ip:" + c.RealIP()}
+	view := h.view(views.LoginView{Email: email, Next: next})
+	keys := []string{strings.ToLower(email) + " from " + c.RealIP()}
 	now := h.Now()
 	if wait := h.Limiter.Wait(now, keys...); wait > 0 {
-		h.Store.Record(ctx, store.AuditEntry{Actor: email, Action: "auth.sign-in", Target: c.RealIP(),
+		h.Store.Record(ctx, store.AuditEntry{Actor: email, Action: store.ActionSignIn, Target: c.RealIP(),
 			Outcome: store.OutcomeDenied, Detail: "too many failed sign-ins"})
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
 		view.Error = fmt.Sprintf("Too many failed sign-ins. Try again in %s.", wait.Round(time.Second))
@@ -57,19 +70,33 @@ func (h *Auth) Login(c echo.Context) error {
 	u, err := h.Store.Authenticate(ctx, email, c.FormValue("password"))
 	if errors.Is(err, store.ErrBadCredentials) {
 		h.Limiter.Fail(now, keys...)
-		h.Store.Record(ctx, store.AuditEntry{Actor: email, Action: "auth.sign-in", Target: c.RealIP(),
+		h.Store.Record(ctx, store.AuditEntry{Actor: email, Action: store.ActionSignIn, Target: c.RealIP(),
 			Outcome: store.OutcomeFailure, Detail: "wrong email or password"})
 		view.Error = "Wrong email or password."
 		return Render(c, http.StatusUnauthorized, views.LoginPage(view))
+	}
+	if errors.Is(err, store.ErrDisabled) {
+		h.Store.Record(ctx, store.AuditEntry{Actor: email, Action: store.ActionSignIn, Target: c.RealIP(),
+			Outcome: store.OutcomeDenied, Detail: "account disabled"})
+		view.Error = "This account is disabled. Ask a Global Administrator to enable it."
+		return Render(c, http.StatusForbidden, views.LoginPage(view))
 	}
 	if err != nil {
 		return err
 	}
 	h.Limiter.Reset(keys[0])
+	if h.BreakGlass && u.Role != store.RoleGlobalAdmin {
+		h.Store.Record(ctx, store.AuditEntry{Actor: u.Email, Action: store.ActionSignIn, Target: c.RealIP(),
+			Outcome: store.OutcomeDenied, Detail: "password sign-in is break-glass only; role " + u.Role.Label()})
+		view.Error = "Password sign-in is kept for Global Administrators (break-glass). Sign in with " + h.SSO + "."
+		return Render(c, http.StatusForbidden, views.LoginPage(view))
+	}
 	if err := h.Sessions.SignIn(c, u.ID); err != nil {
 		return err
 	}
-	h.Store.Record(ctx, store.AuditEntry{Actor: u.Email, Action: "auth.sign-in", Target: c.RealIP(), Outcome: store.OutcomeSuccess})
+	if err := h.Store.RecordSignIn(ctx, u, c.RealIP(), h.Now()); err != nil {
+		return err
+	}
 	if next == "" {
 		next = "/devices"
 	}

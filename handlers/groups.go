@@ -270,6 +270,11 @@ func (h *Groups) groupView(c echo.Context, g store.Group, parts groupParts) (vie
 		if v.Owners, err = h.Store.GroupOwners(ctx, g.ID); err != nil {
 			return v, err
 		}
+		if v.CanManageOwners {
+			if v.Accounts, err = h.Store.Accounts(ctx, h.Now()); err != nil {
+				return v, err
+			}
+		}
 	}
 	if parts.nestable && g.Kind == store.GroupAssigned {
 		groups, err := h.Store.Groups(ctx)
@@ -529,7 +534,11 @@ func (h *Groups) AddOwner(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	u, err := h.Store.AddGroupOwner(c.Request().Context(), g.ID, c.FormValue("email"), Actor(c))
+	uid, err := strconv.ParseInt(c.FormValue("user_id"), 10, 64)
+	if err != nil || uid <= 0 {
+		return fmt.Errorf("%w: choose an account", store.ErrInvalid)
+	}
+	u, err := h.Store.AddGroupOwner(c.Request().Context(), g.ID, uid, Actor(c))
 	if err != nil {
 		return err
 	}

@@ -190,24 +190,54 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		if err != nil {
 			return fmt.Errorf("read migration %s: %w", m.name, err)
 		}
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
-		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migration %s: %w", m.name, err)
-		}
-		// PRAGMA takes no bound parameters; the version is our own integer.
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.version)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migration %s: %w", m.name, err)
-		}
-		if err := tx.Commit(); err != nil {
+		if err := applyMigration(ctx, db, m.version, string(body)); err != nil {
 			return fmt.Errorf("migration %s: %w", m.name, err)
 		}
 	}
 	return nil
+}
+
+// foreignKeysOff marks a migration that rebuilds a table others refer to
+// (SQLite's way to change a constraint): with foreign keys on, dropping the
+// old table would delete the rows that refer to it.
+const foreignKeysOff = "-- patchboard:foreign-keys-off"
+
+// applyMigration runs one migration and the version bump in one
+// transaction. A migration marked foreignKeysOff runs with foreign keys off
+// (a pragma SQLite ignores inside a transaction, hence on the connection
+// before it begins) and commits only if every reference still holds.
+func applyMigration(ctx context.Context, db *sql.DB, version int, body string) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if strings.HasPrefix(body, foreignKeysOff) {
+		if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = OFF"); err != nil {
+			return err
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA foreign_keys = ON")
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, body); err != nil {
+		return err
+	}
+	var table string
+	switch err := tx.QueryRowContext(ctx, "PRAGMA foreign_key_check").Scan(&table, new(any), new(any), new(any)); {
+	case err == nil:
+		return fmt.Errorf("a row of %s refers to a row that is gone", table)
+	case !errors.Is(err, sql.ErrNoRows):
+		return err
+	}
+	// PRAGMA takes no bound parameters; the version is our own integer.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", version)); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // unix converts a time to the stored form: seconds since the epoch, or NULL

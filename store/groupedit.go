@@ -232,7 +232,7 @@ func (s *Store) RemoveGroupMember(ctx context.Context, groupID, memberGroupID in
 // GroupOwners lists the owners of a group by email.
 func (s *Store) GroupOwners(ctx context.Context, groupID int64) ([]User, error) {
 	rows, err := s.r.QueryContext(ctx, `
-		SELECT u.id, u.email, u.name, u.role, u.created_at FROM group_owners o JOIN users u ON u.id = o.user_id
+		SELECT u.id, u.email, u.name, u.role, u.created_at, u.issuer, u.subject, u.role_source, u.disabled_at, u.last_sign_in_at FROM group_owners o JOIN users u ON u.id = o.user_id
 		WHERE o.group_id = ? ORDER BY u.email COLLATE NOCASE`, groupID)
 	if err != nil {
 		return nil, fmt.Errorf("group owners: %w", err)
@@ -240,12 +240,10 @@ func (s *Store) GroupOwners(ctx context.Context, groupID int64) ([]User, error) 
 	defer rows.Close()
 	var out []User
 	for rows.Next() {
-		var u User
-		var created int64
-		if err := rows.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &created); err != nil {
+		u, err := scanUser(rows)
+		if err != nil {
 			return nil, fmt.Errorf("group owners: %w", err)
 		}
-		u.CreatedAt = time.Unix(created, 0).UTC()
 		out = append(out, u)
 	}
 	return out, rows.Err()
@@ -264,30 +262,24 @@ func (s *Store) IsGroupOwner(ctx context.Context, groupID, userID int64) (bool, 
 	return true, nil
 }
 
-// AddGroupOwner makes the user with this email an owner of the group.
+// AddGroupOwner makes the account with this ID an owner of the group. An
+// account, not an e-mail address: a local and an SSO account may share one.
 // Ownership lets a Service Administrator change the Device Registration
 // group's members; other roles' rights do not depend on it.
-func (s *Store) AddGroupOwner(ctx context.Context, groupID int64, email, actor string) (User, error) {
-	email = strings.TrimSpace(email)
-	if email == "" {
-		return User{}, fmt.Errorf("add group owner: %w", invalidf("email is empty; name a Patchboard user"))
-	}
+func (s *Store) AddGroupOwner(ctx context.Context, groupID, userID int64, actor string) (User, error) {
 	var u User
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		g, err := groupByIDForWrite(ctx, tx, groupID)
 		if err != nil {
 			return err
 		}
-		var created int64
-		err = tx.QueryRowContext(ctx, `SELECT id, email, name, role, created_at FROM users WHERE email = ? COLLATE NOCASE`, email).
-			Scan(&u.ID, &u.Email, &u.Name, &u.Role, &created)
+		u, err = scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, userID))
 		if errors.Is(err, sql.ErrNoRows) {
-			return invalidf("no Patchboard user has the email %s", quote(email))
+			return invalidf("no Patchboard account has the id %d; choose one from the list", userID)
 		}
 		if err != nil {
 			return err
 		}
-		u.CreatedAt = time.Unix(created, 0).UTC()
 		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO group_owners (group_id, user_id) VALUES (?, ?)`, g.ID, u.ID)
 		if err != nil {
 			return err

@@ -228,7 +228,7 @@ func TestDeleteGroup(t *testing.T) {
 	mustAddMembers(t, st, "Lab", outside)
 	if o, err := st.AddUser(ctx, "owner@example.com", RoleServiceAdmin, "long enough password", "tester"); err != nil {
 		t.Fatal(err)
-	} else if _, err := st.AddGroupOwner(ctx, finance.ID, o.Email, "tester"); err != nil {
+	} else if _, err := st.AddGroupOwner(ctx, finance.ID, o.ID, "tester"); err != nil {
 		t.Fatal(err)
 	}
 	mustDiscover(t, st, testNow)
@@ -380,7 +380,7 @@ func TestGroupOwners(t *testing.T) {
 	}
 
 	for _, u := range users {
-		if _, err := st.AddGroupOwner(ctx, reg.ID, strings.ToUpper(u.Email), "global@example.com"); err != nil {
+		if _, err := st.AddGroupOwner(ctx, reg.ID, u.ID, "global@example.com"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -402,16 +402,14 @@ func TestGroupOwners(t *testing.T) {
 		t.Errorf("audit %+v", a)
 	}
 
-	_, err = st.AddGroupOwner(ctx, reg.ID, "a@example.com", "tester")
+	_, err = st.AddGroupOwner(ctx, reg.ID, users[0].ID, "tester")
 	wantErrIs(t, err, ErrConflict)
-	_, err = st.AddGroupOwner(ctx, reg.ID, "nobody@example.com", "tester")
+	_, err = st.AddGroupOwner(ctx, reg.ID, 999999, "tester")
 	wantErrIs(t, err, ErrInvalid)
-	if !strings.Contains(err.Error(), `no Patchboard user has the email "nobody@example.com"`) {
+	if !strings.Contains(err.Error(), `no Patchboard account has the id 999999`) {
 		t.Errorf("message %q", err)
 	}
-	_, err = st.AddGroupOwner(ctx, reg.ID, "", "tester")
-	wantErrIs(t, err, ErrInvalid)
-	_, err = st.AddGroupOwner(ctx, 9999, "a@example.com", "tester")
+	_, err = st.AddGroupOwner(ctx, 9999, users[0].ID, "tester")
 	wantErrIs(t, err, ErrNotFound)
 
 	if err := st.RemoveGroupOwner(ctx, reg.ID, users[1].ID, "global@example.com"); err != nil {
@@ -427,7 +425,7 @@ func TestGroupOwners(t *testing.T) {
 	wantErrIs(t, st.RemoveGroupOwner(ctx, reg.ID, 9999, "tester"), ErrNotFound)
 
 	// Owners go with a deleted group.
-	if _, err := st.AddGroupOwner(ctx, pilot.ID, "a@example.com", "tester"); err != nil {
+	if _, err := st.AddGroupOwner(ctx, pilot.ID, users[0].ID, "tester"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.DeleteGroup(ctx, pilot.ID, "tester"); err != nil {

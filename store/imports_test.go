@@ -355,7 +355,7 @@ func TestMemberImportPermissions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.AddGroupOwner(ctx, reg.ID, owner.Email, "tester"); err != nil {
+	if _, err := st.AddGroupOwner(ctx, reg.ID, owner.ID, "tester"); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {

@@ -103,5 +103,51 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64
 	if err != nil {
 		return 0, fmt.Errorf("delete expired sessions: %w", err)
 	}
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM sign_in_flows WHERE expires_at <= ?`, now.Unix()); err != nil {
+		return 0, fmt.Errorf("delete expired sign-in flows: %w", err)
+	}
 	return res.RowsAffected()
+}
+
+// SaveSignInFlow keeps a single sign-on flow under its token until expires.
+func (s *Store) SaveSignInFlow(ctx context.Context, token, data string, expires time.Time) error {
+	_, err := s.w.ExecContext(ctx, `INSERT OR REPLACE INTO sign_in_flows (token_hash, data, expires_at) VALUES (?, ?, ?)`,
+		tokenHash(token), data, expires.Unix())
+	if err != nil {
+		return fmt.Errorf("save sign-in flow: %w", err)
+	}
+	return nil
+}
+
+// SignInFlow returns a flow that has not expired at now.
+func (s *Store) SignInFlow(ctx context.Context, token string, now time.Time) (string, error) {
+	var data string
+	err := s.r.QueryRowContext(ctx, `SELECT data FROM sign_in_flows WHERE token_hash = ? AND expires_at > ?`,
+		tokenHash(token), now.Unix()).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", notFoundf("sign-in flow not found or expired")
+	}
+	if err != nil {
+		return "", fmt.Errorf("sign-in flow: %w", err)
+	}
+	return data, nil
+}
+
+// TakeSignInFlow deletes a flow that has not expired and reports whether
+// this call did: of two requests racing with one flow, one wins.
+func (s *Store) TakeSignInFlow(ctx context.Context, token string, now time.Time) (bool, error) {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM sign_in_flows WHERE token_hash = ? AND expires_at > ?`, tokenHash(token), now.Unix())
+	if err != nil {
+		return false, fmt.Errorf("take sign-in flow: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// DeleteSignInFlow forgets a flow.
+func (s *Store) DeleteSignInFlow(ctx context.Context, token string) error {
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM sign_in_flows WHERE token_hash = ?`, tokenHash(token)); err != nil {
+		return fmt.Errorf("delete sign-in flow: %w", err)
+	}
+	return nil
 }

@@ -94,6 +94,8 @@ type GroupView struct {
 	MemberCount int
 	Members     MembersView
 	Owners      []store.User
+	// Accounts are who may be made an owner (for Global Administrators).
+	Accounts []store.Account
 	// Nestable are the groups the picker offers for nesting here.
 	Nestable []store.Group
 	Rule     RuleView

@@ -54,7 +54,7 @@ func (r *response) wantText(want string) *response {
 // addOwner makes the user holding role an owner of the group, in the store.
 func (e *env) addOwner(t testing.TB, g store.Group, r store.Role) {
 	t.Helper()
-	if _, err := e.st.AddGroupOwner(e.ctx, g.ID, emailOf(r), "test"); err != nil {
+	if _, err := e.st.AddGroupOwner(e.ctx, g.ID, mustUser(t, e, r).ID, "test"); err != nil {
 		t.Fatalf("add owner: %v", err)
 	}
 }
@@ -408,10 +408,11 @@ func TestGroupMembershipByRole(t *testing.T) {
 	other := e.createGroup(t, "Pilot", "")
 	// A second Service Administrator who owns the registration group.
 	owner := "owner@example.com"
-	if _, err := e.st.AddUser(e.ctx, owner, store.RoleServiceAdmin, password, "test"); err != nil {
+	ownerUser, err := e.st.AddUser(e.ctx, owner, store.RoleServiceAdmin, password, "test")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.st.AddGroupOwner(e.ctx, reg.ID, owner, "test"); err != nil {
+	if _, err := e.st.AddGroupOwner(e.ctx, reg.ID, ownerUser.ID, "test"); err != nil {
 		t.Fatal(err)
 	}
 	ownerClient := e.newClient()
@@ -732,18 +733,19 @@ func TestGroupOwnersOverHTTP(t *testing.T) {
 	global := e.as(t, store.RoleGlobalAdmin)
 	sa := mustUser(t, e, store.RoleServiceAdmin)
 
-	res := global.postHX(t, groupPath(reg, "add-owner"), url.Values{"email": {sa.Email}}).wantStatus(http.StatusOK)
+	saID := url.Values{"user_id": {strconv.FormatInt(sa.ID, 10)}}
+	res := global.postHX(t, groupPath(reg, "add-owner"), saID).wantStatus(http.StatusOK)
 	if !strings.Contains(res.text("action-result"), sa.Email+" now owns") || res.header.Get("HX-Trigger") != "group-changed" {
 		t.Errorf("add owner: %s", res.body)
 	}
 	e.wantAudit(t, store.ActionGroupOwnerAdd, emailOf(store.RoleGlobalAdmin), store.OutcomeSuccess, store.RegistrationGroupName)
-	global.postHX(t, groupPath(reg, "add-owner"), url.Values{"email": {sa.Email}}).wantStatus(http.StatusConflict)
-	global.postHX(t, groupPath(reg, "add-owner"), url.Values{"email": {"nobody@example.com"}}).
-		wantStatus(http.StatusUnprocessableEntity).wantText("no Patchboard user has the email")
+	global.postHX(t, groupPath(reg, "add-owner"), saID).wantStatus(http.StatusConflict)
+	global.postHX(t, groupPath(reg, "add-owner"), url.Values{"user_id": {"999999"}}).
+		wantStatus(http.StatusUnprocessableEntity).wantText("no Patchboard account has the id 999999")
 
 	// The owners section, refreshed as htmx asks for it.
 	owners := global.htmx(t, groupPath(reg, ""), "group-owners").wantStatus(http.StatusOK)
-	if !owners.isFragment() || owners.text("owner-email") != sa.Email || owners.testid("owner-remove").Length() != 1 || owners.testid("owner-add-email").Length() != 1 {
+	if !owners.isFragment() || owners.text("owner-email") != sa.Email || owners.testid("owner-remove").Length() != 1 || owners.testid("owner-add-account").Find("option").Length() < 5 {
 		t.Fatalf("owners fragment:\n%s", truncate(owners.body))
 	}
 	// Other roles see the owners but no controls, and the server refuses.
@@ -753,7 +755,7 @@ func TestGroupOwnersOverHTTP(t *testing.T) {
 		if p.testid("owner-row").Length() != 1 || p.testid("owner-remove").Length() != 0 || p.testid("owners-readonly").Length() != 1 {
 			t.Errorf("%s sees owner controls", roleName(r))
 		}
-		c.postHX(t, groupPath(reg, "add-owner"), url.Values{"email": {sa.Email}}).wantStatus(http.StatusForbidden)
+		c.postHX(t, groupPath(reg, "add-owner"), saID).wantStatus(http.StatusForbidden)
 		c.postHX(t, groupPath(reg, "remove-owner"), url.Values{"user_id": {strconv.FormatInt(sa.ID, 10)}}).wantStatus(http.StatusForbidden)
 	}
 	// The owner may now change the registration group's members.

@@ -22,6 +22,7 @@ import (
 	"patchboard/store"
 	"patchboard/store/demo"
 	"patchboard/web"
+	"patchboard/web/oidctest"
 )
 
 // testNow is the fleet's "now" and the start of every test server's clock.
@@ -142,6 +143,7 @@ type env struct {
 	ts    *httptest.Server
 	clock *fakeClock
 	errs  *errorLog
+	sso   *oidctest.Issuer
 
 	signInMu sync.Mutex
 	signedIn map[store.Role]*client
@@ -150,6 +152,9 @@ type env struct {
 type envOptions struct {
 	fleet bool // seed the demo fleet
 	cfg   web.Config
+	// sso signs in through this provider, with this role map.
+	sso     *oidctest.Issuer
+	roleMap string
 }
 
 // newEnv starts a portal on a copy of a seeded database. The test users are
@@ -171,8 +176,15 @@ func newEnv(t testing.TB, o envOptions) *env {
 	}
 	cfg.Logger = slog.New(e.errs)
 	cfg.Background = bg
+	// The redirect URI names the server's address: listen first.
+	e.ts = httptest.NewUnstartedServer(nil)
+	if o.sso != nil {
+		e.sso = o.sso
+		cfg.OIDC = newOIDC(t, o.sso, "http://"+e.ts.Listener.Addr().String(), o.roleMap, cfg.Now, nil)
+	}
 	e.srv = web.New(st, cfg)
-	e.ts = httptest.NewServer(e.srv)
+	e.ts.Config.Handler = e.srv
+	e.ts.Start()
 	t.Cleanup(func() {
 		e.ts.Close()
 		stopBG()

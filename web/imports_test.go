@@ -228,14 +228,15 @@ func TestImportPermissions(t *testing.T) {
 	t.Parallel()
 	e := importEnv(t)
 	owner := "owner@example.com"
-	if _, err := e.st.AddUser(e.ctx, owner, store.RoleServiceAdmin, password, "test"); err != nil {
+	ownerUser, err := e.st.AddUser(e.ctx, owner, store.RoleServiceAdmin, password, "test")
+	if err != nil {
 		t.Fatal(err)
 	}
 	regID, err := e.st.RegistrationGroupID(e.ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.st.AddGroupOwner(e.ctx, regID, owner, "test"); err != nil {
+	if _, err := e.st.AddGroupOwner(e.ctx, regID, ownerUser.ID, "test"); err != nil {
 		t.Fatal(err)
 	}
 	ownerClient := e.newClient()

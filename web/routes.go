@@ -30,6 +30,8 @@ type Route struct {
 type handlerSet struct {
 	health    *handlers.Health
 	auth      *handlers.Auth
+	sso       *handlers.SSO
+	users     *handlers.Users
 	devices   *handlers.Devices
 	discovery *handlers.Discovery
 	audit     *handlers.Audit
@@ -47,6 +49,8 @@ func routes(h handlerSet) []Route {
 		{http.MethodGet, "/login", Public, h.auth.LoginForm},
 		{http.MethodPost, "/login", Public, h.auth.Login},
 		{http.MethodPost, "/logout", SignedIn, h.auth.Logout},
+		{http.MethodGet, "/auth/oidc", Public, h.sso.Start},
+		{http.MethodGet, "/auth/oidc/callback", Public, h.sso.Callback},
 
 		{http.MethodGet, "/", store.PermView, h.devices.Home},
 		{http.MethodGet, "/devices", store.PermView, h.devices.List},
@@ -94,6 +98,14 @@ func routes(h handlerSet) []Route {
 		{http.MethodPost, "/imports/devices/preview", store.PermEditGroups, h.imports.PreviewDevices},
 		{http.MethodPost, "/imports/devices/commit", store.PermEditGroups, h.imports.CommitDevices},
 		{http.MethodPost, "/imports/cancel", store.PermEditGroups, h.imports.Cancel},
+
+		{http.MethodGet, "/settings/users", store.PermManage, h.users.List},
+		{http.MethodPost, "/settings/users/create", store.PermManage, h.users.Create},
+		{http.MethodPost, "/settings/users/role", store.PermManage, h.users.SetRole},
+		{http.MethodPost, "/settings/users/disable", store.PermManage, h.users.Disable},
+		{http.MethodPost, "/settings/users/enable", store.PermManage, h.users.Enable},
+		{http.MethodPost, "/settings/users/sign-out", store.PermManage, h.users.SignOut},
+		{http.MethodPost, "/settings/users/role-map", store.PermManage, h.users.SaveRoleMap},
 
 		{http.MethodGet, "/settings/tokens", store.PermManage, h.tokens.List},
 		{http.MethodPost, "/settings/tokens/create", store.PermManage, h.tokens.Create},

@@ -148,6 +148,15 @@ func TestRouteTable(t *testing.T) {
 		"GET /audit":                store.PermViewAudit,
 		"GET /audit/export.csv":     store.PermViewAudit,
 
+		"GET /auth/oidc":                   web.Public,
+		"GET /auth/oidc/callback":          web.Public,
+		"GET /settings/users":              store.PermManage,
+		"POST /settings/users/create":      store.PermManage,
+		"POST /settings/users/role":        store.PermManage,
+		"POST /settings/users/disable":     store.PermManage,
+		"POST /settings/users/enable":      store.PermManage,
+		"POST /settings/users/sign-out":    store.PermManage,
+		"POST /settings/users/role-map":    store.PermManage,
 		"GET /settings/tokens":             store.PermManage,
 		"POST /settings/tokens/create":     store.PermManage,
 		"POST /settings/tokens/revoke":     store.PermManage,
@@ -191,8 +200,8 @@ func TestRouteTable(t *testing.T) {
 		}
 	}
 	for _, r := range srv.Routes {
-		if r.Access == web.Public && !slices.Contains([]string{"/healthz", "/readyz", "/login"}, r.Path) {
-			t.Errorf("route %s %s is public; only the probes and the sign-in form may be", r.Method, r.Path)
+		if r.Access == web.Public && !slices.Contains([]string{"/healthz", "/readyz", "/login", "/auth/oidc", "/auth/oidc/callback"}, r.Path) {
+			t.Errorf("route %s %s is public; only the probes and the sign-in routes may be", r.Method, r.Path)
 		}
 	}
 }

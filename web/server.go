@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -38,6 +39,14 @@ type Config struct {
 	// WriteStall bounds how long one write of a download waits for a
 	// client that stopped reading; default handlers.DefaultWriteStall.
 	WriteStall time.Duration
+	// OIDC is the single sign-on provider (NewOIDC); nil: passwords only.
+	OIDC *OIDC
+	// BreakGlass keeps password sign-in for Global Administrators only
+	// (PATCHBOARD_LOCAL_SIGNIN=break-glass); it needs OIDC.
+	BreakGlass bool
+	// HTTPS: the portal is served over TLS (its public URL is https://,
+	// possibly through a proxy), so browsers are told to keep to it (HSTS).
+	HTTPS bool
 }
 
 func (c *Config) defaults() {
@@ -69,9 +78,18 @@ func New(st *store.Store, cfg Config) *Server {
 	cfg.defaults()
 	deps := handlers.Deps{Store: st, Logger: cfg.Logger, Background: cfg.Background, Now: cfg.Now, WriteStall: cfg.WriteStall}
 	sessions := newSessionStore(st, !cfg.InsecureCookies, cfg.SessionIdle, cfg.SessionMax, cfg.Now)
+	// A nil *OIDC must reach the handlers as a nil interface.
+	var provider handlers.SignInProvider
+	auth := &handlers.Auth{Deps: deps, Sessions: sessions, Limiter: handlers.NewLimiter()}
+	if cfg.OIDC != nil {
+		provider = cfg.OIDC
+		auth.SSO, auth.BreakGlass = cfg.OIDC.Label(), cfg.BreakGlass
+	}
 	h := handlerSet{
 		health:    &handlers.Health{Deps: deps},
-		auth:      &handlers.Auth{Deps: deps, Sessions: sessions, Limiter: handlers.NewLimiter()},
+		auth:      auth,
+		sso:       &handlers.SSO{Deps: deps, Sessions: sessions, Provider: provider, BreakGlass: auth.BreakGlass},
+		users:     &handlers.Users{Deps: deps, Provider: provider},
 		devices:   &handlers.Devices{Deps: deps},
 		discovery: &handlers.Discovery{Deps: deps},
 		audit:     &handlers.Audit{Deps: deps},
@@ -95,8 +113,9 @@ func New(st *store.Store, cfg Config) *Server {
 	e.Use(middleware.Recover())
 	e.Use(middleware.RequestID())
 	e.Use(requestLog(cfg.Logger))
-	e.Use(securityHeaders)
-	e.Use(limitUploads) // before CSRF, which may read the form
+	e.Use(securityHeaders(cfg.HTTPS))
+	e.Use(limitUploads)     // before CSRF, which may read the form
+	e.Use(csrfFromBodyOnly) // before CSRF, which reads "form:" from the URL too
 	e.Use(middleware.CSRFWithConfig(middleware.CSRFConfig{
 		TokenLookup:    "form:_csrf,header:X-CSRF-Token",
 		CookieName:     "patchboard_csrf",
@@ -111,13 +130,17 @@ func New(st *store.Store, cfg Config) *Server {
 			return p == "/healthz" || p == "/readyz" || isAPIPath(p)
 		},
 		ErrorHandler: func(err error, c echo.Context) error {
+			req := c.Request()
+			st.Record(req.Context(), store.AuditEntry{Actor: "address " + c.RealIP(), Action: "request.refused",
+				Target: req.Method + " " + req.URL.Path, Outcome: store.OutcomeDenied,
+				Detail: "CSRF check failed: no valid token and not a same-origin request"})
 			return echo.NewHTTPError(http.StatusForbidden, "The form has expired or did not come from this site. Reload the page and try again.")
 		},
 	}))
 	e.Use(loadUser(st, sessions))
 
 	assets, _ := fs.Sub(static.FS, ".")
-	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", cacheAssets(http.FileServer(http.FS(assets))))))
+	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", cacheAssets(noListing(http.FileServer(http.FS(assets)))))))
 
 	table := routes(h)
 	for _, r := range table {
@@ -131,16 +154,47 @@ func New(st *store.Store, cfg Config) *Server {
 }
 
 // securityHeaders forbids framing, sniffing and any script or style that
-// does not come from /static.
-func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+// does not come from /static; over TLS, it tells browsers never to use
+// plain HTTP for the portal again (HSTS).
+func securityHeaders(https bool) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			h := c.Response().Header()
+			h.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+			h.Set("X-Content-Type-Options", "nosniff")
+			h.Set("X-Frame-Options", "DENY")
+			h.Set("Referrer-Policy", "same-origin")
+			if https || c.Request().TLS != nil {
+				h.Set("Strict-Transport-Security", "max-age=31536000")
+			}
+			return next(c)
+		}
+	}
+}
+
+// csrfFromBodyOnly drops a CSRF token from the query string: Echo's "form:"
+// lookup reads the URL too, and a token in a URL leaks through logs,
+// history and Referer headers.
+func csrfFromBodyOnly(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		h := c.Response().Header()
-		h.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "same-origin")
+		req := c.Request()
+		if q := req.URL.Query(); q.Has("_csrf") {
+			q.Del("_csrf")
+			req.URL.RawQuery = q.Encode()
+		}
 		return next(c)
 	}
+}
+
+// noListing answers 404 for a directory of /static instead of listing it.
+func noListing(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func cacheAssets(next http.Handler) http.Handler {
@@ -234,7 +288,7 @@ func guard(st *store.Store, need store.Permission) echo.MiddlewareFunc {
 			if u.Role == store.RoleNone {
 				st.Record(req.Context(), store.AuditEntry{Actor: u.Email, Action: "request.refused",
 					Target: req.Method + " " + req.URL.Path, Outcome: store.OutcomeDenied, Detail: "no Patchboard role"})
-				return handlers.Render(c, http.StatusForbidden, views.NoAccessPage(u.Email))
+				return handlers.Render(c, http.StatusForbidden, views.NoAccessPage(u.Email, ""))
 			}
 			if !u.Role.Can(need) {
 				st.Record(req.Context(), store.AuditEntry{Actor: u.Email, Action: "request.refused",

@@ -114,12 +114,14 @@ func (s *sessionStore) expiry(created, now time.Time) time.Time {
 	return exp
 }
 
-// touch moves the idle expiry of an active session, at most once a minute
-// so that reading pages does not turn into a write per request.
+// touch moves the idle expiry of an active session. It writes at most once
+// every tenth of the idle time (and at most once a minute), so that reading
+// pages does not turn into a write per request, yet a session used more
+// often than its idle time never expires, even at the shortest idle time.
 func (s *sessionStore) touch(r *http.Request, sess *sessions.Session) {
 	seen, _ := sess.Values["last_seen_at"].(int64)
 	now := s.now()
-	if sess.IsNew || now.Sub(time.Unix(seen, 0)) < time.Minute {
+	if sess.IsNew || now.Sub(time.Unix(seen, 0)) < min(time.Minute, s.idle/10) {
 		return
 	}
 	created, _ := sess.Values["created_at"].(int64)

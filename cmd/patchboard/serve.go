@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,6 +26,7 @@ type serveConfig struct {
 	sessionIdle       time.Duration
 	sessionMax        time.Duration
 	logLevel          string
+	sso               *ssoConfig
 }
 
 func (c serveConfig) validate() error {
@@ -42,7 +44,7 @@ func (c serveConfig) validate() error {
 	default:
 		return usagef("--log-level must be debug, info, warn or error")
 	}
-	return nil
+	return c.sso.validate()
 }
 
 func envDuration(e *env, key string, def time.Duration) time.Duration {
@@ -74,8 +76,12 @@ func cmdServe(e *env, fs *flag.FlagSet, db *string) func([]string) error {
 	fs.DurationVar(&c.sessionIdle, "session-idle", envDuration(e, "PATCHBOARD_SESSION_IDLE", time.Hour), "sign out after this long without activity")
 	fs.DurationVar(&c.sessionMax, "session-max", envDuration(e, "PATCHBOARD_SESSION_MAX", 12*time.Hour), "sign out this long after sign-in")
 	fs.StringVar(&c.logLevel, "log-level", envString(e, "PATCHBOARD_LOG_LEVEL", "info"), "debug, info, warn or error")
+	c.sso = ssoFlags(e, fs)
 	return func(args []string) error {
 		if err := exactArgs(args, 0, "no arguments"); err != nil {
+			return err
+		}
+		if err := c.sso.secret(e); err != nil {
 			return err
 		}
 		if err := c.validate(); err != nil {
@@ -100,6 +106,17 @@ func serve(e *env, st *store.Store, c serveConfig) error {
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 
+	webCfg := web.Config{InsecureCookies: c.insecureCookies, SessionIdle: c.sessionIdle, SessionMax: c.sessionMax,
+		Logger: logger, HTTPS: c.sso.https(), BreakGlass: c.sso.localSignIn == "break-glass"}
+	if c.sso.configured() {
+		o, err := c.sso.open(e.ctx)
+		if err != nil {
+			return err
+		}
+		webCfg.OIDC = o
+		logger.Info("single sign-on", "issuer", c.sso.issuer, "redirect_uri", strings.TrimSuffix(c.sso.baseURL, "/")+web.CallbackPath,
+			"local_signin", c.sso.localSignIn)
+	}
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.addr, err)
@@ -107,9 +124,9 @@ func serve(e *env, st *store.Store, c serveConfig) error {
 	// Runs started from the portal stop with the server, not with a request.
 	bg, stopBG := context.WithCancel(context.WithoutCancel(e.ctx))
 	defer stopBG()
+	webCfg.Background = bg
 	srv := &http.Server{
-		Handler: web.New(st, web.Config{InsecureCookies: c.insecureCookies, SessionIdle: c.sessionIdle,
-			SessionMax: c.sessionMax, Logger: logger, Background: bg}),
+		Handler:           web.New(st, webCfg),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}

@@ -27,7 +27,11 @@ func TestAdminBuildsDynamicGroupAndDiscoversIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Store.AddGroupOwner(ctx, regID, adminEmail, "test"); err != nil {
+	admin, err := a.Store.UserByEmail(ctx, adminEmail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Store.AddGroupOwner(ctx, regID, admin.ID, "test"); err != nil {
 		t.Fatal(err)
 	}
 	// The demo's sales laptops are in no group, so they are on no blade.
@@ -178,7 +182,7 @@ func TestReaderSeesGroupsReadOnly(t *testing.T) {
 		t.Errorf("depth warning %q", p.text("group-depth-warning"))
 	}
 	p.do("open the registration group", chromedp.Click(chromedp.CSS(`[data-testid="group-link"]`)), chromedp.WaitVisible(tid("group-title")))
-	for _, id := range []string{"add-devices", "nest-panel", "row-select", "remove-devices", "owner-add-email"} {
+	for _, id := range []string{"add-devices", "nest-panel", "row-select", "remove-devices", "owner-add-account"} {
 		if p.exists(`[data-testid="` + id + `"]`) {
 			t.Errorf("a reader sees %s", id)
 		}

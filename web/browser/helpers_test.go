@@ -138,6 +138,13 @@ type app struct {
 // devices, an admin and a reader.
 func newApp(t *testing.T, n int) *app {
 	t.Helper()
+	return newAppWith(t, n, nil)
+}
+
+// newAppWith is newApp with a hook that completes the server's
+// configuration once its address is known (single sign-on needs it).
+func newAppWith(t *testing.T, n int, configure func(base string, cfg *web.Config)) *app {
+	t.Helper()
 	if browserCtx == nil {
 		t.Skip(skipReason)
 	}
@@ -159,7 +166,13 @@ func newApp(t *testing.T, n int) *app {
 	// Discovery started from the page runs on bg; it ends with the test.
 	bg, stop := context.WithCancel(context.Background())
 	t.Cleanup(stop)
-	srv := httptest.NewServer(web.New(st, web.Config{InsecureCookies: true, Background: bg}))
+	srv := httptest.NewUnstartedServer(nil)
+	cfg := web.Config{InsecureCookies: true, Background: bg}
+	if configure != nil {
+		configure("http://"+srv.Listener.Addr().String(), &cfg)
+	}
+	srv.Config.Handler = web.New(st, cfg)
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return &app{URL: srv.URL, Store: st}
 }

@@ -259,7 +259,14 @@ func eval[T any](p *page, expr string) T {
 // waitFor waits until a JavaScript condition holds.
 func (p *page) waitFor(what, cond string) {
 	p.t.Helper()
+	deadline := time.Now().Add(waitTimeout)
 	_, err := chromedp.Run(p.ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(waitTimeout)))
+	// A document that is replaced while the poll runs (a redirect that
+	// lands late on a loaded machine) takes the poll's context with it:
+	// poll the new document.
+	for err != nil && strings.Contains(err.Error(), "Cannot find context") && time.Now().Before(deadline) {
+		_, err = chromedp.Run(p.ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(time.Until(deadline))))
+	}
 	if err != nil {
 		if errors.Is(err, chromedp.ErrPollingTimeout) {
 			err = fmt.Errorf("still not true after %s: %s", waitTimeout, cond)

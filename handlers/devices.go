@@ -64,6 +64,11 @@ func parseBladeQuery(c echo.Context) (views.BladeQuery, error) {
 			return q, fmt.Errorf("%w: list %q is not a pasted list; paste it again", store.ErrInvalid, v)
 		}
 	}
+	if v := c.FormValue("view"); v != "" {
+		if q.View, err = strconv.ParseInt(v, 10, 64); err != nil || q.View <= 0 {
+			return q, fmt.Errorf("%w: view %q is not a saved view", store.ErrInvalid, v)
+		}
+	}
 	if v := c.FormValue("page"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1_000_000 {
@@ -101,16 +106,35 @@ func storeQuery(q views.BladeQuery) store.DeviceQuery {
 	return sq
 }
 
-// bladeView loads everything the blade shows, in one store call.
+// bladeView loads everything the blade shows: the blade in one store
+// call, and what triage adds (failing checks, a pasted list, saved views).
 func (h *Devices) bladeView(c echo.Context, q views.BladeQuery) (views.BladeView, error) {
-	b, err := h.Store.Blade(c.Request().Context(), CurrentUser(c).ID, storeQuery(q))
+	ctx := c.Request().Context()
+	uid := CurrentUser(c).ID
+	saved, err := h.Store.Views(ctx, uid)
 	if err != nil {
 		return views.BladeView{}, err
 	}
+	sq := storeQuery(q)
+	if q.View != 0 {
+		sv, err := h.Store.View(ctx, uid, q.View)
+		if err != nil {
+			return views.BladeView{}, err
+		}
+		if sv.Tab == q.Tab {
+			sq.Columns = sv.Columns
+		}
+	}
+	b, err := h.Store.Blade(ctx, uid, sq)
+	if err != nil {
+		return views.BladeView{}, err
+	}
+	if sq.Columns != nil {
+		b.Columns = sq.Columns // the saved view's, not the user's
+	}
 	v := views.BladeView{Query: q, Now: h.Now(), AllColumns: views.ColumnViews(store.BladeColumns),
 		Columns: views.ColumnViews(b.Columns), Page: b.Page, Counts: b.Counts,
-		RegistrationGroupID: b.RegistrationGroupID, LastRun: b.LastRun}
-	ctx := c.Request().Context()
+		RegistrationGroupID: b.RegistrationGroupID, LastRun: b.LastRun, Views: saved}
 	if q.Tab != store.TabReady {
 		if v.FailingChecks, err = h.Store.FailingChecks(ctx, q.Tab); err != nil {
 			return views.BladeView{}, err
@@ -124,6 +148,51 @@ func (h *Devices) bladeView(c echo.Context, q views.BladeQuery) (views.BladeView
 		v.List = &l
 	}
 	return v, nil
+}
+
+// SaveView keeps the blade as the form describes it (tab, filters,
+// search, sort, and the columns shown) under a name, private or shared.
+func (h *Devices) SaveView(c echo.Context) error {
+	q, err := parseBladeQuery(c)
+	if err != nil {
+		return err
+	}
+	cols := strings.Split(c.FormValue("columns"), ",")
+	if c.FormValue("columns") == "" {
+		if cols, err = h.Store.UserColumns(c.Request().Context(), CurrentUser(c).ID, q.Tab); err != nil {
+			return err
+		}
+	}
+	q.After, q.Page, q.View = "", 0, 0
+	sv, err := h.Store.SaveView(c.Request().Context(), store.SavedView{OwnerID: CurrentUser(c).ID, Name: c.FormValue("name"),
+		Shared: c.FormValue("shared") == "1", Tab: q.Tab, Query: q.Values().Encode(), Columns: cols}, h.Now())
+	if err != nil {
+		return err
+	}
+	h.Store.Record(c.Request().Context(), store.AuditEntry{Actor: Actor(c), Action: "view.save", Target: sv.Name,
+		Outcome: store.OutcomeSuccess, Detail: fmt.Sprintf("shared %v: %s", sv.Shared, sv.Query)})
+	if IsFragment(c) {
+		c.Response().Header().Set("HX-Location", views.ViewURL(sv))
+		return c.NoContent(http.StatusNoContent)
+	}
+	return c.Redirect(http.StatusSeeOther, views.ViewURL(sv))
+}
+
+// DeleteView deletes one of the user's saved views.
+func (h *Devices) DeleteView(c echo.Context) error {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusNotFound, "No such saved view.")
+	}
+	if err := h.Store.DeleteView(c.Request().Context(), CurrentUser(c).ID, id); err != nil {
+		return err
+	}
+	h.Store.Record(c.Request().Context(), store.AuditEntry{Actor: Actor(c), Action: "view.delete", Target: strconv.FormatInt(id, 10), Outcome: store.OutcomeSuccess})
+	if IsFragment(c) {
+		c.Response().Header().Set("HX-Location", "/devices")
+		return c.NoContent(http.StatusNoContent)
+	}
+	return c.Redirect(http.StatusSeeOther, "/devices")
 }
 
 // PasteList keeps a pasted list of device names, serial numbers or device

@@ -57,3 +57,11 @@ func roleLabel(ctx context.Context) string {
 	}
 	return "Your role"
 }
+
+// UserID is the signed-in user's ID, 0 when signed out.
+func UserID(ctx context.Context) int64 {
+	if u, ok := User(ctx); ok {
+		return u.ID
+	}
+	return 0
+}

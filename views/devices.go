@@ -27,6 +27,8 @@ type BladeQuery struct {
 	// list (triage).
 	Check store.CheckID
 	List  int64
+	// View is the saved view shown, whose columns the blade uses.
+	View int64
 	// Page is the 1-based number of the page shown. With After it only
 	// says where the page is; without it a page past the first is read by
 	// offset (Previous, Last and jumps).
@@ -67,7 +69,15 @@ func (q BladeQuery) Values() url.Values {
 	if q.List != 0 {
 		v.Set("list", strconv.FormatInt(q.List, 10))
 	}
+	if q.View != 0 {
+		v.Set("view", strconv.FormatInt(q.View, 10))
+	}
 	return v
+}
+
+// ViewURL opens a saved view: its query, naming the view for its columns.
+func ViewURL(sv store.SavedView) string {
+	return "/devices?" + sv.Query + "&view=" + strconv.FormatInt(sv.ID, 10)
 }
 
 // URL is the blade URL of q.
@@ -168,6 +178,8 @@ type BladeView struct {
 	FailingChecks []store.CheckCount
 	// List is the pasted list the blade shows, when it shows one.
 	List *store.DeviceList
+	// Views are the saved views the user sees.
+	Views []store.SavedView
 }
 
 // TestRingMinimum is the recommended Test ring size for the fleet.
@@ -295,4 +307,23 @@ func joinFirst(vals []string, n int) string {
 		return strings.Join(vals, ", ")
 	}
 	return strings.Join(vals[:n], ", ") + fmt.Sprintf(" and %s more", Count(len(vals)-n))
+}
+
+// CurrentView is the saved view the blade shows, if any.
+func (v BladeView) CurrentView() (store.SavedView, bool) {
+	for _, sv := range v.Views {
+		if sv.ID == v.Query.View {
+			return sv, true
+		}
+	}
+	return store.SavedView{}, false
+}
+
+// columnKeys joins the keys of the columns shown.
+func columnKeys(cols []ColumnView) string {
+	keys := make([]string, len(cols))
+	for i, c := range cols {
+		keys[i] = c.Key
+	}
+	return strings.Join(keys, ",")
 }

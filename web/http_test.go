@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"fmt"
 	"encoding/csv"
 	"net"
 	"net/http"
@@ -1763,4 +1764,58 @@ func TestActionOnAllMatching(t *testing.T) {
 	if got := res.text("error-message"); !strings.Contains(got, "no device matches") {
 		t.Errorf("an empty view says %q", got)
 	}
+}
+
+// TestSavedViews saves a filtered, sorted view with chosen columns, opens it,
+// shares another with everyone, and deletes one: private views stay
+// private, and only the owner deletes.
+func TestSavedViews(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{fleet: true})
+	admin := e.as(t, store.RoleServiceAdmin)
+	reader := e.as(t, store.RoleServiceReader)
+
+	form := url.Values{"name": {"Broad laptops"}, "tab": {"ready"}, "ring": {"broad"}, "q": {"lt"}, "sort": {"serial_number"},
+		"columns": {"display_name,serial_number,ring"}}
+	res := admin.post(t, "/devices/views", form).wantStatus(http.StatusSeeOther)
+	loc := res.header.Get("Location")
+	page := admin.get(t, loc).wantStatus(http.StatusOK)
+	if got := page.doc().Find(`[data-testid="device-table"] thead th[data-column]`).Map(func(_ int, s *goquery.Selection) string { return s.AttrOr("data-column", "") }); strings.Join(got, ",") != "display_name,serial_number,ring" {
+		t.Errorf("the view shows the columns %v", got)
+	}
+	wantPage, err := e.st.DevicePage(e.ctx, store.DeviceQuery{Tab: store.TabReady, Ring: store.RingBroad, Search: "lt", Sort: "serial_number", Limit: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, r := range wantPage.Rows {
+		want = append(want, r.DeviceID)
+	}
+	if got := rowIDs(page); !slices.Equal(got, want) {
+		t.Errorf("the view shows %v, want %v", got, want)
+	}
+	if page.doc().Find(`[data-testid="saved-view"]`).Length() != 1 {
+		t.Error("the saved view is not listed beside the tabs")
+	}
+	// Private: the reader does not see it, nor open it.
+	if reader.get(t, "/devices").doc().Find(`[data-testid="saved-view"]`).Length() != 0 {
+		t.Error("another user sees a private view")
+	}
+	reader.get(t, loc).wantStatus(http.StatusNotFound)
+
+	// Shared: everyone sees it; only the owner deletes it.
+	admin.post(t, "/devices/views", url.Values{"name": {"Not ready"}, "tab": {"not-ready"}, "shared": {"1"}}).wantStatus(http.StatusSeeOther)
+	if reader.get(t, "/devices").doc().Find(`[data-testid="saved-view"]`).Length() != 1 {
+		t.Error("the reader does not see the shared view")
+	}
+	views, err := e.st.Views(e.ctx, 0)
+	if err != nil || len(views) != 1 {
+		t.Fatalf("shared views %v (%v)", views, err)
+	}
+	reader.post(t, fmt.Sprintf("/devices/views/%d/delete", views[0].ID), nil).wantStatus(http.StatusNotFound)
+	admin.post(t, fmt.Sprintf("/devices/views/%d/delete", views[0].ID), nil).wantStatus(http.StatusSeeOther)
+
+	// A name is unique per owner; an empty one is refused.
+	admin.post(t, "/devices/views", form).wantStatus(http.StatusConflict)
+	admin.post(t, "/devices/views", url.Values{"name": {" "}, "tab": {"ready"}}).wantStatus(http.StatusUnprocessableEntity)
 }

@@ -58,6 +58,8 @@ func routes(h handlerSet) []Route {
 		{http.MethodGet, "/devices/:id", store.PermView, h.devices.Detail},
 		{http.MethodPost, "/devices/columns", store.PermView, h.devices.SaveColumns},
 		{http.MethodPost, "/devices/lists", store.PermView, h.devices.PasteList},
+		{http.MethodPost, "/devices/views", store.PermView, h.devices.SaveView},
+		{http.MethodPost, "/devices/views/:id/delete", store.PermView, h.devices.DeleteView},
 		{http.MethodPost, "/devices/assign-ring", store.PermDeviceActions, h.devices.AssignRing},
 		{http.MethodPost, "/devices/deregister", store.PermDeviceActions, h.devices.Deregister},
 		{http.MethodPost, "/devices/restore", store.PermDeviceActions, h.devices.Restore},

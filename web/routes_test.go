@@ -275,6 +275,7 @@ func TestRouteMatrix(t *testing.T) {
 		"/groups/:id/unnest":         matrixGroup + "/unnest",
 		"/groups/:id/add-owner":      matrixGroup + "/add-owner",
 		"/groups/:id/remove-owner":   matrixGroup + "/remove-owner",
+		"/devices/views/:id/delete":  "/devices/views/999999/delete",
 	}
 
 	type who struct {

@@ -2,8 +2,8 @@ package web_test
 
 import (
 	"bytes"
-	"fmt"
 	"encoding/csv"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"

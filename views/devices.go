@@ -207,8 +207,14 @@ func (v BladeView) Visible(key string) bool {
 // Cell is the text of a row's cell in a column, as the blade shows it.
 func Cell(r *store.DeviceRow, key string) string { return string(cellText(key)(nil, r)) }
 
-// dateTime formats t as the UI shows times: UTC, to the minute.
-func dateTime(t time.Time) string { return string(appendDateTime(make([]byte, 0, 16), t)) }
+// dateTime formats t as the UI shows times: UTC, to the minute, saying so.
+// (The grid's cells leave the zone out: their column is all UTC.)
+func dateTime(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return string(appendDateTime(make([]byte, 0, 20), t)) + " UTC"
+}
 
 // Ago says how long before now t was, roughly.
 func Ago(now, t time.Time) string {

@@ -235,6 +235,22 @@
     tabs[next].click();
   });
 
+  // [data-copy="id"] copies the value of the element with that id.
+  document.addEventListener("click", function (e) {
+    var btn = e.target.closest && e.target.closest("[data-copy]");
+    if (!btn) return;
+    var field = document.getElementById(btn.getAttribute("data-copy"));
+    if (!field) return;
+    field.select();
+    var done = function () { toast("Copied to the clipboard."); };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(done, function () { document.execCommand("copy"); done(); });
+    } else {
+      document.execCommand("copy");
+      done();
+    }
+  });
+
   // The menu button shows the left navigation on small screens.
   document.addEventListener("click", function (e) {
     var toggle = e.target.closest && e.target.closest("[data-nav-toggle]");

@@ -543,9 +543,9 @@ func (s *Store) PreviewRule(ctx context.Context, src string, limit int) (RulePre
 	return p, nil
 }
 
-// MemberCounts returns every group's member count: for an assigned group
-// its direct device members plus its member groups, for a dynamic group the
-// devices its rule matches now. All dynamic rules are evaluated in one pass
+// MemberCounts returns every group's device count, as its page counts them:
+// for an assigned group its direct device members (member groups are
+// listed apart), for a dynamic group the devices its rule matches now. All dynamic rules are evaluated in one pass
 // over the directory, reading only the columns they need.
 func (s *Store) MemberCounts(ctx context.Context) (map[int64]int, error) {
 	counts := make(map[int64]int)
@@ -558,7 +558,7 @@ func (s *Store) MemberCounts(ctx context.Context) (map[int64]int, error) {
 	var props []rule.Property
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT g.id, g.kind, g.rule,
-			(SELECT count(*) FROM group_members m WHERE m.group_id = g.id) FROM groups g`)
+			(SELECT count(*) FROM group_members m WHERE m.group_id = g.id AND m.device_pk IS NOT NULL) FROM groups g`)
 		if err != nil {
 			return err
 		}

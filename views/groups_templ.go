@@ -266,7 +266,7 @@ func membersTitle(g store.Group) string {
 	if g.Kind == store.GroupDynamic {
 		return "Devices the rule matches now"
 	}
-	return "Direct device members and member groups"
+	return "Direct device members (member groups are not counted)"
 }
 
 // GroupCreate is the create form; a refused create swaps it with the reason.

@@ -42,6 +42,10 @@ const (
 	ActionGroupMembers = "group.members"
 	ActionUserAdd      = "user.add"
 	ActionExport       = "devices.export"
+
+	ActionDirectorySync      = "directory.sync"
+	ActionDirectoryWriteBack = "directory.write-back"
+	ActionDirectoryRemove    = "directory.remove"
 )
 
 // AuditDevice names a device in an audit entry: its ID and serial number.

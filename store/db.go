@@ -34,6 +34,7 @@ type Store struct {
 	watch versionWatch
 	stmts stmtCache
 	sync  bladeSync
+	dir   directory
 }
 
 //go:embed migrations/*.sql

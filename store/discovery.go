@@ -186,12 +186,21 @@ func (s *Store) runDiscovery(ctx context.Context, run DiscoveryRun) (DiscoveryRu
 	stopBeat := s.heartbeat(ctx, run.ID)
 	defer stopBeat()
 
+	if s.dir.src != nil {
+		// A failed sync is recorded with its error (LastSyncRun) and leaves
+		// the last good directory, on which discovery still runs.
+		s.SyncDirectory(ctx, run.Trigger, run.Actor)
+	}
 	plan, err := s.planDiscovery(ctx, run.StartedAt)
 	if err == nil {
 		run.Total = len(plan.changes)
 		run.Candidates, run.Registered = plan.candidates, plan.registered
 		run.PrerequisitesFailed, run.StatusChanges = plan.prereqFailed, plan.statusChanges
 		err = s.applyPlan(ctx, &run, plan)
+	}
+	if err == nil && s.dir.rings != nil {
+		// Recorded like a sync; the next discovery finishes a failed one.
+		s.WriteBackRings(ctx, run.Trigger, run.Actor)
 	}
 	run.FinishedAt = run.StartedAt.Add(time.Since(wallStart)).Truncate(time.Second)
 	switch {

@@ -79,8 +79,8 @@ func (s *Store) GroupByID(ctx context.Context, id int64) (Group, error) {
 // groupByIDForWrite loads a group inside a write transaction.
 func groupByIDForWrite(ctx context.Context, tx *sql.Tx, id int64) (Group, error) {
 	var g Group
-	err := tx.QueryRowContext(ctx, `SELECT id, name, kind, rule, builtin FROM groups WHERE id = ?`, id).
-		Scan(&g.ID, &g.Name, &g.Kind, &g.Rule, &g.Builtin)
+	err := tx.QueryRowContext(ctx, `SELECT id, name, kind, rule, builtin, source FROM groups WHERE id = ?`, id).
+		Scan(&g.ID, &g.Name, &g.Kind, &g.Rule, &g.Builtin, &g.Source)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Group{}, notFoundf("group %d was not found", id)
 	}
@@ -97,6 +97,9 @@ func (s *Store) RenameGroup(ctx context.Context, id int64, name, actor string) (
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		g, err := groupByIDForWrite(ctx, tx, id)
 		if err != nil {
+			return err
+		}
+		if err := editable(g); err != nil {
 			return err
 		}
 		if g.Builtin {
@@ -129,6 +132,9 @@ func (s *Store) DeleteGroup(ctx context.Context, id int64, actor string) (Group,
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var err error
 		if g, err = groupByIDForWrite(ctx, tx, id); err != nil {
+			return err
+		}
+		if err := editable(g); err != nil {
 			return err
 		}
 		if g.Builtin {
@@ -182,6 +188,9 @@ func (s *Store) SetGroupRule(ctx context.Context, id int64, src, actor string) (
 		if err != nil {
 			return err
 		}
+		if err := editable(g); err != nil {
+			return err
+		}
 		if g.Kind != GroupDynamic {
 			return invalidf("group %q is assigned: its members are listed, not matched by a rule", g.Name)
 		}
@@ -205,6 +214,9 @@ func (s *Store) RemoveGroupMember(ctx context.Context, groupID, memberGroupID in
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		p, err := groupByIDForWrite(ctx, tx, groupID)
 		if err != nil {
+			return err
+		}
+		if err := editable(p); err != nil {
 			return err
 		}
 		c, err := groupByIDForWrite(ctx, tx, memberGroupID)

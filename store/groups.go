@@ -26,11 +26,15 @@ const (
 
 // Group is a device group.
 type Group struct {
-	ID        int64
-	Name      string
-	Kind      GroupKind
-	Rule      string // the membership rule of a dynamic group
-	Builtin   bool   // the Device Registration group
+	ID      int64
+	Name    string
+	Kind    GroupKind
+	Rule    string // the membership rule of a dynamic group
+	Builtin bool   // the Device Registration group
+	// Source is "local", or "entra" for a group mirrored from Microsoft
+	// Entra ID (read-only here); ObjectID is then its Entra object ID.
+	Source    string
+	ObjectID  string
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	// Devices counts the assigned device members (not those a rule matches).
@@ -125,7 +129,7 @@ func (s *Store) Groups(ctx context.Context) ([]Group, error) {
 	var groups []Group
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `
-			SELECT g.id, g.name, g.kind, g.rule, g.builtin, g.created_at, g.updated_at,
+			SELECT g.id, g.name, g.kind, g.rule, g.builtin, g.source, coalesce(g.object_id, ''), g.created_at, g.updated_at,
 				(SELECT count(*) FROM group_members m WHERE m.group_id = g.id AND m.device_pk IS NOT NULL),
 				(SELECT count(*) FROM group_members m WHERE m.group_id = g.id AND m.member_group_id IS NOT NULL)
 			FROM groups g ORDER BY g.builtin DESC, g.name COLLATE NOCASE`)
@@ -136,7 +140,7 @@ func (s *Store) Groups(ctx context.Context) ([]Group, error) {
 		for rows.Next() {
 			var g Group
 			var created, updated int64
-			if err := rows.Scan(&g.ID, &g.Name, &g.Kind, &g.Rule, &g.Builtin, &created, &updated, &g.Devices, &g.Groups); err != nil {
+			if err := rows.Scan(&g.ID, &g.Name, &g.Kind, &g.Rule, &g.Builtin, &g.Source, &g.ObjectID, &created, &updated, &g.Devices, &g.Groups); err != nil {
 				return err
 			}
 			g.CreatedAt, g.UpdatedAt = time.Unix(created, 0).UTC(), time.Unix(updated, 0).UTC()
@@ -218,11 +222,23 @@ func setNesting(groups []Group, edges []groupEdge) {
 	}
 }
 
+// Synced reports whether the group is mirrored from the directory source,
+// and so read-only in Patchboard.
+func (g Group) Synced() bool { return g.Source == "entra" }
+
+// editable refuses changes to a mirrored group: the next sync would undo them.
+func editable(g Group) error {
+	if g.Synced() {
+		return invalidf("group %q is synced from Microsoft Entra ID and is read-only here; change it in the Entra admin center", g.Name)
+	}
+	return nil
+}
+
 // groupForWrite loads a group inside a write transaction.
 func groupForWrite(ctx context.Context, tx *sql.Tx, name string) (Group, error) {
 	var g Group
-	err := tx.QueryRowContext(ctx, `SELECT id, name, kind, rule, builtin FROM groups WHERE name = ? COLLATE NOCASE`,
-		strings.TrimSpace(name)).Scan(&g.ID, &g.Name, &g.Kind, &g.Rule, &g.Builtin)
+	err := tx.QueryRowContext(ctx, `SELECT id, name, kind, rule, builtin, source FROM groups WHERE name = ? COLLATE NOCASE`,
+		strings.TrimSpace(name)).Scan(&g.ID, &g.Name, &g.Kind, &g.Rule, &g.Builtin, &g.Source)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Group{}, notFoundf("group %q was not found", name)
 	}
@@ -237,6 +253,9 @@ func (s *Store) NestGroup(ctx context.Context, parent, child, actor string) erro
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		p, err := groupForWrite(ctx, tx, parent)
 		if err != nil {
+			return err
+		}
+		if err := editable(p); err != nil {
 			return err
 		}
 		c, err := groupForWrite(ctx, tx, child)
@@ -317,6 +336,9 @@ func (s *Store) RemoveGroupDevices(ctx context.Context, group string, deviceIDs 
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		g, err := groupForWrite(ctx, tx, group)
 		if err != nil {
+			return err
+		}
+		if err := editable(g); err != nil {
 			return err
 		}
 		var devs []AuditDevice

@@ -70,6 +70,9 @@ func (s *Store) ImportMembers(ctx context.Context, group string, r io.Reader, so
 		if err != nil {
 			return err
 		}
+		if err := editable(g); err != nil {
+			return err
+		}
 		if g.Kind != GroupAssigned {
 			return invalidf("group %q is dynamic; its members come from its rule", g.Name)
 		}

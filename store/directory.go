@@ -1,0 +1,681 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The directory sync (SPEC §11). With a DirectorySource set, the directory is
+// a mirror of Microsoft Entra ID and Intune: each sync reads the source,
+// merges what changed into the devices and the registration group, and
+// commits it in one transaction, so that a failed or interrupted sync leaves
+// the last good data as it was. Discovery then runs on the mirror as on a
+// local directory, and, with a RingWriter set, the rings are written back to
+// the source's ring groups.
+
+// DirectorySource reads a directory Patchboard mirrors. The Graph connector
+// (store/graph) implements it.
+type DirectorySource interface {
+	// ReadDirectory reads the directory's devices and the registration group.
+	// prev is what the last good read left (empty on the first): the source
+	// may read only the changes since it (a delta query) and merge them into
+	// prev's records. An error means nothing of the read may be applied.
+	ReadDirectory(ctx context.Context, prev DirectoryState) (DirectoryRead, error)
+}
+
+// RingWriter keeps the source's ring groups equal to the rings.
+type RingWriter interface {
+	// WriteRings makes each ring group's device members exactly want[ring]
+	// (object IDs), changing only the difference. It is idempotent, so an
+	// interrupted write is finished by the next one.
+	WriteRings(ctx context.Context, want map[Ring][]string) (RingWriteResult, error)
+}
+
+// DirectoryState is what the last good sync left for the source.
+type DirectoryState struct {
+	// Cursor is the source's own resume point (for Graph, the delta link);
+	// empty for a full read.
+	Cursor string
+	// Records are the source's records of the devices by object ID, as it
+	// returned them in DirectoryDevice.Record.
+	Records map[string][]byte
+}
+
+// DirectoryRead is one complete read of the directory: every device it holds
+// now (a delta read merged into the previous records is complete too).
+// Stored devices that are not in Devices have left the directory.
+type DirectoryRead struct {
+	Cursor string
+	// FullRead is true when the source read everything rather than the
+	// changes since the cursor (a first sync, or a lost delta token).
+	FullRead bool
+	Devices  []DirectoryDevice
+	// Groups are the registration group (first, Depth 0), the groups nested
+	// in it (Depth 1, members read) and the groups nested in those (Depth 2,
+	// members not read: their devices are not discovered).
+	Groups []DirectoryGroup
+	// Requests counts the requests the read made.
+	Requests int
+}
+
+// DirectoryDevice is one device of a read.
+type DirectoryDevice struct {
+	ObjectID string
+	// Record is the source's own copy of the object, handed back in the next
+	// DirectoryState.
+	Record []byte
+	// Changed is true when Record differs from the previous read's.
+	Changed bool
+	// Device is the inventory record mapped from the source. Readiness
+	// signals are not the directory's: they are kept as reported.
+	Device Device
+}
+
+// DirectoryGroup is one group of the registration group's tree.
+type DirectoryGroup struct {
+	ObjectID string
+	Name     string
+	Depth    int
+	// Devices and Groups are the object IDs of the direct device and group
+	// members.
+	Devices []string
+	Groups  []string
+}
+
+// RingWriteResult counts what a ring write-back did.
+type RingWriteResult struct {
+	Wanted   int // memberships the rings call for
+	Added    int
+	Removed  int
+	Requests int
+}
+
+// directory is the store's connection to its source; zero when the
+// directory is local.
+type directory struct {
+	src   DirectorySource
+	rings RingWriter
+	mu    sync.Mutex // one sync or write-back at a time in this process
+}
+
+// SetDirectory makes src the source of the directory and, when rings is not
+// nil, writes the rings back to it after every discovery. Call it once,
+// before the store serves anything.
+func (s *Store) SetDirectory(src DirectorySource, rings RingWriter) {
+	s.dir.src, s.dir.rings = src, rings
+}
+
+// DirectorySynced reports whether the directory is mirrored from a source.
+func (s *Store) DirectorySynced() bool { return s.dir.src != nil }
+
+// SyncKind says what a sync run did.
+type SyncKind string
+
+// Sync kinds.
+const (
+	SyncRead      SyncKind = "sync"
+	SyncWriteBack SyncKind = "write-back"
+)
+
+// SyncRun is the record of one directory sync or ring write-back.
+type SyncRun struct {
+	ID         int64
+	Kind       SyncKind
+	Trigger    Trigger
+	Actor      string
+	State      RunState // running, completed or failed
+	StartedAt  time.Time
+	FinishedAt time.Time
+	FullRead   bool
+	// Read counts the devices read (sync) or the ring memberships wanted
+	// (write-back).
+	Read     int
+	Added    int
+	Updated  int
+	Removed  int
+	Requests int
+	Error    string
+}
+
+// Summary is the one-line account of a run for the log, CLI and blade.
+func (r SyncRun) Summary() string {
+	if r.Kind == SyncWriteBack {
+		return fmt.Sprintf("%d ring memberships: %d added, %d removed, %d requests", r.Read, r.Added, r.Removed, r.Requests)
+	}
+	mode := "delta"
+	if r.FullRead {
+		mode = "full"
+	}
+	return fmt.Sprintf("%s read of %d devices: %d new, %d updated, %d removed, %d requests",
+		mode, r.Read, r.Added, r.Updated, r.Removed, r.Requests)
+}
+
+const cursorKey = "cursor"
+
+// SyncDirectory reads the directory source and applies what changed in one
+// transaction. Without a source it is refused. A failed sync is recorded
+// with its error and changes nothing else.
+func (s *Store) SyncDirectory(ctx context.Context, trigger Trigger, actor string) (SyncRun, error) {
+	if s.dir.src == nil {
+		return SyncRun{}, invalidf("the directory is local (PATCHBOARD_DIRECTORY=local): there is nothing to sync")
+	}
+	s.dir.mu.Lock()
+	defer s.dir.mu.Unlock()
+	run, err := s.beginSyncRun(ctx, SyncRead, trigger, actor)
+	if err != nil {
+		return SyncRun{}, err
+	}
+	err = s.syncDirectory(ctx, &run)
+	return s.finishSyncRun(ctx, run, err)
+}
+
+func (s *Store) syncDirectory(ctx context.Context, run *SyncRun) error {
+	prev, err := s.directoryState(ctx)
+	if err != nil {
+		return err
+	}
+	read, err := s.dir.src.ReadDirectory(ctx, prev)
+	run.Requests = read.Requests
+	if err != nil {
+		return err
+	}
+	prev = DirectoryState{} // the records are in read now
+	run.FullRead, run.Read = read.FullRead, len(read.Devices)
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if err := applyDirectoryDevices(ctx, tx, read, run); err != nil {
+			return err
+		}
+		if err := applyDirectoryGroups(ctx, tx, read.Groups); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO directory_state (key, value) VALUES (?, ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, cursorKey, read.Cursor)
+		return err
+	})
+}
+
+// directoryState loads what the last good sync left.
+func (s *Store) directoryState(ctx context.Context) (DirectoryState, error) {
+	st := DirectoryState{Records: make(map[string][]byte)}
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `SELECT value FROM directory_state WHERE key = ?`, cursorKey).Scan(&st.Cursor)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT object_id, record FROM directory_devices`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			var rec []byte
+			if err := rows.Scan(&id, &rec); err != nil {
+				return err
+			}
+			st.Records[id] = rec
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return DirectoryState{}, fmt.Errorf("load directory state: %w", err)
+	}
+	return st, nil
+}
+
+// directoryHash is the hash of the fields a source fills: what a sync
+// compares to skip unchanged devices.
+func directoryHash(d *Device) int64 {
+	h := fnv.New64a()
+	for _, f := range InventoryFields {
+		if readinessSignal(f.Key) {
+			continue
+		}
+		h.Write([]byte(f.Value(d)))
+		h.Write([]byte{0})
+	}
+	return int64(h.Sum64())
+}
+
+// readinessSignal reports whether an inventory field is reported by devices
+// (the signals API) rather than read from the directory.
+func readinessSignal(key string) bool {
+	switch key {
+	case "wu_policy_source", "office_policy_source", "unreachable_endpoints", "internet_connected", "update_alerts":
+		return true
+	}
+	return false
+}
+
+type storedObject struct {
+	deviceID string
+	hash     int64
+}
+
+// applyDirectoryDevices upserts the devices that changed, keeping their
+// readiness signals, and removes the devices the read no longer lists.
+func applyDirectoryDevices(ctx context.Context, tx *sql.Tx, read DirectoryRead, run *SyncRun) error {
+	stored := make(map[string]storedObject)
+	rows, err := tx.QueryContext(ctx, `SELECT object_id, device_id, hash FROM directory_devices`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id string
+		var o storedObject
+		if err := rows.Scan(&id, &o.deviceID, &o.hash); err != nil {
+			rows.Close()
+			return err
+		}
+		stored[id] = o
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+
+	u, err := newDeviceUpserter(ctx, tx, time.Now())
+	if err != nil {
+		return err
+	}
+	defer u.close()
+	signals, err := tx.PrepareContext(ctx, `SELECT wu_policy_source, office_policy_source, unreachable_endpoints, internet_connected
+		FROM devices WHERE device_id = ?`)
+	if err != nil {
+		return err
+	}
+	defer signals.Close()
+	putRecord, err := tx.PrepareContext(ctx, `INSERT INTO directory_devices (object_id, device_id, record, hash) VALUES (?, ?, ?, ?)
+		ON CONFLICT (object_id) DO UPDATE SET device_id = excluded.device_id, record = excluded.record, hash = excluded.hash`)
+	if err != nil {
+		return err
+	}
+	defer putRecord.Close()
+
+	listed := make(map[string]bool, len(read.Devices)) // device IDs
+	for i := range read.Devices {
+		dd := &read.Devices[i]
+		d := &dd.Device
+		d.DeviceID = NormalizeDeviceID(d.DeviceID)
+		if errs := ValidateDevice(d); len(errs) > 0 {
+			return fmt.Errorf("directory device %s: %w", dd.ObjectID, &ValidationError{Errors: errs})
+		}
+		listed[d.DeviceID] = true
+		h := directoryHash(d)
+		old, known := stored[dd.ObjectID]
+		delete(stored, dd.ObjectID)
+		if known && old.hash == h && old.deviceID == d.DeviceID {
+			if dd.Changed {
+				if _, err := putRecord.ExecContext(ctx, dd.ObjectID, d.DeviceID, dd.Record, h); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if err := keepSignals(ctx, signals, d); err != nil {
+			return err
+		}
+		if err := u.upsert(ctx, d); err != nil {
+			return err
+		}
+		if _, err := putRecord.ExecContext(ctx, dd.ObjectID, d.DeviceID, dd.Record, h); err != nil {
+			return err
+		}
+		dd.Record = nil // written: let it go
+	}
+	res, err := u.result(ctx)
+	if err != nil {
+		return err
+	}
+	run.Added, run.Updated = res.Inserted, res.Updated
+
+	// What is left of stored has left the directory: deleted in Entra, or
+	// missing from a complete read.
+	var gone []AuditDevice
+	for id, o := range stored {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM directory_devices WHERE object_id = ?`, id); err != nil {
+			return err
+		}
+		if listed[o.deviceID] {
+			continue // another object holds the same device ID
+		}
+		var serial string
+		err := tx.QueryRowContext(ctx, `DELETE FROM devices WHERE device_id = ? RETURNING serial_number`, o.deviceID).Scan(&serial)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			continue
+		case err != nil:
+			return err
+		}
+		gone = append(gone, AuditDevice{DeviceID: o.deviceID, SerialNumber: serial})
+	}
+	run.Removed = len(gone)
+	if len(gone) > 0 {
+		sort.Slice(gone, func(i, j int) bool { return gone[i].DeviceID < gone[j].DeviceID })
+		return recordAudit(ctx, tx, AuditEntry{Actor: syncActor, Action: ActionDirectoryRemove, Target: "entra",
+			Outcome: OutcomeSuccess, Detail: fmt.Sprintf("%d devices left the directory", len(gone))}, gone)
+	}
+	return nil
+}
+
+// keepSignals copies the readiness signals the device has reported into d,
+// which the directory left empty.
+func keepSignals(ctx context.Context, stmt *sql.Stmt, d *Device) error {
+	var wu, office, endpoints string
+	var internet sql.NullInt64
+	err := stmt.QueryRowContext(ctx, d.DeviceID).Scan(&wu, &office, &endpoints, &internet)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	d.WUPolicySource, d.OfficePolicySource = wu, office
+	d.UnreachableEndpoints, d.InternetConnected = splitList(endpoints), signalFromNull(internet)
+	return nil
+}
+
+const syncActor = "directory sync"
+
+// applyDirectoryGroups mirrors the registration group's tree: the built-in
+// group takes the source's registration group, nested groups are created,
+// renamed or removed, and each group's members become exactly the read's.
+func applyDirectoryGroups(ctx context.Context, tx *sql.Tx, groups []DirectoryGroup) error {
+	if len(groups) == 0 || groups[0].Depth != 0 {
+		return errors.New("directory read has no registration group")
+	}
+	now := time.Now().Unix()
+	ids := make(map[string]int64, len(groups)) // object ID -> group row
+	for _, g := range groups {
+		if g.Depth == 0 {
+			var id int64
+			if err := tx.QueryRowContext(ctx, `UPDATE groups SET source = 'entra', object_id = ?, kind = 'assigned', rule = '', updated_at = ?
+				WHERE builtin = 1 RETURNING id`, g.ObjectID, now).Scan(&id); err != nil {
+				return fmt.Errorf("registration group: %w", err)
+			}
+			ids[g.ObjectID] = id
+			continue
+		}
+		id, err := mirrorGroup(ctx, tx, g, now)
+		if err != nil {
+			return err
+		}
+		ids[g.ObjectID] = id
+	}
+	// Mirrored groups that left the tree are gone from Patchboard too.
+	rows, err := tx.QueryContext(ctx, `SELECT id, object_id FROM groups WHERE source = 'entra' AND builtin = 0`)
+	if err != nil {
+		return err
+	}
+	var stale []int64
+	for rows.Next() {
+		var id int64
+		var oid string
+		if err := rows.Scan(&id, &oid); err != nil {
+			rows.Close()
+			return err
+		}
+		if _, ok := ids[oid]; !ok {
+			stale = append(stale, id)
+		}
+	}
+	rows.Close()
+	for _, id := range stale {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM groups WHERE id = ?`, id); err != nil {
+			return err
+		}
+	}
+
+	devicePKs, err := directoryDevicePKs(ctx, tx)
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		want := make(map[[2]int64]bool)
+		for _, oid := range g.Devices {
+			if pk, ok := devicePKs[oid]; ok {
+				want[[2]int64{pk, 0}] = true
+			}
+		}
+		for _, oid := range g.Groups {
+			if id, ok := ids[oid]; ok && id != ids[g.ObjectID] {
+				want[[2]int64{0, id}] = true
+			}
+		}
+		if err := setGroupMembers(ctx, tx, ids[g.ObjectID], want, now); err != nil {
+			return fmt.Errorf("members of group %s: %w", g.Name, err)
+		}
+	}
+	return nil
+}
+
+// mirrorGroup creates or renames the row of a mirrored group. A local group
+// may hold the name already: the mirrored one is then told apart by the
+// start of its object ID.
+func mirrorGroup(ctx context.Context, tx *sql.Tx, g DirectoryGroup, now int64) (int64, error) {
+	name := strings.TrimSpace(g.Name)
+	if name == "" || len(name) > maxGroupName {
+		name = "Entra group " + g.ObjectID
+	}
+	var id int64
+	err := tx.QueryRowContext(ctx, `SELECT id FROM groups WHERE object_id = ?`, g.ObjectID).Scan(&id)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, err
+	}
+	for _, n := range []string{name, fmt.Sprintf("%s (%.8s)", name, g.ObjectID)} {
+		if id != 0 {
+			_, err = tx.ExecContext(ctx, `UPDATE groups SET name = ?, updated_at = ? WHERE id = ? AND name <> ?`, n, now, id, n)
+		} else {
+			err = tx.QueryRowContext(ctx, `INSERT INTO groups (name, kind, source, object_id, created_at, updated_at)
+				VALUES (?, 'assigned', 'entra', ?, ?, ?) RETURNING id`, n, g.ObjectID, now, now).Scan(&id)
+		}
+		if !isUniqueViolation(err) {
+			break
+		}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("group %s: %w", g.ObjectID, err)
+	}
+	return id, nil
+}
+
+// directoryDevicePKs maps the object ID of each mirrored device to its row.
+func directoryDevicePKs(ctx context.Context, tx *sql.Tx) (map[string]int64, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT dd.object_id, d.id FROM directory_devices dd JOIN devices d ON d.device_id = dd.device_id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	pks := make(map[string]int64)
+	for rows.Next() {
+		var oid string
+		var pk int64
+		if err := rows.Scan(&oid, &pk); err != nil {
+			return nil, err
+		}
+		pks[oid] = pk
+	}
+	return pks, rows.Err()
+}
+
+// setGroupMembers makes the group's members exactly want ({device, 0} or
+// {0, group}), writing only the difference.
+func setGroupMembers(ctx context.Context, tx *sql.Tx, groupID int64, want map[[2]int64]bool, now int64) error {
+	rows, err := tx.QueryContext(ctx, `SELECT coalesce(device_pk, 0), coalesce(member_group_id, 0) FROM group_members WHERE group_id = ?`, groupID)
+	if err != nil {
+		return err
+	}
+	var drop [][2]int64
+	for rows.Next() {
+		var m [2]int64
+		if err := rows.Scan(&m[0], &m[1]); err != nil {
+			rows.Close()
+			return err
+		}
+		if want[m] {
+			delete(want, m)
+		} else {
+			drop = append(drop, m)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, m := range drop {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM group_members WHERE group_id = ? AND device_pk IS ? AND member_group_id IS ?`,
+			groupID, nullID(m[0]), nullID(m[1])); err != nil {
+			return err
+		}
+	}
+	add, err := tx.PrepareContext(ctx, `INSERT INTO group_members (group_id, device_pk, member_group_id, added_at, added_by) VALUES (?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer add.Close()
+	for m := range want {
+		if _, err := add.ExecContext(ctx, groupID, nullID(m[0]), nullID(m[1]), now, syncActor); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WriteBackRings makes the source's ring groups' members equal to the
+// rings: every registered device in a ring that the directory holds.
+func (s *Store) WriteBackRings(ctx context.Context, trigger Trigger, actor string) (SyncRun, error) {
+	if s.dir.rings == nil {
+		return SyncRun{}, invalidf("ring write-back is off (PATCHBOARD_GRAPH_WRITE_BACK=on turns it on)")
+	}
+	s.dir.mu.Lock()
+	defer s.dir.mu.Unlock()
+	run, err := s.beginSyncRun(ctx, SyncWriteBack, trigger, actor)
+	if err != nil {
+		return SyncRun{}, err
+	}
+	want, err := s.ringMembers(ctx)
+	if err == nil {
+		for _, ids := range want {
+			run.Read += len(ids)
+		}
+		var res RingWriteResult
+		res, err = s.dir.rings.WriteRings(ctx, want)
+		run.Added, run.Removed, run.Requests = res.Added, res.Removed, res.Requests
+	}
+	return s.finishSyncRun(ctx, run, err)
+}
+
+// ringMembers lists the object IDs of the mirrored devices in each ring.
+func (s *Store) ringMembers(ctx context.Context) (map[Ring][]string, error) {
+	want := make(map[Ring][]string, len(Rings))
+	for _, r := range Rings {
+		want[r] = nil
+	}
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT d.ring, dd.object_id FROM devices d
+			JOIN directory_devices dd ON dd.device_id = d.device_id WHERE d.ring IS NOT NULL ORDER BY dd.object_id`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var r Ring
+			var oid string
+			if err := rows.Scan(&r, &oid); err != nil {
+				return err
+			}
+			want[r] = append(want[r], oid)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ring members: %w", err)
+	}
+	return want, nil
+}
+
+func (s *Store) beginSyncRun(ctx context.Context, kind SyncKind, trigger Trigger, actor string) (SyncRun, error) {
+	run := SyncRun{Kind: kind, Trigger: trigger, Actor: actor, State: RunRunning, StartedAt: time.Now().UTC().Truncate(time.Second)}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		// A run left running by a process that died failed.
+		if _, err := tx.ExecContext(ctx, `UPDATE sync_runs SET state = 'failed', finished_at = started_at,
+			error = 'interrupted: the process stopped during the run' WHERE state = 'running' AND kind = ?`, kind); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `INSERT INTO sync_runs (kind, trigger, actor, state, started_at) VALUES (?, ?, ?, 'running', ?) RETURNING id`,
+			kind, trigger, actor, run.StartedAt.Unix()).Scan(&run.ID)
+	})
+	if err != nil {
+		return SyncRun{}, fmt.Errorf("start %s: %w", kind, err)
+	}
+	return run, nil
+}
+
+// finishSyncRun records the run's outcome (also when ctx is done) and
+// returns it with runErr.
+func (s *Store) finishSyncRun(ctx context.Context, run SyncRun, runErr error) (SyncRun, error) {
+	run.FinishedAt = time.Now().UTC().Truncate(time.Second)
+	run.State = RunCompleted
+	if runErr != nil {
+		run.State, run.Error = RunFailed, runErr.Error()
+	}
+	err := s.write(context.WithoutCancel(ctx), func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE sync_runs SET state = ?, finished_at = ?, full_read = ?, read = ?, added = ?,
+			updated = ?, removed = ?, requests = ?, error = ? WHERE id = ?`,
+			run.State, run.FinishedAt.Unix(), run.FullRead, run.Read, run.Added, run.Updated, run.Removed, run.Requests, run.Error, run.ID)
+		if err != nil {
+			return err
+		}
+		outcome := OutcomeSuccess
+		if runErr != nil {
+			outcome = OutcomeFailure
+		}
+		detail := fmt.Sprintf("run %d %s: %s", run.ID, run.State, run.Summary())
+		if run.Error != "" {
+			detail += "; error: " + run.Error
+		}
+		return recordAudit(ctx, tx, AuditEntry{At: run.FinishedAt, Actor: run.Actor, Action: syncAction(run.Kind),
+			Target: string(run.Trigger), Outcome: outcome, Detail: detail}, nil)
+	})
+	if runErr == nil {
+		runErr = err
+	}
+	if runErr != nil {
+		return run, fmt.Errorf("directory %s run %d: %w", run.Kind, run.ID, runErr)
+	}
+	return run, nil
+}
+
+func syncAction(k SyncKind) string {
+	if k == SyncWriteBack {
+		return ActionDirectoryWriteBack
+	}
+	return ActionDirectorySync
+}
+
+// LastSyncRun returns the latest record of the kind; ErrNotFound when there
+// is none.
+func (s *Store) LastSyncRun(ctx context.Context, kind SyncKind) (SyncRun, error) {
+	var r SyncRun
+	var started int64
+	var finished sql.NullInt64
+	err := s.r.QueryRowContext(ctx, `SELECT id, kind, trigger, actor, state, started_at, finished_at, full_read, read,
+		added, updated, removed, requests, error FROM sync_runs WHERE kind = ? ORDER BY id DESC LIMIT 1`, kind).
+		Scan(&r.ID, &r.Kind, &r.Trigger, &r.Actor, &r.State, &started, &finished, &r.FullRead, &r.Read,
+			&r.Added, &r.Updated, &r.Removed, &r.Requests, &r.Error)
+	if errors.Is(err, sql.ErrNoRows) {
+		return SyncRun{}, notFoundf("no directory %s has run yet", kind)
+	}
+	if err != nil {
+		return SyncRun{}, fmt.Errorf("last %s: %w", kind, err)
+	}
+	r.StartedAt, r.FinishedAt = time.Unix(started, 0).UTC(), fromUnix(finished)
+	return r, nil
+}

@@ -1,0 +1,311 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"patchboard/store"
+)
+
+// The reads of a sync, each with the application permission it needs
+// (least privilege; the README lists them for the app registration).
+const (
+	// Entra devices, by delta query (v1.0).
+	devicesPath       = "v1.0/devices/delta"
+	devicesSelect     = "id,deviceId,displayName,operatingSystem,operatingSystemVersion,trustType,accountEnabled,deviceOwnership,enrollmentProfileName,enrollmentType,manufacturer,model,physicalIds,profileType,systemLabels,extensionAttributes,deviceCategory,managementType,mdmAppId"
+	devicesPermission = "Device.Read.All"
+
+	// Intune managed devices. beta: v1.0 lacks the SKU, the processor
+	// architecture and the Office workload of co-management.
+	managedPath       = "beta/deviceManagement/managedDevices"
+	managedSelect     = "id,azureADDeviceId,deviceName,managedDeviceOwnerType,managementAgent,lastSyncDateTime,operatingSystem,osVersion,serialNumber,manufacturer,model,skuFamily,skuNumber,processorArchitecture,configurationManagerClientEnabledFeatures"
+	managedPermission = "DeviceManagementManagedDevices.Read.All"
+
+	// Windows 365 Cloud PCs (v1.0).
+	cloudPCsPath       = "v1.0/deviceManagement/virtualEndpoint/cloudPCs"
+	cloudPCsSelect     = "id,aadDeviceId,managedDeviceId,displayName,provisioningType"
+	cloudPCsPermission = "CloudPC.Read.All"
+
+	// The registration group and the groups nested in it (v1.0).
+	groupPermission = "GroupMember.Read.All"
+
+	// pageSize is the largest page the directory serves ($top and
+	// odata.maxpagesize allow up to 999).
+	pageSize = 999
+)
+
+// ReadDirectory reads Entra devices (the changes since prev's delta link
+// when there is one, merged into prev's records; everything otherwise or
+// when Graph has lost the delta token), every Intune managed device and
+// Cloud PC, and the registration group's tree, and maps each device to an
+// inventory record.
+func (g *Connector) ReadDirectory(ctx context.Context, prev store.DirectoryState) (store.DirectoryRead, error) {
+	start := g.client.Requests()
+	read, err := g.readDirectory(ctx, prev)
+	read.Requests = g.client.Requests() - start
+	return read, err
+}
+
+func (g *Connector) readDirectory(ctx context.Context, prev store.DirectoryState) (store.DirectoryRead, error) {
+	var read store.DirectoryRead
+	records, changed, cursor, full, err := g.entraDevices(ctx, prev)
+	if err != nil {
+		return read, err
+	}
+	read.Cursor, read.FullRead = cursor, full
+	managed, err := g.managedDevices(ctx)
+	if err != nil {
+		return read, err
+	}
+	cloudPCs, err := g.cloudPCs(ctx)
+	if err != nil {
+		return read, err
+	}
+	read.Devices = make([]store.DirectoryDevice, 0, len(records))
+	for id, rec := range records {
+		var e entraDevice
+		if err := json.Unmarshal(rec, &e); err != nil {
+			return read, fmt.Errorf("device %s: %w", id, err)
+		}
+		key := strings.ToLower(e.DeviceID)
+		d, ok := mapDevice(&e, managed[key], cloudPCs[key])
+		if !ok {
+			continue // no device ID: nothing Patchboard can identify it by
+		}
+		read.Devices = append(read.Devices, store.DirectoryDevice{ObjectID: id, Record: rec, Changed: changed[id], Device: *d})
+	}
+	read.Groups, err = g.registrationTree(ctx)
+	return read, err
+}
+
+// entraDevices runs the devices delta query. With a delta link it applies
+// the changes to prev's records; without one, or when Graph answers that
+// the link's state is gone (410 Gone, syncStateNotFound or
+// resyncRequired), it reads every device. changed marks the records that
+// differ from prev's.
+func (g *Connector) entraDevices(ctx context.Context, prev store.DirectoryState) (records map[string][]byte, changed map[string]bool, cursor string, full bool, err error) {
+	if prev.Cursor != "" {
+		records, changed, cursor, err = g.deltaRound(ctx, prev.Cursor, prev.Records)
+		if err == nil || !lostDeltaState(err) {
+			return records, changed, cursor, false, err
+		}
+	}
+	first := url.Values{"$select": {devicesSelect}}
+	records, changed, cursor, err = g.deltaRound(ctx, devicesPath+"?"+first.Encode(), nil)
+	if err != nil {
+		return nil, nil, "", true, err
+	}
+	for id, rec := range records {
+		if !bytes.Equal(rec, prev.Records[id]) {
+			changed[id] = true
+		}
+	}
+	return records, changed, cursor, true, nil
+}
+
+// deltaRound follows one delta round from link to its @odata.deltaLink,
+// applying each page to base (nil: start from nothing).
+func (g *Connector) deltaRound(ctx context.Context, link string, base map[string][]byte) (map[string][]byte, map[string]bool, string, error) {
+	records := base
+	if records == nil {
+		records = make(map[string][]byte)
+	}
+	changed := make(map[string]bool)
+	r := request{method: http.MethodGet, path: link, permission: devicesPermission,
+		header: http.Header{"Prefer": {fmt.Sprintf("odata.maxpagesize=%d", pageSize)}}}
+	deltaLink, err := g.client.pages(ctx, r, func(items []json.RawMessage) error {
+		for _, raw := range items {
+			var head struct {
+				ID      string          `json:"id"`
+				Removed json.RawMessage `json:"@removed"`
+			}
+			if err := json.Unmarshal(raw, &head); err != nil || head.ID == "" {
+				return fmt.Errorf("Microsoft Graph devices delta: an item without an id")
+			}
+			id := strings.ToLower(head.ID)
+			switch {
+			case head.Removed != nil:
+				delete(records, id)
+				delete(changed, id)
+			case base != nil && records[id] != nil:
+				// An updated object carries at least its changed properties.
+				merged, err := mergeObject(records[id], raw)
+				if err != nil {
+					return fmt.Errorf("device %s: %w", id, err)
+				}
+				records[id], changed[id] = merged, true
+			default:
+				records[id], changed[id] = bytes.Clone(raw), true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if deltaLink == "" {
+		return nil, nil, "", errors.New("Microsoft Graph devices delta ended without an @odata.deltaLink")
+	}
+	return records, changed, deltaLink, nil
+}
+
+// lostDeltaState reports whether Graph no longer holds a delta link's state.
+func lostDeltaState(err error) bool {
+	var ge *Error
+	if !errors.As(err, &ge) {
+		return false
+	}
+	return ge.Status == http.StatusGone || ge.Code == "syncStateNotFound" || ge.Code == "resyncRequired" ||
+		ge.Code == "syncStateInvalid"
+}
+
+// mergeObject overlays the properties of change on base (both JSON objects).
+func mergeObject(base, change []byte) ([]byte, error) {
+	var m, c map[string]json.RawMessage
+	if err := json.Unmarshal(base, &m); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(change, &c); err != nil {
+		return nil, err
+	}
+	for k, v := range c {
+		m[k] = v
+	}
+	return json.Marshal(m)
+}
+
+// managedDevices reads every Intune managed device, keyed by its Entra
+// device ID (lower case).
+func (g *Connector) managedDevices(ctx context.Context) (map[string]*managedDevice, error) {
+	q := url.Values{"$select": {managedSelect}, "$top": {fmt.Sprint(pageSize)}}
+	out := make(map[string]*managedDevice)
+	_, err := g.client.pages(ctx, request{method: http.MethodGet, path: managedPath + "?" + q.Encode(), permission: managedPermission},
+		func(items []json.RawMessage) error {
+			for _, raw := range items {
+				m := new(managedDevice)
+				if err := json.Unmarshal(raw, m); err != nil {
+					return fmt.Errorf("Microsoft Graph managed device: %w", err)
+				}
+				key := strings.ToLower(m.AzureADDeviceID)
+				if key == "" || key == "00000000-0000-0000-0000-000000000000" {
+					continue // not registered in Entra ID
+				}
+				// Two records for one device (re-enrolment): the last sync wins.
+				if old := out[key]; old == nil || m.LastSyncDateTime.After(old.LastSyncDateTime) {
+					out[key] = m
+				}
+			}
+			return nil
+		})
+	return out, err
+}
+
+// cloudPCs reads the Windows 365 Cloud PCs, keyed by Entra device ID.
+func (g *Connector) cloudPCs(ctx context.Context) (map[string]*cloudPC, error) {
+	q := url.Values{"$select": {cloudPCsSelect}}
+	out := make(map[string]*cloudPC)
+	_, err := g.client.pages(ctx, request{method: http.MethodGet, path: cloudPCsPath + "?" + q.Encode(), permission: cloudPCsPermission},
+		func(items []json.RawMessage) error {
+			for _, raw := range items {
+				c := new(cloudPC)
+				if err := json.Unmarshal(raw, c); err != nil {
+					return fmt.Errorf("Microsoft Graph Cloud PC: %w", err)
+				}
+				if c.AADDeviceID != "" {
+					out[strings.ToLower(c.AADDeviceID)] = c
+				}
+			}
+			return nil
+		})
+	return out, err
+}
+
+// member is a directory object in a group's members.
+type member struct {
+	Type        string `json:"@odata.type"`
+	ID          string `json:"id"`
+	DisplayName string `json:"displayName"`
+}
+
+// registrationTree reads the registration group, its members, and the
+// members of the groups nested in it. Groups nested deeper are listed with
+// no members read: discovery does not follow them, and the portal says so.
+func (g *Connector) registrationTree(ctx context.Context) ([]store.DirectoryGroup, error) {
+	var root struct {
+		ID          string `json:"id"`
+		DisplayName string `json:"displayName"`
+	}
+	err := g.client.do(ctx, request{method: http.MethodGet, permission: groupPermission,
+		path: "v1.0/groups/" + url.PathEscape(g.cfg.RegistrationGroup) + "?$select=id,displayName"}, &root)
+	if err != nil {
+		var ge *Error
+		if errors.As(err, &ge) && ge.Status == http.StatusNotFound {
+			return nil, fmt.Errorf("the registration group %s (PATCHBOARD_GRAPH_REGISTRATION_GROUP) does not exist in the tenant", g.cfg.RegistrationGroup)
+		}
+		return nil, err
+	}
+	top, err := g.groupMembers(ctx, strings.ToLower(root.ID), root.DisplayName, 0)
+	if err != nil {
+		return nil, err
+	}
+	tree := []store.DirectoryGroup{top.group}
+	seen := map[string]bool{top.group.ObjectID: true}
+	var deeper []member
+	for _, child := range top.nested {
+		if seen[child.ID] {
+			continue
+		}
+		seen[child.ID] = true
+		n, err := g.groupMembers(ctx, child.ID, child.DisplayName, 1)
+		if err != nil {
+			return nil, err
+		}
+		tree = append(tree, n.group)
+		deeper = append(deeper, n.nested...)
+	}
+	for _, d := range deeper {
+		if !seen[d.ID] {
+			seen[d.ID] = true
+			tree = append(tree, store.DirectoryGroup{ObjectID: d.ID, Name: d.DisplayName, Depth: 2})
+		}
+	}
+	return tree, nil
+}
+
+type groupRead struct {
+	group  store.DirectoryGroup
+	nested []member
+}
+
+// groupMembers reads a group's direct members: devices and groups (users
+// and other objects are not Patchboard's).
+func (g *Connector) groupMembers(ctx context.Context, id, name string, depth int) (groupRead, error) {
+	out := groupRead{group: store.DirectoryGroup{ObjectID: id, Name: name, Depth: depth}}
+	q := url.Values{"$select": {"id,displayName"}, "$top": {fmt.Sprint(pageSize)}}
+	_, err := g.client.pages(ctx, request{method: http.MethodGet, permission: groupPermission,
+		path: "v1.0/groups/" + url.PathEscape(id) + "/members?" + q.Encode()},
+		func(items []json.RawMessage) error {
+			for _, raw := range items {
+				var m member
+				if err := json.Unmarshal(raw, &m); err != nil {
+					return fmt.Errorf("Microsoft Graph group member: %w", err)
+				}
+				m.ID = strings.ToLower(m.ID)
+				switch m.Type {
+				case "#microsoft.graph.device":
+					out.group.Devices = append(out.group.Devices, m.ID)
+				case "#microsoft.graph.group":
+					out.group.Groups = append(out.group.Groups, m.ID)
+					out.nested = append(out.nested, m)
+				}
+			}
+			return nil
+		})
+	return out, err
+}

@@ -1,0 +1,291 @@
+package graph
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"patchboard/store"
+)
+
+// entraDevice is the Entra ID device object (v1.0 device resource), with
+// the properties Patchboard selects.
+type entraDevice struct {
+	ID                     string            `json:"id"`
+	DeviceID               string            `json:"deviceId"`
+	DisplayName            string            `json:"displayName"`
+	OperatingSystem        string            `json:"operatingSystem"`
+	OperatingSystemVersion string            `json:"operatingSystemVersion"`
+	TrustType              string            `json:"trustType"`
+	AccountEnabled         *bool             `json:"accountEnabled"`
+	DeviceOwnership        string            `json:"deviceOwnership"`
+	EnrollmentProfileName  string            `json:"enrollmentProfileName"`
+	Manufacturer           string            `json:"manufacturer"`
+	Model                  string            `json:"model"`
+	PhysicalIDs            []string          `json:"physicalIds"`
+	ProfileType            string            `json:"profileType"`
+	SystemLabels           []string          `json:"systemLabels"`
+	ExtensionAttributes    map[string]string `json:"extensionAttributes"` // extensionAttribute1…15
+	DeviceCategory         string            `json:"deviceCategory"`
+	ManagementType         string            `json:"managementType"`
+	MDMAppID               string            `json:"mdmAppId"`
+	IsRooted               *bool             `json:"isRooted"`
+}
+
+// managedDevice is the Intune managed device (beta managedDevice resource),
+// with the properties Patchboard selects.
+type managedDevice struct {
+	ID                     string           `json:"id"`
+	AzureADDeviceID        string           `json:"azureADDeviceId"`
+	DeviceName             string           `json:"deviceName"`
+	ManagedDeviceOwnerType string           `json:"managedDeviceOwnerType"`
+	ManagementAgent        string           `json:"managementAgent"`
+	LastSyncDateTime       time.Time        `json:"lastSyncDateTime"`
+	OperatingSystem        string           `json:"operatingSystem"`
+	OSVersion              string           `json:"osVersion"`
+	SerialNumber           string           `json:"serialNumber"`
+	Manufacturer           string           `json:"manufacturer"`
+	Model                  string           `json:"model"`
+	SKUFamily              string           `json:"skuFamily"`
+	SKUNumber              int              `json:"skuNumber"`
+	ProcessorArchitecture  string           `json:"processorArchitecture"`
+	EnabledFeatures        *enabledFeatures `json:"configurationManagerClientEnabledFeatures"`
+}
+
+// enabledFeatures are the co-management workloads switched to Intune.
+type enabledFeatures struct {
+	WindowsUpdateForBusiness bool `json:"windowsUpdateForBusiness"`
+	DeviceConfiguration      bool `json:"deviceConfiguration"`
+	OfficeApps               bool `json:"officeApps"`
+}
+
+// cloudPC is a Windows 365 Cloud PC (v1.0 cloudPC resource).
+type cloudPC struct {
+	ID               string `json:"id"`
+	AADDeviceID      string `json:"aadDeviceId"`
+	ManagedDeviceID  string `json:"managedDeviceId"`
+	DisplayName      string `json:"displayName"`
+	ProvisioningType string `json:"provisioningType"`
+}
+
+// mapDevice fills an inventory record from an Entra device, its Intune
+// managed device (nil when not enrolled) and its Cloud PC (nil when it is
+// none), as SPEC §11's table says. A value the inventory schema refuses
+// (too long, control characters) is left empty rather than failing the
+// sync. ok is false when the device has no usable device ID.
+func mapDevice(e *entraDevice, m *managedDevice, cpc *cloudPC) (d *store.Device, ok bool) {
+	d = store.NewDevice()
+	if set(d, "device_id", e.DeviceID) != nil {
+		return nil, false
+	}
+	name := e.DisplayName
+	if strings.TrimSpace(name) == "" && m != nil {
+		name = m.DeviceName
+	}
+	if set(d, "display_name", name) != nil || d.DisplayName == "" {
+		set(d, "display_name", d.DeviceID)
+	}
+
+	set(d, "os", osName(e.OperatingSystem))
+	version := e.OperatingSystemVersion
+	if m != nil && newerVersion(m.OSVersion, version) {
+		version = m.OSVersion
+	}
+	set(d, "os_version", version)
+	set(d, "join_type", map[string]string{
+		"azuread": store.JoinEntraJoined, "serverad": store.JoinHybridJoined, "workplace": store.JoinEntraRegistered,
+	}[strings.ToLower(e.TrustType)])
+	ownership := e.DeviceOwnership
+	if m != nil && (ownership == "" || strings.EqualFold(ownership, "unknown")) {
+		ownership = m.ManagedDeviceOwnerType
+	}
+	set(d, "ownership", ownership)
+	if e.AccountEnabled != nil {
+		d.AccountEnabled = *e.AccountEnabled
+	}
+
+	set(d, "manufacturer", e.Manufacturer)
+	set(d, "model", e.Model)
+	if m != nil {
+		setIf(d, "serial_number", m.SerialNumber)
+		setIf(d, "manufacturer", m.Manufacturer)
+		setIf(d, "model", m.Model)
+		if !m.LastSyncDateTime.IsZero() && m.LastSyncDateTime.Year() > 1 {
+			d.LastCheckin = m.LastSyncDateTime.UTC().Truncate(time.Second)
+		}
+		set(d, "edition", edition(m))
+		set(d, "architecture", map[string]string{"x64": store.ArchX64, "x86": store.ArchX86, "arm64": store.ArchARM64}[strings.ToLower(m.ProcessorArchitecture)])
+		d.Management = management(m.ManagementAgent)
+		if d.Management == store.ManagementCoManaged {
+			f := m.EnabledFeatures
+			if f == nil {
+				f = &enabledFeatures{} // every workload still with ConfigMgr
+			}
+			d.WorkloadWindowsUpdate = workload(f.WindowsUpdateForBusiness)
+			d.WorkloadDeviceConfiguration = workload(f.DeviceConfiguration)
+			d.WorkloadOfficeC2R = workload(f.OfficeApps)
+		}
+	}
+	d.DeviceKind = deviceKind(e, m, cpc)
+
+	// The fields the rule language reads (SPEC §1 and §2), filled where the
+	// inventory schema has them.
+	for key, v := range map[string]string{
+		"object_id":               strings.ToLower(e.ID),
+		"physical_ids":            strings.Join(e.PhysicalIDs, ";"),
+		"enrollment_profile_name": e.EnrollmentProfileName,
+		"device_category":         e.DeviceCategory,
+		"profile_type":            e.ProfileType,
+		"management_type":         e.ManagementType,
+		"management_app_id":       strings.ToLower(e.MDMAppID),
+		"system_labels":           strings.Join(e.SystemLabels, ";"),
+		"is_rooted":               optBool(e.IsRooted),
+	} {
+		set(d, key, v)
+	}
+	for i := 1; i <= 15; i++ {
+		set(d, "extension_attribute_"+strconv.Itoa(i), e.ExtensionAttributes["extensionAttribute"+strconv.Itoa(i)])
+	}
+
+	// What single fields cannot check (a Windows version's form) is dropped
+	// the same way.
+	for _, fe := range store.ValidateDevice(d) {
+		set(d, fe.Field, "")
+	}
+	return d, true
+}
+
+// set stores v in the inventory field key when the schema has that field
+// and accepts v; otherwise the field keeps its value.
+func set(d *store.Device, key, v string) error {
+	f, ok := store.InventoryFieldByKey(key)
+	if !ok {
+		return nil
+	}
+	return f.Set(d, strings.TrimSpace(v))
+}
+
+// setIf sets a field only when v is not empty: a fallback keeps its value.
+func setIf(d *store.Device, key, v string) {
+	if strings.TrimSpace(v) != "" {
+		set(d, key, v)
+	}
+}
+
+func optBool(b *bool) string {
+	if b == nil {
+		return ""
+	}
+	return strconv.FormatBool(*b)
+}
+
+// osName spells Entra's operatingSystem values as the inventory does.
+func osName(os string) string {
+	switch l := strings.ToLower(strings.TrimSpace(os)); {
+	case strings.HasPrefix(l, "windows"):
+		return store.OSWindows
+	case l == "macmdm" || l == "macos" || l == "mac os x" || l == "osx":
+		return "macOS"
+	case l == "ios" || l == "iphone" || l == "ipad" || l == "ipados":
+		return "iOS"
+	case strings.HasPrefix(l, "android"):
+		return "Android"
+	case strings.HasPrefix(l, "linux"):
+		return "Linux"
+	}
+	return os
+}
+
+// newerVersion reports whether dotted version a is later than b.
+func newerVersion(a, b string) bool {
+	if a == "" {
+		return false
+	}
+	if b == "" {
+		return true
+	}
+	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(pa) || i < len(pb); i++ {
+		var x, y int
+		if i < len(pa) {
+			x, _ = strconv.Atoi(pa[i])
+		}
+		if i < len(pb) {
+			y, _ = strconv.Atoi(pb[i])
+		}
+		if x != y {
+			return x > y
+		}
+	}
+	return false
+}
+
+// skuEditions maps Windows SKU numbers (GetProductInfo's PRODUCT_* values,
+// which Intune reports as skuNumber) to the inventory's editions.
+var skuEditions = map[int]string{
+	4: "Enterprise", 27: "Enterprise", // PRODUCT_ENTERPRISE, _N
+	48: "Professional", 49: "Professional", // PRODUCT_PROFESSIONAL, _N
+	121: "Education", 122: "Education", // PRODUCT_EDUCATION, _N
+	125: "Enterprise LTSC", 126: "Enterprise LTSC", // PRODUCT_ENTERPRISE_S, _N
+	161: "Pro for Workstations", 162: "Pro for Workstations", // PRODUCT_PRO_WORKSTATION, _N
+	164: "Pro Education", 165: "Pro Education", // PRODUCT_PRO_EDUCATION, _N
+	175: "Enterprise multi-session",                   // PRODUCT_SERVERRDSH
+	98:  "Home", 99: "Home", 100: "Home", 101: "Home", // PRODUCT_CORE_N, _COUNTRYSPECIFIC, _SINGLELANGUAGE, PRODUCT_CORE
+	188: "IoT Enterprise", 191: "IoT Enterprise LTSC", // PRODUCT_IOTENTERPRISE, _S
+	203: "SE", 202: "SE", // PRODUCT_CLOUDEDITION, _N
+}
+
+// multiSessionSKU is Windows Enterprise multi-session (PRODUCT_SERVERRDSH).
+const multiSessionSKU = 175
+
+func edition(m *managedDevice) string {
+	if e, ok := skuEditions[m.SKUNumber]; ok {
+		return e
+	}
+	return m.SKUFamily
+}
+
+// management maps Intune's managementAgent.
+func management(agent string) string {
+	switch strings.ToLower(agent) {
+	case "mdm", "easmdm", "intuneclient", "easintuneclient":
+		return store.ManagementIntune
+	case "configurationmanagerclientmdm", "configurationmanagerclientmdmeas":
+		return store.ManagementCoManaged
+	case "configurationmanagerclient":
+		return store.ManagementConfigMgr
+	}
+	return store.ManagementNone
+}
+
+// workload is where a co-management workload is managed: a workload
+// switched to Intune is in configurationManagerClientEnabledFeatures.
+func workload(enabled bool) string {
+	if enabled {
+		return store.WorkloadIntune
+	}
+	return store.WorkloadConfigMgr
+}
+
+// deviceKind: a Cloud PC is on the Cloud PC list; a multi-session host runs
+// the multi-session SKU (Entra names its OS "Windows 10 Enterprise for
+// Virtual Desktops"); a virtual machine says so in its model.
+func deviceKind(e *entraDevice, m *managedDevice, cpc *cloudPC) string {
+	if cpc != nil {
+		return store.KindCloudPC
+	}
+	osText := strings.ToLower(e.OperatingSystem + " " + e.OperatingSystemVersion)
+	if (m != nil && m.SKUNumber == multiSessionSKU) || strings.Contains(osText, "virtual desktops") || strings.Contains(osText, "multi-session") {
+		return store.KindAVDMultiSession
+	}
+	model := strings.ToLower(e.Model)
+	if m != nil && m.Model != "" {
+		model = strings.ToLower(m.Manufacturer + " " + m.Model)
+	}
+	for _, vm := range []string{"virtual machine", "vmware", "virtualbox", "kvm", "qemu", "hvm domu", "parallels"} {
+		if strings.Contains(model, vm) {
+			return store.KindVirtualMachine
+		}
+	}
+	return store.KindPhysical
+}

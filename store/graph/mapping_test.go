@@ -86,7 +86,9 @@ func TestMapDevice(t *testing.T) {
 				e.OperatingSystem = "Windows 10 Enterprise for Virtual Desktops"
 				return nil, nil
 			},
-			func(d *store.Device) bool { return d.DeviceKind == store.KindAVDMultiSession && d.OS == store.OSWindows }},
+			func(d *store.Device) bool {
+				return d.DeviceKind == store.KindAVDMultiSession && d.OS == store.OSWindows
+			}},
 		{"virtual machine by model",
 			func(e *entraDevice, m *managedDevice) (*managedDevice, *cloudPC) {
 				m.Manufacturer, m.Model = "VMware, Inc.", "VMware7,1"

@@ -49,6 +49,7 @@ func commands() []command {
 		{"serve", "", "serve the portal and run discovery on a schedule", cmdServe},
 		{"demo", "", "create a demo directory, demo users, and run discovery", cmdDemo},
 		{"discover", "", "run discovery now and print the run's counts", cmdDiscover},
+		{"sync", "", "sync the directory from Microsoft Entra ID and Intune now (PATCHBOARD_DIRECTORY=entra)", cmdSync},
 		{"import devices", "FILE.csv|-", "upsert inventory records from a CSV (all-or-nothing)", cmdImportDevices},
 		{"import members", "FILE.csv|-", "add devices to a group from a CSV of device_id, serial_number or display_name", cmdImportMembers},
 		{"group create", "NAME", "create an assigned group, or a dynamic one with --rule", cmdGroupCreate},
@@ -364,17 +365,30 @@ func cmdGroupList(e *env, fs *flag.FlagSet, db *string) func([]string) error {
 }
 
 func cmdDiscover(e *env, fs *flag.FlagSet, db *string) func([]string) error {
+	dir := directoryFlags(e, fs)
 	return func(args []string) error {
 		if err := exactArgs(args, 0, "no arguments"); err != nil {
 			return err
 		}
+		conn, err := dir.connector()
+		if err != nil {
+			return err
+		}
 		return withStore(e, *db, func(st *store.Store) error {
+			dir.attach(st, conn) // with a connector, discovery syncs first
 			run, err := st.Discover(e.ctx, store.TriggerCLI, cliActor(e), time.Now())
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "discovery run %d %s in %s: %s\n", run.ID, run.State,
 				run.FinishedAt.Sub(run.StartedAt).Round(time.Millisecond), run.Summary())
+			if st.DirectorySynced() {
+				if sr, err := st.LastSyncRun(e.ctx, store.SyncRead); err == nil && sr.State == store.RunFailed {
+					fmt.Fprintf(e.stdout, "directory sync failed (discovery ran on the last good data): %s\n", sr.Error)
+				} else if err == nil {
+					fmt.Fprintf(e.stdout, "directory sync run %d: %s\n", sr.ID, sr.Summary())
+				}
+			}
 			return printCounts(e, st)
 		})
 	}

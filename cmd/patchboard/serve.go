@@ -27,6 +27,7 @@ type serveConfig struct {
 	sessionMax        time.Duration
 	logLevel          string
 	sso               *ssoConfig
+	dir               *directoryConfig
 }
 
 func (c serveConfig) validate() error {
@@ -77,6 +78,7 @@ func cmdServe(e *env, fs *flag.FlagSet, db *string) func([]string) error {
 	fs.DurationVar(&c.sessionMax, "session-max", envDuration(e, "PATCHBOARD_SESSION_MAX", 12*time.Hour), "sign out this long after sign-in")
 	fs.StringVar(&c.logLevel, "log-level", envString(e, "PATCHBOARD_LOG_LEVEL", "info"), "debug, info, warn or error")
 	c.sso = ssoFlags(e, fs)
+	c.dir = directoryFlags(e, fs)
 	return func(args []string) error {
 		if err := exactArgs(args, 0, "no arguments"); err != nil {
 			return err
@@ -87,7 +89,14 @@ func cmdServe(e *env, fs *flag.FlagSet, db *string) func([]string) error {
 		if err := c.validate(); err != nil {
 			return err
 		}
-		return withStore(e, *db, func(st *store.Store) error { return serve(e, st, c) })
+		conn, err := c.dir.connector()
+		if err != nil {
+			return err
+		}
+		return withStore(e, *db, func(st *store.Store) error {
+			c.dir.attach(st, conn)
+			return serve(e, st, c)
+		})
 	}
 }
 
@@ -136,6 +145,14 @@ func serve(e *env, st *store.Store, c serveConfig) error {
 		defer wg.Done()
 		schedule(bg, st, c.discoveryInterval, logger)
 	}()
+	if st.DirectorySynced() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			syncSchedule(bg, st, c.dir.syncInterval, logger)
+		}()
+		logger.Info("directory", "source", "entra", "sync_interval", c.dir.syncInterval.String(), "write_back", c.dir.writeBack)
+	}
 	logger.Info("serving", "addr", "http://"+ln.Addr().String(), "discovery_interval", c.discoveryInterval.String())
 	fmt.Fprintf(e.stdout, "Patchboard is serving on http://%s\n", ln.Addr())
 

@@ -38,19 +38,26 @@ func ssoFlags(e *env, fs *flag.FlagSet) *ssoConfig {
 // secret reads PATCHBOARD_OIDC_CLIENT_SECRET, or the file named by
 // PATCHBOARD_OIDC_CLIENT_SECRET_FILE.
 func (c *ssoConfig) secret(e *env) error {
-	c.clientSecret = e.getenv("PATCHBOARD_OIDC_CLIENT_SECRET")
-	file := e.getenv("PATCHBOARD_OIDC_CLIENT_SECRET_FILE")
+	var err error
+	c.clientSecret, err = secret(e, "PATCHBOARD_OIDC_CLIENT_SECRET")
+	return err
+}
+
+// secret reads a secret from the environment variable key, or from the
+// file that key_FILE names.
+func secret(e *env, key string) (string, error) {
+	v, file := e.getenv(key), e.getenv(key+"_FILE")
 	switch {
-	case file != "" && c.clientSecret != "":
-		return usagef("set PATCHBOARD_OIDC_CLIENT_SECRET or PATCHBOARD_OIDC_CLIENT_SECRET_FILE, not both")
+	case file != "" && v != "":
+		return "", usagef("set %s or %s_FILE, not both", key, key)
 	case file != "":
 		b, err := os.ReadFile(file)
 		if err != nil {
-			return usagef("PATCHBOARD_OIDC_CLIENT_SECRET_FILE: cannot read %s: %v", file, pathError(err))
+			return "", usagef("%s_FILE: cannot read %s: %v", key, file, pathError(err))
 		}
-		c.clientSecret = strings.TrimSpace(string(b))
+		return strings.TrimSpace(string(b)), nil
 	}
-	return nil
+	return v, nil
 }
 
 func pathError(err error) error {

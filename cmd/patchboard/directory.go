@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"patchboard/store"
+	"patchboard/store/graph"
+)
+
+// directoryConfig says where the directory comes from (SPEC §11): local
+// (imports, the API and the portal) or entra (the Microsoft Graph
+// connector). Settings come from the environment, flags win; secrets come
+// only from the environment or a file (*_FILE), never from flags.
+type directoryConfig struct {
+	mode         string
+	graph        graph.Config
+	certFile     string
+	syncInterval time.Duration
+	writeBack    string
+	// secretErr is a problem reading the secret's file, reported by open.
+	secretErr error
+}
+
+// directoryFlags registers the directory settings on fs.
+func directoryFlags(e *env, fs *flag.FlagSet) *directoryConfig {
+	c := &directoryConfig{}
+	fs.StringVar(&c.mode, "directory", envString(e, "PATCHBOARD_DIRECTORY", "local"), "where devices and groups come from: local or entra (Microsoft Graph)")
+	fs.StringVar(&c.graph.TenantID, "graph-tenant-id", e.getenv("PATCHBOARD_GRAPH_TENANT_ID"), "Entra directory (tenant) ID or domain")
+	fs.StringVar(&c.graph.ClientID, "graph-client-id", e.getenv("PATCHBOARD_GRAPH_CLIENT_ID"), "application (client) ID of the app registration")
+	fs.StringVar(&c.certFile, "graph-certificate-file", e.getenv("PATCHBOARD_GRAPH_CERTIFICATE_FILE"), "PEM file with the app's certificate and private key (instead of a client secret)")
+	fs.StringVar(&c.graph.RegistrationGroup, "graph-registration-group", e.getenv("PATCHBOARD_GRAPH_REGISTRATION_GROUP"), "object ID of the Entra group that is the Device Registration group")
+	fs.StringVar(&c.graph.GraphURL, "graph-url", envString(e, "PATCHBOARD_GRAPH_URL", graph.DefaultGraphURL), "Microsoft Graph endpoint (national clouds differ)")
+	fs.StringVar(&c.graph.LoginURL, "graph-login-url", envString(e, "PATCHBOARD_GRAPH_LOGIN_URL", graph.DefaultLoginURL), "Microsoft identity platform endpoint (national clouds differ)")
+	fs.DurationVar(&c.syncInterval, "graph-sync-interval", envDuration(e, "PATCHBOARD_GRAPH_SYNC_INTERVAL", 15*time.Minute), "time between directory syncs (each discovery syncs first too)")
+	fs.StringVar(&c.writeBack, "graph-write-back", envString(e, "PATCHBOARD_GRAPH_WRITE_BACK", "off"), "on: keep the ring groups in Entra ID equal to the rings")
+	fs.StringVar(&c.graph.RingGroupPrefix, "graph-ring-group-prefix", envString(e, "PATCHBOARD_GRAPH_RING_GROUP_PREFIX", graph.DefaultRingGroupPrefix), "name of the ring groups before Test, First, Fast, Broad")
+	c.graph.ClientSecret, c.secretErr = secret(e, "PATCHBOARD_GRAPH_CLIENT_SECRET")
+	return c
+}
+
+// connector checks the settings and returns the Graph connector, or nil
+// for a local directory.
+func (c *directoryConfig) connector() (*graph.Connector, error) {
+	switch c.mode {
+	case "local":
+		return nil, nil
+	case "entra":
+	default:
+		return nil, usagef("--directory (PATCHBOARD_DIRECTORY) must be local or entra, got %q", c.mode)
+	}
+	if c.secretErr != nil {
+		return nil, c.secretErr
+	}
+	if c.syncInterval < time.Minute {
+		return nil, usagef("--graph-sync-interval (PATCHBOARD_GRAPH_SYNC_INTERVAL) must be at least 1m, got %s", c.syncInterval)
+	}
+	if c.writeBack != "on" && c.writeBack != "off" {
+		return nil, usagef("--graph-write-back (PATCHBOARD_GRAPH_WRITE_BACK) must be on or off, got %q", c.writeBack)
+	}
+	cfg := c.graph
+	if c.certFile != "" {
+		b, err := os.ReadFile(c.certFile)
+		if err != nil {
+			return nil, usagef("PATCHBOARD_GRAPH_CERTIFICATE_FILE: %s", errors.Unwrap(err))
+		}
+		cfg.Certificate = b
+	}
+	conn, err := graph.New(cfg, nil)
+	if err != nil {
+		return nil, usagef("%s", err)
+	}
+	return conn, nil
+}
+
+// attach makes conn (when not nil) the store's directory source, and its
+// ring writer when write-back is on.
+func (c *directoryConfig) attach(st *store.Store, conn *graph.Connector) {
+	if conn == nil {
+		return
+	}
+	var rings store.RingWriter
+	if c.writeBack == "on" {
+		rings = conn
+	}
+	st.SetDirectory(conn, rings)
+}
+
+// syncSchedule syncs the directory every interval until ctx ends. (Each
+// discovery syncs first as well, the one at start-up included.)
+func syncSchedule(ctx context.Context, st *store.Store, interval time.Duration, logger *slog.Logger) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		run, err := st.SyncDirectory(ctx, store.TriggerSchedule, "scheduler")
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			// The error names what failed (and the permission to grant); it
+			// never holds a secret or a token.
+			logger.Error("directory sync failed", "run", run.ID, "error", err.Error())
+		default:
+			logger.Info("directory sync", "run", run.ID, "summary", run.Summary())
+		}
+	}
+}
+
+func cmdSync(e *env, fs *flag.FlagSet, db *string) func([]string) error {
+	dir := directoryFlags(e, fs)
+	return func(args []string) error {
+		if err := exactArgs(args, 0, "no arguments"); err != nil {
+			return err
+		}
+		conn, err := dir.connector()
+		if err != nil {
+			return err
+		}
+		if conn == nil {
+			return usagef("the directory is local: set PATCHBOARD_DIRECTORY=entra (or --directory entra) and the PATCHBOARD_GRAPH_* settings to sync from Microsoft Entra ID")
+		}
+		return withStore(e, *db, func(st *store.Store) error {
+			st.SetDirectory(conn, nil)
+			run, err := st.SyncDirectory(e.ctx, store.TriggerCLI, cliActor(e))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "directory sync run %d %s in %s: %s\n", run.ID, run.State,
+				run.FinishedAt.Sub(run.StartedAt).Round(time.Second), run.Summary())
+			return nil
+		})
+	}
+}

@@ -134,7 +134,8 @@ func (h *Devices) bladeView(c echo.Context, q views.BladeQuery) (views.BladeView
 	}
 	v := views.BladeView{Query: q, Now: h.Now(), AllColumns: views.ColumnViews(store.BladeColumns),
 		Columns: views.ColumnViews(b.Columns), Page: b.Page, Counts: b.Counts,
-		RegistrationGroupID: b.RegistrationGroupID, LastRun: b.LastRun, Views: saved}
+		RegistrationGroupID: b.RegistrationGroupID, LastRun: b.LastRun, Views: saved,
+		LastSync: b.LastSync, LastGoodSync: b.LastGoodSync}
 	if q.Tab != store.TabReady {
 		if v.FailingChecks, err = h.Store.FailingChecks(ctx, q.Tab); err != nil {
 			return views.BladeView{}, err

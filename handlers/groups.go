@@ -173,6 +173,9 @@ func redirect(c echo.Context, to string) error {
 // why. The Device Registration group needs PermEditRegistrationGroup, or a
 // Service Administrator who owns it (SPEC §7).
 func (h *Groups) membersRight(c echo.Context, g store.Group) (bool, string, error) {
+	if g.Synced() {
+		return false, "This group is synced from Microsoft Entra ID and is read-only here: change its members in the Entra admin center.", nil
+	}
 	u := CurrentUser(c)
 	owner := false
 	if g.Builtin && u.Role == store.RoleServiceAdmin {
@@ -197,6 +200,9 @@ func (h *Groups) requireMembersRight(c echo.Context, g store.Group) error {
 	ok, why, err := h.membersRight(c, g)
 	if err != nil || ok {
 		return err
+	}
+	if g.Synced() { // nobody's role is at fault
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, why)
 	}
 	u := CurrentUser(c)
 	req := c.Request()
@@ -249,7 +255,7 @@ var wholeGroupPage = groupParts{members: true, rule: true, owners: true, nestabl
 func (h *Groups) groupView(c echo.Context, g store.Group, parts groupParts) (views.GroupView, error) {
 	ctx := c.Request().Context()
 	u := CurrentUser(c)
-	v := views.GroupView{Group: g, CanEdit: u.Role.Can(store.PermEditGroups) && !g.Builtin,
+	v := views.GroupView{Group: g, CanEdit: u.Role.Can(store.PermEditGroups) && !g.Builtin && !g.Synced(),
 		CanManageOwners: u.Role.Can(store.PermManage), MemberCount: g.Devices + g.Groups}
 	var err error
 	if v.CanEditMembers, v.MembersDenied, err = h.membersRight(c, g); err != nil {

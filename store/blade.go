@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Blade is everything a device blade shows: the page of rows, the tab
@@ -20,6 +21,11 @@ type Blade struct {
 	RegistrationGroupID int64
 	// LastRun is nil until discovery has run once.
 	LastRun *DiscoveryRun
+	// LastSync is the last directory sync (nil when the directory is local
+	// or has not synced yet); LastGoodSync is when the last one that
+	// completed finished.
+	LastSync     *SyncRun
+	LastGoodSync time.Time
 }
 
 // Blade reads a blade for a user in one call. Everything is kept between
@@ -58,6 +64,13 @@ func (s *Store) Blade(ctx context.Context, userID int64, q DeviceQuery) (Blade, 
 	if run != nil {
 		r := *run // the kept run is shared
 		b.LastRun = &r
+	}
+	if s.dir.src != nil {
+		st, err := memoized(s, v, "last-sync", func() (syncStatus, error) { return s.syncStatus(ctx) })
+		if err != nil {
+			return Blade{}, err
+		}
+		b.LastSync, b.LastGoodSync = st.last, st.lastGood
 	}
 	return b, nil
 }

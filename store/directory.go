@@ -660,6 +660,30 @@ func syncAction(k SyncKind) string {
 	return ActionDirectorySync
 }
 
+type syncStatus struct {
+	last     *SyncRun
+	lastGood time.Time
+}
+
+// syncStatus reads the last sync and when the last good one finished.
+func (s *Store) syncStatus(ctx context.Context) (syncStatus, error) {
+	var st syncStatus
+	last, err := s.LastSyncRun(ctx, SyncRead)
+	if errors.Is(err, ErrNotFound) {
+		return st, nil
+	}
+	if err != nil {
+		return st, err
+	}
+	st.last = &last
+	var good sql.NullInt64
+	if err := s.r.QueryRowContext(ctx, `SELECT max(finished_at) FROM sync_runs WHERE kind = 'sync' AND state = 'completed'`).Scan(&good); err != nil {
+		return st, fmt.Errorf("last good sync: %w", err)
+	}
+	st.lastGood = fromUnix(good)
+	return st, nil
+}
+
 // LastSyncRun returns the latest record of the kind; ErrNotFound when there
 // is none.
 func (s *Store) LastSyncRun(ctx context.Context, kind SyncKind) (SyncRun, error) {

@@ -171,6 +171,9 @@ type BladeView struct {
 	Page       store.DevicePage
 	LastRun    *store.DiscoveryRun
 	Now        time.Time
+	// LastSync and LastGoodSync report the directory sync (SPEC §11).
+	LastSync     *store.SyncRun
+	LastGoodSync time.Time
 	// RegistrationGroupID links the Device Registration group's page.
 	RegistrationGroupID int64
 	// FailingChecks are the tab's devices per failing check (the chips of

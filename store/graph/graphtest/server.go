@@ -114,8 +114,17 @@ type Fault struct {
 
 type deviceDoc struct {
 	dev     Device
-	propSeq map[string]int64 // when each property last changed
+	created int64            // when it was created: every property's change until it is updated
+	propSeq map[string]int64 // when each updated property last changed; nil until an update
 	seq     int64            // the latest change
+}
+
+// changedAt is when a property last changed.
+func (d *deviceDoc) changedAt(prop string) int64 {
+	if s, ok := d.propSeq[prop]; ok {
+		return s
+	}
+	return d.created
 }
 
 type tombstone struct {
@@ -203,16 +212,16 @@ func (s *Server) PutDevice(d Device) {
 	s.seq++
 	doc, ok := s.devices[d.ID]
 	if !ok {
-		doc = &deviceDoc{propSeq: make(map[string]int64)}
+		doc = &deviceDoc{created: s.seq}
 		s.devices[d.ID] = doc
 		s.order = append(s.order, d.ID)
-		for k := range props(d) {
-			doc.propSeq[k] = s.seq
-		}
 	} else {
 		before, after := props(doc.dev), props(d)
 		for k, v := range after {
 			if string(before[k]) != string(v) {
+				if doc.propSeq == nil {
+					doc.propSeq = make(map[string]int64)
+				}
 				doc.propSeq[k] = s.seq
 			}
 		}
@@ -637,7 +646,7 @@ func (s *Server) devicesDelta(w http.ResponseWriter, r *http.Request) {
 		all := props(doc.dev)
 		part := map[string]json.RawMessage{"id": all["id"]}
 		for k, v := range all {
-			if doc.propSeq[k] > c.from {
+			if doc.changedAt(k) > c.from {
 				part[k] = v
 			}
 		}

@@ -221,6 +221,37 @@ type deviceUpserter struct {
 	pending  []any // the values of the records not written yet
 	firstID  string
 	npending int
+
+	// synced, when set, finds the directory hash of a device mirrored from
+	// the directory source (see guardSynced).
+	synced *sql.Stmt
+}
+
+// guardSynced makes the upserter refuse changes to the directory's fields
+// of devices mirrored from Microsoft Entra ID: the sync owns them. A record
+// that repeats them and changes only readiness signals passes.
+func (u *deviceUpserter) guardSynced(ctx context.Context) error {
+	var exists bool
+	if err := u.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM directory_devices)`).Scan(&exists); err != nil || !exists {
+		return err
+	}
+	stmt, err := u.tx.PrepareContext(ctx, `SELECT hash FROM directory_devices WHERE device_id = ?`)
+	u.synced = stmt
+	return err
+}
+
+// checkSynced refuses d when it changes a mirrored device's directory fields.
+func (u *deviceUpserter) checkSynced(ctx context.Context, d *Device) error {
+	var h int64
+	err := u.synced.QueryRowContext(ctx, d.DeviceID).Scan(&h)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && h == directoryHash(d)) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return &ValidationError{Errors: []FieldError{{Field: "device_id", Value: d.DeviceID,
+		Reason: fmt.Sprintf("device %s is synced from Microsoft Entra ID and Intune: its inventory fields are read-only here (change them in Entra ID or Intune); only readiness signals may be reported", d.DeviceID)}}}
 }
 
 func newDeviceUpserter(ctx context.Context, tx *sql.Tx, now time.Time) (*deviceUpserter, error) {
@@ -239,6 +270,11 @@ func newDeviceUpserter(ctx context.Context, tx *sql.Tx, now time.Time) (*deviceU
 // upsert queues d's record; it is written with its batch, or by result.
 // The record's values are copied: d may change once upsert returns.
 func (u *deviceUpserter) upsert(ctx context.Context, d *Device) error {
+	if u.synced != nil {
+		if err := u.checkSynced(ctx, d); err != nil {
+			return err
+		}
+	}
 	if u.npending == 0 {
 		u.firstID = d.DeviceID
 	}
@@ -308,6 +344,9 @@ func (u *deviceUpserter) result(ctx context.Context) (ImportResult, error) {
 }
 
 func (u *deviceUpserter) close() {
+	if u.synced != nil {
+		u.synced.Close()
+	}
 	u.one.Close()
 	if u.batch != nil {
 		u.batch.Close()
@@ -346,6 +385,9 @@ func upsertAll(ctx context.Context, tx *sql.Tx, feed func(write func(*Device) er
 		return ImportResult{}, err
 	}
 	defer u.close()
+	if err := u.guardSynced(ctx); err != nil {
+		return ImportResult{}, err
+	}
 	if err := feed(func(d *Device) error { return u.upsert(ctx, d) }); err != nil {
 		return ImportResult{}, err
 	}
@@ -442,6 +484,9 @@ func (s *Store) UpsertDevices(ctx context.Context, devs []*Device, source, actor
 			return err
 		}
 		defer u.close()
+		if err := u.guardSynced(ctx); err != nil {
+			return err
+		}
 		for _, d := range normalized {
 			if err := u.upsert(ctx, d); err != nil {
 				return err

@@ -317,13 +317,29 @@ func TestCloudPCAndMultiSessionMapped(t *testing.T) {
 	}
 }
 
-// Mirrored groups are read-only in the portal; local groups are not.
-func TestSyncedGroupsReadOnly(t *testing.T) {
+// Mirrored groups and devices are read-only in the portal (devices take
+// readiness signals only); local groups and devices are not.
+func TestSyncedGroupsAndDevicesReadOnly(t *testing.T) {
 	tn := newTenant(t)
 	tn.addPC(1)
 	tn.setMembers(tn.reg, "Reg", objectID(1))
 	tn.sync()
 	ctx := context.Background()
+	d := tn.mustDevice(1).Device
+	d.DisplayName = "EDITED"
+	if _, err := tn.st.UpsertDevices(ctx, []*store.Device{&d}, "api", "admin"); !errors.Is(err, store.ErrInvalid) ||
+		!strings.Contains(err.Error(), "synced from Microsoft Entra ID") {
+		t.Errorf("editing a synced device: %v, want refused", err)
+	}
+	csv := "device_id,display_name\n" + deviceID(1) + ",EDITED\n"
+	if _, err := tn.st.ImportDevices(ctx, strings.NewReader(csv), "file.csv", "admin"); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("importing over a synced device: %v, want refused", err)
+	}
+	local := *store.NewDevice()
+	local.DeviceID, local.DisplayName = "11111111-2222-4333-8444-555555555555", "LOCAL-1"
+	if _, err := tn.st.UpsertDevices(ctx, []*store.Device{&local}, "api", "admin"); err != nil {
+		t.Errorf("a local device beside synced ones: %v", err)
+	}
 	if _, err := tn.st.AddGroupDevices(ctx, store.RegistrationGroupName, []string{deviceID(1)}, "admin"); !errors.Is(err, store.ErrInvalid) ||
 		!strings.Contains(err.Error(), "Entra admin center") {
 		t.Errorf("adding to the synced registration group: %v, want refused naming the Entra admin center", err)

@@ -162,6 +162,7 @@ type Server struct {
 	tombs      []tombstone
 	minToken   int64 // delta tokens below this are gone (410)
 	managed    []*ManagedDevice
+	managedAt  map[string]int // managed device ID -> index in managed
 	cloudPCs   []*CloudPC
 	groups     map[string]*Group
 	groupOrder []string
@@ -180,6 +181,7 @@ func New() *Server {
 	s := &Server{
 		TokenLifetime: time.Hour,
 		devices:       make(map[string]*deviceDoc),
+		managedAt:     make(map[string]int),
 		groups:        make(map[string]*Group),
 		cursors:       make(map[string]*cursor),
 		tokens:        make(map[string]time.Time),
@@ -269,12 +271,11 @@ func (s *Server) Device(id string) (Device, bool) {
 func (s *Server) PutManagedDevice(m ManagedDevice) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i, old := range s.managed {
-		if old.ID == m.ID {
-			s.managed[i] = &m
-			return
-		}
+	if i, ok := s.managedAt[m.ID]; ok {
+		s.managed[i] = &m
+		return
 	}
+	s.managedAt[m.ID] = len(s.managed)
 	s.managed = append(s.managed, &m)
 }
 

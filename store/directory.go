@@ -307,10 +307,19 @@ func applyDirectoryDevices(ctx context.Context, tx *sql.Tx, read DirectoryRead, 
 		if errs := ValidateDevice(d); len(errs) > 0 {
 			return fmt.Errorf("directory device %s: %w", dd.ObjectID, &ValidationError{Errors: errs})
 		}
-		listed[d.DeviceID] = true
 		h := directoryHash(d)
 		old, known := stored[dd.ObjectID]
 		delete(stored, dd.ObjectID)
+		if listed[d.DeviceID] {
+			// A second Entra object with the same device ID (a stale
+			// registration): the first one read is the device; this one's
+			// record is kept so that later syncs still know it.
+			if _, err := putRecord.ExecContext(ctx, dd.ObjectID, d.DeviceID, dd.Record, h); err != nil {
+				return err
+			}
+			continue
+		}
+		listed[d.DeviceID] = true
 		if known && old.hash == h && old.deviceID == d.DeviceID {
 			if dd.Changed {
 				if _, err := putRecord.ExecContext(ctx, dd.ObjectID, d.DeviceID, dd.Record, h); err != nil {

@@ -198,10 +198,6 @@ func (s *Store) runDiscovery(ctx context.Context, run DiscoveryRun) (DiscoveryRu
 		run.PrerequisitesFailed, run.StatusChanges = plan.prereqFailed, plan.statusChanges
 		err = s.applyPlan(ctx, &run, plan)
 	}
-	if err == nil && s.dir.rings != nil {
-		// Recorded like a sync; the next discovery finishes a failed one.
-		s.WriteBackRings(ctx, run.Trigger, run.Actor)
-	}
 	run.FinishedAt = run.StartedAt.Add(time.Since(wallStart)).Truncate(time.Second)
 	switch {
 	case err == nil:
@@ -214,6 +210,12 @@ func (s *Store) runDiscovery(ctx context.Context, run DiscoveryRun) (DiscoveryRu
 	// The run's record and audit entry are written even when ctx is done.
 	if ferr := s.finishRun(context.WithoutCancel(ctx), run, plan.ignored); ferr != nil && err == nil {
 		err = ferr
+	}
+	if err == nil && s.dir.rings != nil {
+		// After the run's record is final, so the blade shows it done while
+		// the (possibly long, throttled) write-back goes on. Recorded like a
+		// sync; the next discovery finishes a failed one.
+		s.WriteBackRings(ctx, run.Trigger, run.Actor)
 	}
 	if err != nil {
 		return run, fmt.Errorf("discovery run %d: %w", run.ID, err)

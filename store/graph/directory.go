@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 
 	"patchboard/store"
@@ -80,6 +81,9 @@ func (g *Connector) readDirectory(ctx context.Context, prev store.DirectoryState
 		}
 		read.Devices = append(read.Devices, store.DirectoryDevice{ObjectID: id, Record: rec, Changed: changed[id], Device: *d})
 	}
+	// In object ID order, so that every sync sees the same one first where
+	// two objects share a device ID.
+	sort.Slice(read.Devices, func(i, j int) bool { return read.Devices[i].ObjectID < read.Devices[j].ObjectID })
 	read.Groups, err = g.registrationTree(ctx)
 	return read, err
 }

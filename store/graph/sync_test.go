@@ -287,6 +287,26 @@ func TestCrashMidSyncThenRestart(t *testing.T) {
 	}
 }
 
+// Two Entra objects with one device ID (a stale registration beside the
+// current one) make one device, the same one at every sync.
+func TestDuplicateDeviceID(t *testing.T) {
+	tn := newTenant(t)
+	tn.addPC(1)
+	tn.addPC(2, func(d *graphtest.Device, m *graphtest.ManagedDevice) {
+		d.DeviceID, d.DisplayName, m.ID = deviceID(1), "PC-STALE", ""
+	})
+	tn.setMembers(tn.reg, "Reg", objectID(1), objectID(2))
+	if run := tn.sync(); run.Added != 1 {
+		t.Fatalf("sync = %s, want one device", run.Summary())
+	}
+	name := tn.mustDevice(1).DisplayName
+	for i := 0; i < 3; i++ {
+		if run := tn.sync(); run.Updated != 0 || tn.mustDevice(1).DisplayName != name {
+			t.Fatalf("sync %d = %s, name %q: the device flaps between its objects", i, run.Summary(), tn.mustDevice(1).DisplayName)
+		}
+	}
+}
+
 // Cloud PCs and multi-session hosts get their device kind, and a
 // multi-session host fails the virtual-desktop prerequisite.
 func TestCloudPCAndMultiSessionMapped(t *testing.T) {

@@ -405,9 +405,12 @@ func applyDirectoryGroups(ctx context.Context, tx *sql.Tx, groups []DirectoryGro
 	for _, g := range groups {
 		if g.Depth == 0 {
 			var id int64
-			if err := tx.QueryRowContext(ctx, `UPDATE groups SET source = 'entra', object_id = ?, kind = 'assigned', rule = '', updated_at = ?
-				WHERE builtin = 1 RETURNING id`, g.ObjectID, now).Scan(&id); err != nil {
+			if err := tx.QueryRowContext(ctx, `UPDATE groups SET kind = 'assigned', rule = '', updated_at = ?
+				WHERE builtin = 1 RETURNING id`, now).Scan(&id); err != nil {
 				return fmt.Errorf("registration group: %w", err)
+			}
+			if err := setGroupObject(ctx, tx, id, g.ObjectID); err != nil {
+				return err
 			}
 			ids[g.ObjectID] = id
 			continue
@@ -419,7 +422,7 @@ func applyDirectoryGroups(ctx context.Context, tx *sql.Tx, groups []DirectoryGro
 		ids[g.ObjectID] = id
 	}
 	// Mirrored groups that left the tree are gone from Patchboard too.
-	rows, err := tx.QueryContext(ctx, `SELECT id, object_id FROM groups WHERE source = 'entra' AND builtin = 0`)
+	rows, err := tx.QueryContext(ctx, `SELECT g.id, dg.object_id FROM groups g JOIN directory_groups dg ON dg.group_id = g.id WHERE g.builtin = 0`)
 	if err != nil {
 		return err
 	}
@@ -474,16 +477,17 @@ func mirrorGroup(ctx context.Context, tx *sql.Tx, g DirectoryGroup, now int64) (
 		name = "Entra group " + g.ObjectID
 	}
 	var id int64
-	err := tx.QueryRowContext(ctx, `SELECT id FROM groups WHERE object_id = ?`, g.ObjectID).Scan(&id)
+	err := tx.QueryRowContext(ctx, `SELECT group_id FROM directory_groups WHERE object_id = ?`, g.ObjectID).Scan(&id)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, err
 	}
+	known := id != 0
 	for _, n := range []string{name, fmt.Sprintf("%s (%.8s)", name, g.ObjectID)} {
-		if id != 0 {
+		if known {
 			_, err = tx.ExecContext(ctx, `UPDATE groups SET name = ?, updated_at = ? WHERE id = ? AND name <> ?`, n, now, id, n)
 		} else {
-			err = tx.QueryRowContext(ctx, `INSERT INTO groups (name, kind, source, object_id, created_at, updated_at)
-				VALUES (?, 'assigned', 'entra', ?, ?, ?) RETURNING id`, n, g.ObjectID, now, now).Scan(&id)
+			err = tx.QueryRowContext(ctx, `INSERT INTO groups (name, kind, created_at, updated_at)
+				VALUES (?, 'assigned', ?, ?) RETURNING id`, n, now, now).Scan(&id)
 		}
 		if !isUniqueViolation(err) {
 			break
@@ -492,7 +496,25 @@ func mirrorGroup(ctx context.Context, tx *sql.Tx, g DirectoryGroup, now int64) (
 	if err != nil {
 		return 0, fmt.Errorf("group %s: %w", g.ObjectID, err)
 	}
+	if !known {
+		if err := setGroupObject(ctx, tx, id, g.ObjectID); err != nil {
+			return 0, err
+		}
+	}
 	return id, nil
+}
+
+// setGroupObject records that group id mirrors the directory's objectID.
+func setGroupObject(ctx context.Context, tx *sql.Tx, id int64, objectID string) error {
+	// Another row may have mirrored it before (as a nested group, when the
+	// registration group was another): that mirror goes.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM groups WHERE builtin = 0 AND id IN
+		(SELECT group_id FROM directory_groups WHERE object_id = ? AND group_id <> ?)`, objectID, id); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO directory_groups (group_id, object_id) VALUES (?, ?)
+		ON CONFLICT (group_id) DO UPDATE SET object_id = excluded.object_id`, id, objectID)
+	return err
 }
 
 // directoryDevicePKs maps the object ID of each mirrored device to its row.

@@ -79,8 +79,9 @@ func (s *Store) GroupByID(ctx context.Context, id int64) (Group, error) {
 // groupByIDForWrite loads a group inside a write transaction.
 func groupByIDForWrite(ctx context.Context, tx *sql.Tx, id int64) (Group, error) {
 	var g Group
-	err := tx.QueryRowContext(ctx, `SELECT id, name, kind, rule, builtin, source FROM groups WHERE id = ?`, id).
-		Scan(&g.ID, &g.Name, &g.Kind, &g.Rule, &g.Builtin, &g.Source)
+	err := tx.QueryRowContext(ctx, `SELECT g.id, g.name, g.kind, g.rule, g.builtin, `+groupSourceCols+`
+		FROM groups g `+groupSourceJoin+` WHERE g.id = ?`, id).
+		Scan(&g.ID, &g.Name, &g.Kind, &g.Rule, &g.Builtin, &g.Source, &g.ObjectID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Group{}, notFoundf("group %d was not found", id)
 	}

@@ -129,10 +129,10 @@ func (s *Store) Groups(ctx context.Context) ([]Group, error) {
 	var groups []Group
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `
-			SELECT g.id, g.name, g.kind, g.rule, g.builtin, g.source, coalesce(g.object_id, ''), g.created_at, g.updated_at,
+			SELECT g.id, g.name, g.kind, g.rule, g.builtin, `+groupSourceCols+`, g.created_at, g.updated_at,
 				(SELECT count(*) FROM group_members m WHERE m.group_id = g.id AND m.device_pk IS NOT NULL),
 				(SELECT count(*) FROM group_members m WHERE m.group_id = g.id AND m.member_group_id IS NOT NULL)
-			FROM groups g ORDER BY g.builtin DESC, g.name COLLATE NOCASE`)
+			FROM groups g `+groupSourceJoin+` ORDER BY g.builtin DESC, g.name COLLATE NOCASE`)
 		if err != nil {
 			return err
 		}
@@ -222,6 +222,12 @@ func setNesting(groups []Group, edges []groupEdge) {
 	}
 }
 
+// groupSourceCols and groupSourceJoin read a group's Source and ObjectID.
+const (
+	groupSourceCols = `CASE WHEN dg.group_id IS NULL THEN 'local' ELSE 'entra' END, coalesce(dg.object_id, '')`
+	groupSourceJoin = `LEFT JOIN directory_groups dg ON dg.group_id = g.id`
+)
+
 // Synced reports whether the group is mirrored from the directory source,
 // and so read-only in Patchboard.
 func (g Group) Synced() bool { return g.Source == "entra" }
@@ -237,8 +243,9 @@ func editable(g Group) error {
 // groupForWrite loads a group inside a write transaction.
 func groupForWrite(ctx context.Context, tx *sql.Tx, name string) (Group, error) {
 	var g Group
-	err := tx.QueryRowContext(ctx, `SELECT id, name, kind, rule, builtin, source FROM groups WHERE name = ? COLLATE NOCASE`,
-		strings.TrimSpace(name)).Scan(&g.ID, &g.Name, &g.Kind, &g.Rule, &g.Builtin, &g.Source)
+	err := tx.QueryRowContext(ctx, `SELECT g.id, g.name, g.kind, g.rule, g.builtin, `+groupSourceCols+`
+		FROM groups g `+groupSourceJoin+` WHERE g.name = ? COLLATE NOCASE`,
+		strings.TrimSpace(name)).Scan(&g.ID, &g.Name, &g.Kind, &g.Rule, &g.Builtin, &g.Source, &g.ObjectID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Group{}, notFoundf("group %q was not found", name)
 	}

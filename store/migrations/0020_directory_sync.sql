@@ -1,32 +1,36 @@
 -- The directory sync (SPEC §11): Patchboard mirrors Microsoft Entra ID and
--- Intune through Microsoft Graph.
+-- Intune through Microsoft Graph. Every statement may run twice.
 
 -- One row per Entra device object the last good sync left. record is the
 -- source's own copy of the object (the Graph properties Patchboard reads):
 -- a delta sync returns only the changed properties of the changed objects,
 -- and merges them into this copy. hash is the hash of the inventory record
 -- last written from it, so a sync writes only the devices that changed.
-CREATE TABLE directory_devices (
+CREATE TABLE IF NOT EXISTS directory_devices (
     object_id TEXT    PRIMARY KEY,
     device_id TEXT    NOT NULL,  -- devices.device_id
     record    BLOB    NOT NULL,
     hash      INTEGER NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX directory_devices_device ON directory_devices (device_id);
+CREATE INDEX IF NOT EXISTS directory_devices_device ON directory_devices (device_id);
 
 -- The source's cursors (delta links) as the last good sync left them.
-CREATE TABLE directory_state (
+CREATE TABLE IF NOT EXISTS directory_state (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 ) WITHOUT ROWID;
 
--- Groups mirrored from the directory are read-only in the portal.
-ALTER TABLE groups ADD COLUMN source TEXT NOT NULL DEFAULT 'local' CHECK (source IN ('local','entra'));
-ALTER TABLE groups ADD COLUMN object_id TEXT;
-CREATE UNIQUE INDEX groups_object_id ON groups (object_id) WHERE object_id IS NOT NULL;
+-- Groups mirrored from the directory (read-only in the portal), with their
+-- Entra object IDs. A table of its own rather than columns of groups, so
+-- that this migration, like the others, can run again on a database that
+-- was set back to an earlier version.
+CREATE TABLE IF NOT EXISTS directory_groups (
+    group_id  INTEGER PRIMARY KEY REFERENCES groups (id) ON DELETE CASCADE,
+    object_id TEXT    NOT NULL UNIQUE
+);
 
 -- Each sync and each ring write-back, recorded like a discovery run.
-CREATE TABLE sync_runs (
+CREATE TABLE IF NOT EXISTS sync_runs (
     id          INTEGER PRIMARY KEY,
     kind        TEXT    NOT NULL CHECK (kind IN ('sync','write-back')),
     trigger     TEXT    NOT NULL,

@@ -56,7 +56,10 @@ type DirectoryRead struct {
 	// FullRead is true when the source read everything rather than the
 	// changes since the cursor (a first sync, or a lost delta token).
 	FullRead bool
-	Devices  []DirectoryDevice
+	// Devices passes every device to each, in the same order at every
+	// read; Count is how many there are.
+	Devices func(each func(*DirectoryDevice) error) error
+	Count   int
 	// Groups are the registration group (first, Depth 0), the groups nested
 	// in it (Depth 1, members read) and the groups nested in those (Depth 2,
 	// members not read: their devices are not discovered).
@@ -187,7 +190,7 @@ func (s *Store) syncDirectory(ctx context.Context, run *SyncRun) error {
 		return err
 	}
 	prev = DirectoryState{} // the records are in read now
-	run.FullRead, run.Read = read.FullRead, len(read.Devices)
+	run.FullRead, run.Read = read.FullRead, read.Count
 	return s.write(ctx, func(tx *sql.Tx) error {
 		if err := applyDirectoryDevices(ctx, tx, read, run); err != nil {
 			return err
@@ -299,9 +302,8 @@ func applyDirectoryDevices(ctx context.Context, tx *sql.Tx, read DirectoryRead, 
 	}
 	defer putRecord.Close()
 
-	listed := make(map[string]bool, len(read.Devices)) // device IDs
-	for i := range read.Devices {
-		dd := &read.Devices[i]
+	listed := make(map[string]bool, read.Count) // device IDs
+	err = read.Devices(func(dd *DirectoryDevice) error {
 		d := &dd.Device
 		d.DeviceID = NormalizeDeviceID(d.DeviceID)
 		if errs := ValidateDevice(d); len(errs) > 0 {
@@ -314,19 +316,16 @@ func applyDirectoryDevices(ctx context.Context, tx *sql.Tx, read DirectoryRead, 
 			// A second Entra object with the same device ID (a stale
 			// registration): the first one read is the device; this one's
 			// record is kept so that later syncs still know it.
-			if _, err := putRecord.ExecContext(ctx, dd.ObjectID, d.DeviceID, dd.Record, h); err != nil {
-				return err
-			}
-			continue
+			_, err := putRecord.ExecContext(ctx, dd.ObjectID, d.DeviceID, dd.Record, h)
+			return err
 		}
 		listed[d.DeviceID] = true
 		if known && old.hash == h && old.deviceID == d.DeviceID {
 			if dd.Changed {
-				if _, err := putRecord.ExecContext(ctx, dd.ObjectID, d.DeviceID, dd.Record, h); err != nil {
-					return err
-				}
+				_, err := putRecord.ExecContext(ctx, dd.ObjectID, d.DeviceID, dd.Record, h)
+				return err
 			}
-			continue
+			return nil
 		}
 		if err := keepSignals(ctx, signals, d); err != nil {
 			return err
@@ -334,10 +333,11 @@ func applyDirectoryDevices(ctx context.Context, tx *sql.Tx, read DirectoryRead, 
 		if err := u.upsert(ctx, d); err != nil {
 			return err
 		}
-		if _, err := putRecord.ExecContext(ctx, dd.ObjectID, d.DeviceID, dd.Record, h); err != nil {
-			return err
-		}
-		dd.Record = nil // written: let it go
+		_, err := putRecord.ExecContext(ctx, dd.ObjectID, d.DeviceID, dd.Record, h)
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	res, err := u.result(ctx)
 	if err != nil {

@@ -68,22 +68,35 @@ func (g *Connector) readDirectory(ctx context.Context, prev store.DirectoryState
 	if err != nil {
 		return read, err
 	}
-	read.Devices = make([]store.DirectoryDevice, 0, len(records))
-	for id, rec := range records {
-		var e entraDevice
-		if err := json.Unmarshal(rec, &e); err != nil {
-			return read, fmt.Errorf("device %s: %w", id, err)
-		}
-		key := strings.ToLower(e.DeviceID)
-		d, ok := mapDevice(&e, managed[key], cloudPCs[key])
-		if !ok {
-			continue // no device ID: nothing Patchboard can identify it by
-		}
-		read.Devices = append(read.Devices, store.DirectoryDevice{ObjectID: id, Record: rec, Changed: changed[id], Device: *d})
-	}
 	// In object ID order, so that every sync sees the same one first where
 	// two objects share a device ID.
-	sort.Slice(read.Devices, func(i, j int) bool { return read.Devices[i].ObjectID < read.Devices[j].ObjectID })
+	ids := make([]string, 0, len(records))
+	for id := range records {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	read.Count = len(ids)
+	// Each device is mapped as the store takes it: a tenant's worth of
+	// inventory records never sits in memory at once.
+	read.Devices = func(each func(*store.DirectoryDevice) error) error {
+		var dd store.DirectoryDevice
+		for _, id := range ids {
+			var e entraDevice
+			if err := json.Unmarshal(records[id], &e); err != nil {
+				return fmt.Errorf("device %s: %w", id, err)
+			}
+			key := strings.ToLower(e.DeviceID)
+			d, ok := mapDevice(&e, managed[key], cloudPCs[key])
+			if !ok {
+				continue // no device ID: nothing Patchboard can identify it by
+			}
+			dd = store.DirectoryDevice{ObjectID: id, Record: records[id], Changed: changed[id], Device: *d}
+			if err := each(&dd); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	read.Groups, err = g.registrationTree(ctx)
 	return read, err
 }
@@ -145,7 +158,7 @@ func (g *Connector) deltaRound(ctx context.Context, link string, base map[string
 				}
 				records[id], changed[id] = merged, true
 			default:
-				records[id], changed[id] = bytes.Clone(raw), true
+				records[id], changed[id] = raw, true // decoding copied it
 			}
 		}
 		return nil

@@ -103,9 +103,10 @@ type RingWriteResult struct {
 // directory is the store's connection to its source; zero when the
 // directory is local.
 type directory struct {
-	src   DirectorySource
-	rings RingWriter
-	mu    sync.Mutex // one sync or write-back at a time in this process
+	src    DirectorySource
+	rings  RingWriter
+	onDone func(SyncRun, error) // told of every finished run (the server logs them)
+	mu     sync.Mutex           // one sync or write-back at a time in this process
 }
 
 // SetDirectory makes src the source of the directory and, when rings is not
@@ -114,6 +115,10 @@ type directory struct {
 func (s *Store) SetDirectory(src DirectorySource, rings RingWriter) {
 	s.dir.src, s.dir.rings = src, rings
 }
+
+// OnSyncDone makes fn be told of every finished sync and write-back,
+// whatever started it (the server logs them). Call it with SetDirectory.
+func (s *Store) OnSyncDone(fn func(SyncRun, error)) { s.dir.onDone = fn }
 
 // DirectorySynced reports whether the directory is mirrored from a source.
 func (s *Store) DirectorySynced() bool { return s.dir.src != nil }
@@ -679,9 +684,12 @@ func (s *Store) finishSyncRun(ctx context.Context, run SyncRun, runErr error) (S
 		runErr = err
 	}
 	if runErr != nil {
-		return run, fmt.Errorf("directory %s run %d: %w", run.Kind, run.ID, runErr)
+		runErr = fmt.Errorf("directory %s run %d: %w", run.Kind, run.ID, runErr)
 	}
-	return run, nil
+	if s.dir.onDone != nil {
+		s.dir.onDone(run, runErr)
+	}
+	return run, runErr
 }
 
 func syncAction(k SyncKind) string {

@@ -93,7 +93,7 @@ func (c *directoryConfig) attach(st *store.Store, conn *graph.Connector) {
 
 // syncSchedule syncs the directory every interval until ctx ends. (Each
 // discovery syncs first as well, the one at start-up included.)
-func syncSchedule(ctx context.Context, st *store.Store, interval time.Duration, logger *slog.Logger) {
+func syncSchedule(ctx context.Context, st *store.Store, interval time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -102,17 +102,20 @@ func syncSchedule(ctx context.Context, st *store.Store, interval time.Duration, 
 			return
 		case <-tick.C:
 		}
-		run, err := st.SyncDirectory(ctx, store.TriggerSchedule, "scheduler")
-		switch {
-		case ctx.Err() != nil:
+		st.SyncDirectory(ctx, store.TriggerSchedule, "scheduler") // logged by logSyncs
+	}
+}
+
+// logSyncs logs every sync and write-back, whatever started it (the
+// scheduler, a discovery, the portal's button). An error names what failed
+// (and the permission to grant); it never holds a secret or a token.
+func logSyncs(logger *slog.Logger) func(store.SyncRun, error) {
+	return func(run store.SyncRun, err error) {
+		if err != nil {
+			logger.Error("directory "+string(run.Kind)+" failed", "run", run.ID, "trigger", string(run.Trigger), "error", err.Error())
 			return
-		case err != nil:
-			// The error names what failed (and the permission to grant); it
-			// never holds a secret or a token.
-			logger.Error("directory sync failed", "run", run.ID, "error", err.Error())
-		default:
-			logger.Info("directory sync", "run", run.ID, "summary", run.Summary())
 		}
+		logger.Info("directory "+string(run.Kind), "run", run.ID, "trigger", string(run.Trigger), "summary", run.Summary())
 	}
 }
 

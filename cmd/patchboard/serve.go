@@ -114,6 +114,9 @@ func serve(e *env, st *store.Store, c serveConfig) error {
 		debug.SetGCPercent(400)
 	}
 	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	if st.DirectorySynced() {
+		st.OnSyncDone(logSyncs(logger)) // before anything can sync
+	}
 
 	webCfg := web.Config{InsecureCookies: c.insecureCookies, SessionIdle: c.sessionIdle, SessionMax: c.sessionMax,
 		Logger: logger, HTTPS: c.sso.https(), BreakGlass: c.sso.localSignIn == "break-glass"}
@@ -149,7 +152,7 @@ func serve(e *env, st *store.Store, c serveConfig) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			syncSchedule(bg, st, c.dir.syncInterval, logger)
+			syncSchedule(bg, st, c.dir.syncInterval)
 		}()
 		logger.Info("directory", "source", "entra", "sync_interval", c.dir.syncInterval.String(), "write_back", c.dir.writeBack)
 	}

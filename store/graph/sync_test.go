@@ -213,7 +213,12 @@ func TestFailedSyncKeepsLastGoodData(t *testing.T) {
 	// Refused twice: this sync and the one discovery starts with.
 	tn.srv.Inject(graphtest.Fault{Path: "/beta/deviceManagement/managedDevices", Status: http.StatusForbidden, Count: 2})
 
+	var told []error
+	tn.st.OnSyncDone(func(_ store.SyncRun, err error) { told = append(told, err) })
 	_, err := tn.st.SyncDirectory(context.Background(), store.TriggerCLI, "test")
+	if len(told) != 1 || told[0] == nil {
+		t.Errorf("the failed sync was reported as %v, want its error (the server logs it)", told)
+	}
 	var perm *graph.PermissionError
 	if !errors.As(err, &perm) || perm.Permission != "DeviceManagementManagedDevices.Read.All" {
 		t.Fatalf("sync error = %v, want a PermissionError naming DeviceManagementManagedDevices.Read.All", err)

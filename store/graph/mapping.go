@@ -3,6 +3,7 @@ package graph
 import (
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"patchboard/store"
@@ -130,21 +131,17 @@ func mapDevice(e *entraDevice, m *managedDevice, cpc *cloudPC) (d *store.Device,
 
 	// The fields the rule language reads (SPEC §1 and §2), filled where the
 	// inventory schema has them.
-	for key, v := range map[string]string{
-		"object_id":               strings.ToLower(e.ID),
-		"physical_ids":            strings.Join(e.PhysicalIDs, ";"),
-		"enrollment_profile_name": e.EnrollmentProfileName,
-		"device_category":         e.DeviceCategory,
-		"profile_type":            e.ProfileType,
-		"management_type":         e.ManagementType,
-		"management_app_id":       strings.ToLower(e.MDMAppID),
-		"system_labels":           strings.Join(e.SystemLabels, ";"),
-		"is_rooted":               optBool(e.IsRooted),
-	} {
-		set(d, key, v)
-	}
-	for i := 1; i <= 15; i++ {
-		set(d, "extension_attribute_"+strconv.Itoa(i), e.ExtensionAttributes["extensionAttribute"+strconv.Itoa(i)])
+	set(d, "object_id", strings.ToLower(e.ID))
+	set(d, "physical_ids", strings.Join(e.PhysicalIDs, ";"))
+	set(d, "enrollment_profile_name", e.EnrollmentProfileName)
+	set(d, "device_category", e.DeviceCategory)
+	set(d, "profile_type", e.ProfileType)
+	set(d, "management_type", e.ManagementType)
+	set(d, "management_app_id", strings.ToLower(e.MDMAppID))
+	set(d, "system_labels", strings.Join(e.SystemLabels, ";"))
+	set(d, "is_rooted", optBool(e.IsRooted))
+	for i, name := range extensionAttributes {
+		set(d, "extension_attribute_"+strconv.Itoa(i+1), e.ExtensionAttributes[name])
 	}
 
 	// What single fields cannot check (a Windows version's form) is dropped
@@ -155,10 +152,29 @@ func mapDevice(e *entraDevice, m *managedDevice, cpc *cloudPC) (d *store.Device,
 	return d, true
 }
 
+// inventoryFields indexes the inventory schema by key: mapping a device
+// sets some forty fields, and a sync maps every device.
+var inventoryFields = sync.OnceValue(func() map[string]store.InventoryField {
+	m := make(map[string]store.InventoryField, len(store.InventoryFields))
+	for _, f := range store.InventoryFields {
+		m[f.Key] = f
+	}
+	return m
+})
+
+// extensionAttributes are the names of Entra's extensionAttributes.
+var extensionAttributes = func() []string {
+	names := make([]string, 15)
+	for i := range names {
+		names[i] = "extensionAttribute" + strconv.Itoa(i+1)
+	}
+	return names
+}()
+
 // set stores v in the inventory field key when the schema has that field
 // and accepts v; otherwise the field keeps its value.
 func set(d *store.Device, key, v string) error {
-	f, ok := store.InventoryFieldByKey(key)
+	f, ok := inventoryFields()[key]
 	if !ok {
 		return nil
 	}

@@ -44,8 +44,10 @@ type DirectoryState struct {
 	// empty for a full read.
 	Cursor string
 	// Records are the source's records of the devices by object ID, as it
-	// returned them in DirectoryDevice.Record.
-	Records map[string][]byte
+	// returned them in DirectoryDevice.Record, and Fingerprints their
+	// DirectoryDevice.Fingerprint.
+	Records      map[string][]byte
+	Fingerprints map[string]int64
 }
 
 // DirectoryRead is one complete read of the directory: every device it holds
@@ -76,6 +78,13 @@ type DirectoryDevice struct {
 	Record []byte
 	// Changed is true when Record differs from the previous read's.
 	Changed bool
+	// Fingerprint is the source's hash of everything Device was mapped
+	// from (Record and the source's other data on the device).
+	Fingerprint int64
+	// Unchanged is true when Fingerprint equals the previous read's: the
+	// source did not map the device again (Device is empty), and the
+	// stored one stands.
+	Unchanged bool
 	// Device is the inventory record mapped from the source. Readiness
 	// signals are not the directory's: they are kept as reported.
 	Device Device
@@ -211,13 +220,13 @@ func (s *Store) syncDirectory(ctx context.Context, run *SyncRun) error {
 
 // directoryState loads what the last good sync left.
 func (s *Store) directoryState(ctx context.Context) (DirectoryState, error) {
-	st := DirectoryState{Records: make(map[string][]byte)}
+	st := DirectoryState{Records: make(map[string][]byte), Fingerprints: make(map[string]int64)}
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, `SELECT value FROM directory_state WHERE key = ?`, cursorKey).Scan(&st.Cursor)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT object_id, record FROM directory_devices`)
+		rows, err := tx.QueryContext(ctx, `SELECT object_id, record, source_hash FROM directory_devices`)
 		if err != nil {
 			return err
 		}
@@ -225,10 +234,11 @@ func (s *Store) directoryState(ctx context.Context) (DirectoryState, error) {
 		for rows.Next() {
 			var id string
 			var rec []byte
-			if err := rows.Scan(&id, &rec); err != nil {
+			var fp int64
+			if err := rows.Scan(&id, &rec, &fp); err != nil {
 				return err
 			}
-			st.Records[id] = rec
+			st.Records[id], st.Fingerprints[id] = rec, fp
 		}
 		return rows.Err()
 	})
@@ -264,21 +274,22 @@ func readinessSignal(key string) bool {
 
 type storedObject struct {
 	deviceID string
-	hash     int64
+	hash     int64 // of the inventory record written
+	fp       int64 // the source's fingerprint
 }
 
 // applyDirectoryDevices upserts the devices that changed, keeping their
 // readiness signals, and removes the devices the read no longer lists.
 func applyDirectoryDevices(ctx context.Context, tx *sql.Tx, read DirectoryRead, run *SyncRun) error {
 	stored := make(map[string]storedObject)
-	rows, err := tx.QueryContext(ctx, `SELECT object_id, device_id, hash FROM directory_devices`)
+	rows, err := tx.QueryContext(ctx, `SELECT object_id, device_id, hash, source_hash FROM directory_devices`)
 	if err != nil {
 		return err
 	}
 	for rows.Next() {
 		var id string
 		var o storedObject
-		if err := rows.Scan(&id, &o.deviceID, &o.hash); err != nil {
+		if err := rows.Scan(&id, &o.deviceID, &o.hash, &o.fp); err != nil {
 			rows.Close()
 			return err
 		}
@@ -300,15 +311,25 @@ func applyDirectoryDevices(ctx context.Context, tx *sql.Tx, read DirectoryRead, 
 		return err
 	}
 	defer signals.Close()
-	putRecord, err := tx.PrepareContext(ctx, `INSERT INTO directory_devices (object_id, device_id, record, hash) VALUES (?, ?, ?, ?)
-		ON CONFLICT (object_id) DO UPDATE SET device_id = excluded.device_id, record = excluded.record, hash = excluded.hash`)
+	put, err := tx.PrepareContext(ctx, `INSERT INTO directory_devices (object_id, device_id, record, hash, source_hash) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (object_id) DO UPDATE SET device_id = excluded.device_id, record = excluded.record, hash = excluded.hash,
+			source_hash = excluded.source_hash`)
 	if err != nil {
 		return err
 	}
-	defer putRecord.Close()
+	defer put.Close()
+	putRecord := func(dd *DirectoryDevice, h int64) error {
+		_, err := put.ExecContext(ctx, dd.ObjectID, dd.Device.DeviceID, dd.Record, h, dd.Fingerprint)
+		return err
+	}
 
 	listed := make(map[string]bool, read.Count) // device IDs
 	err = read.Devices(func(dd *DirectoryDevice) error {
+		if old, ok := stored[dd.ObjectID]; ok && dd.Unchanged {
+			delete(stored, dd.ObjectID)
+			listed[old.deviceID] = true
+			return nil
+		}
 		d := &dd.Device
 		d.DeviceID = NormalizeDeviceID(d.DeviceID)
 		if errs := ValidateDevice(d); len(errs) > 0 {
@@ -321,14 +342,12 @@ func applyDirectoryDevices(ctx context.Context, tx *sql.Tx, read DirectoryRead, 
 			// A second Entra object with the same device ID (a stale
 			// registration): the first one read is the device; this one's
 			// record is kept so that later syncs still know it.
-			_, err := putRecord.ExecContext(ctx, dd.ObjectID, d.DeviceID, dd.Record, h)
-			return err
+			return putRecord(dd, h)
 		}
 		listed[d.DeviceID] = true
 		if known && old.hash == h && old.deviceID == d.DeviceID {
-			if dd.Changed {
-				_, err := putRecord.ExecContext(ctx, dd.ObjectID, d.DeviceID, dd.Record, h)
-				return err
+			if dd.Changed || dd.Fingerprint != old.fp {
+				return putRecord(dd, h)
 			}
 			return nil
 		}
@@ -338,8 +357,7 @@ func applyDirectoryDevices(ctx context.Context, tx *sql.Tx, read DirectoryRead, 
 		if err := u.upsert(ctx, d); err != nil {
 			return err
 		}
-		_, err := putRecord.ExecContext(ctx, dd.ObjectID, d.DeviceID, dd.Record, h)
-		return err
+		return putRecord(dd, h)
 	})
 	if err != nil {
 		return err

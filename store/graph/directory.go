@@ -3,13 +3,16 @@ package graph
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net/http"
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 
 	"patchboard/store"
 )
@@ -81,16 +84,28 @@ func (g *Connector) readDirectory(ctx context.Context, prev store.DirectoryState
 	read.Devices = func(each func(*store.DirectoryDevice) error) error {
 		var dd store.DirectoryDevice
 		for _, id := range ids {
-			var e entraDevice
-			if err := json.Unmarshal(records[id], &e); err != nil {
+			var head struct {
+				DeviceID string `json:"deviceId"`
+			}
+			if err := json.Unmarshal(records[id], &head); err != nil {
 				return fmt.Errorf("device %s: %w", id, err)
 			}
-			key := strings.ToLower(e.DeviceID)
-			d, ok := mapDevice(&e, managed[key], cloudPCs[key])
-			if !ok {
-				continue // no device ID: nothing Patchboard can identify it by
+			key := strings.ToLower(head.DeviceID)
+			m, cpc := managed[key], cloudPCs[key]
+			dd = store.DirectoryDevice{ObjectID: id, Record: records[id], Changed: changed[id], Fingerprint: fingerprint(records[id], m, cpc)}
+			if prev, ok := prev.Fingerprints[id]; ok && prev == dd.Fingerprint && !dd.Changed {
+				dd.Unchanged = true // nothing it is mapped from changed: not mapped again
+			} else {
+				var e entraDevice
+				if err := json.Unmarshal(records[id], &e); err != nil {
+					return fmt.Errorf("device %s: %w", id, err)
+				}
+				d, ok := mapDevice(&e, m, cpc)
+				if !ok {
+					continue // no device ID: nothing Patchboard can identify it by
+				}
+				dd.Device = *d
 			}
-			dd = store.DirectoryDevice{ObjectID: id, Record: records[id], Changed: changed[id], Device: *d}
 			if err := each(&dd); err != nil {
 				return err
 			}
@@ -172,6 +187,44 @@ func (g *Connector) deltaRound(ctx context.Context, link string, base map[string
 	return records, changed, deltaLink, nil
 }
 
+// fingerprint is the hash of everything a device is mapped from: its Entra
+// record, its managed device, whether it is a Cloud PC, and the mapping
+// itself (the inventory schema's fields and mappingVersion), so that a new
+// field or a changed rule maps every device again.
+func fingerprint(record []byte, m *managedDevice, cpc *cloudPC) int64 {
+	h := fnv.New64a()
+	h.Write(record)
+	var extra [17]byte
+	if m != nil {
+		binary.LittleEndian.PutUint64(extra[:8], m.hash)
+	}
+	binary.LittleEndian.PutUint64(extra[8:16], mappingHash())
+	if cpc != nil {
+		extra[16] = 1
+	}
+	h.Write(extra[:])
+	return int64(h.Sum64())
+}
+
+// mappingVersion changes whenever mapDevice maps something differently.
+const mappingVersion = "1"
+
+var mappingHash = sync.OnceValue(func() uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(mappingVersion))
+	for _, f := range store.InventoryFields {
+		h.Write([]byte{0})
+		h.Write([]byte(f.Key))
+	}
+	return h.Sum64()
+})
+
+func hashBytes(b []byte) uint64 {
+	h := fnv.New64a()
+	h.Write(b)
+	return h.Sum64()
+}
+
 // lostDeltaState reports whether Graph no longer holds a delta link's state.
 func lostDeltaState(err error) bool {
 	var ge *Error
@@ -209,6 +262,7 @@ func (g *Connector) managedDevices(ctx context.Context) (map[string]*managedDevi
 				if err := json.Unmarshal(raw, m); err != nil {
 					return fmt.Errorf("Microsoft Graph managed device: %w", err)
 				}
+				m.hash = hashBytes(raw)
 				key := strings.ToLower(m.AzureADDeviceID)
 				if key == "" || key == "00000000-0000-0000-0000-000000000000" {
 					continue // not registered in Entra ID

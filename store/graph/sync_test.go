@@ -91,10 +91,15 @@ func TestDeltaSync(t *testing.T) {
 	tn.srv.UpdateDevice(objectID(2), func(d *graphtest.Device) { d.DisplayName = "PC-RENAMED" })
 	tn.srv.UpdateDevice(objectID(4), func(d *graphtest.Device) { d.TrustType = "ServerAd" })
 	tn.srv.DeleteDevice(objectID(3))
+	// Intune alone changes (no delta query there): still seen.
+	tn.srv.UpdateManagedDevice(managedID(5), func(m *graphtest.ManagedDevice) { m.SerialNumber = "SN-NEW-BOARD" })
 
 	run := tn.sync()
-	if run.FullRead || run.Added != 1 || run.Updated != 2 || run.Removed != 1 || run.Read != 10 {
-		t.Fatalf("delta sync = %+v (%s), want a delta read: 1 new, 2 updated, 1 removed, 10 devices", run, run.Summary())
+	if run.FullRead || run.Added != 1 || run.Updated != 3 || run.Removed != 1 || run.Read != 10 {
+		t.Fatalf("delta sync = %+v (%s), want a delta read: 1 new, 3 updated, 1 removed, 10 devices", run, run.Summary())
+	}
+	if rec := tn.mustDevice(5); rec.SerialNumber != "SN-NEW-BOARD" {
+		t.Errorf("serial number after an Intune change = %q", rec.SerialNumber)
 	}
 	if got := tn.srv.Requests("delta") - deltaBefore; got != 1 {
 		t.Errorf("delta sync made %d delta requests, want 1", got)

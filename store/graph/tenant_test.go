@@ -61,6 +61,7 @@ func ptr(s string) *string { return &s }
 // deviceID and objectID of the n-th fake device.
 func deviceID(n int) string { return fmt.Sprintf("d0000000-0000-4000-8000-%012d", n) }
 func objectID(n int) string { return fmt.Sprintf("0b000000-0000-4000-8000-%012d", n) }
+func managedID(n int) string { return fmt.Sprintf("1d000000-0000-4000-8000-%012d", n) }
 
 // addPC puts a healthy, Intune-managed, Entra-joined Windows 11 Enterprise
 // PC into the tenant (not into any group).
@@ -74,7 +75,7 @@ func (tn *tenant) addPC(n int, mods ...func(*graphtest.Device, *graphtest.Manage
 		ManagementType: ptr("MDM"), MDMAppID: ptr("0000000a-0000-0000-c000-000000000000"),
 	}
 	m := graphtest.ManagedDevice{
-		ID: fmt.Sprintf("1d000000-0000-4000-8000-%012d", n), AzureADDeviceID: deviceID(n), DeviceName: d.DisplayName,
+		ID: managedID(n), AzureADDeviceID: deviceID(n), DeviceName: d.DisplayName,
 		ManagedDeviceOwnerType: "company", ManagementAgent: "mdm", LastSyncDateTime: time.Now().UTC().Add(-time.Hour).Format(time.RFC3339),
 		OperatingSystem: "Windows", OSVersion: "10.0.22631.4317", SerialNumber: fmt.Sprintf("SN%06d", n),
 		Manufacturer: "Contoso", Model: "Laptop 7", SKUFamily: "Enterprise", SKUNumber: 4, ProcessorArchitecture: "x64",

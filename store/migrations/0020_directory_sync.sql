@@ -5,12 +5,15 @@
 -- source's own copy of the object (the Graph properties Patchboard reads):
 -- a delta sync returns only the changed properties of the changed objects,
 -- and merges them into this copy. hash is the hash of the inventory record
--- last written from it, so a sync writes only the devices that changed.
+-- last written from it, so a sync writes only the devices that changed;
+-- source_hash is the source's own fingerprint of everything it mapped the
+-- record from, so a sync need not even map the devices that did not change.
 CREATE TABLE IF NOT EXISTS directory_devices (
-    object_id TEXT    PRIMARY KEY,
-    device_id TEXT    NOT NULL,  -- devices.device_id
-    record    BLOB    NOT NULL,
-    hash      INTEGER NOT NULL
+    object_id   TEXT    PRIMARY KEY,
+    device_id   TEXT    NOT NULL,  -- devices.device_id
+    record      BLOB    NOT NULL,
+    hash        INTEGER NOT NULL,
+    source_hash INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS directory_devices_device ON directory_devices (device_id);
 

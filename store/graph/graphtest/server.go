@@ -279,6 +279,19 @@ func (s *Server) PutManagedDevice(m ManagedDevice) {
 	s.managed = append(s.managed, &m)
 }
 
+// UpdateManagedDevice changes a managed device in place.
+func (s *Server) UpdateManagedDevice(id string, fn func(*ManagedDevice)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, ok := s.managedAt[id]
+	if !ok {
+		panic("graphtest: no managed device " + id)
+	}
+	m := *s.managed[i]
+	fn(&m)
+	s.managed[i] = &m
+}
+
 // PutCloudPC adds a Cloud PC.
 func (s *Server) PutCloudPC(c CloudPC) {
 	s.mu.Lock()

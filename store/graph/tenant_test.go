@@ -59,8 +59,8 @@ func (tn *tenant) connector(mod func(*graph.Config)) *graph.Connector {
 func ptr(s string) *string { return &s }
 
 // deviceID and objectID of the n-th fake device.
-func deviceID(n int) string { return fmt.Sprintf("d0000000-0000-4000-8000-%012d", n) }
-func objectID(n int) string { return fmt.Sprintf("0b000000-0000-4000-8000-%012d", n) }
+func deviceID(n int) string  { return fmt.Sprintf("d0000000-0000-4000-8000-%012d", n) }
+func objectID(n int) string  { return fmt.Sprintf("0b000000-0000-4000-8000-%012d", n) }
 func managedID(n int) string { return fmt.Sprintf("1d000000-0000-4000-8000-%012d", n) }
 
 // addPC puts a healthy, Intune-managed, Entra-joined Windows 11 Enterprise

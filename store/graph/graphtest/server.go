@@ -165,6 +165,7 @@ type Server struct {
 	managedAt  map[string]int // managed device ID -> index in managed
 	cloudPCs   []*CloudPC
 	groups     map[string]*Group
+	memberSets map[string]map[string]bool // group ID -> its members, built when a batch needs it
 	groupOrder []string
 	cursors    map[string]*cursor
 	tokens     map[string]time.Time
@@ -183,6 +184,7 @@ func New() *Server {
 		devices:       make(map[string]*deviceDoc),
 		managedAt:     make(map[string]int),
 		groups:        make(map[string]*Group),
+		memberSets:    make(map[string]map[string]bool),
 		cursors:       make(map[string]*cursor),
 		tokens:        make(map[string]time.Time),
 		requests:      make(map[string]int),
@@ -254,6 +256,7 @@ func (s *Server) DeleteDevice(id string) {
 	for _, g := range s.groups {
 		g.Members = without(g.Members, id)
 	}
+	clear(s.memberSets)
 }
 
 // Device returns a copy of a device.
@@ -307,6 +310,7 @@ func (s *Server) PutGroup(g Group) {
 		s.groupOrder = append(s.groupOrder, g.ID)
 	}
 	s.groups[g.ID] = &g
+	delete(s.memberSets, g.ID)
 }
 
 // GroupByName returns a copy of the group with this display name.
@@ -915,18 +919,20 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
 				res.Status, res.Body = 404, errBody("Request_ResourceNotFound", "Resource does not exist.")
 			case s.devices[oid] == nil && s.groups[oid] == nil:
 				res.Status, res.Body = 404, errBody("Request_ResourceNotFound", "Resource '"+oid+"' does not exist.")
-			case contains(g.Members, oid):
+			case s.isMember(g, oid):
 				res.Status, res.Body = 400, errBody("Request_BadRequest", "One or more added object references already exist for the following modified properties: 'members'.")
 			default:
 				g.Members = append(g.Members, oid)
+				s.memberSets[g.ID][oid] = true
 				res.Status = 204
 			}
 		case q.Method == http.MethodDelete && len(parts) == 5 && parts[0] == "groups" && parts[2] == "members" && parts[4] == "$ref":
 			g := s.groups[parts[1]]
-			if g == nil || !contains(g.Members, parts[3]) {
+			if g == nil || !s.isMember(g, parts[3]) {
 				res.Status, res.Body = 404, errBody("Request_ResourceNotFound", "Resource '"+parts[3]+"' does not exist or one of its queried reference-property objects are not present.")
 			} else {
 				g.Members = without(g.Members, parts[3])
+				delete(s.memberSets[g.ID], parts[3])
 				res.Status = 204
 			}
 		default:
@@ -942,11 +948,16 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"responses": out})
 }
 
-func contains(ids []string, id string) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
+// isMember reports whether id is a member of group g (a set kept per group,
+// so that a batch of additions to a 100,000-member group stays linear).
+func (s *Server) isMember(g *Group, id string) bool {
+	set, ok := s.memberSets[g.ID]
+	if !ok {
+		set = make(map[string]bool, len(g.Members))
+		for _, m := range g.Members {
+			set[m] = true
 		}
+		s.memberSets[g.ID] = set
 	}
-	return false
+	return set[id]
 }

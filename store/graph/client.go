@@ -220,6 +220,9 @@ func (c *Client) attempt(ctx context.Context, r request, target string, payload 
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return 0, nil, nil, fmt.Errorf("Microsoft Graph %s %s: reading the response: %w", r.method, pathOnly(target), err)
 	}
+	// Read to the end (a trailing line break), so that the connection is
+	// reused rather than closed: a new TLS handshake per page otherwise.
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
 	return resp.StatusCode, resp.Header, nil, nil
 }
 

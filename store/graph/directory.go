@@ -87,18 +87,25 @@ func (g *Connector) readDirectory(ctx context.Context, prev store.DirectoryState
 			var head struct {
 				DeviceID string `json:"deviceId"`
 			}
-			if err := json.Unmarshal(records[id], &head); err != nil {
-				return fmt.Errorf("device %s: %w", id, err)
+			var ok bool
+			if head.DeviceID, ok = stringProp(records[id], "deviceId"); !ok {
+				if err := json.Unmarshal(records[id], &head); err != nil {
+					return fmt.Errorf("device %s: %w", id, err)
+				}
 			}
 			key := strings.ToLower(head.DeviceID)
-			m, cpc := managed[key], cloudPCs[key]
-			dd = store.DirectoryDevice{ObjectID: id, Record: records[id], Changed: changed[id], Fingerprint: fingerprint(records[id], m, cpc)}
+			mr, cpc := managed[key], cloudPCs[key]
+			dd = store.DirectoryDevice{ObjectID: id, Record: records[id], Changed: changed[id], Fingerprint: fingerprint(records[id], mr, cpc)}
 			if prev, ok := prev.Fingerprints[id]; ok && prev == dd.Fingerprint && !dd.Changed {
 				dd.Unchanged = true // nothing it is mapped from changed: not mapped again
 			} else {
 				var e entraDevice
 				if err := json.Unmarshal(records[id], &e); err != nil {
 					return fmt.Errorf("device %s: %w", id, err)
+				}
+				m, err := mr.decode()
+				if err != nil {
+					return err
 				}
 				d, ok := mapDevice(&e, m, cpc)
 				if !ok {
@@ -191,7 +198,7 @@ func (g *Connector) deltaRound(ctx context.Context, link string, base map[string
 // record, its managed device, whether it is a Cloud PC, and the mapping
 // itself (the inventory schema's fields and mappingVersion), so that a new
 // field or a changed rule maps every device again.
-func fingerprint(record []byte, m *managedDevice, cpc *cloudPC) int64 {
+func fingerprint(record []byte, m *managedRecord, cpc *cloudPC) int64 {
 	h := fnv.New64a()
 	h.Write(record)
 	var extra [17]byte
@@ -252,29 +259,83 @@ func mergeObject(base, change []byte) ([]byte, error) {
 
 // managedDevices reads every Intune managed device, keyed by its Entra
 // device ID (lower case).
-func (g *Connector) managedDevices(ctx context.Context) (map[string]*managedDevice, error) {
+func (g *Connector) managedDevices(ctx context.Context) (map[string]*managedRecord, error) {
 	q := url.Values{"$select": {managedSelect}, "$top": {fmt.Sprint(pageSize)}}
-	out := make(map[string]*managedDevice)
+	out := make(map[string]*managedRecord)
 	_, err := g.client.pages(ctx, request{method: http.MethodGet, path: managedPath + "?" + q.Encode(), permission: managedPermission},
 		func(items []json.RawMessage) error {
 			for _, raw := range items {
-				m := new(managedDevice)
-				if err := json.Unmarshal(raw, m); err != nil {
-					return fmt.Errorf("Microsoft Graph managed device: %w", err)
+				var head struct {
+					AzureADDeviceID  string `json:"azureADDeviceId"`
+					LastSyncDateTime string `json:"lastSyncDateTime"`
 				}
-				m.hash = hashBytes(raw)
-				key := strings.ToLower(m.AzureADDeviceID)
+				var ok bool
+				if head.AzureADDeviceID, ok = stringProp(raw, "azureADDeviceId"); ok {
+					head.LastSyncDateTime, ok = stringProp(raw, "lastSyncDateTime")
+				}
+				if !ok {
+					if err := json.Unmarshal(raw, &head); err != nil {
+						return fmt.Errorf("Microsoft Graph managed device: %w", err)
+					}
+				}
+				key := strings.ToLower(head.AzureADDeviceID)
 				if key == "" || key == "00000000-0000-0000-0000-000000000000" {
 					continue // not registered in Entra ID
 				}
-				// Two records for one device (re-enrolment): the last sync wins.
-				if old := out[key]; old == nil || m.LastSyncDateTime.After(old.LastSyncDateTime) {
-					out[key] = m
+				// Two records for one device (re-enrolment): the last sync
+				// wins (RFC 3339 times in UTC sort as text).
+				if old := out[key]; old == nil || head.LastSyncDateTime > old.lastSync {
+					out[key] = &managedRecord{raw: raw, hash: hashBytes(raw), lastSync: head.LastSyncDateTime}
 				}
 			}
 			return nil
 		})
 	return out, err
+}
+
+// managedRecord is a managed device as read: it is decoded only when its
+// device is mapped, which a delta sync does for the few that changed.
+type managedRecord struct {
+	raw      []byte
+	hash     uint64
+	lastSync string
+}
+
+func (r *managedRecord) decode() (*managedDevice, error) {
+	if r == nil {
+		return nil, nil
+	}
+	m := new(managedDevice)
+	if err := json.Unmarshal(r.raw, m); err != nil {
+		return nil, fmt.Errorf("Microsoft Graph managed device: %w", err)
+	}
+	return m, nil
+}
+
+// stringProp finds a string property of a compact JSON object without
+// decoding it: "name":"value" with no escapes in the value. ok is false when
+// it is not there in that form (the caller then decodes). An escaped quote
+// inside another string cannot match, as it reads \".
+func stringProp(obj []byte, name string) (string, bool) {
+	key := make([]byte, 0, len(name)+4)
+	key = append(append(append(key, '"'), name...), '"', ':')
+	i := bytes.Index(obj, key)
+	if i < 0 {
+		return "", false
+	}
+	rest := obj[i+len(key):]
+	if bytes.HasPrefix(rest, []byte("null")) {
+		return "", true
+	}
+	if len(rest) == 0 || rest[0] != '"' {
+		return "", false
+	}
+	rest = rest[1:]
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 || bytes.IndexByte(rest[:end], '\\') >= 0 {
+		return "", false
+	}
+	return string(rest[:end]), true
 }
 
 // cloudPCs reads the Windows 365 Cloud PCs, keyed by Entra device ID.

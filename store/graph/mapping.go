@@ -51,8 +51,6 @@ type managedDevice struct {
 	SKUNumber              int              `json:"skuNumber"`
 	ProcessorArchitecture  string           `json:"processorArchitecture"`
 	EnabledFeatures        *enabledFeatures `json:"configurationManagerClientEnabledFeatures"`
-
-	hash uint64 // of the JSON it was read from
 }
 
 // enabledFeatures are the co-management workloads switched to Intune.

@@ -166,3 +166,23 @@ func TestNewRefusesBadConfiguration(t *testing.T) {
 		})
 	}
 }
+
+func TestStringProp(t *testing.T) {
+	tests := []struct {
+		give, name, want string
+		ok               bool
+	}{
+		{`{"id":"x","deviceId":"ABC"}`, "deviceId", "ABC", true},
+		{`{"id":"x","deviceId":null}`, "deviceId", "", true},
+		{`{"displayName":"say \"deviceId\":\"no\"","deviceId":"yes"}`, "deviceId", "yes", true},
+		{`{"deviceId":"a\"b"}`, "deviceId", "", false},
+		{`{"deviceId": "spaced"}`, "deviceId", "", false},
+		{`{"id":"x"}`, "deviceId", "", false},
+	}
+	for _, tt := range tests {
+		got, ok := stringProp([]byte(tt.give), tt.name)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("stringProp(%s, %s) = %q, %v; want %q, %v", tt.give, tt.name, got, ok, tt.want, tt.ok)
+		}
+	}
+}

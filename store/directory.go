@@ -325,9 +325,13 @@ func applyDirectoryDevices(ctx context.Context, tx *sql.Tx, read DirectoryRead, 
 
 	listed := make(map[string]bool, read.Count) // device IDs
 	err = read.Devices(func(dd *DirectoryDevice) error {
-		if old, ok := stored[dd.ObjectID]; ok && dd.Unchanged {
-			delete(stored, dd.ObjectID)
-			listed[old.deviceID] = true
+		if dd.Unchanged {
+			// (Not stored only if another process's sync removed it meanwhile:
+			// then it stays out until the next sync reads it.)
+			if old, ok := stored[dd.ObjectID]; ok {
+				delete(stored, dd.ObjectID)
+				listed[old.deviceID] = true
+			}
 			return nil
 		}
 		d := &dd.Device

@@ -38,20 +38,6 @@ func (h *Releases) board(c echo.Context, message string) error {
 	return Render(c, http.StatusOK, views.ReleasesPage(v))
 }
 
-// ParseBuilds reads a list of BUILD.REVISION separated by spaces or
-// commas.
-func ParseBuilds(s string) ([]store.BuildRevision, error) {
-	var out []store.BuildRevision
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == ';' }) {
-		b, err := store.ParseBuildRevision(f)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, nil
-}
-
 // Add adds a quality release.
 func (h *Releases) Add(c echo.Context) error {
 	date, err := store.ParseDay(c.FormValue("date"))
@@ -62,7 +48,7 @@ func (h *Releases) Add(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	builds, err := ParseBuilds(c.FormValue("builds"))
+	builds, err := store.ParseBuilds(c.FormValue("builds"))
 	if err != nil {
 		return err
 	}

@@ -188,6 +188,20 @@ func ParseBuildRevision(s string) (BuildRevision, error) {
 	return BuildRevision{build, rev}, nil
 }
 
+// ParseBuilds reads a list of BUILD.REVISION separated by spaces or
+// commas.
+func ParseBuilds(s string) ([]BuildRevision, error) {
+	var out []BuildRevision
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == ';' }) {
+		b, err := ParseBuildRevision(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
 // ParseDay reads a date YYYY-MM-DD as its 00:00 UTC.
 func ParseDay(s string) (time.Time, error) {
 	t, err := time.Parse(time.DateOnly, strings.TrimSpace(s))

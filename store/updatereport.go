@@ -23,9 +23,9 @@ type UpdateQuery struct {
 	Kind   UpdateKind
 	Ring   Ring
 	Status UpdateStatus
-	Sub    UpdateSubStatus
-	Search string // name, serial or device ID: substring, case-insensitive
-	Sort   string // display_name (default), status or ring
+	Sub    UpdateSubStatus // "" any; SubWithout: none
+	Search string          // name, serial or device ID: substring, case-insensitive
+	Sort   string          // display_name (default), status or ring
 	Desc   bool
 	Limit  int    // 0 = all
 	After  string // the cursor of the previous page (UpdatePage.Next)
@@ -99,9 +99,13 @@ func (q *UpdateQuery) where(a *args) string {
 	}
 	if q.Status != "" {
 		conds = append(conds, status+" = "+a.add(string(q.Status)))
-		if q.Status == UpdateUpToDate || q.Sub != "" {
-			conds = append(conds, sub+" = "+a.add(string(q.Sub)))
-		}
+	}
+	switch q.Sub {
+	case SubNone:
+	case SubWithout:
+		conds = append(conds, sub+" = ''")
+	default:
+		conds = append(conds, sub+" = "+a.add(string(q.Sub)))
 	}
 	if q.Search != "" {
 		conds = append(conds, likeCondOn("d", a.add("%"+escapeLike(q.Search)+"%")))

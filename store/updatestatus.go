@@ -67,6 +67,9 @@ const (
 	SubSyncOld            UpdateSubStatus = "intune-sync-older-than-5-days"
 	SubUnsupportedEdition UpdateSubStatus = "unsupported-edition"
 	SubUnsupportedBuild   UpdateSubStatus = "unsupported-build"
+	// SubWithout is a report filter, never a device's sub-status: the
+	// devices without one (the summary's plain Up to date column).
+	SubWithout UpdateSubStatus = "none"
 )
 
 // UpdateSubStatuses lists the sub-statuses.
@@ -87,14 +90,20 @@ func (s UpdateSubStatus) Label() string {
 		return "Not on a supported Windows edition"
 	case SubUnsupportedBuild:
 		return "Not on a supported Windows build"
+	case SubWithout:
+		return "None"
 	}
 	return ""
 }
 
-// ParseUpdateSubStatus accepts a sub-status key or label; "" is none.
+// ParseUpdateSubStatus accepts a sub-status key or label, or "none" (the
+// SubWithout filter); "" is any.
 func ParseUpdateSubStatus(s string) (UpdateSubStatus, error) {
 	if strings.TrimSpace(s) == "" {
 		return SubNone, nil
+	}
+	if equalFoldTrim(s, string(SubWithout)) {
+		return SubWithout, nil
 	}
 	for _, st := range UpdateSubStatuses {
 		if equalFoldTrim(s, string(st)) || equalFoldTrim(s, st.Label()) {

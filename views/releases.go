@@ -153,7 +153,7 @@ type summaryCell struct {
 }
 
 var summaryCells = []summaryCell{
-	{"Up to date", store.UpdateUpToDate, store.SubNone},
+	{"Up to date", store.UpdateUpToDate, store.SubWithout},
 	{"In progress", store.UpdateUpToDate, store.SubInProgress},
 	{"Paused", store.UpdateUpToDate, store.SubPaused},
 	{"Not up to date", store.UpdateNotUpToDate, store.SubNone},

@@ -311,3 +311,34 @@ func TestScheduleValidation(t *testing.T) {
 		t.Errorf("First default %+v", scs[1])
 	}
 }
+
+func TestUpdatePoliciesCarrySchedulesAndPauses(t *testing.T) {
+	ctx := context.Background()
+	st := openTestStore(t)
+	now := at(2026, 12, 9, 10, 0)
+	if _, err := st.PauseRings(ctx, []Ring{RingBroad}, KindQuality, "trouble", "a", now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.PauseRings(ctx, []Ring{RingFast}, KindFeature, "hold", "a", now); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := st.UpdatePolicies(ctx, now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	broad, fast := ps[3], ps[2]
+	if broad.DisplayName != "Patchboard Ring - Broad" || broad.QualityDeferral != 9 || broad.QualityDeadline != 5 || broad.QualityGrace != 2 {
+		t.Errorf("Broad policy %+v", broad)
+	}
+	if !broad.QualityPausedUntil.Equal(now.Add(MaxPause)) || !broad.FeaturePausedUntil.IsZero() {
+		t.Errorf("Broad pauses %+v", broad)
+	}
+	if !fast.FeaturePausedUntil.Equal(now.Add(MaxPause)) || !fast.QualityPausedUntil.IsZero() {
+		t.Errorf("Fast pauses %+v", fast)
+	}
+	// After 35 days the pauses have ended by themselves.
+	ps, _ = st.UpdatePolicies(ctx, now.Add(MaxPause))
+	if !ps[3].QualityPausedUntil.IsZero() || !ps[2].FeaturePausedUntil.IsZero() {
+		t.Errorf("pauses still written after 35 days: %+v", ps)
+	}
+}

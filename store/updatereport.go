@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -16,7 +17,8 @@ import (
 // exported as CSV. It reads update_status, which a recomputation keeps
 // with its own name, status and ring indexes, and pages and exports it
 // with the blades' pieces: their cursor, their row-value comparison, their
-// LIKE search and formula-safe cells, and the exports' own reader pool.
+// search plans (their search index) and LIKE test, formula-safe cells, and
+// the exports' own reader pool.
 
 // UpdateQuery selects rows of an update report.
 type UpdateQuery struct {
@@ -29,6 +31,10 @@ type UpdateQuery struct {
 	Desc   bool
 	Limit  int    // 0 = all
 	After  string // the cursor of the previous page (UpdatePage.Next)
+
+	// found are the devices the blades' search plans found for Search
+	// (found is nil when the search is left to the walk).
+	found []int64
 }
 
 // UpdateSorts are the keys an update report sorts by.
@@ -107,10 +113,63 @@ func (q *UpdateQuery) where(a *args) string {
 	default:
 		conds = append(conds, sub+" = "+a.add(string(q.Sub)))
 	}
+	if q.found != nil {
+		conds = append(conds, "d.id IN (SELECT value FROM json_each("+a.add(int64sJSON(q.found))+"))")
+	}
 	if q.Search != "" {
 		conds = append(conds, likeCondOn("d", a.add("%"+escapeLike(q.Search)+"%")))
 	}
 	return strings.Join(conds, " AND ")
+}
+
+// from is the FROM clause of q: the sort's index, walked from the cursor,
+// or, for a search the blades' plans answered, the devices they found,
+// looked up and sorted.
+func (q *UpdateQuery) from(index string) string {
+	if q.found != nil {
+		return "update_status d"
+	}
+	return "update_status d INDEXED BY " + index
+}
+
+// reportSearchMax bounds the devices a report search gathers through the
+// blades' search plans. A search matching more is walked in the report's
+// order, each row tested: its matches are then dense enough to fill a
+// page soon.
+const reportSearchMax = 2000
+
+var errManyFound = errors.New("search matches many devices")
+
+// search finds the registered devices matching q.Search with the blades'
+// search plans (their search index, name prefixes and walks), on the
+// Ready and Not ready tabs, which hold every registered device.
+func (s *Store) search(ctx context.Context, q *UpdateQuery) error {
+	if len(q.Search) < 3 {
+		return nil
+	}
+	found := []int64{}
+	for _, tab := range []Tab{TabReady, TabNotReady} {
+		p, err := s.plan(ctx, DeviceQuery{Tab: tab, Search: q.Search})
+		if err != nil {
+			return err
+		}
+		p.noCursor = true
+		err = s.eachPacked(ctx, &s.stmts, p, projection{sql: "d.id, ''"}, func(r *packedRow) error {
+			if len(found) == reportSearchMax {
+				return errManyFound
+			}
+			found = append(found, r.pk)
+			return nil
+		})
+		if errors.Is(err, errManyFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	q.found = found
+	return nil
 }
 
 // UpdateReportRow is one device of an update report.
@@ -194,6 +253,9 @@ func (s *Store) UpdateReportPage(ctx context.Context, q UpdateQuery) (UpdatePage
 	if err := q.validate(); err != nil {
 		return UpdatePage{}, err
 	}
+	if err := s.search(ctx, &q); err != nil {
+		return UpdatePage{}, fmt.Errorf("update report: %w", err)
+	}
 	order, index := q.order()
 	var a args
 	where := q.where(&a)
@@ -211,8 +273,8 @@ func (s *Store) UpdateReportPage(ctx context.Context, q UpdateQuery) (UpdatePage
 	if q.Limit > 0 {
 		limit = " LIMIT " + a.add(q.Limit+1)
 	}
-	text := fmt.Sprintf("SELECT %s, %s FROM update_status d INDEXED BY %s WHERE %s ORDER BY %s%s",
-		q.selectRow(), strings.Join(order, ", "), index, where, orderBy(order, q.Desc), limit)
+	text := fmt.Sprintf("SELECT %s, %s FROM %s WHERE %s ORDER BY %s%s",
+		q.selectRow(), strings.Join(order, ", "), q.from(index), where, orderBy(order, q.Desc), limit)
 	rows, err := s.query(ctx, text, a...)
 	if err != nil {
 		return UpdatePage{}, fmt.Errorf("update report: %w", err)
@@ -283,10 +345,13 @@ func (s *Store) ExportUpdateReport(ctx context.Context, w io.Writer, q UpdateQue
 		return 0, err
 	}
 	defer release()
+	if err := s.search(ctx, &q); err != nil {
+		return 0, fmt.Errorf("export update report: %w", err)
+	}
 	order, index := q.order()
 	var a args
-	text := fmt.Sprintf("SELECT %s FROM update_status d INDEXED BY %s WHERE %s ORDER BY %s",
-		q.selectRow(), index, q.where(&a), orderBy(order, q.Desc))
+	text := fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s",
+		q.selectRow(), q.from(index), q.where(&a), orderBy(order, q.Desc))
 	rows, err := s.exports.stmts.query(ctx, text, a...)
 	if err != nil {
 		return 0, fmt.Errorf("export update report: %w", err)

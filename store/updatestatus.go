@@ -691,58 +691,120 @@ func (p *updatePolicy) row(d *updateDevice, out *updateRow) *updateRow {
 	return out
 }
 
-// writeUpdateRows writes the rows that differ from update_status and
-// removes the devices no longer registered; it returns how many changed.
+// signature hashes the row's columns (FNV-1a), so that a recomputation
+// compares one stored integer per device instead of reading every column
+// back.
+func (r *updateRow) signature() int64 {
+	h := uint64(14695981039346656037)
+	mix := func(b []byte) {
+		for _, c := range b {
+			h ^= uint64(c)
+			h *= 1099511628211
+		}
+		h ^= 0xff // a separator, so that "ab","c" and "a","bc" differ
+		h *= 1099511628211
+	}
+	var buf [20]byte
+	num := func(v int64) { mix(strconv.AppendInt(buf[:0], v, 10)) }
+	boolean := func(v bool) {
+		if v {
+			num(1)
+		} else {
+			num(0)
+		}
+	}
+	num(r.pk)
+	mix([]byte(r.deviceID))
+	mix([]byte(r.name))
+	mix([]byte(r.serial))
+	mix([]byte(r.ring))
+	mix([]byte(r.readiness))
+	num(int64(r.build))
+	num(int64(r.rev))
+	num(r.lastCheckin)
+	mix([]byte(r.status))
+	mix([]byte(r.sub))
+	boolean(r.paused)
+	num(int64(r.targetBuild))
+	num(int64(r.targetRev))
+	num(r.releaseID)
+	num(r.offerAt)
+	num(r.dueAt)
+	num(r.restartAt)
+	mix([]byte(r.fStatus))
+	mix([]byte(r.fSub))
+	boolean(r.fPaused)
+	num(int64(r.fTarget))
+	return int64(h)
+}
+
+// writeUpdateRows writes the rows whose signature differs from the stored
+// one and removes the devices no longer registered; it returns how many
+// changed. An existing row is updated in place, which rewrites only the
+// indexes whose columns changed: a pause changes every row's sub-status
+// and no index, where a replace rewrote the four indexes of every row.
+// (Rows sent as one JSON array per statement cost more: SQLite parses
+// each element again for each column it extracts.)
 func writeUpdateRows(ctx context.Context, tx *sql.Tx, rows []updateRow) (int, error) {
-	old := make(map[int64]updateRow, len(rows))
-	cur, err := tx.QueryContext(ctx, "SELECT "+updateRowCols+" FROM update_status")
+	old := make(map[int64]int64, len(rows))
+	cur, err := tx.QueryContext(ctx, "SELECT id, sig FROM update_status")
 	if err != nil {
 		return 0, err
 	}
 	for cur.Next() {
-		var r updateRow
-		if err := cur.Scan(r.scanDest()...); err != nil {
+		var pk, sig int64
+		if err := cur.Scan(&pk, &sig); err != nil {
 			cur.Close()
 			return 0, err
 		}
-		old[r.pk] = r
+		old[pk] = sig
 	}
 	if err := cur.Err(); err != nil {
 		return 0, err
 	}
 	cur.Close()
-	ins, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO update_status (id, device_id, display_name, serial_number, ring, readiness,
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO update_status (id, device_id, display_name, serial_number, ring, readiness,
 		build, revision, last_checkin, status, sub_status, paused, target_build, target_revision, release_id, offer_at, due_at,
-		restart_at, feature_status, feature_sub, feature_paused, feature_target) VALUES (`+strings.Repeat("?, ", 21)+`?)`)
+		restart_at, feature_status, feature_sub, feature_paused, feature_target, sig) VALUES (`+strings.Repeat("?, ", 22)+`?)`)
 	if err != nil {
 		return 0, err
 	}
 	defer ins.Close()
+	upd, err := tx.PrepareContext(ctx, `UPDATE update_status SET device_id = ?2, display_name = ?3, serial_number = ?4, ring = ?5,
+		readiness = ?6, build = ?7, revision = ?8, last_checkin = ?9, status = ?10, sub_status = ?11, paused = ?12, target_build = ?13,
+		target_revision = ?14, release_id = ?15, offer_at = ?16, due_at = ?17, restart_at = ?18, feature_status = ?19,
+		feature_sub = ?20, feature_paused = ?21, feature_target = ?22, sig = ?23 WHERE id = ?1`)
+	if err != nil {
+		return 0, err
+	}
+	defer upd.Close()
 	changed := 0
 	for i := range rows {
 		r := &rows[i]
+		sig := r.signature()
 		o, ok := old[r.pk]
 		delete(old, r.pk)
-		if ok && o == *r {
+		stmt := ins
+		switch {
+		case ok && o == sig:
 			continue
+		case ok:
+			stmt = upd
 		}
-		if _, err := ins.ExecContext(ctx, r.values()...); err != nil {
+		if _, err := stmt.ExecContext(ctx, append(r.values(), sig)...); err != nil {
 			return 0, err
 		}
 		changed++
 	}
 	if len(old) > 0 {
-		del, err := tx.PrepareContext(ctx, `DELETE FROM update_status WHERE id = ?`)
-		if err != nil {
+		gone := make([]int64, 0, len(old))
+		for pk := range old {
+			gone = append(gone, pk)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM update_status WHERE id IN (SELECT value FROM json_each(?))`, int64sJSON(gone)); err != nil {
 			return 0, err
 		}
-		defer del.Close()
-		for pk := range old {
-			if _, err := del.ExecContext(ctx, pk); err != nil {
-				return 0, err
-			}
-			changed++
-		}
+		changed += len(gone)
 	}
 	return changed, nil
 }

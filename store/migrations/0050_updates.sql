@@ -105,7 +105,8 @@ CREATE TABLE update_status (
     feature_status  TEXT    NOT NULL,
     feature_sub     TEXT    NOT NULL,
     feature_paused  INTEGER NOT NULL,
-    feature_target  INTEGER NOT NULL   -- the build line, 0: none
+    feature_target  INTEGER NOT NULL,  -- the build line, 0: none
+    sig             INTEGER NOT NULL   -- hash of the columns above: a recomputation compares it alone
 );
 CREATE INDEX update_status_name ON update_status (display_name, id);
 CREATE INDEX update_status_status ON update_status (status, display_name, id);

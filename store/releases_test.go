@@ -262,6 +262,26 @@ func TestUpdateReportPagesAndExport(t *testing.T) {
 			}
 		}
 	}
+	// The totals read from the kept summary are the rows' counts.
+	for _, ring := range append(Rings, "") {
+		for _, status := range append(UpdateStatuses, "") {
+			for _, sub := range []UpdateSubStatus{SubNone, SubWithout, SubInProgress, SubPaused} {
+				q := UpdateQuery{Ring: ring, Status: status, Sub: sub}
+				page, err := st.UpdateReportPage(ctx, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				q.Search = "AP-" // counted, not kept
+				counted, err := st.UpdateReportPage(ctx, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if page.Total != len(page.Rows) || counted.Total != len(page.Rows) {
+					t.Errorf("%+v: total %d (counted %d), %d rows", q, page.Total, counted.Total, len(page.Rows))
+				}
+			}
+		}
+	}
 	page, err := st.UpdateReportPage(ctx, UpdateQuery{Ring: RingTest, Status: UpdateUpToDate, Sub: SubInProgress})
 	if err != nil || len(page.Rows) != 2 {
 		t.Fatalf("Test in progress: %d rows, %v", len(page.Rows), err)
@@ -285,7 +305,7 @@ func TestUpdateReportPagesAndExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(recs[0], ","); got != "device_id,display_name,serial_number,ring,update_status,update_sub_status,pause_status,current_version,target_version,readiness,alerts,last_checkin" {
+	if got := strings.Join(recs[0], ","); got != "device_id,display_name,serial_number,ring,update_status,update_sub_status,pause_status,current_version,target_version,readiness,alerts,lastatuscheckin" {
 		t.Errorf("header %s", got)
 	}
 	if r := recs[1]; r[3] != "test" || r[4] != "up-to-date" || r[5] != "in-progress" || r[8] != "26100.7462" {

@@ -311,6 +311,12 @@ func (s *Store) UpdateReportPage(ctx context.Context, q UpdateQuery) (UpdatePage
 		return UpdatePage{}, fmt.Errorf("update report: %w", err)
 	}
 	rows.Close()
+	if n, ok, err := s.keptTotal(ctx, q); err != nil {
+		return UpdatePage{}, fmt.Errorf("update report: %w", err)
+	} else if ok {
+		page.Total = n
+		return page, nil
+	}
 	var ca args
 	err = s.queryRow(ctx, fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM update_status d WHERE %s LIMIT %d)", q.where(&ca), CountCap+1), ca...).Scan(&page.Total)
 	if err != nil {
@@ -320,6 +326,40 @@ func (s *Store) UpdateReportPage(ctx context.Context, q UpdateQuery) (UpdatePage
 		page.Total, page.Capped = CountCap, true
 	}
 	return page, nil
+}
+
+// keptTotal is the number of rows of q read from the kept summary, when
+// the summary has a column for q's filters (no search; a ring or all, and
+// a status with the sub-status the summary splits it by): a recomputation
+// writes the summary and the rows together.
+func (s *Store) keptTotal(ctx context.Context, q UpdateQuery) (int, bool, error) {
+	if q.Search != "" {
+		return 0, false, nil
+	}
+	col := func(c UpdateRingCounts) (int, bool) {
+		switch {
+		case q.Status == "" && q.Sub == SubNone:
+			return c.Devices, true
+		case q.Status == UpdateUpToDate && q.Sub == SubNone:
+			return c.UpToDate + c.InProgress + c.Paused, true
+		case q.Status == UpdateUpToDate && (q.Sub == SubWithout || q.Sub == SubInProgress || q.Sub == SubPaused):
+			return c.Count(q.Status, q.Sub), true
+		case q.Status != "" && q.Status != UpdateUpToDate && q.Sub == SubNone:
+			return c.Count(q.Status, q.Sub), true
+		}
+		return 0, false
+	}
+	sum, err := s.UpdateSummary(ctx, q.Kind)
+	if err != nil || sum.ComputedAt.IsZero() {
+		return 0, false, err
+	}
+	for _, c := range sum.Rings {
+		if c.Ring == q.Ring {
+			n, ok := col(c)
+			return n, ok, nil
+		}
+	}
+	return 0, false, nil
 }
 
 // scanPlus scans a row's leading columns into scanRow's destinations and

@@ -79,3 +79,17 @@ func TestCLIUpdates(t *testing.T) {
 		t.Error("a grace period of 8 days was accepted")
 	}
 }
+
+func TestDemoReleaseIsTheLastPatchTuesday(t *testing.T) {
+	for _, tt := range []struct{ now, want string }{
+		{"2026-12-08T09:00:00Z", "2026-12-08"}, // Patch Tuesday itself
+		{"2026-12-07T23:00:00Z", "2026-11-10"}, // the day before: last month's
+		{"2026-12-31T12:00:00Z", "2026-12-08"},
+		{"2027-01-05T12:00:00Z", "2026-12-08"},
+	} {
+		now, _ := time.Parse(time.RFC3339, tt.now)
+		if got := demoRelease(now).Date.Format(time.DateOnly); got != tt.want {
+			t.Errorf("demo release at %s: %s, want %s", tt.now, got, tt.want)
+		}
+	}
+}

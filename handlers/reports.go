@@ -3,6 +3,7 @@ package handlers
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -70,22 +71,13 @@ func parseReportQuery(c echo.Context) (views.ReportQuery, error) {
 		}
 		q.Size = n
 	}
-	if q.Sort != "" && !slicesContains(store.UpdateSorts, q.Sort) {
+	if q.Sort != "" && !slices.Contains(store.UpdateSorts, q.Sort) {
 		q.Sort = "" // a stale bookmark: the default order
 	}
 	if len(q.Search) > 200 {
 		q.Search = q.Search[:200]
 	}
 	return q, nil
-}
-
-func slicesContains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func reportStoreQuery(q views.ReportQuery) store.UpdateQuery {

@@ -350,6 +350,7 @@ func (s *Store) AddReleases(ctx context.Context, rs []NewRelease, actor string, 
 	}
 	out := make([]Release, 0, len(rs))
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		var entries []AuditEntry
 		for _, r := range rs {
 			var exists int
 			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM releases WHERE name = ?`, r.Name).Scan(&exists); err != nil {
@@ -374,13 +375,10 @@ func (s *Store) AddReleases(ctx context.Context, rs []NewRelease, actor string, 
 			}
 			out = append(out, Release{ID: id, Name: r.Name, Date: r.Date, Classification: r.Classification, Builds: r.Builds,
 				CreatedAt: now.UTC().Truncate(time.Second), CreatedBy: actor})
-			if err := recordAudit(ctx, tx, AuditEntry{At: now, Actor: actor, Action: ActionReleaseAdd, Target: r.Name, Outcome: OutcomeSuccess,
-				Detail: fmt.Sprintf("%s release of %s: %s", r.Classification.Label(), r.Date.Format(time.DateOnly), out[len(out)-1].BuildsText())}, nil); err != nil {
-				return err
-			}
+			entries = append(entries, AuditEntry{At: now, Actor: actor, Action: ActionReleaseAdd, Target: r.Name, Outcome: OutcomeSuccess,
+				Detail: fmt.Sprintf("%s release of %s: %s", r.Classification.Label(), r.Date.Format(time.DateOnly), out[len(out)-1].BuildsText())})
 		}
-		_, err := recomputeUpdates(ctx, tx, now)
-		return err
+		return updatesChanged(ctx, tx, now, entries...)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("add release: %w", err)
@@ -404,12 +402,8 @@ func (s *Store) ExpediteRelease(ctx context.Context, nameOrID string, actor stri
 		if _, err := tx.ExecContext(ctx, `UPDATE releases SET expedited_at = ?, expedited_by = ? WHERE id = ?`, rel.ExpeditedAt.Unix(), actor, rel.ID); err != nil {
 			return err
 		}
-		if err := recordAudit(ctx, tx, AuditEntry{At: now, Actor: actor, Action: ActionReleaseExpedite, Target: rel.Name, Outcome: OutcomeSuccess,
-			Detail: fmt.Sprintf("every ring on the expedited schedule (deadline %d day, grace %d day) from now", expeditedDeadline, expeditedGrace)}, nil); err != nil {
-			return err
-		}
-		_, err = recomputeUpdates(ctx, tx, now)
-		return err
+		return updatesChanged(ctx, tx, now, AuditEntry{At: now, Actor: actor, Action: ActionReleaseExpedite, Target: rel.Name, Outcome: OutcomeSuccess,
+			Detail: fmt.Sprintf("every ring on the expedited schedule (deadline %d day, grace %d day) from now", expeditedDeadline, expeditedGrace)})
 	})
 	if err != nil {
 		return Release{}, fmt.Errorf("expedite release: %w", err)
@@ -546,13 +540,9 @@ func (s *Store) SetSchedule(ctx context.Context, sc Schedule, actor string, now 
 		if sc.GateEnabled {
 			gate = fmt.Sprintf("%d %%", sc.GatePercent)
 		}
-		if err := recordAudit(ctx, tx, AuditEntry{At: now, Actor: actor, Action: ActionScheduleSet, Target: string(sc.Ring), Outcome: OutcomeSuccess,
+		return updatesChanged(ctx, tx, now, AuditEntry{At: now, Actor: actor, Action: ActionScheduleSet, Target: string(sc.Ring), Outcome: OutcomeSuccess,
 			Detail: fmt.Sprintf("quality deferral %d, deadline %d, grace %d days; feature deferral %d days; rollout gate %s",
-				sc.QualityDeferral, sc.QualityDeadline, sc.QualityGrace, sc.FeatureDeferral, gate)}, nil); err != nil {
-			return err
-		}
-		_, err := recomputeUpdates(ctx, tx, now)
-		return err
+				sc.QualityDeferral, sc.QualityDeadline, sc.QualityGrace, sc.FeatureDeferral, gate)})
 	})
 	if err != nil {
 		return fmt.Errorf("set %s ring schedule: %w", sc.Ring, err)
@@ -588,6 +578,7 @@ func (s *Store) PauseRings(ctx context.Context, rings []Ring, kind UpdateKind, r
 				}
 			}
 		}
+		var entries []AuditEntry
 		for _, r := range rings {
 			p := Pause{Ring: r, Kind: kind, Reason: reason, By: actor, At: now, Until: now.Add(MaxPause)}
 			res, err := tx.ExecContext(ctx, `INSERT INTO pauses (ring, kind, reason, paused_by, paused_at, until_at) VALUES (?, ?, ?, ?, ?, ?)`,
@@ -599,13 +590,10 @@ func (s *Store) PauseRings(ctx context.Context, rings []Ring, kind UpdateKind, r
 				return err
 			}
 			out = append(out, p)
-			if err := recordAudit(ctx, tx, AuditEntry{At: now, Actor: actor, Action: ActionPause, Target: string(r), Outcome: OutcomeSuccess,
-				Detail: fmt.Sprintf("%s updates paused until %s: %s", kind, p.Until.Format(time.DateOnly), reason)}, nil); err != nil {
-				return err
-			}
+			entries = append(entries, AuditEntry{At: now, Actor: actor, Action: ActionPause, Target: string(r), Outcome: OutcomeSuccess,
+				Detail: fmt.Sprintf("%s updates paused until %s: %s", kind, p.Until.Format(time.DateOnly), reason)})
 		}
-		_, err = recomputeUpdates(ctx, tx, now)
-		return err
+		return updatesChanged(ctx, tx, now, entries...)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pause: %w", err)
@@ -623,6 +611,7 @@ func (s *Store) ResumeRings(ctx context.Context, rings []Ring, kind UpdateKind, 
 		if err != nil {
 			return err
 		}
+		var entries []AuditEntry
 		for _, p := range active {
 			if p.Kind != kind || !slices.Contains(rings, p.Ring) {
 				continue
@@ -632,10 +621,8 @@ func (s *Store) ResumeRings(ctx context.Context, rings []Ring, kind UpdateKind, 
 			}
 			p.ResumedAt, p.ResumedBy = now, actor
 			out = append(out, p)
-			if err := recordAudit(ctx, tx, AuditEntry{At: now, Actor: actor, Action: ActionResume, Target: string(p.Ring), Outcome: OutcomeSuccess,
-				Detail: fmt.Sprintf("%s updates resumed (paused since %s by %s)", kind, p.At.Format("2006-01-02 15:04"), p.By)}, nil); err != nil {
-				return err
-			}
+			entries = append(entries, AuditEntry{At: now, Actor: actor, Action: ActionResume, Target: string(p.Ring), Outcome: OutcomeSuccess,
+				Detail: fmt.Sprintf("%s updates resumed (paused since %s by %s)", kind, p.At.Format("2006-01-02 15:04"), p.By)})
 		}
 		if len(out) == 0 {
 			names := make([]string, len(rings))
@@ -644,8 +631,7 @@ func (s *Store) ResumeRings(ctx context.Context, rings []Ring, kind UpdateKind, 
 			}
 			return conflictf("%s: not paused for %s updates", strings.Join(names, ", "), kind)
 		}
-		_, err = recomputeUpdates(ctx, tx, now)
-		return err
+		return updatesChanged(ctx, tx, now, entries...)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("resume: %w", err)
@@ -716,17 +702,26 @@ func (s *Store) SetFeatureTarget(ctx context.Context, build int, start time.Time
 		if ft.ID, err = res.LastInsertId(); err != nil {
 			return err
 		}
-		if err := recordAudit(ctx, tx, AuditEntry{At: now, Actor: actor, Action: ActionFeatureTarget, Target: strconv.Itoa(build), Outcome: OutcomeSuccess,
-			Detail: "feature update target from " + ft.Start.Format(time.DateOnly)}, nil); err != nil {
-			return err
-		}
-		_, err = recomputeUpdates(ctx, tx, now)
-		return err
+		return updatesChanged(ctx, tx, now, AuditEntry{At: now, Actor: actor, Action: ActionFeatureTarget, Target: strconv.Itoa(build), Outcome: OutcomeSuccess,
+			Detail: "feature update target from " + ft.Start.Format(time.DateOnly)})
 	})
 	if err != nil {
 		return FeatureTarget{}, fmt.Errorf("set feature target: %w", err)
 	}
 	return ft, nil
+}
+
+// updatesChanged records a change's audit entries and recomputes every
+// device's update status, in the change's transaction: the reports never
+// disagree with what was just changed.
+func updatesChanged(ctx context.Context, tx *sql.Tx, now time.Time, entries ...AuditEntry) error {
+	for _, e := range entries {
+		if err := recordAudit(ctx, tx, e, nil); err != nil {
+			return err
+		}
+	}
+	_, err := recomputeUpdates(ctx, tx, now)
+	return err
 }
 
 // loadFeatureTargets reads every feature target, the oldest start first.

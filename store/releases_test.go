@@ -305,7 +305,7 @@ func TestUpdateReportPagesAndExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(recs[0], ","); got != "device_id,display_name,serial_number,ring,update_status,update_sub_status,pause_status,current_version,target_version,readiness,alerts,lastatuscheckin" {
+	if got := strings.Join(recs[0], ","); got != "device_id,display_name,serial_number,ring,update_status,update_sub_status,pause_status,current_version,target_version,readiness,alerts,last_checkin" {
 		t.Errorf("header %s", got)
 	}
 	if r := recs[1]; r[3] != "test" || r[4] != "up-to-date" || r[5] != "in-progress" || r[8] != "26100.7462" {

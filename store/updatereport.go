@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,7 +51,7 @@ func (q *UpdateQuery) validate() error {
 	if q.Sort == "" {
 		q.Sort = "display_name"
 	}
-	if !slicesContains(UpdateSorts, q.Sort) {
+	if !slices.Contains(UpdateSorts, q.Sort) {
 		return invalidf("the report cannot be sorted by %q; sort by display_name, status or ring", q.Sort)
 	}
 	if q.Limit < 0 {
@@ -60,15 +61,6 @@ func (q *UpdateQuery) validate() error {
 		q.Search = q.Search[:200]
 	}
 	return nil
-}
-
-func slicesContains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // statusColumns are the columns of q's kind.

@@ -24,8 +24,8 @@ func dayText(t time.Time) string {
 	return t.UTC().Format("2006-01-02")
 }
 
-// offerTitle is the offer's dates, for its cell.
-func offerDates(o store.RingOffer) string {
+// offerText is the offer's dates, for its cell.
+func offerText(o store.RingOffer) string {
 	return fmt.Sprintf("Offer %s · due %s · restart %s", dateTime(o.OfferAt), dateTime(o.DueAt), dateTime(o.RestartAt))
 }
 

@@ -105,20 +105,21 @@ func (q *UpdateQuery) where(a *args) string {
 	default:
 		conds = append(conds, sub+" = "+a.add(string(q.Sub)))
 	}
-	if q.found != nil {
-		conds = append(conds, "d.id IN (SELECT value FROM json_each("+a.add(int64sJSON(q.found))+"))")
-	}
 	if q.Search != "" {
 		conds = append(conds, likeCondOn("d", a.add("%"+escapeLike(q.Search)+"%")))
 	}
 	return strings.Join(conds, " AND ")
 }
 
-// from is the FROM clause of q: the sort's index, walked from the cursor,
-// or, for a search the blades' plans answered, the devices they found,
-// looked up and sorted.
-func (q *UpdateQuery) from(index string) string {
-	if q.found != nil {
+// from is the FROM clause of q: the sort's index (none: a count), walked
+// from the cursor, or, for a search the blades' plans answered, the
+// devices they found, looked up one by one (CROSS JOIN keeps SQLite from
+// walking an index of the order instead) and sorted.
+func (q *UpdateQuery) from(a *args, index string) string {
+	switch {
+	case q.found != nil:
+		return "json_each(" + a.add(int64sJSON(q.found)) + ") j CROSS JOIN update_status d ON d.id = j.value"
+	case index == "":
 		return "update_status d"
 	}
 	return "update_status d INDEXED BY " + index
@@ -141,7 +142,7 @@ func (s *Store) search(ctx context.Context, q *UpdateQuery) error {
 	}
 	found := []int64{}
 	for _, tab := range []Tab{TabReady, TabNotReady} {
-		p, err := s.plan(ctx, DeviceQuery{Tab: tab, Search: q.Search})
+		p, err := s.plan(ctx, DeviceQuery{Tab: tab, Search: q.Search, Limit: reportSearchMax + 1})
 		if err != nil {
 			return err
 		}
@@ -250,7 +251,7 @@ func (s *Store) UpdateReportPage(ctx context.Context, q UpdateQuery) (UpdatePage
 	}
 	order, index := q.order()
 	var a args
-	where := q.where(&a)
+	from, where := q.from(&a, index), q.where(&a)
 	if q.After != "" {
 		c, err := decodeCursor(q.After)
 		if err != nil {
@@ -266,7 +267,7 @@ func (s *Store) UpdateReportPage(ctx context.Context, q UpdateQuery) (UpdatePage
 		limit = " LIMIT " + a.add(q.Limit+1)
 	}
 	text := fmt.Sprintf("SELECT %s, %s FROM %s WHERE %s ORDER BY %s%s",
-		q.selectRow(), strings.Join(order, ", "), q.from(index), where, orderBy(order, q.Desc), limit)
+		q.selectRow(), strings.Join(order, ", "), from, where, orderBy(order, q.Desc), limit)
 	rows, err := s.query(ctx, text, a...)
 	if err != nil {
 		return UpdatePage{}, fmt.Errorf("update report: %w", err)
@@ -310,7 +311,7 @@ func (s *Store) UpdateReportPage(ctx context.Context, q UpdateQuery) (UpdatePage
 		return page, nil
 	}
 	var ca args
-	err = s.queryRow(ctx, fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM update_status d WHERE %s LIMIT %d)", q.where(&ca), CountCap+1), ca...).Scan(&page.Total)
+	err = s.queryRow(ctx, fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM %s WHERE %s LIMIT %d)", q.from(&ca, ""), q.where(&ca), CountCap+1), ca...).Scan(&page.Total)
 	if err != nil {
 		return UpdatePage{}, fmt.Errorf("update report: %w", err)
 	}
@@ -383,7 +384,7 @@ func (s *Store) ExportUpdateReport(ctx context.Context, w io.Writer, q UpdateQue
 	order, index := q.order()
 	var a args
 	text := fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s",
-		q.selectRow(), q.from(index), q.where(&a), orderBy(order, q.Desc))
+		q.selectRow(), q.from(&a, index), q.where(&a), orderBy(order, q.Desc))
 	rows, err := s.exports.stmts.query(ctx, text, a...)
 	if err != nil {
 		return 0, fmt.Errorf("export update report: %w", err)

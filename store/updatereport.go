@@ -64,17 +64,17 @@ func (q *UpdateQuery) validate() error {
 }
 
 // statusColumns are the columns of q's kind.
-func (q *UpdateQuery) statusColumns() (status, sub, paused, target string) {
+func (q *UpdateQuery) statusColumns() (status, sub, target string) {
 	if q.Kind == KindFeature {
-		return "d.feature_status", "d.feature_sub", "d.feature_paused", "d.feature_target"
+		return "d.feature_status", "d.feature_sub", "d.feature_target"
 	}
-	return "d.status", "d.sub_status", "d.paused", "d.target_revision"
+	return "d.status", "d.sub_status", "d.target_revision"
 }
 
 // order is the ORDER BY terms of q's sort, before the final d.id, and the
 // index that walks them.
 func (q *UpdateQuery) order() ([]string, string) {
-	status, _, _, _ := q.statusColumns()
+	status, _, _ := q.statusColumns()
 	switch q.Sort {
 	case "status":
 		idx := "update_status_status"
@@ -90,7 +90,7 @@ func (q *UpdateQuery) order() ([]string, string) {
 
 // where is q's filter, without the cursor.
 func (q *UpdateQuery) where(a *args) string {
-	status, sub, _, _ := q.statusColumns()
+	status, sub, _ := q.statusColumns()
 	conds := []string{"1"}
 	if q.Ring != "" {
 		conds = append(conds, "d.ring = "+a.add(string(q.Ring)))
@@ -203,15 +203,15 @@ func (r *UpdateReportRow) record(rec []string) {
 // selectRow is the report's projection, in scanRow's order, followed by
 // the sort values.
 func (q *UpdateQuery) selectRow() string {
-	status, sub, paused, target := q.statusColumns()
-	return fmt.Sprintf("d.id, d.device_id, d.display_name, d.serial_number, d.ring, %s, %s, %s, d.build, d.revision, d.target_build, %s, d.readiness, d.last_checkin",
-		status, sub, paused, target)
+	status, sub, target := q.statusColumns()
+	return fmt.Sprintf("d.id, d.device_id, d.display_name, d.serial_number, d.ring, %s, %s, d.build, d.revision, d.target_build, %s, d.readiness, d.last_checkin",
+		status, sub, target)
 }
 
 func (q *UpdateQuery) scanRow(sc interface{ Scan(...any) error }, r *UpdateReportRow, pk *int64) error {
 	var targetBuild, target int
 	var checkin int64
-	if err := sc.Scan(pk, &r.DeviceID, &r.DisplayName, &r.SerialNumber, &r.Ring, &r.Status, &r.Sub, &r.Paused,
+	if err := sc.Scan(pk, &r.DeviceID, &r.DisplayName, &r.SerialNumber, &r.Ring, &r.Status, &r.Sub,
 		&r.Current.Build, &r.Current.Revision, &targetBuild, &target, &r.Readiness, &checkin); err != nil {
 		return err
 	}
@@ -247,6 +247,10 @@ func (s *Store) UpdateReportPage(ctx context.Context, q UpdateQuery) (UpdatePage
 		return UpdatePage{}, err
 	}
 	if err := s.search(ctx, &q); err != nil {
+		return UpdatePage{}, fmt.Errorf("update report: %w", err)
+	}
+	paused, err := s.pausedRings(ctx, q.Kind)
+	if err != nil {
 		return UpdatePage{}, fmt.Errorf("update report: %w", err)
 	}
 	order, index := q.order()
@@ -298,6 +302,7 @@ func (s *Store) UpdateReportPage(ctx context.Context, q UpdateQuery) (UpdatePage
 			vals[0] = name
 		}
 		last = cursor{Sort: q.Sort, Desc: q.Desc, Values: vals, PK: pk}
+		r.Paused = paused[r.Ring]
 		page.Rows = append(page.Rows, r)
 	}
 	if err := rows.Err(); err != nil {
@@ -381,6 +386,10 @@ func (s *Store) ExportUpdateReport(ctx context.Context, w io.Writer, q UpdateQue
 	if err := s.search(ctx, &q); err != nil {
 		return 0, fmt.Errorf("export update report: %w", err)
 	}
+	paused, err := s.pausedRings(ctx, q.Kind)
+	if err != nil {
+		return 0, fmt.Errorf("export update report: %w", err)
+	}
 	order, index := q.order()
 	var a args
 	text := fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s",
@@ -402,6 +411,7 @@ func (s *Store) ExportUpdateReport(ctx context.Context, w io.Writer, q UpdateQue
 		if err := q.scanRow(rows, &r, &pk); err != nil {
 			return n, fmt.Errorf("export update report: %w", err)
 		}
+		r.Paused = paused[r.Ring]
 		r.record(rec)
 		if err := cw.Write(rec); err != nil {
 			return n, err

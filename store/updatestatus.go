@@ -503,25 +503,23 @@ type updateRow struct {
 	lastCheckin            int64
 	status                 UpdateStatus
 	sub                    UpdateSubStatus
-	paused                 bool
 	targetBuild, targetRev int
 	releaseID              int64 // 0: none
 	offerAt, dueAt         int64 // 0: none
 	restartAt              int64
 	fStatus                UpdateStatus
 	fSub                   UpdateSubStatus
-	fPaused                bool
 	fTarget                int
 }
 
 const updateRowCols = `id, device_id, display_name, serial_number, ring, readiness, build, revision, last_checkin,
-	status, sub_status, paused, target_build, target_revision, coalesce(release_id, 0), coalesce(offer_at, 0), coalesce(due_at, 0),
-	coalesce(restart_at, 0), feature_status, feature_sub, feature_paused, feature_target`
+	status, sub_status, target_build, target_revision, coalesce(release_id, 0), coalesce(offer_at, 0), coalesce(due_at, 0),
+	coalesce(restart_at, 0), feature_status, feature_sub, feature_target`
 
 func (r *updateRow) scanDest() []any {
 	return []any{&r.pk, &r.deviceID, &r.name, &r.serial, &r.ring, &r.readiness, &r.build, &r.rev, &r.lastCheckin,
-		&r.status, &r.sub, &r.paused, &r.targetBuild, &r.targetRev, &r.releaseID, &r.offerAt, &r.dueAt,
-		&r.restartAt, &r.fStatus, &r.fSub, &r.fPaused, &r.fTarget}
+		&r.status, &r.sub, &r.targetBuild, &r.targetRev, &r.releaseID, &r.offerAt, &r.dueAt,
+		&r.restartAt, &r.fStatus, &r.fSub, &r.fTarget}
 }
 
 func nullable(v int64) any {
@@ -533,8 +531,8 @@ func nullable(v int64) any {
 
 func (r *updateRow) values() []any {
 	return []any{r.pk, r.deviceID, r.name, r.serial, r.ring, r.readiness, r.build, r.rev, r.lastCheckin,
-		r.status, r.sub, r.paused, r.targetBuild, r.targetRev, nullable(r.releaseID), nullable(r.offerAt), nullable(r.dueAt),
-		nullable(r.restartAt), r.fStatus, r.fSub, r.fPaused, r.fTarget}
+		r.status, r.sub, r.targetBuild, r.targetRev, nullable(r.releaseID), nullable(r.offerAt), nullable(r.dueAt),
+		nullable(r.restartAt), r.fStatus, r.fSub, r.fTarget}
 }
 
 // loadUpdatePolicy reads the schedules, releases, feature targets, pauses
@@ -672,7 +670,6 @@ func (p *updatePolicy) row(d *updateDevice, out *updateRow) *updateRow {
 	st, sub, target := p.qualityStatus(d)
 	out.status, out.sub = st, sub
 	if plan := p.quality[d.ring]; plan != nil {
-		out.paused = plan.pause != nil
 		if target.index >= 0 {
 			o := plan.offers[target.index]
 			out.targetBuild, out.targetRev = d.build, target.revision
@@ -683,7 +680,6 @@ func (p *updatePolicy) row(d *updateDevice, out *updateRow) *updateRow {
 	fst, fsub, ftarget := p.featureStatus(d)
 	out.fStatus, out.fSub = fst, fsub
 	if plan := p.feature[d.ring]; plan != nil {
-		out.fPaused = plan.pause != nil
 		if ftarget.index >= 0 {
 			out.fTarget = ftarget.revision
 		}
@@ -706,13 +702,6 @@ func (r *updateRow) signature() int64 {
 	}
 	var buf [20]byte
 	num := func(v int64) { mix(strconv.AppendInt(buf[:0], v, 10)) }
-	boolean := func(v bool) {
-		if v {
-			num(1)
-		} else {
-			num(0)
-		}
-	}
 	num(r.pk)
 	mix([]byte(r.deviceID))
 	mix([]byte(r.name))
@@ -724,7 +713,6 @@ func (r *updateRow) signature() int64 {
 	num(r.lastCheckin)
 	mix([]byte(r.status))
 	mix([]byte(r.sub))
-	boolean(r.paused)
 	num(int64(r.targetBuild))
 	num(int64(r.targetRev))
 	num(r.releaseID)
@@ -733,7 +721,6 @@ func (r *updateRow) signature() int64 {
 	num(r.restartAt)
 	mix([]byte(r.fStatus))
 	mix([]byte(r.fSub))
-	boolean(r.fPaused)
 	num(int64(r.fTarget))
 	return int64(h)
 }
@@ -764,16 +751,16 @@ func writeUpdateRows(ctx context.Context, tx *sql.Tx, rows []updateRow) (int, er
 	}
 	cur.Close()
 	ins, err := tx.PrepareContext(ctx, `INSERT INTO update_status (id, device_id, display_name, serial_number, ring, readiness,
-		build, revision, last_checkin, status, sub_status, paused, target_build, target_revision, release_id, offer_at, due_at,
-		restart_at, feature_status, feature_sub, feature_paused, feature_target, sig) VALUES (`+strings.Repeat("?, ", 22)+`?)`)
+		build, revision, last_checkin, status, sub_status, target_build, target_revision, release_id, offer_at, due_at,
+		restart_at, feature_status, feature_sub, feature_target, sig) VALUES (`+strings.Repeat("?, ", 20)+`?)`)
 	if err != nil {
 		return 0, err
 	}
 	defer ins.Close()
 	upd, err := tx.PrepareContext(ctx, `UPDATE update_status SET device_id = ?2, display_name = ?3, serial_number = ?4, ring = ?5,
-		readiness = ?6, build = ?7, revision = ?8, last_checkin = ?9, status = ?10, sub_status = ?11, paused = ?12, target_build = ?13,
-		target_revision = ?14, release_id = ?15, offer_at = ?16, due_at = ?17, restart_at = ?18, feature_status = ?19,
-		feature_sub = ?20, feature_paused = ?21, feature_target = ?22, sig = ?23 WHERE id = ?1`)
+		readiness = ?6, build = ?7, revision = ?8, last_checkin = ?9, status = ?10, sub_status = ?11, target_build = ?12,
+		target_revision = ?13, release_id = ?14, offer_at = ?15, due_at = ?16, restart_at = ?17, feature_status = ?18,
+		feature_sub = ?19, feature_target = ?20, sig = ?21 WHERE id = ?1`)
 	if err != nil {
 		return 0, err
 	}
@@ -982,6 +969,26 @@ func writeReleaseFigures(ctx context.Context, tx *sql.Tx, pol *updatePolicy, slo
 	return nil
 }
 
+// pausedRings are the rings paused for kind at the last recomputation,
+// which the stored statuses are as of.
+func (s *Store) pausedRings(ctx context.Context, kind UpdateKind) (map[Ring]bool, error) {
+	sum, err := s.UpdateSummary(ctx, kind)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := loadPauses(ctx, s.r)
+	if err != nil {
+		return nil, err
+	}
+	out := map[Ring]bool{}
+	for _, p := range ps {
+		if p.Kind == kind && p.ActiveAt(sum.ComputedAt) {
+			out[p.Ring] = true
+		}
+	}
+	return out, nil
+}
+
 // UpdateSummary reads the kept counts of a report; before the first
 // recomputation every count is zero.
 func (s *Store) UpdateSummary(ctx context.Context, kind UpdateKind) (UpdateSummary, error) {
@@ -1066,6 +1073,11 @@ func (s *Store) DeviceUpdate(ctx context.Context, deviceID string) (DeviceUpdate
 		return DeviceUpdate{}, fmt.Errorf("update status of %s: %w", deviceID, err)
 	}
 	u := r.deviceUpdate()
+	paused, err := s.pausedRings(ctx, KindQuality)
+	if err != nil {
+		return u, fmt.Errorf("update status of %s: %w", deviceID, err)
+	}
+	u.Paused = paused[u.Ring]
 	if r.releaseID != 0 {
 		if err := s.queryRow(ctx, `SELECT name FROM releases WHERE id = ?`, r.releaseID).Scan(&u.Release); err != nil && !errNoRows(err) {
 			return u, fmt.Errorf("update status of %s: %w", deviceID, err)
@@ -1075,7 +1087,7 @@ func (s *Store) DeviceUpdate(ctx context.Context, deviceID string) (DeviceUpdate
 }
 
 func (r *updateRow) deviceUpdate() DeviceUpdate {
-	u := DeviceUpdate{Registered: true, Ring: r.ring, Status: r.status, Sub: r.sub, Paused: r.paused,
+	u := DeviceUpdate{Registered: true, Ring: r.ring, Status: r.status, Sub: r.sub,
 		Current: BuildRevision{r.build, r.rev}, Target: BuildRevision{r.targetBuild, r.targetRev},
 		FeatureStatus: r.fStatus, FeatureSub: r.fSub, FeatureTarget: r.fTarget}
 	if r.offerAt != 0 {

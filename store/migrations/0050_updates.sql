@@ -82,7 +82,9 @@ CREATE TABLE feature_targets (
 -- (at every discovery and every change of releases, schedules, pauses or
 -- the feature target). It copies the name, serial and ID so that the All
 -- devices report pages through its own indexes, as the blades do through
--- blade_order.
+-- blade_order. Whether a device's ring is paused is not copied: the report
+-- reads it from pauses, so that a pause rewrites only the rows whose
+-- status it changes.
 CREATE TABLE update_status (
     id              INTEGER PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,
     device_id       TEXT    NOT NULL,
@@ -95,7 +97,6 @@ CREATE TABLE update_status (
     last_checkin    INTEGER NOT NULL,
     status          TEXT    NOT NULL,
     sub_status      TEXT    NOT NULL,
-    paused          INTEGER NOT NULL,  -- the ring is paused for quality updates
     target_build    INTEGER NOT NULL,  -- 0: no target
     target_revision INTEGER NOT NULL,
     release_id      INTEGER,
@@ -104,7 +105,6 @@ CREATE TABLE update_status (
     restart_at      INTEGER,
     feature_status  TEXT    NOT NULL,
     feature_sub     TEXT    NOT NULL,
-    feature_paused  INTEGER NOT NULL,
     feature_target  INTEGER NOT NULL,  -- the build line, 0: none
     sig             INTEGER NOT NULL   -- hash of the columns above: a recomputation compares it alone
 );

@@ -297,7 +297,11 @@ func (h *Devices) Detail(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := views.DetailView{Record: rec, History: hist}
+	upd, err := h.Store.DeviceUpdate(ctx, rec.DeviceID)
+	if err != nil {
+		return err
+	}
+	v := views.DetailView{Record: rec, History: hist, Update: upd, Now: h.Now()}
 	if IsFragment(c) {
 		return Render(c, http.StatusOK, views.DeviceDetail(v))
 	}

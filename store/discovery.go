@@ -198,6 +198,10 @@ func (s *Store) runDiscovery(ctx context.Context, run DiscoveryRun) (DiscoveryRu
 		run.PrerequisitesFailed, run.StatusChanges = plan.prereqFailed, plan.statusChanges
 		err = s.applyPlan(ctx, &run, plan)
 	}
+	if err == nil {
+		// Update status follows registration, readiness and the clock.
+		_, err = s.RecomputeUpdates(ctx, run.StartedAt)
+	}
 	run.FinishedAt = run.StartedAt.Add(time.Since(wallStart)).Truncate(time.Second)
 	switch {
 	case err == nil:

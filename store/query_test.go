@@ -1119,6 +1119,8 @@ func TestSearchIndexMigration(t *testing.T) {
 			SELECT id, substr(display_name, 2), substr(serial_number, 2), device_id FROM devices WHERE status IS NOT NULL;
 		ALTER TABLE audit_log DROP COLUMN device_count; -- migration 0008
 		DROP INDEX check_results_failing; DROP TABLE device_lists; -- migration 0009
+		DROP TABLE ring_schedules; DROP TABLE release_gates; DROP TABLE release_builds; DROP TABLE releases; -- migration 0050
+		DROP TABLE pauses; DROP TABLE feature_targets; DROP TABLE update_status; DROP TABLE update_summary; DROP TABLE update_snapshots;
 		PRAGMA user_version = 4;`); err != nil {
 		t.Fatal(err)
 	}

@@ -198,8 +198,12 @@ func TestAPIRouteMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	paths := map[string]string{
-		"/api/v1/devices/:id":    "/api/v1/devices/" + dev.DeviceID,
-		"/api/v1/discovery/:run": "/api/v1/discovery/" + strconv.FormatInt(run.ID, 10),
+		"/api/v1/devices/:id":           "/api/v1/devices/" + dev.DeviceID,
+		"/api/v1/discovery/:run":        "/api/v1/discovery/" + strconv.FormatInt(run.ID, 10),
+		"/api/v1/releases/:id/expedite": "/api/v1/releases/1/expedite",
+		"/api/v1/rings/:ring/schedule":  "/api/v1/rings/broad/schedule",
+		"/api/v1/rings/:ring/pause":     "/api/v1/rings/broad/pause",
+		"/api/v1/rings/:ring/resume":    "/api/v1/rings/broad/resume",
 	}
 	revoked := e.apiToken(t, "revoked", store.RoleServiceAdmin)
 	if _, err := e.st.RevokeTokenByName(e.ctx, "revoked", "test"); err != nil {

@@ -39,6 +39,8 @@ type handlerSet struct {
 	api       *handlers.API
 	tokens    *handlers.Tokens
 	imports   *handlers.Imports
+	releases  *handlers.Releases
+	reports   *handlers.Reports
 }
 
 // routes is THE route table.
@@ -101,6 +103,19 @@ func routes(h handlerSet) []Route {
 		{http.MethodPost, "/imports/devices/commit", store.PermEditGroups, h.imports.CommitDevices},
 		{http.MethodPost, "/imports/cancel", store.PermEditGroups, h.imports.Cancel},
 
+		// update management (SPEC §12): everyone sees releases, schedules,
+		// pauses and the reports; changes need device actions.
+		{http.MethodGet, "/releases", store.PermView, h.releases.Page},
+		{http.MethodPost, "/releases/add", store.PermDeviceActions, h.releases.Add},
+		{http.MethodPost, "/releases/:id/expedite", store.PermDeviceActions, h.releases.Expedite},
+		{http.MethodPost, "/releases/pause", store.PermDeviceActions, h.releases.Pause},
+		{http.MethodPost, "/releases/resume", store.PermDeviceActions, h.releases.Resume},
+		{http.MethodPost, "/releases/schedule", store.PermDeviceActions, h.releases.Schedule},
+		{http.MethodPost, "/releases/feature", store.PermDeviceActions, h.releases.Feature},
+		{http.MethodGet, "/reports", store.PermView, h.reports.Summary},
+		{http.MethodGet, "/reports/devices", store.PermView, h.reports.Devices},
+		{http.MethodGet, "/reports/devices/export.csv", store.PermView, h.reports.Export},
+
 		{http.MethodGet, "/settings/users", store.PermManage, h.users.List},
 		{http.MethodPost, "/settings/users/create", store.PermManage, h.users.Create},
 		{http.MethodPost, "/settings/users/role", store.PermManage, h.users.SetRole},
@@ -126,5 +141,13 @@ func routes(h handlerSet) []Route {
 		{http.MethodPost, "/api/v1/registrations", store.PermDiscover, h.api.Register},
 		{http.MethodPost, "/api/v1/discovery", store.PermDiscover, h.api.StartDiscovery},
 		{http.MethodGet, "/api/v1/discovery/:run", store.PermView, h.api.DiscoveryRun},
+		{http.MethodGet, "/api/v1/releases", store.PermView, h.api.Releases},
+		{http.MethodPost, "/api/v1/releases", store.PermDeviceActions, h.api.AddRelease},
+		{http.MethodPost, "/api/v1/releases/:id/expedite", store.PermDeviceActions, h.api.ExpediteRelease},
+		{http.MethodGet, "/api/v1/rings/:ring/schedule", store.PermView, h.api.Schedule},
+		{http.MethodPut, "/api/v1/rings/:ring/schedule", store.PermDeviceActions, h.api.PutSchedule},
+		{http.MethodPost, "/api/v1/rings/:ring/pause", store.PermDeviceActions, h.api.PauseRing},
+		{http.MethodPost, "/api/v1/rings/:ring/resume", store.PermDeviceActions, h.api.ResumeRing},
+		{http.MethodGet, "/api/v1/reports/quality", store.PermView, h.api.QualityReport},
 	}
 }

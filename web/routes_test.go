@@ -276,6 +276,7 @@ func TestRouteMatrix(t *testing.T) {
 		"/groups/:id/add-owner":      matrixGroup + "/add-owner",
 		"/groups/:id/remove-owner":   matrixGroup + "/remove-owner",
 		"/devices/views/:id/delete":  "/devices/views/999999/delete",
+		"/releases/:id/expedite":     "/releases/1/expedite",
 	}
 
 	type who struct {

@@ -97,6 +97,8 @@ func New(st *store.Store, cfg Config) *Server {
 		api:       &handlers.API{Deps: deps},
 		tokens:    &handlers.Tokens{Deps: deps},
 		imports:   handlers.NewImports(deps),
+		releases:  &handlers.Releases{Deps: deps},
+		reports:   &handlers.Reports{Deps: deps},
 	}
 
 	e := echo.New()

@@ -43,6 +43,11 @@ func loadDemo(e *env, st *store.Store, devices int, seed int64) error {
 	}
 	fmt.Fprintf(e.stdout, "demo fleet of %d devices (seed %d) loaded in %s; last discovery: %s\n",
 		len(fleet.Devices), seed, time.Since(start).Round(time.Millisecond), run.Summary())
+	rel, err := st.AddRelease(e.ctx, demoRelease(now), "demo", now)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "release %s of %s added: %s\n", rel.Name, rel.Date.Format(time.DateOnly), rel.BuildsText())
 	for _, u := range demoUsers {
 		if _, err := st.AddUser(e.ctx, u.email, u.role, u.password, "demo"); err != nil {
 			return err
@@ -68,4 +73,22 @@ func printDemoUsers(e *env) {
 	for _, u := range demoUsers {
 		fmt.Fprintf(e.stdout, "  %-24s %-22s password: %s\n", u.email, u.role.Label(), u.password)
 	}
+}
+
+// demoRelease is the month's Patch Tuesday release (the second Tuesday of
+// the month, or of the month before until then) at the newest revisions of
+// the demo fleet's build lines, so that the update reports show a release
+// on its way through the rings.
+func demoRelease(now time.Time) store.NewRelease {
+	tuesday := func(y int, m time.Month) time.Time {
+		first := time.Date(y, m, 1, 0, 0, 0, 0, time.UTC)
+		return first.AddDate(0, 0, (int(time.Tuesday)-int(first.Weekday())+7)%7+7)
+	}
+	day := tuesday(now.Year(), now.Month())
+	if day.After(now) {
+		prev := now.AddDate(0, 0, -now.Day())
+		day = tuesday(prev.Year(), prev.Month())
+	}
+	return store.NewRelease{Name: day.Format("2006-01") + " B", Date: day, Classification: store.ClassSecurity,
+		Builds: []store.BuildRevision{{Build: 26100, Revision: 4202}, {Build: 22631, Revision: 5624}, {Build: 19045, Revision: 6093}}}
 }

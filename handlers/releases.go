@@ -1,0 +1,166 @@
+package handlers
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"patchboard/store"
+	"patchboard/views"
+)
+
+// Releases serves Release management: releases, expedite, pauses, ring
+// schedules and the feature update target. Every change answers with the
+// refreshed board (htmx) or sends the browser back to the page.
+type Releases struct{ Deps }
+
+// Page is the Release management page.
+func (h *Releases) Page(c echo.Context) error {
+	return h.board(c, "")
+}
+
+// board renders the board after a change (message) or for the page.
+func (h *Releases) board(c echo.Context, message string) error {
+	b, err := h.Store.ReleaseBoard(c.Request().Context(), h.Now())
+	if err != nil {
+		return err
+	}
+	v := views.ReleasesView{Board: b, Message: message}
+	if IsFragment(c) {
+		return Render(c, http.StatusOK, views.ReleaseBoard(v))
+	}
+	if c.Request().Method == http.MethodPost {
+		return c.Redirect(http.StatusSeeOther, "/releases")
+	}
+	return Render(c, http.StatusOK, views.ReleasesPage(v))
+}
+
+// Add adds a quality release.
+func (h *Releases) Add(c echo.Context) error {
+	date, err := store.ParseDay(c.FormValue("date"))
+	if err != nil {
+		return err
+	}
+	class, err := store.ParseClassification(c.FormValue("classification"))
+	if err != nil {
+		return err
+	}
+	builds, err := store.ParseBuilds(c.FormValue("builds"))
+	if err != nil {
+		return err
+	}
+	rel, err := h.Store.AddRelease(c.Request().Context(), store.NewRelease{Name: c.FormValue("name"), Date: date,
+		Classification: class, Builds: builds}, Actor(c), h.Now())
+	if err != nil {
+		return err
+	}
+	return h.board(c, fmt.Sprintf("Added release %s (%s).", rel.Name, rel.BuildsText()))
+}
+
+// Expedite puts a release on the expedited schedule in every ring.
+func (h *Releases) Expedite(c echo.Context) error {
+	rel, err := h.Store.ExpediteRelease(c.Request().Context(), c.Param("id"), Actor(c), h.Now())
+	if err != nil {
+		return err
+	}
+	return h.board(c, fmt.Sprintf("Expedited %s: every ring is offered it now, due in a day.", rel.Name))
+}
+
+// ringsAndKind reads the ring (or all) and kind fields of a pause form.
+func ringsAndKind(ring, kind string) ([]store.Ring, store.UpdateKind, error) {
+	rings, err := store.ParseRings(ring)
+	if err != nil {
+		return nil, "", err
+	}
+	k, err := store.ParseUpdateKind(kind)
+	return rings, k, err
+}
+
+// Pause pauses a ring (or all) for quality or feature updates.
+func (h *Releases) Pause(c echo.Context) error {
+	rings, kind, err := ringsAndKind(c.FormValue("ring"), c.FormValue("kind"))
+	if err != nil {
+		return err
+	}
+	ps, err := h.Store.PauseRings(c.Request().Context(), rings, kind, c.FormValue("reason"), Actor(c), h.Now())
+	if err != nil {
+		return err
+	}
+	return h.board(c, fmt.Sprintf("Paused %s updates in %s until %s.", kind, ringNames(ps), ps[0].Until.Format("2006-01-02")))
+}
+
+// Resume ends a ring's (or every ring's) pause.
+func (h *Releases) Resume(c echo.Context) error {
+	rings, kind, err := ringsAndKind(c.FormValue("ring"), c.FormValue("kind"))
+	if err != nil {
+		return err
+	}
+	ps, err := h.Store.ResumeRings(c.Request().Context(), rings, kind, Actor(c), h.Now())
+	if err != nil {
+		return err
+	}
+	return h.board(c, fmt.Sprintf("Resumed %s updates in %s.", kind, ringNames(ps)))
+}
+
+func ringNames(ps []store.Pause) string {
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = p.Ring.Label()
+	}
+	return strings.Join(names, ", ")
+}
+
+// formDays reads a whole number of days.
+func formDays(c echo.Context, name, label string) (int, error) {
+	v := strings.TrimSpace(c.FormValue(name))
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("%w: the %s must be a whole number of days, not %q", store.ErrInvalid, label, v)
+	}
+	return n, nil
+}
+
+// Schedule saves a ring's schedule.
+func (h *Releases) Schedule(c echo.Context) error {
+	ring, err := store.ParseRing(c.FormValue("ring"))
+	if err != nil {
+		return err
+	}
+	sc := store.Schedule{Ring: ring, GateEnabled: c.FormValue("gate") == "on"}
+	for _, f := range []struct {
+		name, label string
+		dst         *int
+	}{
+		{"deferral", "deferral", &sc.QualityDeferral}, {"deadline", "deadline", &sc.QualityDeadline},
+		{"grace", "grace period", &sc.QualityGrace}, {"feature_deferral", "feature deferral", &sc.FeatureDeferral},
+		{"gate_percent", "rollout gate share", &sc.GatePercent},
+	} {
+		if *f.dst, err = formDays(c, f.name, f.label); err != nil {
+			return err
+		}
+	}
+	if err := h.Store.SetSchedule(c.Request().Context(), sc, Actor(c), h.Now()); err != nil {
+		return err
+	}
+	return h.board(c, fmt.Sprintf("Saved the %s ring's schedule.", ring.Label()))
+}
+
+// Feature sets the feature update target.
+func (h *Releases) Feature(c echo.Context) error {
+	build, err := strconv.Atoi(strings.TrimSpace(c.FormValue("build")))
+	if err != nil {
+		return fmt.Errorf("%w: the build line must be a number such as 26100", store.ErrInvalid)
+	}
+	start, err := store.ParseDay(c.FormValue("start"))
+	if err != nil {
+		return err
+	}
+	ft, err := h.Store.SetFeatureTarget(c.Request().Context(), build, start, Actor(c), h.Now())
+	if err != nil {
+		return err
+	}
+	return h.board(c, fmt.Sprintf("Feature update target %d from %s.", ft.Build, ft.Start.Format("2006-01-02")))
+}

@@ -138,7 +138,7 @@ func TestPagesFitTheWindow(t *testing.T) {
 	dev := a.firstDevice(t, store.TabNotRegistered, store.StatusPrerequisitesFailed)
 	regID := mustRegID(t, a)
 	paths := []string{"/devices", "/devices?tab=not-ready", "/devices?tab=not-registered", "/devices/" + dev.DeviceID,
-		"/groups", fmt.Sprintf("/groups/%d", regID), "/no-such-page"}
+		"/groups", fmt.Sprintf("/groups/%d", regID), "/releases", "/reports", "/reports?kind=feature", "/reports/devices", "/no-such-page"}
 	for _, who := range []string{adminEmail, readerEmail} {
 		p := a.open(t)
 		p.signIn(who)

@@ -64,6 +64,9 @@ func parseBladeQuery(c echo.Context) (views.BladeQuery, error) {
 			return q, fmt.Errorf("%w: list %q is not a pasted list; paste it again", store.ErrInvalid, v)
 		}
 	}
+	if q.Rule = strings.TrimSpace(c.FormValue("rule")); len(q.Rule) > 3072 {
+		return q, fmt.Errorf("%w: the filter rule is longer than 3,072 characters", store.ErrInvalid)
+	}
 	if v := c.FormValue("view"); v != "" {
 		if q.View, err = strconv.ParseInt(v, 10, 64); err != nil || q.View <= 0 {
 			return q, fmt.Errorf("%w: view %q is not a saved view", store.ErrInvalid, v)
@@ -99,7 +102,7 @@ func validSize(n int) bool {
 
 func storeQuery(q views.BladeQuery) store.DeviceQuery {
 	sq := store.DeviceQuery{Tab: q.Tab, Status: q.Status, Ring: q.Ring, Search: q.Search, Sort: q.Sort,
-		Desc: q.Desc, Limit: q.Size, After: q.After, Check: q.Check, List: q.List}
+		Desc: q.Desc, Limit: q.Size, After: q.After, Check: q.Check, List: q.List, Rule: q.Rule}
 	if q.After == "" && q.Page > 1 {
 		sq.Offset = (q.Page - 1) * q.Size // a jump: Previous, Last or a page number
 	}

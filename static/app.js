@@ -268,8 +268,8 @@
     var form = document.getElementById("filters");
     if (!form) return;
     var params = new URLSearchParams(window.location.search);
-    form.querySelectorAll("input[name], select[name]").forEach(function (el) {
-      if (el.type === "hidden" && el.name === "tab") return;
+    Array.from(form.elements).forEach(function (el) {
+      if (!el.name || el.type === "hidden" || el.type === "submit") return;
       var v = params.get(el.name) || "";
       if (el.tagName === "SELECT") {
         if (v === "" && el.name === "size") return; // the default size is the selected option

@@ -96,6 +96,6 @@ func (s *Store) lastRun(ctx context.Context, v uint64) (*DiscoveryRun, error) {
 
 // pageKey is the memo key of a blade page: every field of the query.
 func pageKey(q DeviceQuery) string {
-	return fmt.Sprintf("%s%s|%s|%s|%q|%s|%t|%d|%d|%s|%s|%s|%d", pageKeyPrefix, q.Tab, q.Status, q.Ring, q.Search, q.Sort, q.Desc,
-		q.Limit, q.Offset, q.After, strings.Join(q.Columns, ","), q.Check, q.List)
+	return fmt.Sprintf("%s%s|%s|%s|%q|%s|%t|%d|%d|%s|%s|%s|%d|%q", pageKeyPrefix, q.Tab, q.Status, q.Ring, q.Search, q.Sort, q.Desc,
+		q.Limit, q.Offset, q.After, strings.Join(q.Columns, ","), q.Check, q.List, q.Rule)
 }

@@ -27,7 +27,10 @@ type DeviceQuery struct {
 	// Check keeps the devices failing this check (triage).
 	Check CheckID
 	// List keeps the devices a pasted list names (its ID, see SaveDeviceList).
-	List   int64
+	List int64
+	// Rule keeps the devices a rule of the membership-rule language
+	// matches (the blades' advanced filter).
+	Rule   string
 	Sort   string // column key of a Sortable column; default display_name
 	Desc   bool
 	Limit  int // 0 = all
@@ -207,6 +210,8 @@ type devicePlan struct {
 	// their values in devices. Past gatherMax, the name order walks
 	// devices_name instead, which is always current.
 	orderQueued int
+	// ruleIDs is the JSON array of the ids of the devices q.Rule matches.
+	ruleIDs string
 	// counted says the plan counted the rows already (total, capped).
 	counted bool
 	total   int
@@ -258,9 +263,14 @@ func (s *Store) planAt(ctx context.Context, v uint64, q DeviceQuery) (*devicePla
 	if p.orderQueued > 0 {
 		s.kickSearchSync() // devices await blade_order or the search index
 	}
-	if q.Check != "" || q.List != 0 {
+	if q.Check != "" || q.List != 0 || q.Rule != "" {
 		if q.Search != "" {
 			p.like = "%" + escapeLike(q.Search) + "%"
+		}
+		if q.Rule != "" {
+			if p.ruleIDs, err = s.ruleFilterIDs(ctx, v, q.Rule); err != nil {
+				return nil, err
+			}
 		}
 		p.how = gatherSet
 		return p, nil

@@ -27,6 +27,9 @@ func (p *devicePlan) setFilter(a *args) string {
 	if p.q.List != 0 {
 		conds = append(conds, "d.id IN ("+listMembers(a.add(p.q.List))+")")
 	}
+	if p.q.Rule != "" {
+		conds = append(conds, "d.id IN (SELECT value FROM json_each("+a.add(p.ruleIDs)+"))")
+	}
 	if p.like != "" {
 		conds = append(conds, likeCond(a.add(p.like)))
 	}
@@ -184,5 +187,29 @@ func (s *Store) FailingChecks(ctx context.Context, tab Tab) ([]CheckCount, error
 			out = append(out, c)
 		}
 		return out, rows.Err()
+	})
+}
+
+// ruleFilterIDs evaluates a filter rule over the directory (the lean copy
+// the dynamic groups use) and returns the ids of the devices it matches as
+// a JSON array; kept until the next commit, so paging through a filtered
+// blade evaluates the rule once.
+func (s *Store) ruleFilterIDs(ctx context.Context, v uint64, src string) (string, error) {
+	src = strings.TrimSpace(src)
+	return memoized(s, v, "rule-filter:"+src, func() (string, error) {
+		r, err := parseRule(src)
+		if err != nil {
+			return "", err
+		}
+		var ids []int64
+		err = s.eachDirectoryDevice(ctx, ruleCols(r.Properties()), func(d *DeviceRow) {
+			if r.Match(&d.Device) {
+				ids = append(ids, d.PK)
+			}
+		})
+		if err != nil {
+			return "", fmt.Errorf("filter rule: %w", err)
+		}
+		return int64sJSON(ids), nil
 	})
 }

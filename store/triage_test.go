@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -144,5 +146,38 @@ func TestFailingChecks(t *testing.T) {
 		if tab != TabReady && len(counts) == 0 {
 			t.Errorf("%s: no failing checks counted", tab)
 		}
+	}
+}
+
+// TestRuleFilter narrows blades with a rule of the membership-rule
+// language, with the blade's own filters and sorts, and refuses a rule
+// that does not parse with the parser's message.
+func TestRuleFilter(t *testing.T) {
+	st, _ := bladeFleet(t, 120)
+	ctx := context.Background()
+	for _, tab := range Tabs {
+		var want []string
+		for _, r := range allRows(t, st, DeviceQuery{Tab: tab}) {
+			if strings.HasPrefix(strings.ToLower(r.Model), "latitude") {
+				want = append(want, r.DeviceID)
+			}
+		}
+		var got []string
+		for _, r := range allRows(t, st, DeviceQuery{Tab: tab, Rule: `device.deviceModel -startsWith "Latitude"`}) {
+			got = append(got, r.DeviceID)
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: %d devices, want %d", tab, len(got), len(want))
+		}
+		page, err := st.DevicePage(ctx, DeviceQuery{Tab: tab, Rule: `device.deviceModel -startsWith "Latitude"`, Limit: 5, Sort: "last_checkin"})
+		if err != nil || page.Total != len(want) {
+			t.Errorf("%s: page total %d (%v), want %d", tab, page.Total, err, len(want))
+		}
+	}
+	_, err := st.DevicePage(ctx, DeviceQuery{Tab: TabReady, Rule: `device.deviceModel -startsWith`, Limit: 5})
+	if !errors.Is(err, ErrInvalid) {
+		t.Errorf("a rule that does not parse: %v", err)
 	}
 }

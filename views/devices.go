@@ -29,6 +29,8 @@ type BladeQuery struct {
 	List  int64
 	// View is the saved view shown, whose columns the blade uses.
 	View int64
+	// Rule is the advanced filter, in the membership-rule language.
+	Rule string
 	// Page is the 1-based number of the page shown. With After it only
 	// says where the page is; without it a page past the first is read by
 	// offset (Previous, Last and jumps).
@@ -71,6 +73,9 @@ func (q BladeQuery) Values() url.Values {
 	}
 	if q.View != 0 {
 		v.Set("view", strconv.FormatInt(q.View, 10))
+	}
+	if q.Rule != "" {
+		v.Set("rule", q.Rule)
 	}
 	return v
 }

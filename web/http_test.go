@@ -1819,3 +1819,33 @@ func TestSavedViews(t *testing.T) {
 	admin.post(t, "/devices/views", form).wantStatus(http.StatusConflict)
 	admin.post(t, "/devices/views", url.Values{"name": {" "}, "tab": {"ready"}}).wantStatus(http.StatusUnprocessableEntity)
 }
+
+// TestRuleFilterOverHTTP filters a blade with a rule: the rows are the
+// rule's, the rule stays in the URL of sorting and export, and a rule that
+// does not parse is refused saying where.
+func TestRuleFilterOverHTTP(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{fleet: true})
+	reader := e.as(t, store.RoleServiceReader)
+	const rule = `device.deviceModel -startsWith "Latitude"`
+	page := reader.get(t, "/devices?tab=ready&size=200&rule="+url.QueryEscape(rule)).wantStatus(http.StatusOK)
+	var want []string
+	for _, r := range e.allRows(t, store.DeviceQuery{Tab: store.TabReady}) {
+		if strings.HasPrefix(strings.ToLower(r.Model), "latitude") {
+			want = append(want, r.DeviceID)
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("no Latitude on Ready: the test checks nothing")
+	}
+	sameSet(t, "rule rows", rowIDs(page), want)
+	for _, id := range []string{"export", "sort-model"} {
+		if href := page.testid(id).AttrOr("href", ""); !strings.Contains(href, "rule=") {
+			t.Errorf("%s loses the rule: %s", id, href)
+		}
+	}
+	res := reader.get(t, "/devices?tab=ready&rule="+url.QueryEscape(`device.deviceModel -startsWith`)).wantStatus(http.StatusUnprocessableEntity)
+	if !strings.Contains(string(res.body), "position") && !strings.Contains(string(res.body), "expected") {
+		t.Errorf("the refusal does not say where the rule is wrong:\n%s", truncate(res.body))
+	}
+}

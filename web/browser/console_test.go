@@ -345,3 +345,26 @@ func TestSelectAllMatching(t *testing.T) {
 	}
 	p.do("cancel", chromedp.Click(tid("deregister-cancel")))
 }
+
+// TestAdvancedFilter types a rule: it is checked as it is typed, Apply
+// narrows the blade, and the rule is in the URL and survives Back.
+func TestAdvancedFilter(t *testing.T) {
+	a := newApp(t, 300)
+	p := a.open(t)
+	p.signIn(readerEmail)
+	before := p.text("result-count")
+	p.do("open the advanced filter", chromedp.Click(chromedp.CSS(`[data-testid="advanced-filter"] summary`)))
+	p.do("type a rule", chromedp.SendKeys(tid("rule-filter"), `device.deviceModel -startsWith "Latitude"`))
+	p.waitSettled("the rule checked", `/match/i.test(document.querySelector('[data-testid="rule-preview"]').textContent)`)
+	p.do("apply", chromedp.Click(tid("rule-filter-apply")))
+	p.waitSettled("the filtered blade", `new URLSearchParams(location.search).get('rule') === 'device.deviceModel -startsWith "Latitude"'`)
+	if got := p.text("result-count"); got == before {
+		t.Errorf("the rule did not narrow the blade (%q)", got)
+	}
+	p.switchTab("not-ready")
+	p.do("go back", chromedp.NavigateBack())
+	p.waitSettled("the rule back", `new URLSearchParams(location.search).get('rule') !== null`)
+	if got := eval[string](p, `document.querySelector('[data-testid="rule-filter"]').value`); !strings.Contains(got, "Latitude") {
+		t.Errorf("after Back the rule box says %q", got)
+	}
+}

@@ -175,6 +175,9 @@ type Server struct {
 	batchHook  func(n int)
 	batches    int
 	throttleN  int // batch items to answer 429
+
+	policies    map[string]*policyDoc // Intune policies and profiles by ID
+	policyOrder []string
 }
 
 // New starts a stand-in; close it with Close.
@@ -188,6 +191,7 @@ func New() *Server {
 		cursors:       make(map[string]*cursor),
 		tokens:        make(map[string]time.Time),
 		requests:      make(map[string]int),
+		policies:      make(map[string]*policyDoc),
 	}
 	s.Server = httptest.NewTLSServer(http.HandlerFunc(s.serve))
 	return s
@@ -445,6 +449,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.members(w, r, strings.TrimSuffix(strings.TrimPrefix(path, "/v1.0/groups/"), "/members"))
 	case r.Method == http.MethodGet && strings.HasPrefix(path, "/v1.0/groups/"):
 		s.group(w, strings.TrimPrefix(path, "/v1.0/groups/"))
+	case s.servePolicies(w, r):
 	default:
 		graphError(w, http.StatusBadRequest, "BadRequest", "Resource not found for the segment '"+path+"'.")
 	}

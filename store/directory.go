@@ -112,10 +112,12 @@ type RingWriteResult struct {
 // directory is the store's connection to its source; zero when the
 // directory is local.
 type directory struct {
-	src    DirectorySource
-	rings  RingWriter
-	onDone func(SyncRun, error) // told of every finished run (the server logs them)
-	mu     sync.Mutex           // one sync or write-back at a time in this process
+	src   DirectorySource
+	rings RingWriter
+	// policies, when set, writes the update ring policies with the rings.
+	policies UpdatePolicyWriter
+	onDone   func(SyncRun, error) // told of every finished run (the server logs them)
+	mu       sync.Mutex           // one sync or write-back at a time in this process
 }
 
 // SetDirectory makes src the source of the directory and, when rings is not
@@ -626,6 +628,9 @@ func (s *Store) WriteBackRings(ctx context.Context, trigger Trigger, actor strin
 		var res RingWriteResult
 		res, err = s.dir.rings.WriteRings(ctx, want)
 		run.Added, run.Removed, run.Requests = res.Added, res.Removed, res.Requests
+	}
+	if err == nil && s.dir.policies != nil {
+		_, err = s.syncUpdatePolicies(ctx, time.Now().UTC())
 	}
 	return s.finishSyncRun(ctx, run, err)
 }

@@ -89,6 +89,9 @@ func (c *directoryConfig) attach(st *store.Store, conn *graph.Connector) {
 		rings = conn
 	}
 	st.SetDirectory(conn, rings)
+	if rings != nil {
+		st.SetUpdatePolicyWriter(conn) // the update ring policies go with the rings
+	}
 }
 
 // syncSchedule syncs the directory every interval until ctx ends. (Each

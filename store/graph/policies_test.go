@@ -217,3 +217,59 @@ func TestPolicyWriteNamesPermission(t *testing.T) {
 		t.Fatalf("error %v, want one naming DeviceManagementConfiguration.ReadWrite.All", err)
 	}
 }
+
+// At every write-back the ring policies are compared with what Patchboard
+// last wrote: a change made in Intune is recorded (and audited) as drift
+// and undone; a change made in Patchboard meanwhile is not drift.
+func TestWriteBackDetectsPolicyDrift(t *testing.T) {
+	tn := newTenant(t)
+	tn.st.SetUpdatePolicyWriter(tn.conn)
+	ctx := context.Background()
+	writeBack := func() {
+		t.Helper()
+		if _, err := tn.st.WriteBackRings(ctx, store.TriggerSchedule, "scheduler"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	drifts := func() []store.PolicyDrift {
+		t.Helper()
+		d, err := tn.st.PolicyDrifts(ctx, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	writeBack()
+	if num(tn.ringPolicy(store.RingBroad), "qualityUpdatesDeferralPeriodInDays") != 9 {
+		t.Fatal("write-back did not write the update ring policies")
+	}
+	// Patchboard pauses Broad: written at the next write-back, not drift.
+	if _, err := tn.st.PauseRings(ctx, []store.Ring{store.RingBroad}, store.KindQuality, "trouble in Test", "admin", time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
+	writeBack()
+	if d := drifts(); len(d) != 0 {
+		t.Errorf("a pause made in Patchboard reported as drift: %+v", d)
+	}
+	if !flag(tn.ringPolicy(store.RingBroad), "qualityUpdatesPaused") {
+		t.Error("the pause was not written")
+	}
+	// Someone shortens First's deadline in Intune.
+	tn.srv.EditPolicy("Patchboard Ring - First", func(p map[string]any) { p["deadlineForQualityUpdatesInDays"] = 0.0 })
+	writeBack()
+	d := drifts()
+	if len(d) != 1 || d[0].Ring != store.RingFirst || d[0].Setting != "deadlineForQualityUpdatesInDays" || d[0].Want != "2" || d[0].Found != "0" {
+		t.Fatalf("drift %+v", d)
+	}
+	if num(tn.ringPolicy(store.RingFirst), "deadlineForQualityUpdatesInDays") != 2 {
+		t.Error("the drift was not undone")
+	}
+	entries, err := tn.st.AuditEntries(ctx, store.AuditFilter{Action: store.ActionUpdatePolicyDrift})
+	if err != nil || len(entries) != 1 || entries[0].Target != "First" {
+		t.Errorf("audit %+v %v", entries, err)
+	}
+	writeBack()
+	if len(drifts()) != 1 {
+		t.Error("drift reported again after it was undone")
+	}
+}

@@ -1,0 +1,135 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// ActionUpdatePolicyDrift is the audit action of a ring policy setting
+// found changed in Intune.
+const ActionUpdatePolicyDrift = "update-policy.drift"
+
+// SetUpdatePolicyWriter makes every ring write-back also write the update
+// ring policies through w, after comparing them with what was last written
+// (drift). Call it with SetDirectory; nil leaves the policies alone.
+func (s *Store) SetUpdatePolicyWriter(w UpdatePolicyWriter) { s.dir.policies = w }
+
+// syncUpdatePolicies reads the ring policies back, records every setting
+// changed in Intune since Patchboard last wrote them (a change in
+// Patchboard since then is not drift), then writes what they must be now.
+func (s *Store) syncUpdatePolicies(ctx context.Context, now time.Time) ([]PolicyDrift, error) {
+	written, err := s.writtenPolicies(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range written {
+		// Intune ends a pause by itself after 35 days, as Patchboard does:
+		// an ended pause is not paused on either side.
+		if !written[i].QualityPausedUntil.After(now) {
+			written[i].QualityPausedUntil = time.Time{}
+		}
+		if !written[i].FeaturePausedUntil.After(now) {
+			written[i].FeaturePausedUntil = time.Time{}
+		}
+	}
+	var drift []PolicyDrift
+	if len(written) > 0 {
+		if drift, err = s.dir.policies.RingPolicyDrift(ctx, written); err != nil {
+			return nil, err
+		}
+	}
+	want, err := s.UpdatePolicies(ctx, now)
+	if err != nil {
+		return drift, err
+	}
+	writeErr := s.dir.policies.WriteRingPolicies(ctx, want)
+	err = s.write(context.WithoutCancel(ctx), func(tx *sql.Tx) error {
+		for _, d := range drift {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO update_policy_drift (ring, setting, want, found, detected_at) VALUES (?, ?, ?, ?, ?)`,
+				d.Ring, d.Setting, d.Want, d.Found, now.Unix()); err != nil {
+				return err
+			}
+			if err := recordAudit(ctx, tx, AuditEntry{At: now, Actor: syncActor, Action: ActionUpdatePolicyDrift, Target: d.Ring.Label(),
+				Outcome: OutcomeSuccess, Detail: fmt.Sprintf("%s was changed in Intune from %s to %s; Patchboard wrote %s back", d.Setting, d.Want, d.Found, d.Want)}, nil); err != nil {
+				return err
+			}
+		}
+		if writeErr != nil {
+			return nil
+		}
+		for _, p := range want {
+			b, err := json.Marshal(p)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO update_policy_written (ring, policy, written_at) VALUES (?, ?, ?)
+				ON CONFLICT (ring) DO UPDATE SET policy = excluded.policy, written_at = excluded.written_at`, p.Ring, string(b), now.Unix()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if writeErr != nil {
+		return drift, fmt.Errorf("update ring policies: %w", writeErr)
+	}
+	return drift, err
+}
+
+// writtenPolicies is what Patchboard last wrote to the ring policies.
+func (s *Store) writtenPolicies(ctx context.Context) ([]RingPolicy, error) {
+	var out []RingPolicy
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT policy FROM update_policy_written ORDER BY ring`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var b string
+			var p RingPolicy
+			if err := rows.Scan(&b); err != nil {
+				return err
+			}
+			if err := json.Unmarshal([]byte(b), &p); err != nil {
+				return err
+			}
+			out = append(out, p)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("written update policies: %w", err)
+	}
+	return out, nil
+}
+
+// PolicyDrifts lists the ring policy settings found changed in Intune since
+// since, newest first.
+func (s *Store) PolicyDrifts(ctx context.Context, since time.Time) ([]PolicyDrift, error) {
+	var out []PolicyDrift
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT ring, setting, want, found, detected_at FROM update_policy_drift
+			WHERE detected_at >= ? ORDER BY detected_at DESC, id DESC LIMIT 200`, since.Unix())
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var d PolicyDrift
+			var at int64
+			if err := rows.Scan(&d.Ring, &d.Setting, &d.Want, &d.Found, &at); err != nil {
+				return err
+			}
+			d.DetectedAt = time.Unix(at, 0).UTC()
+			out = append(out, d)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update policy drift: %w", err)
+	}
+	return out, nil
+}

@@ -106,30 +106,35 @@ func (s *Store) writtenPolicies(ctx context.Context) ([]RingPolicy, error) {
 	return out, nil
 }
 
+// policyDriftDays is how long the release page shows a drift.
+const policyDriftDays = 30
+
 // PolicyDrifts lists the ring policy settings found changed in Intune since
-// since, newest first.
+// since, newest first (at most 200).
 func (s *Store) PolicyDrifts(ctx context.Context, since time.Time) ([]PolicyDrift, error) {
-	var out []PolicyDrift
-	err := s.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT ring, setting, want, found, detected_at FROM update_policy_drift
-			WHERE detected_at >= ? ORDER BY detected_at DESC, id DESC LIMIT 200`, since.Unix())
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var d PolicyDrift
-			var at int64
-			if err := rows.Scan(&d.Ring, &d.Setting, &d.Want, &d.Found, &at); err != nil {
-				return err
-			}
-			d.DetectedAt = time.Unix(at, 0).UTC()
-			out = append(out, d)
-		}
-		return rows.Err()
-	})
+	out, err := loadPolicyDrifts(ctx, s.r, since)
 	if err != nil {
 		return nil, fmt.Errorf("update policy drift: %w", err)
 	}
 	return out, nil
+}
+
+func loadPolicyDrifts(ctx context.Context, q queryer, since time.Time) ([]PolicyDrift, error) {
+	rows, err := q.QueryContext(ctx, `SELECT ring, setting, want, found, detected_at FROM update_policy_drift
+		WHERE detected_at >= ? ORDER BY detected_at DESC, id DESC LIMIT 200`, since.Unix())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []PolicyDrift
+	for rows.Next() {
+		var d PolicyDrift
+		var at int64
+		if err := rows.Scan(&d.Ring, &d.Setting, &d.Want, &d.Found, &at); err != nil {
+			return nil, err
+		}
+		d.DetectedAt = time.Unix(at, 0).UTC()
+		out = append(out, d)
+	}
+	return out, rows.Err()
 }

@@ -780,6 +780,9 @@ type ReleaseBoard struct {
 	Pauses    []Pause // holding now, in ring order
 	Releases  []ReleaseRow
 	Features  []FeatureRow
+	// PolicyDrift lists the update ring policy settings found changed in
+	// Intune in the last 30 days, newest first.
+	PolicyDrift []PolicyDrift
 }
 
 // ReleaseRow is a release and its offer in each ring.
@@ -859,7 +862,10 @@ func (s *Store) ReleaseBoard(ctx context.Context, now time.Time) (ReleaseBoard, 
 		if b.Schedules, err = loadSchedules(ctx, tx); err != nil {
 			return err
 		}
-		b.Pauses, err = activePauses(ctx, tx, now)
+		if b.Pauses, err = activePauses(ctx, tx, now); err != nil {
+			return err
+		}
+		b.PolicyDrift, err = loadPolicyDrifts(ctx, tx, now.AddDate(0, 0, -policyDriftDays))
 		return err
 	})
 	if err != nil {

@@ -19,7 +19,10 @@ func (s *Store) SetUpdatePolicyWriter(w UpdatePolicyWriter) { s.dir.policies = w
 
 // syncUpdatePolicies reads the ring policies back, records every setting
 // changed in Intune since Patchboard last wrote them (a change in
-// Patchboard since then is not drift), then writes what they must be now.
+// Patchboard since then is not drift), then writes what they must be now,
+// and the update profiles not written yet (writeUpdateProfiles). Expedite
+// and the feature target thus reach Intune at the next write-back, which
+// follows every discovery.
 func (s *Store) syncUpdatePolicies(ctx context.Context, now time.Time) ([]PolicyDrift, error) {
 	written, err := s.writtenPolicies(ctx)
 	if err != nil {
@@ -75,7 +78,10 @@ func (s *Store) syncUpdatePolicies(ctx context.Context, now time.Time) ([]Policy
 	if writeErr != nil {
 		return drift, fmt.Errorf("update ring policies: %w", writeErr)
 	}
-	return drift, err
+	if err != nil {
+		return drift, err
+	}
+	return drift, s.writeUpdateProfiles(ctx, now)
 }
 
 // writtenPolicies is what Patchboard last wrote to the ring policies.
@@ -137,4 +143,64 @@ func loadPolicyDrifts(ctx context.Context, q queryer, since time.Time) ([]Policy
 		out = append(out, d)
 	}
 	return out, rows.Err()
+}
+
+// writeUpdateProfiles writes, once each, the expedited quality update
+// profile of every expedited release and the feature update profile of the
+// newest feature target. One that fails is tried again at the next sync.
+func (s *Store) writeUpdateProfiles(ctx context.Context, now time.Time) error {
+	rels, err := loadReleases(ctx, s.r)
+	if err != nil {
+		return fmt.Errorf("update profiles: %w", err)
+	}
+	fts, err := loadFeatureTargets(ctx, s.r)
+	if err != nil {
+		return fmt.Errorf("update profiles: %w", err)
+	}
+	done := map[string]bool{}
+	err = s.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT key FROM update_profiles_written`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				return err
+			}
+			done[k] = true
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return fmt.Errorf("update profiles: %w", err)
+	}
+	var todo []func() error
+	var keys []string
+	for _, r := range rels {
+		if k := fmt.Sprintf("expedite:%d", r.ID); !r.ExpeditedAt.IsZero() && !done[k] {
+			todo = append(todo, func() error { return s.dir.policies.ExpediteQualityUpdate(ctx, r) })
+			keys = append(keys, k)
+		}
+	}
+	if len(fts) > 0 {
+		ft := fts[len(fts)-1]
+		if k := fmt.Sprintf("feature:%d", ft.ID); !done[k] {
+			todo = append(todo, func() error { return s.dir.policies.WriteFeatureTarget(ctx, ft) })
+			keys = append(keys, k)
+		}
+	}
+	for i, write := range todo {
+		if err := write(); err != nil {
+			return err
+		}
+		if err := s.write(context.WithoutCancel(ctx), func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO update_profiles_written (key, written_at) VALUES (?, ?)`, keys[i], now.Unix())
+			return err
+		}); err != nil {
+			return fmt.Errorf("update profiles: %w", err)
+		}
+	}
+	return nil
 }

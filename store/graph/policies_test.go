@@ -273,3 +273,37 @@ func TestWriteBackDetectsPolicyDrift(t *testing.T) {
 		t.Error("drift reported again after it was undone")
 	}
 }
+
+// An expedited release and the newest feature target reach Intune at the
+// next write-back, as their profiles, once each.
+func TestWriteBackWritesProfiles(t *testing.T) {
+	tn := newTenant(t)
+	tn.st.SetUpdatePolicyWriter(tn.conn)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	rel, err := tn.st.AddRelease(ctx, store.NewRelease{Name: "2026-12 OOB", Date: now.Truncate(24 * time.Hour),
+		Classification: store.ClassOutOfBand, Builds: []store.BuildRevision{{Build: 26100, Revision: 7500}}}, "admin", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tn.st.ExpediteRelease(ctx, rel.Name, "admin", now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tn.st.SetFeatureTarget(ctx, 26100, now.AddDate(0, 0, 7), "admin", now); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := tn.st.WriteBackRings(ctx, store.TriggerSchedule, "scheduler"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if q := tn.srv.Policies("windowsQualityUpdateProfiles"); len(q) != 1 || len(q["Patchboard Expedite - 2026-12 OOB"].Groups) != 4 {
+		t.Errorf("quality update profiles %v", q)
+	}
+	if f := tn.srv.Policies("windowsFeatureUpdateProfiles"); len(f) != 1 || f["Patchboard Feature Update"].Props["featureUpdateVersion"] != "Windows 11, version 24H2" {
+		t.Errorf("feature update profiles %v", f)
+	}
+	if n := tn.srv.Requests("policy-create"); n != 4+2 {
+		t.Errorf("%d policies created, want the 4 ring policies and 2 profiles, once", n)
+	}
+}

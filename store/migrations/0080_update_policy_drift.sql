@@ -15,3 +15,9 @@ CREATE TABLE IF NOT EXISTS update_policy_drift (
     detected_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS update_policy_drift_detected ON update_policy_drift (detected_at);
+-- The quality and feature update profiles written (key: expedite:<release
+-- id> or feature:<target id>), each written once.
+CREATE TABLE IF NOT EXISTS update_profiles_written (
+    key        TEXT    PRIMARY KEY,
+    written_at INTEGER NOT NULL
+);

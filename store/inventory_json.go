@@ -34,9 +34,10 @@ var inventoryKeys = func() map[string]int {
 // DecodeInventoryJSON reads a JSON array of inventory records: objects whose
 // keys are the inventory field keys of SPEC §1, exactly as spelled there.
 // Each value is parsed by the field's Set, so a record is validated exactly
-// as a CSV row is. Values are strings, or null for empty; account_enabled
-// and internet_connected may also be booleans, and unreachable_endpoints an
-// array of strings. A missing optional field takes NewDevice's default (the
+// as a CSV row is. Values are strings, or null for empty; the true/false
+// fields (FieldBool: account_enabled, internet_connected, is_rooted) may also
+// be booleans, and the list fields (FieldList: unreachable_endpoints,
+// physical_ids, system_labels, update_alerts) arrays of strings. A missing optional field takes NewDevice's default (the
 // record is the device's whole inventory, as a CSV row is); device_id and
 // display_name are required. A key given twice counts once, the last value.
 //
@@ -198,7 +199,7 @@ func decodeInventoryRecord(sc *jsonScanner, d *Device, item string, verr *Valida
 		}
 		f := InventoryFields[fi]
 		present |= 1 << fi
-		v, err := jsonFieldText(f.Key, raw)
+		v, err := jsonFieldText(f.Type, raw)
 		if err == nil {
 			err = f.set(d, v)
 		} else {
@@ -322,7 +323,7 @@ func unknownFieldReason(key string) string {
 }
 
 // jsonFieldText turns one JSON value into the text the field's Set parses.
-func jsonFieldText(key string, raw json.RawMessage) (string, error) {
+func jsonFieldText(typ FieldType, raw json.RawMessage) (string, error) {
 	if len(raw) == 0 {
 		return "", reason("must be a string")
 	}
@@ -341,11 +342,11 @@ func jsonFieldText(key string, raw json.RawMessage) (string, error) {
 	case 'n':
 		return "", nil
 	case 't', 'f':
-		if key == "account_enabled" || key == "internet_connected" {
+		if typ == FieldBool {
 			return string(raw), nil
 		}
 	case '[':
-		if key == "unreachable_endpoints" {
+		if typ == FieldList {
 			if string(raw) == "[]" {
 				return "", nil
 			}
@@ -353,13 +354,18 @@ func jsonFieldText(key string, raw json.RawMessage) (string, error) {
 			if err := json.Unmarshal(raw, &list); err != nil {
 				return "", reason("must be an array of strings, such as [\"teams\", \"edge\"], or a ;-separated string")
 			}
+			for _, item := range list {
+				if strings.Contains(item, ";") {
+					return "", reasonf("item %s contains a ;, which separates the items of this field", quote(item))
+				}
+			}
 			return strings.Join(list, ";"), nil
 		}
 	}
-	switch key {
-	case "account_enabled", "internet_connected":
+	switch typ {
+	case FieldBool:
 		return "", reason("must be true, false or a string")
-	case "unreachable_endpoints":
+	case FieldList:
 		return "", reason("must be an array of strings or a ;-separated string")
 	}
 	return "", reason("must be a string")

@@ -32,6 +32,21 @@ func textCol(name string, field func(r *DeviceRow) *string, shared bool) storedC
 	}}
 }
 
+// listCol is a ;-joined list column; its items are shared like enums
+// (labels and alert codes repeat across the fleet).
+func listCol(name string, field func(r *DeviceRow) *[]string) storedCol {
+	return storedCol{name: name, text: true, set: func(sc *deviceScanner, r *DeviceRow, c *cell) {
+		list := (*field(r))[:0]
+		for _, e := range splitList(c.s.String) {
+			list = append(list, sc.in(e))
+		}
+		if len(list) == 0 {
+			list = nil
+		}
+		*field(r) = list
+	}}
+}
+
 // storedCols lists every devices column a DeviceRow holds. Queries select
 // only the columns they need (see projection): with modernc every column
 // read costs several locked C calls, so an export of three columns should
@@ -57,16 +72,21 @@ var storedCols = []storedCol{
 	{name: "account_enabled", set: func(_ *deviceScanner, r *DeviceRow, c *cell) { r.AccountEnabled = c.i.Int64 != 0 }},
 	textCol("wu_policy_source", func(r *DeviceRow) *string { return &r.WUPolicySource }, true),
 	textCol("office_policy_source", func(r *DeviceRow) *string { return &r.OfficePolicySource }, true),
-	{name: "unreachable_endpoints", text: true, set: func(sc *deviceScanner, r *DeviceRow, c *cell) {
-		r.UnreachableEndpoints = r.UnreachableEndpoints[:0]
-		for _, e := range splitList(c.s.String) {
-			r.UnreachableEndpoints = append(r.UnreachableEndpoints, sc.in(e))
-		}
-		if len(r.UnreachableEndpoints) == 0 {
-			r.UnreachableEndpoints = nil
-		}
-	}},
+	listCol("unreachable_endpoints", func(r *DeviceRow) *[]string { return &r.UnreachableEndpoints }),
 	{name: "internet_connected", set: func(_ *deviceScanner, r *DeviceRow, c *cell) { r.InternetConnected = signalFromNull(c.i) }},
+	textCol("object_id", func(r *DeviceRow) *string { return &r.ObjectID }, false),
+	listCol("physical_ids", func(r *DeviceRow) *[]string { return &r.PhysicalIDs }),
+	textCol("enrollment_profile_name", func(r *DeviceRow) *string { return &r.EnrollmentProfileName }, true),
+	textCol("device_category", func(r *DeviceRow) *string { return &r.DeviceCategory }, true),
+	textCol("profile_type", func(r *DeviceRow) *string { return &r.ProfileType }, true),
+	textCol("management_type", func(r *DeviceRow) *string { return &r.ManagementType }, true),
+	textCol("management_app_id", func(r *DeviceRow) *string { return &r.ManagementAppID }, true),
+	listCol("system_labels", func(r *DeviceRow) *[]string { return &r.SystemLabels }),
+	{name: "is_rooted", set: func(_ *deviceScanner, r *DeviceRow, c *cell) { r.IsRooted = signalFromNull(c.i) }},
+	{name: "extension_attributes", text: true, set: func(_ *deviceScanner, r *DeviceRow, c *cell) {
+		r.ExtensionAttributes = unpackExtensionAttributes(c.s.String)
+	}},
+	listCol("update_alerts", func(r *DeviceRow) *[]string { return &r.UpdateAlerts }),
 	{name: "status", text: true, set: func(_ *deviceScanner, r *DeviceRow, c *cell) { r.Status = Status(c.s.String) }},
 	{name: "reasons", text: true, set: func(sc *deviceScanner, r *DeviceRow, c *cell) {
 		r.Reasons = r.Reasons[:0]

@@ -34,6 +34,9 @@ type Registration struct {
 type DeviceRow struct {
 	Device
 	Registration
+	// MemberOf are the object IDs of the assigned groups that hold the
+	// device, read only for rules that test device.memberOf.
+	MemberOf []string
 
 	sortValue any // the row's value in the query's sort order, for cursors
 }

@@ -14,6 +14,9 @@ type storedCol struct {
 	name string
 	text bool
 	set  func(sc *deviceScanner, r *DeviceRow, c *cell)
+	// expr, when set, is the SQL computing a column the devices table
+	// does not hold; such a column is read only when named.
+	expr string
 }
 
 // cell is the scan destination of one column.
@@ -101,6 +104,9 @@ var storedCols = []storedCol{
 	{name: "registered_at", set: func(_ *deviceScanner, r *DeviceRow, c *cell) { r.RegisteredAt = fromUnix(c.i) }},
 	{name: "evaluated_at", set: func(_ *deviceScanner, r *DeviceRow, c *cell) { r.EvaluatedAt = fromUnix(c.i) }},
 	textCol("discovered_via", func(r *DeviceRow) *string { return &r.DiscoveredVia }, true),
+	{name: "member_of", text: true, set: func(_ *deviceScanner, r *DeviceRow, c *cell) { r.MemberOf = splitList(c.s.String) },
+		expr: `(SELECT group_concat(` + groupObjectID + `, ';') FROM group_members m JOIN groups g ON g.id = m.group_id
+			WHERE m.device_pk = d.id)`},
 }
 
 // deviceCols selects every stored column, in storedCols order.
@@ -129,12 +135,16 @@ func projectionOf(names []string) projection {
 	var p projection
 	var parts []string
 	for _, c := range storedCols {
-		if c.name == "id" || (names != nil && !want[c.name]) {
+		if c.name == "id" || (names != nil && !want[c.name]) || (names == nil && c.expr != "") {
 			continue
 		}
 		p.cols = append(p.cols, c)
 		// NULL travels as the empty string; for integers that is "not set".
-		parts = append(parts, "ifnull(d."+c.name+", '')")
+		if c.expr != "" {
+			parts = append(parts, "ifnull("+c.expr+", '')")
+		} else {
+			parts = append(parts, "ifnull(d."+c.name+", '')")
+		}
 	}
 	if len(parts) == 0 {
 		parts = []string{"''"}

@@ -494,6 +494,27 @@ func (h *API) PutDevices(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]int{"records": res.Rows, "new": res.Inserted, "updated": res.Updated, "unchanged": res.Unchanged})
 }
 
+// ReportSignals is POST /api/v1/signals: devices report their readiness
+// signals and update alerts (a JSON array of partial reports), for a
+// reporter token.
+func (h *API) ReportSignals(c echo.Context) error {
+	body, err := limitBody(c)
+	if err != nil {
+		return err
+	}
+	now := h.Now()
+	reports, err := store.DecodeSignalsJSON(body, now)
+	if err != nil {
+		return err
+	}
+	res, err := h.Store.ReportSignals(c.Request().Context(), reports, apiActor(c), now)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]int{"reports": res.Reports, "updated": res.Updated,
+		"unchanged": res.Unchanged, "stale": res.Stale})
+}
+
 // deviceListQuery reads GET /api/v1/devices' parameters.
 func deviceListQuery(c echo.Context) (store.DeviceQuery, error) {
 	q := store.DeviceQuery{Tab: store.TabReady, Limit: apiDefaultLimit, Search: strings.TrimSpace(c.QueryParam("q")),

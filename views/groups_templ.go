@@ -436,7 +436,7 @@ func ruleInput(src string) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 37, "</textarea></label><p class=\"muted small\">Entra syntax: device.displayName, deviceId, deviceOSType, deviceOSVersion, deviceManufacturer, deviceModel, deviceOwnership, deviceTrustType, accountEnabled, serialNumber; -eq -ne -startsWith -contains -match -in […] and their -not forms; -and, -or, -not, parentheses. At most 3,072 characters.</p>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 37, "</textarea></label><p class=\"muted small\">Entra syntax: device.displayName, deviceId, objectId, deviceOSType, deviceOSVersion, deviceManufacturer, deviceModel, deviceOwnership, deviceTrustType, accountEnabled, deviceCategory, deviceManagementAppId, devicePhysicalIds, enrollmentProfileName, extensionAttribute1–15, isRooted, managementType, memberOf, profileType, systemLabels, serialNumber; -eq -ne -startsWith -contains -match -in […] and their -not forms, hyphen optional; -any/-all (_ …) over collections; null; -and, -or, -not, parentheses. At most 3,072 characters.</p>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

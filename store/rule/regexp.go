@@ -1,6 +1,7 @@
 package rule
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"regexp"
@@ -272,12 +273,13 @@ func measureRegexp(prog *syntax.Prog, limit int) (int, bool) {
 		slices.Sort(set)
 		return set
 	}
+	var keyBuf []byte
 	key := func(set []uint32) string {
-		var b strings.Builder
+		keyBuf = keyBuf[:0]
 		for _, pc := range set {
-			b.WriteRune(rune(pc) + 1) // a compact key; pcs are small
+			keyBuf = binary.AppendUvarint(keyBuf, uint64(pc))
 		}
-		return b.String()
+		return string(keyBuf)
 	}
 
 	start := closure([]uint32{uint32(prog.Start)}, true)

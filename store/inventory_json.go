@@ -120,18 +120,42 @@ func readJSONBody(r io.Reader) ([]byte, error) {
 // rejected record at the end, or each's error at once.
 func readInventoryJSON(body []byte, each func(*Device) error) error {
 	sc := jsonScanner{b: body}
-	sc.ws()
-	if sc.peek() != '[' {
-		return malformedf("the body must be a JSON array of device records, such as [{\"device_id\": \"…\", \"display_name\": \"…\"}]")
-	}
-	sc.i++
 	verr := &ValidationError{}
 	seen := make(map[[16]byte]int)
 	defaults := NewDevice()
+	err := eachJSONObject(&sc, `the body must be a JSON array of device records, such as [{"device_id": "…", "display_name": "…"}]`,
+		"must be an object of inventory fields", verr, func(item string, i int) error {
+			d := new(Device)
+			*d = *defaults
+			if !decodeInventoryRecord(&sc, d, item, verr) || !firstOfDevice(seen, d.DeviceID, item, i, verr) {
+				return nil
+			}
+			return each(d)
+		})
+	if err != nil {
+		return err
+	}
+	if !verr.empty() {
+		return verr
+	}
+	return nil
+}
+
+// eachJSONObject walks the array at sc (text json.Valid accepted) and calls
+// each with the pointer ("/3") and index of every element that is an
+// object, sc at its "{"; each must read the object whole. Other elements
+// are reported to verr with the reason notObject; a body that is not an
+// array is an ErrMalformedJSON saying notArray. It stops at each's error.
+func eachJSONObject(sc *jsonScanner, notArray, notObject string, verr *ValidationError, each func(item string, i int) error) error {
+	sc.ws()
+	if sc.peek() != '[' {
+		return malformedf("%s", notArray)
+	}
+	sc.i++
 	for i := 0; ; i++ {
 		sc.ws()
 		if sc.peek() == ']' {
-			break
+			return nil
 		}
 		if i > 0 {
 			sc.i++ // the comma
@@ -140,43 +164,24 @@ func readInventoryJSON(body []byte, each func(*Device) error) error {
 		item := "/" + strconv.Itoa(i)
 		if sc.peek() != '{' {
 			sc.skipValue()
-			verr.add(FieldError{Item: item, Reason: "must be an object of inventory fields"})
+			verr.add(FieldError{Item: item, Reason: notObject})
 			continue
 		}
-		d := new(Device)
-		*d = *defaults
-		if !decodeInventoryRecord(&sc, d, item, verr) {
-			continue
-		}
-		k := guidKey(d.DeviceID)
-		if first, dup := seen[k]; dup {
-			verr.add(FieldError{Item: item, Field: "device_id", Value: d.DeviceID, Reason: fmt.Sprintf(
-				"%s is already at /%d; each device may appear only once", quote(d.DeviceID), first)})
-			continue
-		}
-		seen[k] = i
-		if err := each(d); err != nil {
+		if err := each(item, i); err != nil {
 			return err
 		}
 	}
-	if !verr.empty() {
-		return verr
-	}
-	return nil
 }
 
-// decodeInventoryRecord reads the object at sc into d, reporting every
-// problem to verr; it reports whether the record was valid.
-func decodeInventoryRecord(sc *jsonScanner, d *Device, item string, verr *ValidationError) bool {
-	ok := true
-	badOSVersion := false
-	var present uint64 // bit i: InventoryFields[i]
-	sc.i++             // {
+// eachJSONField walks the object at sc and calls each with every key (with
+// its quotes, as written) and value text.
+func eachJSONField(sc *jsonScanner, each func(key, raw []byte)) {
+	sc.i++ // {
 	for first := true; ; first = false {
 		sc.ws()
 		if sc.peek() == '}' {
 			sc.i++
-			break
+			return
 		}
 		if !first {
 			sc.i++ // the comma
@@ -186,7 +191,30 @@ func decodeInventoryRecord(sc *jsonScanner, d *Device, item string, verr *Valida
 		sc.ws()
 		sc.i++ // :
 		sc.ws()
-		raw := sc.skipValue()
+		each(key, sc.skipValue())
+	}
+}
+
+// firstOfDevice reports whether the batch names the device for the first
+// time at index i, and rejects the item when it does not.
+func firstOfDevice(seen map[[16]byte]int, id, item string, i int, verr *ValidationError) bool {
+	k := guidKey(id)
+	if first, dup := seen[k]; dup {
+		verr.add(FieldError{Item: item, Field: "device_id", Value: id, Reason: fmt.Sprintf(
+			"%s is already at /%d; each device may appear only once", quote(id), first)})
+		return false
+	}
+	seen[k] = i
+	return true
+}
+
+// decodeInventoryRecord reads the object at sc into d, reporting every
+// problem to verr; it reports whether the record was valid.
+func decodeInventoryRecord(sc *jsonScanner, d *Device, item string, verr *ValidationError) bool {
+	ok := true
+	badOSVersion := false
+	var present uint64 // bit i: InventoryFields[i]
+	eachJSONField(sc, func(key, raw []byte) {
 		fi, known := inventoryKeys[string(key[1:len(key)-1])]
 		if !known && bytes.IndexByte(key, '\\') >= 0 {
 			fi, known = inventoryKeys[jsonUnquote(key)] // an escaped key
@@ -195,7 +223,7 @@ func decodeInventoryRecord(sc *jsonScanner, d *Device, item string, verr *Valida
 			name := jsonUnquote(key)
 			ok = false
 			verr.add(FieldError{Item: item, Field: name, Reason: unknownFieldReason(name)})
-			continue
+			return
 		}
 		f := InventoryFields[fi]
 		present |= 1 << fi
@@ -210,7 +238,7 @@ func decodeInventoryRecord(sc *jsonScanner, d *Device, item string, verr *Valida
 			badOSVersion = badOSVersion || f.Key == "os_version"
 			verr.add(FieldError{Item: item, Field: f.Key, Value: v, Reason: err.Error()})
 		}
-	}
+	})
 	for i, f := range InventoryFields {
 		if f.Required && present&(1<<i) == 0 {
 			ok = false

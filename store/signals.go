@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -61,41 +62,19 @@ func DecodeSignalsJSON(r io.Reader, now time.Time) ([]SignalReport, error) {
 		return nil, err
 	}
 	sc := jsonScanner{b: body}
-	sc.ws()
-	if sc.peek() != '[' {
-		return nil, malformedf(`the body must be a JSON array of signal reports, such as [{"device_id": "…", "wu_policy_source": "intune"}]`)
-	}
-	sc.i++
 	verr := &ValidationError{}
 	seen := map[[16]byte]int{}
 	var reports []SignalReport
-	for i := 0; ; i++ {
-		sc.ws()
-		if sc.peek() == ']' {
-			break
-		}
-		if i > 0 {
-			sc.i++ // the comma
-			sc.ws()
-		}
-		item := "/" + strconv.Itoa(i)
-		if sc.peek() != '{' {
-			sc.skipValue()
-			verr.add(FieldError{Item: item, Reason: "must be an object with a device_id and the signals to report"})
-			continue
-		}
-		rep, ok := decodeSignalReport(&sc, item, now, verr)
-		if !ok {
-			continue
-		}
-		k := guidKey(rep.DeviceID)
-		if first, dup := seen[k]; dup {
-			verr.add(FieldError{Item: item, Field: "device_id", Value: rep.DeviceID, Reason: fmt.Sprintf(
-				"%s is already at /%d; each device may appear only once", quote(rep.DeviceID), first)})
-			continue
-		}
-		seen[k] = i
-		reports = append(reports, rep)
+	err = eachJSONObject(&sc, `the body must be a JSON array of signal reports, such as [{"device_id": "…", "wu_policy_source": "intune"}]`,
+		"must be an object with a device_id and the signals to report", verr, func(item string, i int) error {
+			rep, ok := decodeSignalReport(&sc, item, now, verr)
+			if ok && firstOfDevice(seen, rep.DeviceID, item, i, verr) {
+				reports = append(reports, rep)
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, err
 	}
 	if !verr.empty() {
 		return nil, verr
@@ -106,22 +85,8 @@ func DecodeSignalsJSON(r io.Reader, now time.Time) ([]SignalReport, error) {
 func decodeSignalReport(sc *jsonScanner, item string, now time.Time, verr *ValidationError) (SignalReport, bool) {
 	rep := SignalReport{ReportedAt: now.UTC().Truncate(time.Second)}
 	ok, hasID := true, false
-	sc.i++ // {
-	for first := true; ; first = false {
-		sc.ws()
-		if sc.peek() == '}' {
-			sc.i++
-			break
-		}
-		if !first {
-			sc.i++ // the comma
-			sc.ws()
-		}
-		key := jsonUnquote(sc.str())
-		sc.ws()
-		sc.i++ // :
-		sc.ws()
-		raw := sc.skipValue()
+	eachJSONField(sc, func(rawKey, raw []byte) {
+		key := jsonUnquote(rawKey)
 		bad := func(v, reason string) {
 			ok = false
 			verr.add(FieldError{Item: item, Field: key, Value: v, Reason: reason})
@@ -134,14 +99,14 @@ func decodeSignalReport(sc *jsonScanner, item string, now time.Time, verr *Valid
 			}
 			if err != nil {
 				bad(string(raw), err.Error())
-				continue
+				return
 			}
 			rep.DeviceID, hasID = rep.Values.DeviceID, true
 		case "reported_at":
 			v, err := jsonFieldText(FieldText, raw)
 			if err != nil {
 				bad(string(raw), err.Error())
-				continue
+				return
 			}
 			t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(v))
 			switch {
@@ -156,7 +121,7 @@ func decodeSignalReport(sc *jsonScanner, item string, now time.Time, verr *Valid
 			f, known := InventoryFieldByKey(key)
 			if !known || signalColumns[f.Key] == nil || f.Key != key {
 				bad("", "is not a signal; a report holds device_id, reported_at and any of "+strings.Join(SignalFields, ", "))
-				continue
+				return
 			}
 			v, err := jsonFieldText(f.Type, raw)
 			if err == nil {
@@ -166,11 +131,13 @@ func decodeSignalReport(sc *jsonScanner, item string, now time.Time, verr *Valid
 			}
 			if err != nil {
 				bad(v, err.Error())
-				continue
+				return
 			}
-			rep.Fields = append(rep.Fields, key)
+			if !slices.Contains(rep.Fields, key) { // a key given twice counts once, the last value
+				rep.Fields = append(rep.Fields, key)
+			}
 		}
-	}
+	})
 	if !hasID && ok {
 		ok = false
 		verr.add(FieldError{Item: item, Field: "device_id", Reason: "is required"})

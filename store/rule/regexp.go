@@ -35,11 +35,12 @@ import (
 // amount of work.
 
 // maxRegexpWidth bounds, summed over a rule's patterns, the instructions
-// alive at one character. With it, a rule's worst pattern costs about as
-// much per device as a dozen ordinary comparisons (measured in
-// BenchmarkPreviewRule/worst-regexp): ordinary patterns such as
-// ^(AP|CPC)-\d{3,5}$ keep fewer than ten alive.
-const maxRegexpWidth = 32
+// alive at one character. Ordinary patterns such as ^(AP|CPC)-\d{3,5}$
+// keep fewer than ten alive, a list of twenty model names about fifteen;
+// at the budget, a rule's -match costs a few microseconds per device (see
+// BenchmarkPreviewRule/worst-regexp: a few hundred milliseconds of CPU over
+// 100,000 devices).
+const maxRegexpWidth = 24
 
 // maxRegexpSize bounds the compiled size of a rule's -match patterns
 // together, checked on the syntax tree before compiling: counted
@@ -389,4 +390,4 @@ func representativeRunes(prog *syntax.Prog) []rune {
 // WorstAcceptedPattern is a -match pattern at the edge of the budget: every
 // character of every value keeps about maxRegexpWidth instructions alive.
 // Benchmarks use it to show what the most expensive rule costs.
-const WorstAcceptedPattern = `(?:.?){14}Q`
+const WorstAcceptedPattern = `(?:.?){10}Q`

@@ -325,9 +325,8 @@ func checkDeviceIDs(ids []string, max int) error {
 
 // inventoryJSON writes a device's inventory fields, in SPEC §1 order, with
 // the keys and value types PUT /api/v1/devices accepts: strings, booleans
-// for account_enabled and internet_connected (null when not reported), an
-// array for unreachable_endpoints, and null for a last_checkin never
-// reported.
+// for the true/false fields (null when not reported), arrays for the list
+// fields, and null for a last_checkin never reported.
 type inventoryJSON struct{ d *store.Device }
 
 func (v inventoryJSON) appendFields(b []byte) []byte {
@@ -337,35 +336,26 @@ func (v inventoryJSON) appendFields(b []byte) []byte {
 		}
 		b = strconv.AppendQuote(b, f.Key)
 		b = append(b, ':')
-		switch f.Key {
-		case "account_enabled":
-			b = strconv.AppendBool(b, v.d.AccountEnabled)
-		case "internet_connected":
-			switch v.d.InternetConnected {
-			case store.SignalTrue:
-				b = append(b, "true"...)
-			case store.SignalFalse:
-				b = append(b, "false"...)
-			default:
-				b = append(b, "null"...)
-			}
-		case "unreachable_endpoints":
+		val := f.Value(v.d)
+		switch {
+		case val == "" && (f.Type == store.FieldBool || f.Key == "last_checkin"):
+			b = append(b, "null"...)
+		case f.Type == store.FieldBool:
+			b = append(b, val...) // true or false
+		case f.Type == store.FieldList:
 			b = append(b, '[')
-			for j, e := range v.d.UnreachableEndpoints {
+			for j, e := range strings.Split(val, ";") {
+				if e == "" {
+					break
+				}
 				if j > 0 {
 					b = append(b, ',')
 				}
 				b = appendJSONString(b, e)
 			}
 			b = append(b, ']')
-		case "last_checkin":
-			if v.d.LastCheckin.IsZero() {
-				b = append(b, "null"...)
-			} else {
-				b = appendJSONString(b, f.Value(v.d))
-			}
 		default:
-			b = appendJSONString(b, f.Value(v.d))
+			b = appendJSONString(b, val)
 		}
 	}
 	return b
@@ -502,6 +492,27 @@ func (h *API) PutDevices(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]int{"records": res.Rows, "new": res.Inserted, "updated": res.Updated, "unchanged": res.Unchanged})
+}
+
+// ReportSignals is POST /api/v1/signals: devices report their readiness
+// signals and update alerts (a JSON array of partial reports), for a
+// reporter token.
+func (h *API) ReportSignals(c echo.Context) error {
+	body, err := limitBody(c)
+	if err != nil {
+		return err
+	}
+	now := h.Now()
+	reports, err := store.DecodeSignalsJSON(body, now)
+	if err != nil {
+		return err
+	}
+	res, err := h.Store.ReportSignals(c.Request().Context(), reports, apiActor(c), now)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]int{"reports": res.Reports, "updated": res.Updated,
+		"unchanged": res.Unchanged, "stale": res.Stale})
 }
 
 // deviceListQuery reads GET /api/v1/devices' parameters.

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"patchboard/store/rule"
 )
 
 // benchDevices is the fleet size of the store benchmarks: 100,000 unless
@@ -213,6 +215,31 @@ func BenchmarkDiscoveryFirst(b *testing.B) {
 	}
 	b.ReportMetric(float64(run.Registered), "registered")
 	reportRate(b, n, "devices", peak)
+}
+
+// BenchmarkDiscoveryWorstRegexp is BenchmarkDiscoveryUnchanged with a
+// dynamic group nested in the registration group whose rule is the most
+// expensive -match the budget admits: discovery evaluates it over the whole
+// directory at every run (issue 14).
+func BenchmarkDiscoveryWorstRegexp(b *testing.B) {
+	n := benchDevices(b)
+	st := copyFixture(b, benchFixture(b, n, true))
+	ctx := context.Background()
+	if _, err := st.CreateGroup(ctx, "Worst regexp", `device.displayName -match "`+rule.WorstAcceptedPattern+`"`, "bench"); err != nil {
+		b.Fatal(err)
+	}
+	if err := st.NestGroup(ctx, RegistrationGroupName, "Worst regexp", "bench"); err != nil {
+		b.Fatal(err)
+	}
+	var run DiscoveryRun
+	for b.Loop() {
+		var err error
+		if run, err = st.Discover(ctx, TriggerCLI, "bench", testNow); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRate(b, n, "devices", 0)
+	b.ReportMetric(float64(run.Candidates), "candidates")
 }
 
 func BenchmarkDiscoveryUnchanged(b *testing.B) {

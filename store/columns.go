@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"strings"
 	"time"
 )
@@ -87,9 +88,27 @@ func columnCatalogue() []Column {
 		inventoryColumn("office_policy_source", "d.office_policy_source"),
 		inventoryColumn("unreachable_endpoints", "d.unreachable_endpoints"),
 		inventoryColumn("internet_connected", "coalesce(d.internet_connected, -1)"),
-		{Key: "status", Label: "Readiness status", needs: []string{"status"}, sort: "d.status",
+		inventoryColumn("object_id", "d.object_id"),
+		inventoryColumn("physical_ids", "d.physical_ids"),
+		inventoryColumn("enrollment_profile_name", "d.enrollment_profile_name COLLATE NOCASE"),
+		inventoryColumn("device_category", "d.device_category COLLATE NOCASE"),
+		inventoryColumn("profile_type", "d.profile_type COLLATE NOCASE"),
+		inventoryColumn("management_type", "d.management_type COLLATE NOCASE"),
+		inventoryColumn("management_app_id", "d.management_app_id"),
+		inventoryColumn("system_labels", "d.system_labels"),
+		inventoryColumn("is_rooted", "coalesce(d.is_rooted, -1)"),
+	}
+	// The extension attributes share one stored column (migration 0030).
+	for n := 1; n <= NumExtensionAttributes; n++ {
+		c := inventoryColumn(fmt.Sprintf("extension_attribute_%d", n), "d.extension_attributes")
+		c.needs = []string{"extension_attributes"}
+		cols = append(cols, c)
+	}
+	cols = append(cols,
+		inventoryColumn("update_alerts", "d.update_alerts"),
+		Column{Key: "status", Label: "Readiness status", needs: []string{"status"}, sort: "d.status",
 			Value: func(r *DeviceRow) string { return string(r.Status) }},
-		{Key: "reasons", Label: "Reasons", needs: []string{"reasons"}, sort: "d.reasons",
+		Column{Key: "reasons", Label: "Reasons", needs: []string{"reasons"}, sort: "d.reasons",
 			Value: func(r *DeviceRow) string {
 				ids := make([]string, len(r.Reasons))
 				for i, c := range r.Reasons {
@@ -97,19 +116,19 @@ func columnCatalogue() []Column {
 				}
 				return strings.Join(ids, ";")
 			}},
-		{Key: "ring", Label: "Ring", needs: []string{"ring"}, sort: "coalesce(d.ring, '')",
+		Column{Key: "ring", Label: "Ring", needs: []string{"ring"}, sort: "coalesce(d.ring, '')",
 			Value: func(r *DeviceRow) string { return string(r.Ring) }},
-		{Key: "ring_assigned_by", Label: "Ring assigned by", needs: []string{"ring_by", "ring_actor"}, sort: "coalesce(d.ring_by, '')", // the portal shows the actor with it
+		Column{Key: "ring_assigned_by", Label: "Ring assigned by", needs: []string{"ring_by", "ring_actor"}, sort: "coalesce(d.ring_by, '')", // the portal shows the actor with it
 			Value: func(r *DeviceRow) string { return r.RingBy }},
-		{Key: "ring_assigned_by_user", Label: "Ring assigned by user", needs: []string{"ring_actor"}, sort: "coalesce(d.ring_actor, '')",
+		Column{Key: "ring_assigned_by_user", Label: "Ring assigned by user", needs: []string{"ring_actor"}, sort: "coalesce(d.ring_actor, '')",
 			Value: func(r *DeviceRow) string { return r.RingActor }},
-		{Key: "ring_assigned_at", Label: "Ring assigned on", needs: []string{"ring_at"}, sort: "coalesce(d.ring_at, 0)",
+		Column{Key: "ring_assigned_at", Label: "Ring assigned on", needs: []string{"ring_at"}, sort: "coalesce(d.ring_at, 0)",
 			Value: func(r *DeviceRow) string { return timeCell(r.RingAt) }},
-		{Key: "registered_on", Label: "Registered on", needs: []string{"registered_at"}, sort: "coalesce(d.registered_at, 0)",
+		Column{Key: "registered_on", Label: "Registered on", needs: []string{"registered_at"}, sort: "coalesce(d.registered_at, 0)",
 			Value: func(r *DeviceRow) string { return timeCell(r.RegisteredAt) }},
-		{Key: "discovered_via", Label: "Discovered via", needs: []string{"discovered_via"}, sort: "coalesce(d.discovered_via, '')",
+		Column{Key: "discovered_via", Label: "Discovered via", needs: []string{"discovered_via"}, sort: "coalesce(d.discovered_via, '')",
 			Value: func(r *DeviceRow) string { return r.DiscoveredVia }},
-	}
+	)
 	for i := range cols {
 		if o, ok := sortOrders[cols[i].Key]; ok {
 			cols[i].Sortable, cols[i].index, cols[i].orderColumn = true, o.index, o.order

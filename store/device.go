@@ -33,6 +33,51 @@ type Device struct {
 	OfficePolicySource          string   // "" = not reported
 	UnreachableEndpoints        []string // sorted, unique
 	InternetConnected           Signal
+
+	// The Entra and Intune properties that membership rules target (SPEC
+	// §1, §2), and the update alerts devices report.
+	ObjectID              string // lower-case GUID, "" when not synced
+	PhysicalIDs           []string
+	EnrollmentProfileName string
+	DeviceCategory        string
+	ProfileType           string
+	ManagementType        string
+	ManagementAppID       string // lower-case GUID or ""
+	SystemLabels          []string
+	IsRooted              Signal
+	// ExtensionAttributes is nil while every attribute is empty, as on most
+	// devices: discovery holds the whole directory in memory.
+	ExtensionAttributes *ExtensionAttributes
+	UpdateAlerts        []string
+}
+
+// NumExtensionAttributes is how many extension attributes an Entra device
+// has: extensionAttribute1 to extensionAttribute15.
+const NumExtensionAttributes = 15
+
+// ExtensionAttributes are Entra's extensionAttribute1 to 15, at index 0 to 14.
+type ExtensionAttributes [NumExtensionAttributes]string
+
+// ExtensionAttribute returns extensionAttribute n (1 to 15), "" when unset.
+func (d *Device) ExtensionAttribute(n int) string {
+	if d.ExtensionAttributes == nil || n < 1 || n > NumExtensionAttributes {
+		return ""
+	}
+	return d.ExtensionAttributes[n-1]
+}
+
+// SetExtensionAttribute sets extensionAttribute n (1 to 15).
+func (d *Device) SetExtensionAttribute(n int, v string) {
+	if n < 1 || n > NumExtensionAttributes {
+		return
+	}
+	if d.ExtensionAttributes == nil {
+		if v == "" {
+			return
+		}
+		d.ExtensionAttributes = new(ExtensionAttributes)
+	}
+	d.ExtensionAttributes[n-1] = v
 }
 
 // Signal is a readiness signal that a device may not have reported yet.

@@ -34,6 +34,9 @@ type Registration struct {
 type DeviceRow struct {
 	Device
 	Registration
+	// MemberOf are the object IDs of the assigned groups that hold the
+	// device, read only for rules that test device.memberOf.
+	MemberOf []string
 
 	sortValue any // the row's value in the query's sort order, for cursors
 }
@@ -74,6 +77,38 @@ func (r *DeviceRecord) Checks() []CheckResult {
 		out = append(out, CheckResult{Check: id, Passed: true, NotReported: current[id].NotReported})
 	}
 	return out
+}
+
+// extensionSep joins the extension attributes in their one column
+// (migration 0030).
+const extensionSep = "\x1d"
+
+// packExtensionAttributes joins the attributes, leaving out trailing empty
+// ones, so that a device without any stores "".
+func packExtensionAttributes(a *ExtensionAttributes) string {
+	if a == nil {
+		return ""
+	}
+	n := len(a)
+	for n > 0 && a[n-1] == "" {
+		n--
+	}
+	if n == 0 {
+		return ""
+	}
+	return strings.Join(a[:n], extensionSep)
+}
+
+// unpackExtensionAttributes is the inverse of packExtensionAttributes.
+func unpackExtensionAttributes(s string) *ExtensionAttributes {
+	if s == "" {
+		return nil
+	}
+	a := new(ExtensionAttributes)
+	for i := 0; s != "" && i < len(a); i++ {
+		a[i], s, _ = strings.Cut(s, extensionSep)
+	}
+	return a
 }
 
 func splitList(s string) []string {
@@ -151,50 +186,37 @@ type ImportResult struct {
 	Unchanged int
 }
 
+// upsertColumns are the devices columns an upsert writes, in the order
+// deviceUpserter.upsert binds them; the inventory columns lie between
+// device_id and created_at.
+var upsertColumns = []string{"device_id", "display_name", "serial_number", "manufacturer", "model", "os",
+	"os_version", "os_build", "edition", "architecture", "join_type", "ownership", "management",
+	"workload_windows_update", "workload_device_configuration", "workload_office_c2r", "last_checkin",
+	"device_kind", "account_enabled", "wu_policy_source", "office_policy_source", "unreachable_endpoints",
+	"internet_connected", "object_id", "physical_ids", "enrollment_profile_name", "device_category",
+	"profile_type", "management_type", "management_app_id", "system_labels", "is_rooted",
+	"extension_attributes", "update_alerts", "created_at", "updated_at"}
+
 // upsertDeviceSQL inserts rows of devices, or updates their inventory fields. An
 // update that changes nothing is skipped (no version bump, no write), so
 // re-importing the same file leaves discovery with nothing to do.
 func upsertDeviceSQL(rows int) string {
-	const tuple = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	tuple := "(?" + strings.Repeat(", ?", len(upsertColumns)-1) + ")"
 	values := strings.Repeat(tuple+",\n", rows-1) + tuple
+	inventory := upsertColumns[1 : len(upsertColumns)-2]
+	set := make([]string, len(inventory))
+	changed := make([]string, len(inventory))
+	for i, c := range inventory {
+		set[i] = c + " = excluded." + c
+		changed[i] = "devices." + c + " IS NOT excluded." + c
+	}
 	return `
-INSERT INTO devices (device_id, display_name, serial_number, manufacturer, model, os, os_version,
-	os_build, edition, architecture, join_type, ownership, management, workload_windows_update,
-	workload_device_configuration, workload_office_c2r, last_checkin, device_kind, account_enabled,
-	wu_policy_source, office_policy_source, unreachable_endpoints, internet_connected,
-	created_at, updated_at)
+INSERT INTO devices (` + strings.Join(upsertColumns, ", ") + `)
 VALUES ` + values + `
 ON CONFLICT (device_id) DO UPDATE SET
-	display_name = excluded.display_name, serial_number = excluded.serial_number,
-	manufacturer = excluded.manufacturer, model = excluded.model, os = excluded.os,
-	os_version = excluded.os_version, os_build = excluded.os_build, edition = excluded.edition,
-	architecture = excluded.architecture, join_type = excluded.join_type,
-	ownership = excluded.ownership, management = excluded.management,
-	workload_windows_update = excluded.workload_windows_update,
-	workload_device_configuration = excluded.workload_device_configuration,
-	workload_office_c2r = excluded.workload_office_c2r, last_checkin = excluded.last_checkin,
-	device_kind = excluded.device_kind, account_enabled = excluded.account_enabled,
-	wu_policy_source = excluded.wu_policy_source, office_policy_source = excluded.office_policy_source,
-	unreachable_endpoints = excluded.unreachable_endpoints,
-	internet_connected = excluded.internet_connected,
+	` + strings.Join(set, ", ") + `,
 	updated_at = excluded.updated_at, version = devices.version + 1
-WHERE devices.display_name IS NOT excluded.display_name
-	OR devices.serial_number IS NOT excluded.serial_number
-	OR devices.manufacturer IS NOT excluded.manufacturer OR devices.model IS NOT excluded.model
-	OR devices.os IS NOT excluded.os OR devices.os_version IS NOT excluded.os_version
-	OR devices.edition IS NOT excluded.edition OR devices.architecture IS NOT excluded.architecture
-	OR devices.join_type IS NOT excluded.join_type OR devices.ownership IS NOT excluded.ownership
-	OR devices.management IS NOT excluded.management
-	OR devices.workload_windows_update IS NOT excluded.workload_windows_update
-	OR devices.workload_device_configuration IS NOT excluded.workload_device_configuration
-	OR devices.workload_office_c2r IS NOT excluded.workload_office_c2r
-	OR devices.last_checkin IS NOT excluded.last_checkin
-	OR devices.device_kind IS NOT excluded.device_kind
-	OR devices.account_enabled IS NOT excluded.account_enabled
-	OR devices.wu_policy_source IS NOT excluded.wu_policy_source
-	OR devices.office_policy_source IS NOT excluded.office_policy_source
-	OR devices.unreachable_endpoints IS NOT excluded.unreachable_endpoints
-	OR devices.internet_connected IS NOT excluded.internet_connected`
+WHERE ` + strings.Join(changed, "\n\tOR ")
 }
 
 // upsertBatch is how many records one upsert statement writes. A
@@ -205,7 +227,7 @@ WHERE devices.display_name IS NOT excluded.display_name
 const upsertBatch = 32
 
 // upsertArgs is how many values one record binds.
-const upsertArgs = 25
+var upsertArgs = len(upsertColumns)
 
 // deviceUpserter writes inventory records inside one transaction, a batch
 // of records per statement.
@@ -283,6 +305,9 @@ func (u *deviceUpserter) upsert(ctx context.Context, d *Device) error {
 		d.Ownership, d.Management, d.WorkloadWindowsUpdate, d.WorkloadDeviceConfiguration,
 		d.WorkloadOfficeC2R, unix(d.LastCheckin), d.DeviceKind, d.AccountEnabled, d.WUPolicySource,
 		d.OfficePolicySource, strings.Join(d.UnreachableEndpoints, ";"), signalToNull(d.InternetConnected),
+		d.ObjectID, strings.Join(d.PhysicalIDs, ";"), d.EnrollmentProfileName, d.DeviceCategory,
+		d.ProfileType, d.ManagementType, d.ManagementAppID, strings.Join(d.SystemLabels, ";"),
+		signalToNull(d.IsRooted), packExtensionAttributes(d.ExtensionAttributes), strings.Join(d.UpdateAlerts, ";"),
 		u.now, u.now)
 	u.npending++
 	u.rows++

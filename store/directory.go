@@ -307,8 +307,8 @@ func applyDirectoryDevices(ctx context.Context, tx *sql.Tx, read DirectoryRead, 
 		return err
 	}
 	defer u.close()
-	signals, err := tx.PrepareContext(ctx, `SELECT wu_policy_source, office_policy_source, unreachable_endpoints, internet_connected
-		FROM devices WHERE device_id = ?`)
+	signals, err := tx.PrepareContext(ctx, `SELECT wu_policy_source, office_policy_source, unreachable_endpoints, internet_connected,
+		update_alerts FROM devices WHERE device_id = ?`)
 	if err != nil {
 		return err
 	}
@@ -403,12 +403,12 @@ func applyDirectoryDevices(ctx context.Context, tx *sql.Tx, read DirectoryRead, 
 	return nil
 }
 
-// keepSignals copies the readiness signals the device has reported into d,
-// which the directory left empty.
+// keepSignals copies the readiness signals and update alerts the device has
+// reported into d, which the directory left empty.
 func keepSignals(ctx context.Context, stmt *sql.Stmt, d *Device) error {
-	var wu, office, endpoints string
+	var wu, office, endpoints, alerts string
 	var internet sql.NullInt64
-	err := stmt.QueryRowContext(ctx, d.DeviceID).Scan(&wu, &office, &endpoints, &internet)
+	err := stmt.QueryRowContext(ctx, d.DeviceID).Scan(&wu, &office, &endpoints, &internet, &alerts)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}
@@ -417,6 +417,7 @@ func keepSignals(ctx context.Context, stmt *sql.Stmt, d *Device) error {
 	}
 	d.WUPolicySource, d.OfficePolicySource = wu, office
 	d.UnreachableEndpoints, d.InternetConnected = splitList(endpoints), signalFromNull(internet)
+	d.UpdateAlerts = splitList(alerts)
 	return nil
 }
 

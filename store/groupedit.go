@@ -345,18 +345,34 @@ func (s *Store) RemoveGroupOwner(ctx context.Context, groupID, userID int64, act
 // ruleColumns are the devices columns Device.RuleValue reads for each
 // property. A rule is evaluated over the whole directory, so only these
 // columns are loaded.
-var ruleColumns = map[rule.Property][]string{
-	rule.DisplayName:        {"display_name"},
-	rule.DeviceID:           {"device_id"},
-	rule.DeviceOSType:       {"os", "device_kind"},
-	rule.DeviceOSVersion:    {"os_version"},
-	rule.DeviceManufacturer: {"manufacturer"},
-	rule.DeviceModel:        {"model"},
-	rule.DeviceOwnership:    {"ownership"},
-	rule.DeviceTrustType:    {"join_type"},
-	rule.AccountEnabled:     {"account_enabled"},
-	rule.SerialNumber:       {"serial_number"},
-}
+var ruleColumns = func() map[rule.Property][]string {
+	m := map[rule.Property][]string{
+		rule.DisplayName:           {"display_name"},
+		rule.DeviceID:              {"device_id"},
+		rule.ObjectID:              {"object_id", "device_id"},
+		rule.DeviceOSType:          {"os", "device_kind"},
+		rule.DeviceOSVersion:       {"os_version"},
+		rule.DeviceManufacturer:    {"manufacturer"},
+		rule.DeviceModel:           {"model"},
+		rule.DeviceOwnership:       {"ownership"},
+		rule.DeviceTrustType:       {"join_type"},
+		rule.AccountEnabled:        {"account_enabled"},
+		rule.DeviceCategory:        {"device_category"},
+		rule.DeviceManagementAppID: {"management_app_id"},
+		rule.DevicePhysicalIDs:     {"physical_ids"},
+		rule.EnrollmentProfileName: {"enrollment_profile_name"},
+		rule.IsRooted:              {"is_rooted"},
+		rule.ManagementType:        {"management_type"},
+		rule.MemberOf:              {"member_of"},
+		rule.ProfileType:           {"profile_type"},
+		rule.SystemLabels:          {"system_labels"},
+		rule.SerialNumber:          {"serial_number"},
+	}
+	for n := 1; n <= NumExtensionAttributes; n++ {
+		m[rule.ExtensionAttribute(n)] = []string{"extension_attributes"}
+	}
+	return m
+}()
 
 // ruleCols lists the columns the properties need, and extra.
 func ruleCols(props []rule.Property, extra ...string) []string {
@@ -539,7 +555,7 @@ func (s *Store) PreviewRule(ctx context.Context, src string, limit int) (RulePre
 	first := firstByName{n: limit}
 	err = s.eachDirectoryDevice(ctx, ruleCols(p.Properties, "display_name"), func(d *DeviceRow) {
 		p.Directory++
-		if r.Match(&d.Device) {
+		if r.Match(d) {
 			p.Matches++
 			first.offer(nameKey{d.DisplayName, d.PK})
 		}
@@ -599,7 +615,7 @@ func (s *Store) MemberCounts(ctx context.Context) (map[int64]int, error) {
 	if err == nil && len(dynamic) > 0 {
 		err = s.eachDirectoryDevice(ctx, ruleCols(props), func(d *DeviceRow) {
 			for i := range dynamic {
-				if dynamic[i].r.Match(&d.Device) {
+				if dynamic[i].r.Match(d) {
 					dynamic[i].n++
 				}
 			}
@@ -737,7 +753,7 @@ func (s *Store) dynamicMembers(ctx context.Context, g Group, q MemberQuery, cur 
 			!containsFold(d.DeviceID, needle) {
 			return
 		}
-		if !r.Match(&d.Device) {
+		if !r.Match(d) {
 			return
 		}
 		page.Total++

@@ -32,7 +32,9 @@ type Group struct {
 	Rule    string // the membership rule of a dynamic group
 	Builtin bool   // the Device Registration group
 	// Source is "local", or "entra" for a group mirrored from Microsoft
-	// Entra ID (read-only here); ObjectID is then its Entra object ID.
+	// Entra ID (read-only here); ObjectID is then its Entra object ID, and
+	// for a local group the GUID Patchboard gave it (migration 0031). Rules
+	// name groups by it in device.memberOf.
 	Source    string
 	ObjectID  string
 	CreatedAt time.Time
@@ -224,7 +226,7 @@ func setNesting(groups []Group, edges []groupEdge) {
 
 // groupSourceCols and groupSourceJoin read a group's Source and ObjectID.
 const (
-	groupSourceCols = `CASE WHEN dg.group_id IS NULL THEN 'local' ELSE 'entra' END, coalesce(dg.object_id, '')`
+	groupSourceCols = `CASE WHEN dg.group_id IS NULL THEN 'local' ELSE 'entra' END, coalesce(dg.object_id, g.object_id)`
 	groupSourceJoin = `LEFT JOIN directory_groups dg ON dg.group_id = g.id`
 )
 

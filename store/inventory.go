@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,12 +25,27 @@ type InventoryField struct {
 	// Required is true for the columns every import must have and every
 	// device must fill: device_id and display_name.
 	Required bool
+	// Type says how the JSON API writes the field: as a string, a boolean
+	// or a list (see FieldType).
+	Type FieldType
 
 	get func(*Device) string
 	// set parses, normalises and validates one value. Its error text is the
 	// reason only, without the field name, so callers can place it.
 	set func(*Device, string) error
 }
+
+// FieldType is how a field's value is typed outside CSV: in CSV every value
+// is text, in JSON a FieldBool is true, false or null (not reported) and a
+// FieldList is an array of strings (the ;-separated items of its text).
+type FieldType uint8
+
+// Field types.
+const (
+	FieldText FieldType = iota
+	FieldBool
+	FieldList
+)
 
 // Value returns the canonical text form of the field, which is what export
 // writes and what Set accepts back unchanged.
@@ -49,6 +65,10 @@ func (f InventoryField) Set(d *Device, v string) error {
 const (
 	maxTextLen      = 256
 	maxOSVersionLen = 64
+	// Entra allows 1,024 characters in an extension attribute.
+	maxExtensionAttributeLen = 1024
+	// maxListLen bounds a ;-separated list field as a whole.
+	maxListLen = 4096
 )
 
 // Canonical spellings of the enum fields. Input is matched
@@ -86,36 +106,68 @@ var editions = []struct{ in, canonical string }{
 
 // InventoryFields is the inventory schema in the order of SPEC §1, which is
 // also the column order of exports.
-var InventoryFields = []InventoryField{
-	{Key: "device_id", Label: "Device ID", Required: true,
-		get: func(d *Device) string { return d.DeviceID }, set: setDeviceID},
-	textField("display_name", "Device name", true, maxTextLen, func(d *Device) *string { return &d.DisplayName }),
-	textField("serial_number", "Serial number", false, maxTextLen, func(d *Device) *string { return &d.SerialNumber }),
-	textField("manufacturer", "Manufacturer", false, maxTextLen, func(d *Device) *string { return &d.Manufacturer }),
-	textField("model", "Model", false, maxTextLen, func(d *Device) *string { return &d.Model }),
-	{Key: "os", Label: "OS",
-		get: func(d *Device) string { return d.OS }, set: setOS},
-	textField("os_version", "OS version", false, maxOSVersionLen, func(d *Device) *string { return &d.OSVersion }),
-	{Key: "edition", Label: "Edition",
-		get: func(d *Device) string { return d.Edition }, set: setEdition},
-	enumField("architecture", "Architecture", architectures, "", func(d *Device) *string { return &d.Architecture }),
-	enumField("join_type", "Join type", joinTypes, "", func(d *Device) *string { return &d.JoinType }),
-	enumField("ownership", "Ownership", ownerships, OwnershipUnknown, func(d *Device) *string { return &d.Ownership }),
-	enumField("management", "Management", managements, ManagementNone, func(d *Device) *string { return &d.Management }),
-	enumField("workload_windows_update", "Windows Update workload", workloads, "", func(d *Device) *string { return &d.WorkloadWindowsUpdate }),
-	enumField("workload_device_configuration", "Device configuration workload", workloads, "", func(d *Device) *string { return &d.WorkloadDeviceConfiguration }),
-	enumField("workload_office_c2r", "Office Click-to-Run workload", workloads, "", func(d *Device) *string { return &d.WorkloadOfficeC2R }),
-	{Key: "last_checkin", Label: "Last check-in",
-		get: lastCheckinValue, set: setLastCheckin},
-	enumField("device_kind", "Device kind", deviceKinds, KindPhysical, func(d *Device) *string { return &d.DeviceKind }),
-	{Key: "account_enabled", Label: "Account enabled",
-		get: func(d *Device) string { return strconv.FormatBool(d.AccountEnabled) }, set: setAccountEnabled},
-	enumField("wu_policy_source", "Windows Update policy source", wuPolicySources, "", func(d *Device) *string { return &d.WUPolicySource }),
-	enumField("office_policy_source", "Office update policy source", officeSources, "", func(d *Device) *string { return &d.OfficePolicySource }),
-	{Key: "unreachable_endpoints", Label: "Unreachable endpoints",
-		get: func(d *Device) string { return strings.Join(d.UnreachableEndpoints, ";") }, set: setUnreachableEndpoints},
-	{Key: "internet_connected", Label: "Internet connected",
-		get: func(d *Device) string { return d.InternetConnected.String() }, set: setInternetConnected},
+var InventoryFields = inventoryFields()
+
+func inventoryFields() []InventoryField {
+	fields := []InventoryField{
+		{Key: "device_id", Label: "Device ID", Required: true,
+			get: func(d *Device) string { return d.DeviceID }, set: setDeviceID},
+		textField("display_name", "Device name", true, maxTextLen, func(d *Device) *string { return &d.DisplayName }),
+		textField("serial_number", "Serial number", false, maxTextLen, func(d *Device) *string { return &d.SerialNumber }),
+		textField("manufacturer", "Manufacturer", false, maxTextLen, func(d *Device) *string { return &d.Manufacturer }),
+		textField("model", "Model", false, maxTextLen, func(d *Device) *string { return &d.Model }),
+		{Key: "os", Label: "OS",
+			get: func(d *Device) string { return d.OS }, set: setOS},
+		textField("os_version", "OS version", false, maxOSVersionLen, func(d *Device) *string { return &d.OSVersion }),
+		{Key: "edition", Label: "Edition",
+			get: func(d *Device) string { return d.Edition }, set: setEdition},
+		enumField("architecture", "Architecture", architectures, "", func(d *Device) *string { return &d.Architecture }),
+		enumField("join_type", "Join type", joinTypes, "", func(d *Device) *string { return &d.JoinType }),
+		enumField("ownership", "Ownership", ownerships, OwnershipUnknown, func(d *Device) *string { return &d.Ownership }),
+		enumField("management", "Management", managements, ManagementNone, func(d *Device) *string { return &d.Management }),
+		enumField("workload_windows_update", "Windows Update workload", workloads, "", func(d *Device) *string { return &d.WorkloadWindowsUpdate }),
+		enumField("workload_device_configuration", "Device configuration workload", workloads, "", func(d *Device) *string { return &d.WorkloadDeviceConfiguration }),
+		enumField("workload_office_c2r", "Office Click-to-Run workload", workloads, "", func(d *Device) *string { return &d.WorkloadOfficeC2R }),
+		{Key: "last_checkin", Label: "Last check-in",
+			get: lastCheckinValue, set: setLastCheckin},
+		enumField("device_kind", "Device kind", deviceKinds, KindPhysical, func(d *Device) *string { return &d.DeviceKind }),
+		{Key: "account_enabled", Label: "Account enabled", Type: FieldBool,
+			get: func(d *Device) string { return strconv.FormatBool(d.AccountEnabled) }, set: setAccountEnabled},
+		enumField("wu_policy_source", "Windows Update policy source", wuPolicySources, "", func(d *Device) *string { return &d.WUPolicySource }),
+		enumField("office_policy_source", "Office update policy source", officeSources, "", func(d *Device) *string { return &d.OfficePolicySource }),
+		{Key: "unreachable_endpoints", Label: "Unreachable endpoints", Type: FieldList,
+			get: func(d *Device) string { return strings.Join(d.UnreachableEndpoints, ";") }, set: setUnreachableEndpoints},
+		signalField("internet_connected", "Internet connected", func(d *Device) *Signal { return &d.InternetConnected }),
+		{Key: "object_id", Label: "Object ID",
+			get: func(d *Device) string { return d.ObjectID }, set: guidSetter(func(d *Device) *string { return &d.ObjectID })},
+		listField("physical_ids", "Physical IDs", maxTextLen, nil, func(d *Device) *[]string { return &d.PhysicalIDs }),
+		textField("enrollment_profile_name", "Enrollment profile name", false, maxTextLen, func(d *Device) *string { return &d.EnrollmentProfileName }),
+		textField("device_category", "Device category", false, maxTextLen, func(d *Device) *string { return &d.DeviceCategory }),
+		textField("profile_type", "Profile type", false, maxTextLen, func(d *Device) *string { return &d.ProfileType }),
+		textField("management_type", "Management type", false, maxTextLen, func(d *Device) *string { return &d.ManagementType }),
+		{Key: "management_app_id", Label: "Management app ID",
+			get: func(d *Device) string { return d.ManagementAppID }, set: guidSetter(func(d *Device) *string { return &d.ManagementAppID })},
+		listField("system_labels", "System labels", maxTextLen, nil, func(d *Device) *[]string { return &d.SystemLabels }),
+		signalField("is_rooted", "Rooted", func(d *Device) *Signal { return &d.IsRooted }),
+	}
+
+	// The extension attributes follow, then the update alerts: SPEC §1 order.
+	for n := 1; n <= NumExtensionAttributes; n++ {
+		fields = append(fields, InventoryField{
+			Key: fmt.Sprintf("extension_attribute_%d", n), Label: fmt.Sprintf("Extension attribute %d", n),
+			get: func(d *Device) string { return d.ExtensionAttribute(n) },
+			set: func(d *Device, v string) error {
+				v = strings.TrimSpace(v)
+				if err := checkText(v, maxExtensionAttributeLen); err != nil {
+					return err
+				}
+				d.SetExtensionAttribute(n, v)
+				return nil
+			},
+		})
+	}
+	return append(fields,
+		listField("update_alerts", "Update alerts", 64, checkAlertCode, func(d *Device) *[]string { return &d.UpdateAlerts }))
 }
 
 // InventoryFieldByKey returns the field with the given key, matched
@@ -452,17 +504,89 @@ func setAccountEnabled(d *Device, v string) error {
 	return nil
 }
 
-func setInternetConnected(d *Device, v string) error {
-	t := strings.TrimSpace(v)
-	switch {
-	case t == "":
-		d.InternetConnected = SignalUnknown
-	case strings.EqualFold(t, "true"):
-		d.InternetConnected = SignalTrue
-	case strings.EqualFold(t, "false"):
-		d.InternetConnected = SignalFalse
-	default:
-		return reasonf("%s is not one of true, false (or empty when not reported)", quote(t))
+// signalField is a true/false field that may be empty: not reported.
+func signalField(key, label string, ptr func(*Device) *Signal) InventoryField {
+	return InventoryField{
+		Key: key, Label: label, Type: FieldBool,
+		get: func(d *Device) string { return ptr(d).String() },
+		set: func(d *Device, v string) error {
+			t := strings.TrimSpace(v)
+			switch {
+			case t == "":
+				*ptr(d) = SignalUnknown
+			case strings.EqualFold(t, "true"):
+				*ptr(d) = SignalTrue
+			case strings.EqualFold(t, "false"):
+				*ptr(d) = SignalFalse
+			default:
+				return reasonf("%s is not one of true, false (or empty when not reported)", quote(t))
+			}
+			return nil
+		},
+	}
+}
+
+// guidSetter sets an optional GUID field: empty, or a GUID stored lower-case.
+func guidSetter(ptr func(*Device) *string) func(*Device, string) error {
+	return func(d *Device, v string) error {
+		t := strings.TrimSpace(v)
+		if t == "" {
+			*ptr(d) = ""
+			return nil
+		}
+		id, ok := parseGUID(t)
+		if !ok {
+			return reasonf("%s is not a GUID; expected a GUID such as 0f8fad5b-d9cb-469f-a165-70867728950e (or empty)", quote(t))
+		}
+		*ptr(d) = id
+		return nil
+	}
+}
+
+// listField is a ;-separated list of free-text items, each at most itemLen
+// characters and accepted by check when it is not nil. Items are trimmed;
+// empty items (a trailing ";") and repeated items are dropped; the order is
+// kept, as Entra keeps the order of a collection.
+func listField(key, label string, itemLen int, check func(string) error, ptr func(*Device) *[]string) InventoryField {
+	return InventoryField{
+		Key: key, Label: label, Type: FieldList,
+		get: func(d *Device) string { return strings.Join(*ptr(d), ";") },
+		set: func(d *Device, v string) error {
+			if len(v) > maxListLen {
+				if n := utf8.RuneCountInString(v); n > maxListLen {
+					return reasonf("is %d characters long; at most %d are allowed", n, maxListLen)
+				}
+			}
+			var items []string
+			for rest := v; rest != ""; {
+				var item string
+				item, rest, _ = strings.Cut(rest, ";")
+				if item = strings.TrimSpace(item); item == "" || slices.Contains(items, item) {
+					continue
+				}
+				if err := checkText(item, itemLen); err != nil {
+					return reasonf("item %s %v", quote(item), err)
+				}
+				if check != nil {
+					if err := check(item); err != nil {
+						return reasonf("item %s %v", quote(item), err)
+					}
+				}
+				items = append(items, item)
+			}
+			*ptr(d) = items
+			return nil
+		},
+	}
+}
+
+// checkAlertCode accepts a Windows Update client alert code such as
+// DiskFull or PolicyConflictDeferral: letters, digits, "_", "-" and ".".
+func checkAlertCode(v string) error {
+	for _, r := range v {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_' || r == '-' || r == '.') {
+			return reason("is not an alert code such as DiskFull (letters, digits, _, - and . only)")
+		}
 	}
 	return nil
 }

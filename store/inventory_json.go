@@ -34,9 +34,10 @@ var inventoryKeys = func() map[string]int {
 // DecodeInventoryJSON reads a JSON array of inventory records: objects whose
 // keys are the inventory field keys of SPEC §1, exactly as spelled there.
 // Each value is parsed by the field's Set, so a record is validated exactly
-// as a CSV row is. Values are strings, or null for empty; account_enabled
-// and internet_connected may also be booleans, and unreachable_endpoints an
-// array of strings. A missing optional field takes NewDevice's default (the
+// as a CSV row is. Values are strings, or null for empty; the true/false
+// fields (FieldBool: account_enabled, internet_connected, is_rooted) may also
+// be booleans, and the list fields (FieldList: unreachable_endpoints,
+// physical_ids, system_labels, update_alerts) arrays of strings. A missing optional field takes NewDevice's default (the
 // record is the device's whole inventory, as a CSV row is); device_id and
 // display_name are required. A key given twice counts once, the last value.
 //
@@ -119,18 +120,42 @@ func readJSONBody(r io.Reader) ([]byte, error) {
 // rejected record at the end, or each's error at once.
 func readInventoryJSON(body []byte, each func(*Device) error) error {
 	sc := jsonScanner{b: body}
-	sc.ws()
-	if sc.peek() != '[' {
-		return malformedf("the body must be a JSON array of device records, such as [{\"device_id\": \"…\", \"display_name\": \"…\"}]")
-	}
-	sc.i++
 	verr := &ValidationError{}
 	seen := make(map[[16]byte]int)
 	defaults := NewDevice()
+	err := eachJSONObject(&sc, `the body must be a JSON array of device records, such as [{"device_id": "…", "display_name": "…"}]`,
+		"must be an object of inventory fields", verr, func(item string, i int) error {
+			d := new(Device)
+			*d = *defaults
+			if !decodeInventoryRecord(&sc, d, item, verr) || !firstOfDevice(seen, d.DeviceID, item, i, verr) {
+				return nil
+			}
+			return each(d)
+		})
+	if err != nil {
+		return err
+	}
+	if !verr.empty() {
+		return verr
+	}
+	return nil
+}
+
+// eachJSONObject walks the array at sc (text json.Valid accepted) and calls
+// each with the pointer ("/3") and index of every element that is an
+// object, sc at its "{"; each must read the object whole. Other elements
+// are reported to verr with the reason notObject; a body that is not an
+// array is an ErrMalformedJSON saying notArray. It stops at each's error.
+func eachJSONObject(sc *jsonScanner, notArray, notObject string, verr *ValidationError, each func(item string, i int) error) error {
+	sc.ws()
+	if sc.peek() != '[' {
+		return malformedf("%s", notArray)
+	}
+	sc.i++
 	for i := 0; ; i++ {
 		sc.ws()
 		if sc.peek() == ']' {
-			break
+			return nil
 		}
 		if i > 0 {
 			sc.i++ // the comma
@@ -139,43 +164,24 @@ func readInventoryJSON(body []byte, each func(*Device) error) error {
 		item := "/" + strconv.Itoa(i)
 		if sc.peek() != '{' {
 			sc.skipValue()
-			verr.add(FieldError{Item: item, Reason: "must be an object of inventory fields"})
+			verr.add(FieldError{Item: item, Reason: notObject})
 			continue
 		}
-		d := new(Device)
-		*d = *defaults
-		if !decodeInventoryRecord(&sc, d, item, verr) {
-			continue
-		}
-		k := guidKey(d.DeviceID)
-		if first, dup := seen[k]; dup {
-			verr.add(FieldError{Item: item, Field: "device_id", Value: d.DeviceID, Reason: fmt.Sprintf(
-				"%s is already at /%d; each device may appear only once", quote(d.DeviceID), first)})
-			continue
-		}
-		seen[k] = i
-		if err := each(d); err != nil {
+		if err := each(item, i); err != nil {
 			return err
 		}
 	}
-	if !verr.empty() {
-		return verr
-	}
-	return nil
 }
 
-// decodeInventoryRecord reads the object at sc into d, reporting every
-// problem to verr; it reports whether the record was valid.
-func decodeInventoryRecord(sc *jsonScanner, d *Device, item string, verr *ValidationError) bool {
-	ok := true
-	badOSVersion := false
-	var present uint64 // bit i: InventoryFields[i]
-	sc.i++             // {
+// eachJSONField walks the object at sc and calls each with every key (with
+// its quotes, as written) and value text.
+func eachJSONField(sc *jsonScanner, each func(key, raw []byte)) {
+	sc.i++ // {
 	for first := true; ; first = false {
 		sc.ws()
 		if sc.peek() == '}' {
 			sc.i++
-			break
+			return
 		}
 		if !first {
 			sc.i++ // the comma
@@ -185,7 +191,30 @@ func decodeInventoryRecord(sc *jsonScanner, d *Device, item string, verr *Valida
 		sc.ws()
 		sc.i++ // :
 		sc.ws()
-		raw := sc.skipValue()
+		each(key, sc.skipValue())
+	}
+}
+
+// firstOfDevice reports whether the batch names the device for the first
+// time at index i, and rejects the item when it does not.
+func firstOfDevice(seen map[[16]byte]int, id, item string, i int, verr *ValidationError) bool {
+	k := guidKey(id)
+	if first, dup := seen[k]; dup {
+		verr.add(FieldError{Item: item, Field: "device_id", Value: id, Reason: fmt.Sprintf(
+			"%s is already at /%d; each device may appear only once", quote(id), first)})
+		return false
+	}
+	seen[k] = i
+	return true
+}
+
+// decodeInventoryRecord reads the object at sc into d, reporting every
+// problem to verr; it reports whether the record was valid.
+func decodeInventoryRecord(sc *jsonScanner, d *Device, item string, verr *ValidationError) bool {
+	ok := true
+	badOSVersion := false
+	var present uint64 // bit i: InventoryFields[i]
+	eachJSONField(sc, func(key, raw []byte) {
 		fi, known := inventoryKeys[string(key[1:len(key)-1])]
 		if !known && bytes.IndexByte(key, '\\') >= 0 {
 			fi, known = inventoryKeys[jsonUnquote(key)] // an escaped key
@@ -194,11 +223,11 @@ func decodeInventoryRecord(sc *jsonScanner, d *Device, item string, verr *Valida
 			name := jsonUnquote(key)
 			ok = false
 			verr.add(FieldError{Item: item, Field: name, Reason: unknownFieldReason(name)})
-			continue
+			return
 		}
 		f := InventoryFields[fi]
 		present |= 1 << fi
-		v, err := jsonFieldText(f.Key, raw)
+		v, err := jsonFieldText(f.Type, raw)
 		if err == nil {
 			err = f.set(d, v)
 		} else {
@@ -209,7 +238,7 @@ func decodeInventoryRecord(sc *jsonScanner, d *Device, item string, verr *Valida
 			badOSVersion = badOSVersion || f.Key == "os_version"
 			verr.add(FieldError{Item: item, Field: f.Key, Value: v, Reason: err.Error()})
 		}
-	}
+	})
 	for i, f := range InventoryFields {
 		if f.Required && present&(1<<i) == 0 {
 			ok = false
@@ -322,7 +351,7 @@ func unknownFieldReason(key string) string {
 }
 
 // jsonFieldText turns one JSON value into the text the field's Set parses.
-func jsonFieldText(key string, raw json.RawMessage) (string, error) {
+func jsonFieldText(typ FieldType, raw json.RawMessage) (string, error) {
 	if len(raw) == 0 {
 		return "", reason("must be a string")
 	}
@@ -341,11 +370,11 @@ func jsonFieldText(key string, raw json.RawMessage) (string, error) {
 	case 'n':
 		return "", nil
 	case 't', 'f':
-		if key == "account_enabled" || key == "internet_connected" {
+		if typ == FieldBool {
 			return string(raw), nil
 		}
 	case '[':
-		if key == "unreachable_endpoints" {
+		if typ == FieldList {
 			if string(raw) == "[]" {
 				return "", nil
 			}
@@ -353,13 +382,18 @@ func jsonFieldText(key string, raw json.RawMessage) (string, error) {
 			if err := json.Unmarshal(raw, &list); err != nil {
 				return "", reason("must be an array of strings, such as [\"teams\", \"edge\"], or a ;-separated string")
 			}
+			for _, item := range list {
+				if strings.Contains(item, ";") {
+					return "", reasonf("item %s contains a ;, which separates the items of this field", quote(item))
+				}
+			}
 			return strings.Join(list, ";"), nil
 		}
 	}
-	switch key {
-	case "account_enabled", "internet_connected":
+	switch typ {
+	case FieldBool:
 		return "", reason("must be true, false or a string")
-	case "unreachable_endpoints":
+	case FieldList:
 		return "", reason("must be an array of strings or a ;-separated string")
 	}
 	return "", reason("must be a string")

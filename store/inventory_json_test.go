@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -258,5 +259,67 @@ func TestImportDevicesJSON(t *testing.T) {
 	}
 	if _, err := st.ImportDevicesJSON(ctx, strings.NewReader(`{"a": 1}`), "test", "token:t"); !errors.Is(err, ErrMalformedJSON) {
 		t.Errorf("not an array: %v", err)
+	}
+}
+
+// TestEntraFieldsStored checks the Entra properties of SPEC §1 from a JSON
+// body (arrays and booleans) through the database and back, and that a
+// re-upsert of the same record changes nothing.
+func TestEntraFieldsStored(t *testing.T) {
+	ctx := context.Background()
+	st := openTestStore(t)
+	body := `[{"device_id": "` + testID(1) + `", "display_name": "KIOSK-1",
+		"object_id": "8E1D6E4B-0F4E-4C3F-9F57-3C7A0A6A2B11", "physical_ids": ["[ZTDId]:a1", "[OrderID]:Kiosk"],
+		"enrollment_profile_name": "Kiosk profile", "device_category": "Kiosks", "profile_type": "RegisteredDevice",
+		"management_type": "MDM", "management_app_id": "0000000a-0000-0000-c000-000000000000",
+		"system_labels": "M365Managed;MDEJoined", "is_rooted": false,
+		"extension_attribute_1": "Finance", "extension_attribute_15": "HQ", "update_alerts": ["DiskFull"]}]`
+	if _, err := st.ImportDevicesJSON(ctx, strings.NewReader(body), "api", "tester"); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := st.Device(ctx, testID(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := rec.Device
+	want := &ExtensionAttributes{0: "Finance", 14: "HQ"}
+	if d.ObjectID != "8e1d6e4b-0f4e-4c3f-9f57-3c7a0a6a2b11" || strings.Join(d.PhysicalIDs, "|") != "[ZTDId]:a1|[OrderID]:Kiosk" ||
+		d.EnrollmentProfileName != "Kiosk profile" || d.DeviceCategory != "Kiosks" || d.ProfileType != "RegisteredDevice" ||
+		d.ManagementType != "MDM" || d.ManagementAppID != "0000000a-0000-0000-c000-000000000000" ||
+		strings.Join(d.SystemLabels, "|") != "M365Managed|MDEJoined" || d.IsRooted != SignalFalse ||
+		d.ExtensionAttributes == nil || *d.ExtensionAttributes != *want || strings.Join(d.UpdateAlerts, "|") != "DiskFull" {
+		t.Fatalf("stored device = %+v (extension attributes %v)", d, d.ExtensionAttributes)
+	}
+	res, err := st.ImportDevicesJSON(ctx, strings.NewReader(body), "api", "tester")
+	if err != nil || res.Unchanged != 1 {
+		t.Fatalf("re-upsert: %+v, %v; want 1 unchanged", res, err)
+	}
+	// Clearing a field is a change, and clears it.
+	cleared := strings.Replace(body, `"extension_attribute_1": "Finance", "extension_attribute_15": "HQ", `, "", 1)
+	if res, err := st.ImportDevicesJSON(ctx, strings.NewReader(cleared), "api", "tester"); err != nil || res.Updated != 1 {
+		t.Fatalf("clearing: %+v, %v; want 1 updated", res, err)
+	}
+	if rec, _ := st.Device(ctx, testID(1)); rec.ExtensionAttributes != nil {
+		t.Errorf("extension attributes after clearing = %v, want none", *rec.ExtensionAttributes)
+	}
+
+	_, err = DecodeInventoryJSON(strings.NewReader(`[{"device_id": "` + testID(2) + `", "display_name": "x",
+		"physical_ids": ["a;b"], "is_rooted": "maybe", "system_labels": true}]`))
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("error %v, want a *ValidationError", err)
+	}
+	var got []string
+	for _, fe := range ve.Errors {
+		got = append(got, fe.Item+" "+fe.Field+": "+fe.Reason)
+	}
+	for _, want := range []string{
+		`/0 physical_ids: item "a;b" contains a ;, which separates the items of this field`,
+		`/0 is_rooted: "maybe" is not one of true, false`,
+		`/0 system_labels: must be an array of strings or a ;-separated string`,
+	} {
+		if !slices.ContainsFunc(got, func(g string) bool { return strings.HasPrefix(g, want) }) {
+			t.Errorf("errors %q do not include %q", got, want)
+		}
 	}
 }

@@ -33,8 +33,13 @@ func TestInventoryFieldsSchema(t *testing.T) {
 		"edition", "architecture", "join_type", "ownership", "management", "workload_windows_update",
 		"workload_device_configuration", "workload_office_c2r", "last_checkin", "device_kind",
 		"account_enabled", "wu_policy_source", "office_policy_source", "unreachable_endpoints",
-		"internet_connected",
+		"internet_connected", "object_id", "physical_ids", "enrollment_profile_name", "device_category",
+		"profile_type", "management_type", "management_app_id", "system_labels", "is_rooted",
 	}
+	for n := 1; n <= 15; n++ {
+		wantKeys = append(wantKeys, fmt.Sprintf("extension_attribute_%d", n))
+	}
+	wantKeys = append(wantKeys, "update_alerts")
 	var keys []string
 	labels := map[string]bool{}
 	for _, f := range InventoryFields {
@@ -217,6 +222,28 @@ func TestInventoryFieldSet(t *testing.T) {
 		{field: "internet_connected", give: "false", want: "false"},
 		{field: "internet_connected", give: "", want: ""},
 		{field: "internet_connected", give: "offline", wantErr: `"offline" is not one of true, false (or empty when not reported)`},
+
+		{field: "object_id", give: " {8E1D6E4B-0F4E-4C3F-9F57-3C7A0A6A2B11} ", want: "8e1d6e4b-0f4e-4c3f-9f57-3c7a0a6a2b11"},
+		{field: "object_id", give: "", want: ""},
+		{field: "object_id", give: "device-1", wantErr: `"device-1" is not a GUID; expected a GUID such as`},
+		{field: "management_app_id", give: "0000000A-0000-0000-C000-000000000000", want: "0000000a-0000-0000-c000-000000000000"},
+		{field: "management_app_id", give: "intune", wantErr: "is not a GUID"},
+		{field: "physical_ids", give: " [ZTDId]:abc ; [OrderID]:Kiosk;;[ZTDId]:abc ", want: "[ZTDId]:abc;[OrderID]:Kiosk"},
+		{field: "physical_ids", give: "", want: ""},
+		{field: "physical_ids", give: "[OrderID]:" + long, wantErr: `is 266 characters long; at most 256 are allowed`},
+		{field: "physical_ids", give: strings.Repeat("[OrderID]:x;", 400), wantErr: "is 4800 characters long; at most 4096 are allowed"},
+		{field: "system_labels", give: "M365Managed; MDEJoined", want: "M365Managed;MDEJoined"},
+		{field: "system_labels", give: "a\tb", wantErr: "contains a control character"},
+		{field: "is_rooted", give: "FALSE", want: "false"},
+		{field: "is_rooted", give: "", want: ""},
+		{field: "is_rooted", give: "jailbroken", wantErr: `"jailbroken" is not one of true, false (or empty when not reported)`},
+		{field: "enrollment_profile_name", give: " Autopilot Kiosk ", want: "Autopilot Kiosk"},
+		{field: "device_category", give: long + "x", wantErr: "is 257 characters long; at most 256 are allowed"},
+		{field: "extension_attribute_1", give: " Finance ", want: "Finance"},
+		{field: "extension_attribute_15", give: strings.Repeat("x", 1024), want: strings.Repeat("x", 1024)},
+		{field: "extension_attribute_15", give: strings.Repeat("x", 1025), wantErr: "is 1025 characters long; at most 1024 are allowed"},
+		{field: "update_alerts", give: "DiskFull; SafeguardHold;DiskFull", want: "DiskFull;SafeguardHold"},
+		{field: "update_alerts", give: "Disk Full", wantErr: `item "Disk Full" is not an alert code such as DiskFull`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.field+"/"+tt.give, func(t *testing.T) {
@@ -493,7 +520,10 @@ func TestReadInventoryCSVFullRow(t *testing.T) {
 	}
 	in := strings.Join(header, ",") + "\n" +
 		`{0F8FAD5B-D9CB-469F-A165-70867728950E},"AP-01, Finance",SN1,Dell Inc.,Latitude 7440,WINDOWS,10.0.22631.4317,pro,X64,` +
-		`Hybrid-Joined,Company,co-managed,pilot-intune,intune,configmgr,2025-01-31T10:30:00+01:00,cloud-pc,FALSE,gpo,cdn,edge;teams,true` + "\n"
+		`Hybrid-Joined,Company,co-managed,pilot-intune,intune,configmgr,2025-01-31T10:30:00+01:00,cloud-pc,FALSE,gpo,cdn,edge;teams,true,` +
+		`{8E1D6E4B-0F4E-4C3F-9F57-3C7A0A6A2B11},"[ZTDId]:a1b2; [OrderID]:Kiosk ;[ZTDId]:a1b2;",Autopilot Kiosk,Kiosks,RegisteredDevice,MDM,` +
+		`0000000a-0000-0000-c000-000000000000,M365Managed;MDEJoined,False,` +
+		`Finance,,HQ` + strings.Repeat(",", 12) + `,DiskFull;SafeguardHold` + "\n"
 	got, rows, err := readAll(t, in)
 	if err != nil || rows != 1 || len(got) != 1 {
 		t.Fatalf("rows = %d, devices = %d, err = %v", rows, len(got), err)
@@ -506,6 +536,11 @@ func TestReadInventoryCSVFullRow(t *testing.T) {
 		LastCheckin: time.Date(2025, 1, 31, 9, 30, 0, 0, time.UTC), DeviceKind: "cloud-pc", AccountEnabled: false,
 		WUPolicySource: "gpo", OfficePolicySource: "cdn", UnreachableEndpoints: []string{"teams", "edge"},
 		InternetConnected: SignalTrue,
+		ObjectID:          "8e1d6e4b-0f4e-4c3f-9f57-3c7a0a6a2b11", PhysicalIDs: []string{"[ZTDId]:a1b2", "[OrderID]:Kiosk"},
+		EnrollmentProfileName: "Autopilot Kiosk", DeviceCategory: "Kiosks", ProfileType: "RegisteredDevice",
+		ManagementType: "MDM", ManagementAppID: "0000000a-0000-0000-c000-000000000000",
+		SystemLabels: []string{"M365Managed", "MDEJoined"}, IsRooted: SignalFalse,
+		ExtensionAttributes: &ExtensionAttributes{0: "Finance", 2: "HQ"}, UpdateAlerts: []string{"DiskFull", "SafeguardHold"},
 	}
 	if !reflect.DeepEqual(got[0], want) {
 		t.Errorf("device =\n %+v\nwant\n %+v", got[0], want)
@@ -854,6 +889,23 @@ func benchInventoryDevices(n int) []*Device {
 		}
 		if i%17 == 0 {
 			d.UnreachableEndpoints = []string{"teams", "defender"}
+		}
+		// The Entra properties as a directory sync fills them.
+		d.ObjectID = fmt.Sprintf("%08x-1111-4000-8000-%012x", i, i*31)
+		if i%2 == 0 {
+			d.PhysicalIDs = []string{fmt.Sprintf("[ZTDId]:%08x-2222-4000-8000-%012x", i, i), "[OrderID]:Kiosk"}
+			d.EnrollmentProfileName = "Autopilot user-driven"
+		}
+		if i%4 == 0 {
+			d.DeviceCategory, d.ProfileType, d.ManagementType = "Finance", "RegisteredDevice", "MDM"
+			d.ManagementAppID = "0000000a-0000-0000-c000-000000000000"
+			d.SystemLabels = []string{"M365Managed"}
+			d.SetExtensionAttribute(1, "Cost centre 42")
+			d.SetExtensionAttribute(15, "HQ")
+			d.IsRooted = SignalFalse
+		}
+		if i%23 == 0 {
+			d.UpdateAlerts = []string{"DiskFull", "PolicyConflict"}
 		}
 		out[i] = d
 	}

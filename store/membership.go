@@ -4,7 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 
 	"patchboard/store/rule"
 )
@@ -17,6 +20,14 @@ func (d *Device) RuleValue(p rule.Property) string {
 		return d.DisplayName
 	case rule.DeviceID:
 		return d.DeviceID
+	case rule.ObjectID:
+		// A device that no directory sync filled has no object ID of its
+		// own; its device ID stands in, so that every device has one and
+		// device.objectId -ne null selects them all, as in Entra ID.
+		if d.ObjectID == "" {
+			return d.DeviceID
+		}
+		return d.ObjectID
 	case rule.DeviceOSType:
 		// Entra reports Azure Virtual Desktop multi-session hosts with their
 		// own OS type, which is what the usual exclusion rules test.
@@ -53,10 +64,97 @@ func (d *Device) RuleValue(p rule.Property) string {
 			return "true"
 		}
 		return "false"
+	case rule.DeviceCategory:
+		return d.DeviceCategory
+	case rule.DeviceManagementAppID:
+		return d.ManagementAppID
+	case rule.EnrollmentProfileName:
+		return d.EnrollmentProfileName
+	case rule.IsRooted:
+		return d.IsRooted.String()
+	case rule.ManagementType:
+		return d.ManagementType
+	case rule.ProfileType:
+		return d.ProfileType
 	case rule.SerialNumber:
 		return d.SerialNumber
 	}
+	if n, ok := extensionAttributeNumber(p); ok {
+		return d.ExtensionAttribute(n)
+	}
 	return ""
+}
+
+// RuleValues returns the items of a collection property. A Device does not
+// know its groups: device.memberOf reads through a DeviceRow or memberView.
+func (d *Device) RuleValues(p rule.Property) []string {
+	switch p {
+	case rule.DevicePhysicalIDs:
+		return d.PhysicalIDs
+	case rule.SystemLabels:
+		return d.SystemLabels
+	}
+	return nil
+}
+
+// extensionAttributeNumber returns N of the property extensionAttributeN.
+func extensionAttributeNumber(p rule.Property) (int, bool) {
+	digits, ok := strings.CutPrefix(string(p), "extensionAttribute")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(digits)
+	return n, err == nil && n >= 1 && n <= NumExtensionAttributes
+}
+
+// RuleValues returns the items of a collection property; device.memberOf
+// reads the object IDs of the row's assigned groups, loaded with the
+// member_of column.
+func (r *DeviceRow) RuleValues(p rule.Property) []string {
+	if p == rule.MemberOf {
+		return r.MemberOf
+	}
+	return r.Device.RuleValues(p)
+}
+
+// memberView is a device with the object IDs of the assigned groups that
+// hold it, for rules that read device.memberOf.
+type memberView struct {
+	*Device
+	memberOf []string
+}
+
+func (v memberView) RuleValues(p rule.Property) []string {
+	if p == rule.MemberOf {
+		return v.memberOf
+	}
+	return v.Device.RuleValues(p)
+}
+
+// groupObjectID is the SQL of group g's object ID: the Entra object ID of a
+// mirrored group, else the one Patchboard gave it.
+const groupObjectID = `coalesce((SELECT dg.object_id FROM directory_groups dg WHERE dg.group_id = g.id), g.object_id)`
+
+// groupObjectIDsByDevice maps each device that is a direct member of an
+// assigned group to those groups' object IDs.
+func groupObjectIDsByDevice(ctx context.Context, q queryer) (map[int64][]string, error) {
+	rows, err := q.QueryContext(ctx, `
+		SELECT m.device_pk, `+groupObjectID+` FROM group_members m JOIN groups g ON g.id = m.group_id
+		WHERE m.device_pk IS NOT NULL`)
+	if err != nil {
+		return nil, fmt.Errorf("group memberships: %w", err)
+	}
+	defer rows.Close()
+	byDevice := make(map[int64][]string)
+	for rows.Next() {
+		var pk int64
+		var id string
+		if err := rows.Scan(&pk, &id); err != nil {
+			return nil, err
+		}
+		byDevice[pk] = append(byDevice[pk], id)
+	}
+	return byDevice, rows.Err()
 }
 
 // candidates is the expansion of the Device Registration group.
@@ -121,8 +219,14 @@ func expandRegistrationGroup(ctx context.Context, tx *sql.Tx, devices []*Device)
 				// failing every discovery.
 				continue
 			}
+			var memberOf map[int64][]string
+			if slices.Contains(r.Properties(), rule.MemberOf) {
+				if memberOf, err = groupObjectIDsByDevice(ctx, tx); err != nil {
+					return c, err
+				}
+			}
 			for _, d := range devices {
-				if _, ok := c.via[d.PK]; !ok && r.Match(d) {
+				if _, ok := c.via[d.PK]; !ok && r.Match(memberView{d, memberOf[d.PK]}) {
 					c.via[d.PK] = g.Name
 				}
 			}

@@ -1059,6 +1059,9 @@ func (s *Store) devicePage(ctx context.Context, v uint64, q DeviceQuery) (Device
 			row.sortValue = nil // reused by eachDevice
 			row.Reasons = append([]CheckID(nil), r.Reasons...)
 			row.UnreachableEndpoints = append([]string(nil), r.UnreachableEndpoints...)
+			row.PhysicalIDs = append([]string(nil), r.PhysicalIDs...)
+			row.SystemLabels = append([]string(nil), r.SystemLabels...)
+			row.UpdateAlerts = append([]string(nil), r.UpdateAlerts...)
 			page.Rows = append(page.Rows, row)
 			lastSort = append(lastSort[:0], r.sortValue.([]any)...)
 			return nil

@@ -1124,6 +1124,19 @@ func TestSearchIndexMigration(t *testing.T) {
 		PRAGMA user_version = 4;`); err != nil {
 		t.Fatal(err)
 	}
+	// Undo the later migrations that cannot run twice: 0030's columns,
+	// 0031's group object IDs and 0032's signal time.
+	undo := []string{`DROP TRIGGER groups_object_id`, `DROP INDEX groups_object_id`, `ALTER TABLE groups DROP COLUMN object_id`,
+		`ALTER TABLE devices DROP COLUMN signals_at`}
+	for _, c := range []string{"object_id", "physical_ids", "enrollment_profile_name", "device_category", "profile_type",
+		"management_type", "management_app_id", "system_labels", "is_rooted", "extension_attributes", "update_alerts"} {
+		undo = append(undo, `ALTER TABLE devices DROP COLUMN `+c)
+	}
+	for _, q := range undo {
+		if _, err := st.w.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
 	st.Close()
 	st, err = Open(ctx, path)
 	if err != nil {

@@ -12,6 +12,9 @@ const (
 	RoleIntuneAdmin   Role = "intune-admin"
 	RoleServiceAdmin  Role = "service-admin"
 	RoleServiceReader Role = "service-reader"
+	// RoleReporter is an API token role only: a script run on devices
+	// reports their readiness signals and can do nothing else.
+	RoleReporter Role = "reporter"
 )
 
 // Roles lists the assignable roles, most powerful first.
@@ -28,6 +31,8 @@ func (r Role) Label() string {
 		return "Service Administrator"
 	case RoleServiceReader:
 		return "Service Reader"
+	case RoleReporter:
+		return "Reporter"
 	}
 	return "No access"
 }
@@ -69,6 +74,9 @@ const (
 	PermViewAudit
 	// PermManage: users, roles, group owners, settings, API tokens.
 	PermManage
+	// PermReportSignals: report devices' readiness signals through the
+	// API. Only reporter tokens have it.
+	PermReportSignals
 )
 
 var permNames = map[Permission]string{
@@ -79,6 +87,7 @@ var permNames = map[Permission]string{
 	PermEditGroups:            "edit groups and import inventory",
 	PermViewAudit:             "view the audit log",
 	PermManage:                "manage users and settings",
+	PermReportSignals:         "report device signals",
 }
 
 // String names the permission for messages ("… needs permission to discover devices").

@@ -14,6 +14,9 @@ type storedCol struct {
 	name string
 	text bool
 	set  func(sc *deviceScanner, r *DeviceRow, c *cell)
+	// expr, when set, is the SQL computing a column the devices table
+	// does not hold; such a column is read only when named.
+	expr string
 }
 
 // cell is the scan destination of one column.
@@ -29,6 +32,21 @@ func textCol(name string, field func(r *DeviceRow) *string, shared bool) storedC
 			v = sc.in(v)
 		}
 		*field(r) = v
+	}}
+}
+
+// listCol is a ;-joined list column; its items are shared like enums
+// (labels and alert codes repeat across the fleet).
+func listCol(name string, field func(r *DeviceRow) *[]string) storedCol {
+	return storedCol{name: name, text: true, set: func(sc *deviceScanner, r *DeviceRow, c *cell) {
+		list := (*field(r))[:0]
+		for _, e := range splitList(c.s.String) {
+			list = append(list, sc.in(e))
+		}
+		if len(list) == 0 {
+			list = nil
+		}
+		*field(r) = list
 	}}
 }
 
@@ -57,16 +75,21 @@ var storedCols = []storedCol{
 	{name: "account_enabled", set: func(_ *deviceScanner, r *DeviceRow, c *cell) { r.AccountEnabled = c.i.Int64 != 0 }},
 	textCol("wu_policy_source", func(r *DeviceRow) *string { return &r.WUPolicySource }, true),
 	textCol("office_policy_source", func(r *DeviceRow) *string { return &r.OfficePolicySource }, true),
-	{name: "unreachable_endpoints", text: true, set: func(sc *deviceScanner, r *DeviceRow, c *cell) {
-		r.UnreachableEndpoints = r.UnreachableEndpoints[:0]
-		for _, e := range splitList(c.s.String) {
-			r.UnreachableEndpoints = append(r.UnreachableEndpoints, sc.in(e))
-		}
-		if len(r.UnreachableEndpoints) == 0 {
-			r.UnreachableEndpoints = nil
-		}
-	}},
+	listCol("unreachable_endpoints", func(r *DeviceRow) *[]string { return &r.UnreachableEndpoints }),
 	{name: "internet_connected", set: func(_ *deviceScanner, r *DeviceRow, c *cell) { r.InternetConnected = signalFromNull(c.i) }},
+	textCol("object_id", func(r *DeviceRow) *string { return &r.ObjectID }, false),
+	listCol("physical_ids", func(r *DeviceRow) *[]string { return &r.PhysicalIDs }),
+	textCol("enrollment_profile_name", func(r *DeviceRow) *string { return &r.EnrollmentProfileName }, true),
+	textCol("device_category", func(r *DeviceRow) *string { return &r.DeviceCategory }, true),
+	textCol("profile_type", func(r *DeviceRow) *string { return &r.ProfileType }, true),
+	textCol("management_type", func(r *DeviceRow) *string { return &r.ManagementType }, true),
+	textCol("management_app_id", func(r *DeviceRow) *string { return &r.ManagementAppID }, true),
+	listCol("system_labels", func(r *DeviceRow) *[]string { return &r.SystemLabels }),
+	{name: "is_rooted", set: func(_ *deviceScanner, r *DeviceRow, c *cell) { r.IsRooted = signalFromNull(c.i) }},
+	{name: "extension_attributes", text: true, set: func(_ *deviceScanner, r *DeviceRow, c *cell) {
+		r.ExtensionAttributes = unpackExtensionAttributes(c.s.String)
+	}},
+	listCol("update_alerts", func(r *DeviceRow) *[]string { return &r.UpdateAlerts }),
 	{name: "status", text: true, set: func(_ *deviceScanner, r *DeviceRow, c *cell) { r.Status = Status(c.s.String) }},
 	{name: "reasons", text: true, set: func(sc *deviceScanner, r *DeviceRow, c *cell) {
 		r.Reasons = r.Reasons[:0]
@@ -81,6 +104,9 @@ var storedCols = []storedCol{
 	{name: "registered_at", set: func(_ *deviceScanner, r *DeviceRow, c *cell) { r.RegisteredAt = fromUnix(c.i) }},
 	{name: "evaluated_at", set: func(_ *deviceScanner, r *DeviceRow, c *cell) { r.EvaluatedAt = fromUnix(c.i) }},
 	textCol("discovered_via", func(r *DeviceRow) *string { return &r.DiscoveredVia }, true),
+	{name: "member_of", text: true, set: func(_ *deviceScanner, r *DeviceRow, c *cell) { r.MemberOf = splitList(c.s.String) },
+		expr: `(SELECT group_concat(` + groupObjectID + `, ';') FROM group_members m JOIN groups g ON g.id = m.group_id
+			WHERE m.device_pk = d.id)`},
 }
 
 // deviceCols selects every stored column, in storedCols order.
@@ -109,12 +135,16 @@ func projectionOf(names []string) projection {
 	var p projection
 	var parts []string
 	for _, c := range storedCols {
-		if c.name == "id" || (names != nil && !want[c.name]) {
+		if c.name == "id" || (names != nil && !want[c.name]) || (names == nil && c.expr != "") {
 			continue
 		}
 		p.cols = append(p.cols, c)
 		// NULL travels as the empty string; for integers that is "not set".
-		parts = append(parts, "ifnull(d."+c.name+", '')")
+		if c.expr != "" {
+			parts = append(parts, "ifnull("+c.expr+", '')")
+		} else {
+			parts = append(parts, "ifnull(d."+c.name+", '')")
+		}
 	}
 	if len(parts) == 0 {
 		parts = []string{"''"}

@@ -41,14 +41,18 @@ const (
 
 // TokenRoles are the roles an API token may hold: a token acts as a Service
 // Administrator or a Service Reader, never with the rights to manage users,
-// settings or other tokens.
-var TokenRoles = []Role{RoleServiceAdmin, RoleServiceReader}
+// settings or other tokens, or as a Reporter, which only reports device
+// signals.
+var TokenRoles = []Role{RoleServiceAdmin, RoleServiceReader, RoleReporter}
 
 // tokenGrants is what each token role may do through the API. A service
 // admin token has no PermViewAudit: the audit log is not part of the API.
+// A reporter token is handed to every device (a script Intune runs), so it
+// may report signals and nothing else, not even read.
 var tokenGrants = map[Role][]Permission{
 	RoleServiceAdmin:  {PermView, PermDiscover, PermDeviceActions, PermEditGroups},
 	RoleServiceReader: {PermView},
+	RoleReporter:      {PermReportSignals},
 }
 
 // APIToken is a credential of the registration API. Its secret is not kept:
@@ -86,15 +90,13 @@ func (t APIToken) Can(p Permission) bool {
 
 // ParseTokenRole accepts the roles a token may hold (key or label).
 func ParseTokenRole(s string) (Role, error) {
-	r, err := ParseRole(s)
-	if err == nil {
-		for _, tr := range TokenRoles {
-			if r == tr {
-				return r, nil
-			}
+	s = strings.TrimSpace(s)
+	for _, r := range TokenRoles {
+		if strings.EqualFold(s, string(r)) || strings.EqualFold(s, r.Label()) {
+			return r, nil
 		}
 	}
-	return "", invalidf("token role %q is not one of service-admin, service-reader", strings.TrimSpace(s))
+	return "", invalidf("token role %q is not one of service-admin, service-reader, reporter", s)
 }
 
 // maxTokenName bounds a token's name, in characters.

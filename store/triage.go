@@ -203,7 +203,7 @@ func (s *Store) ruleFilterIDs(ctx context.Context, v uint64, src string) (string
 		}
 		var ids []int64
 		err = s.eachDirectoryDevice(ctx, ruleCols(r.Properties()), func(d *DeviceRow) {
-			if r.Match(&d.Device) {
+			if r.Match(d) {
 				ids = append(ids, d.PK)
 			}
 		})

@@ -221,6 +221,7 @@ func TestAPIRouteMatrix(t *testing.T) {
 	callers := []caller{
 		{name: "service-admin", role: store.RoleServiceAdmin, token: e.apiToken(t, "service-admin", store.RoleServiceAdmin)},
 		{name: "service-reader", role: store.RoleServiceReader, token: e.apiToken(t, "service-reader", store.RoleServiceReader)},
+		{name: "reporter", role: store.RoleReporter, token: e.apiToken(t, "reporter", store.RoleReporter)},
 		{name: "revoked", token: revoked},
 		{name: "unknown", token: store.TokenPrefix + strings.Repeat("A", 43)},
 		{name: "malformed", token: "not-a-token"},

@@ -280,6 +280,7 @@ func TestRulePreview(t *testing.T) {
 		{"and not AVD", `(device.displayName -contains "AP") -and (device.deviceOSType -ne "Windows 10 Enterprise for Virtual Desktops")`},
 		{"match", `device.serialNumber -match "^5CG"`},
 		{"nothing", `device.deviceId -eq "no such device"`},
+		{"entra syntax", `device.displayName contains 'AP' and not (device.objectId eq $null) and device.devicePhysicalIds -all (_ -ne "x")`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -313,6 +314,10 @@ func TestRulePreview(t *testing.T) {
 		{"end of rule", `device.displayName -eq`, "23", "unexpected end of rule", " "},
 		{"unknown property", `device.colour -eq "red"`, "1", `unknown property "device.colour"`, "d"},
 		{"too long", `device.displayName -eq "` + strings.Repeat("x", 3048) + `"`, "3073", "maximum is 3072", "\""},
+		// Issue 14: a Service Reader's pattern that took 34 s over 115,000
+		// devices is refused before it runs.
+		{"catastrophic regexp", `device.displayName -match "(?:.?){1000}Q"`, "27", "too complex to evaluate quickly", "\""},
+		{"lookahead", `device.displayName -match "^(?!AP)"`, "27", "lookahead and lookbehind", "\""},
 	}
 	for _, tt := range errs {
 		t.Run(tt.name, func(t *testing.T) {

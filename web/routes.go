@@ -149,5 +149,6 @@ func routes(h handlerSet) []Route {
 		{http.MethodPost, "/api/v1/rings/:ring/pause", store.PermDeviceActions, h.api.PauseRing},
 		{http.MethodPost, "/api/v1/rings/:ring/resume", store.PermDeviceActions, h.api.ResumeRing},
 		{http.MethodGet, "/api/v1/reports/quality", store.PermView, h.api.QualityReport},
+		{http.MethodPost, "/api/v1/signals", store.PermReportSignals, h.api.ReportSignals},
 	}
 }

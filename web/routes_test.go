@@ -34,6 +34,8 @@ func TestRolePermissions(t *testing.T) {
 		{store.PermEditGroups, [4]bool{yes, yes, yes, no}},
 		{store.PermViewAudit, [4]bool{yes, yes, yes, no}},
 		{store.PermManage, [4]bool{yes, no, no, no}},
+		// Only reporter API tokens report signals; no person does.
+		{store.PermReportSignals, [4]bool{no, no, no, no}},
 	}
 	roles := []store.Role{store.RoleGlobalAdmin, store.RoleIntuneAdmin, store.RoleServiceAdmin, store.RoleServiceReader}
 	if !slices.Equal(roles, store.Roles) {
@@ -170,6 +172,7 @@ func TestRouteTable(t *testing.T) {
 		"POST /api/v1/registrations":       store.PermDiscover,
 		"POST /api/v1/discovery":           store.PermDiscover,
 		"GET /api/v1/discovery/:run":       store.PermView,
+		"POST /api/v1/signals":             store.PermReportSignals,
 
 		"GET /imports":                  store.PermEditGroups,
 		"POST /imports/members/preview": store.PermEditGroups,

@@ -12,7 +12,7 @@ import (
 // output: scripts read it from there, and the note goes to standard error.
 func cmdTokenCreate(e *env, fs *flag.FlagSet, db *string) func([]string) error {
 	name := fs.String("name", "", "the token's name, shown in the token list and the audit log as token:NAME (required)")
-	role := fs.String("role", "", "service-admin or service-reader (required)")
+	role := fs.String("role", "", "service-admin, service-reader or reporter (required)")
 	return func(args []string) error {
 		if err := exactArgs(args, 0, "no arguments"); err != nil {
 			return err

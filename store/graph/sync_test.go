@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"patchboard/store"
 	"patchboard/store/graph"
@@ -85,6 +86,14 @@ func TestDeltaSync(t *testing.T) {
 	if _, err := tn.st.UpsertDevices(context.Background(), []*store.Device{&d}, "test", "test"); err != nil {
 		t.Fatal(err)
 	}
+	// And an update alert through the signals API's store method.
+	alerts, err := store.DecodeSignalsJSON(strings.NewReader(`[{"device_id": "`+d.DeviceID+`", "update_alerts": ["DiskFull"]}]`), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tn.st.ReportSignals(context.Background(), alerts, "test", time.Now()); err != nil {
+		t.Fatal(err)
+	}
 
 	deltaBefore := tn.srv.Requests("delta")
 	tn.addPC(11)
@@ -108,8 +117,9 @@ func TestDeltaSync(t *testing.T) {
 	if rec.DisplayName != "PC-RENAMED" || rec.SerialNumber != "SN000002" || rec.OSVersion != "10.0.22631.4317" {
 		t.Errorf("renamed device = %+v: the changed property must be merged into the rest", rec.Device)
 	}
-	if rec.WUPolicySource != "gpo" {
-		t.Errorf("wu_policy_source = %q after the sync, want the reported gpo kept", rec.WUPolicySource)
+	if rec.WUPolicySource != "gpo" || strings.Join(rec.UpdateAlerts, ";") != "DiskFull" {
+		t.Errorf("wu_policy_source = %q, update_alerts = %q after the sync, want the reported gpo and DiskFull kept",
+			rec.WUPolicySource, rec.UpdateAlerts)
 	}
 	if rec := tn.mustDevice(4); rec.JoinType != store.JoinHybridJoined {
 		t.Errorf("join type = %q, want hybrid-joined", rec.JoinType)

@@ -1,10 +1,7 @@
 package rule
 
 import (
-	"errors"
 	"fmt"
-	"regexp"
-	"regexp/syntax"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,8 +11,8 @@ import (
 
 // Parse parses a membership rule. Every rejection is a *SyntaxError with the
 // position and what was expected; for -match and -notMatch the pattern is
-// compiled here (as a case-insensitive, unanchored Go regular expression),
-// so Match cannot fail.
+// translated, checked and compiled here (see compileRegexp), so Match
+// cannot fail.
 func Parse(src string) (*Rule, error) {
 	if n := utf8.RuneCountInString(src); n > MaxLength {
 		return nil, &SyntaxError{Pos: MaxLength + 1,
@@ -50,6 +47,13 @@ func parse(src string) (*Rule, error) {
 	if t := p.peek(); t.kind != tEOF {
 		return nil, unexpected(t, "-and or -or")
 	}
+	// Entra ID evaluates memberOf apart from the other properties and
+	// refuses a rule that mixes them.
+	if p.memberOfPos > 0 && len(p.props) > 1 {
+		return nil, &SyntaxError{Pos: p.memberOfPos,
+			Msg: "device.memberOf cannot be combined with other properties in one rule, as in Entra ID; " +
+				"make a group of the memberOf conditions alone and nest it, or use a rule without memberOf"}
+	}
 	return &Rule{root: root, props: p.props}, nil
 }
 
@@ -58,10 +62,10 @@ type tokKind uint8
 
 const (
 	tEOF          tokKind = iota
-	tWord                 // device.displayName, true, null, any other bare word
-	tDash                 // a dash and letters: -eq, -and, -foo
-	tString               // a complete "…" literal
-	tUnterminated         // a " literal that reaches the end of the rule
+	tWord                 // device.displayName, true, null, $null, _, and, eq, any other bare word
+	tDash                 // a hyphen (or en dash) and letters: -eq, -and, -foo
+	tString               // a complete "…" or '…' literal
+	tUnterminated         // a literal that reaches the end of the rule
 	tLParen
 	tRParen
 	tLBrack
@@ -74,8 +78,17 @@ type token struct {
 	kind tokKind
 	pos  int    // 1-based character position
 	text string // source text
+	// name is a tWord's text, or a tDash's without its dash: what
+	// keywords and operators are compared with.
+	name string
 	val  string // unescaped value of a tString
+	// quote is the quote character of a tString or tUnterminated.
+	quote byte
 }
+
+// enDash is accepted as a hyphen: rules copied from web pages often carry
+// "–eq" where typography replaced the hyphen.
+const enDash = '\u2013'
 
 // lex splits src into tokens, ending with tEOF. It stops after the first
 // tUnterminated or tIllegal token: the parser cannot get past it, and any
@@ -100,14 +113,20 @@ func lex(src string) []token {
 		t := token{pos: startPos}
 		switch {
 		case r == '"':
-			t.kind, t.val, i, pos = lexString(src, i, pos)
-		case r == '-' && i+1 < len(src) && isLetter(src[i+1:]):
+			t.kind, t.val, i, pos = lexDoubleQuoted(src, i, pos)
+			t.quote = '"'
+		case r == '\'':
+			t.kind, t.val, i, pos = lexSingleQuoted(src, i, pos)
+			t.quote = '\''
+		case (r == '-' || r == enDash) && i+n < len(src) && isLetter(src[i+n:]):
 			t.kind = tDash
-			i, pos = i+1, pos+1
+			i, pos = i+n, pos+1
 			i, pos = skipWord(src, i, pos)
-		case isWordRune(r):
+			t.name = src[start+n : i]
+		case isWordRune(r) || r == '$' && i+1 < len(src) && isLetter(src[i+1:]):
 			t.kind = tWord
-			i, pos = skipWord(src, i, pos)
+			i, pos = skipWord(src, i+n, pos+1)
+			t.name = src[start:i]
 		default:
 			t.kind = punct(r)
 			i, pos = i+n, pos+1
@@ -120,35 +139,52 @@ func lex(src string) []token {
 	}
 }
 
-// lexString reads the literal starting at the quote src[i]. Only \" and \\
-// are escapes; any other backslash is kept as written, so regular
-// expressions such as "^AP\d+$" need no doubling.
-func lexString(src string, i, pos int) (kind tokKind, val string, end, endPos int) {
-	var b strings.Builder
+// lexDoubleQuoted reads the literal starting at the quote src[i]. `" is a
+// quote, as in PowerShell and Entra ID; every other character, a backslash
+// or a lone backtick included, stands for itself.
+func lexDoubleQuoted(src string, i, pos int) (kind tokKind, val string, end, endPos int) {
 	i, pos = i+1, pos+1
 	start := i
 	escaped := false
 	for i < len(src) {
-		c := src[i]
 		switch {
-		case c == '"':
-			if !escaped {
-				return tString, src[start:i], i + 1, pos + 1
+		case src[i] == '"':
+			val = src[start:i]
+			if escaped {
+				val = strings.ReplaceAll(val, "`\"", `"`)
 			}
-			return tString, b.String(), i + 1, pos + 1
-		case c == '\\' && i+1 < len(src) && (src[i+1] == '"' || src[i+1] == '\\'):
-			if !escaped {
-				escaped = true
-				b.WriteString(src[start:i])
-			}
-			b.WriteByte(src[i+1])
+			return tString, val, i + 1, pos + 1
+		case src[i] == '`' && i+1 < len(src) && src[i+1] == '"':
+			escaped = true
 			i, pos = i+2, pos+2
 			continue
 		}
 		_, n := utf8.DecodeRuneInString(src[i:])
-		if escaped {
-			b.WriteString(src[i : i+n])
+		i, pos = i+n, pos+1
+	}
+	return tUnterminated, "", i, pos
+}
+
+// lexSingleQuoted reads the literal starting at the quote src[i]; a doubled
+// single quote inside it is one quote.
+func lexSingleQuoted(src string, i, pos int) (kind tokKind, val string, end, endPos int) {
+	i, pos = i+1, pos+1
+	start := i
+	doubled := false
+	for i < len(src) {
+		if src[i] == '\'' {
+			if i+1 < len(src) && src[i+1] == '\'' {
+				doubled = true
+				i, pos = i+2, pos+2
+				continue
+			}
+			val = src[start:i]
+			if doubled {
+				val = strings.ReplaceAll(val, "''", "'")
+			}
+			return tString, val, i + 1, pos + 1
 		}
+		_, n := utf8.DecodeRuneInString(src[i:])
 		i, pos = i+n, pos+1
 	}
 	return tUnterminated, "", i, pos
@@ -190,20 +226,25 @@ func skipWord(src string, i, pos int) (int, int) {
 	return i, pos
 }
 
-// parser is a recursive-descent parser over the grammar
+// parser is a recursive-descent parser over the grammar (every keyword and
+// operator with or without its hyphen)
 //
 //	or      = and { "-or" and }
 //	and     = unary { "-and" unary }
 //	unary   = "-not" primary | primary
-//	primary = "(" or ")" | comparison
-//	compare = "device." property operator ( string | "[" string { "," string } "]" | true | false )
+//	primary = "(" or ")" | compare
+//	compare = "device." property ( operator value | ("-any" | "-all") ( "(" item ")" | item ) )
+//	item    = ( "_" | "group.objectId" ) operator value
+//	value   = string | "[" string { "," string } "]" | true | false | null | $null
 type parser struct {
 	toks  []token
 	i     int
 	props []Property
-	// regexpSize sums the sizes of the rule's patterns so far; the sum is
-	// bounded by maxRegexpSize, because Match runs every pattern.
-	regexpSize int
+	// memberOfPos is where device.memberOf first appears, 0 if nowhere.
+	memberOfPos int
+	// regexpCost sums the costs of the rule's patterns so far; the sum is
+	// bounded, because Match runs every pattern (see compileRegexp).
+	regexpCost regexpCost
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
@@ -216,9 +257,10 @@ func (p *parser) next() token {
 	return t
 }
 
-// isDash reports whether t is the dashed keyword word, ignoring case.
-func isDash(t token, word string) bool {
-	return t.kind == tDash && strings.EqualFold(t.text, word)
+// isKeyword reports whether t is the keyword word (without hyphen), written
+// with or without its hyphen, ignoring case.
+func isKeyword(t token, word string) bool {
+	return (t.kind == tDash || t.kind == tWord) && strings.EqualFold(t.name, word)
 }
 
 func (p *parser) parseOr() (node, error) {
@@ -227,7 +269,7 @@ func (p *parser) parseOr() (node, error) {
 		return nil, err
 	}
 	var or orNode
-	for isDash(p.peek(), "-or") {
+	for isKeyword(p.peek(), "or") {
 		p.next()
 		y, err := p.parseAnd()
 		if err != nil {
@@ -250,7 +292,7 @@ func (p *parser) parseAnd() (node, error) {
 		return nil, err
 	}
 	var and andNode
-	for isDash(p.peek(), "-and") {
+	for isKeyword(p.peek(), "and") {
 		p.next()
 		y, err := p.parseUnary()
 		if err != nil {
@@ -278,7 +320,7 @@ func appendFlat[N orNode | andNode](list N, x node) N {
 }
 
 func (p *parser) parseUnary() (node, error) {
-	if !isDash(p.peek(), "-not") {
+	if !isKeyword(p.peek(), "not") {
 		return p.parsePrimary(`a property such as device.displayName or "("`)
 	}
 	p.next()
@@ -292,8 +334,8 @@ func (p *parser) parseUnary() (node, error) {
 }
 
 func (p *parser) parsePrimary(want string) (node, error) {
-	switch t := p.peek(); t.kind {
-	case tLParen:
+	switch t := p.peek(); {
+	case t.kind == tLParen:
 		p.next()
 		x, err := p.parseOr()
 		if err != nil {
@@ -308,7 +350,7 @@ func (p *parser) parsePrimary(want string) (node, error) {
 		default:
 			return nil, unexpected(t, `-and, -or or ")"`)
 		}
-	case tWord:
+	case t.kind == tWord && !isKeyword(t, "not") && !isKeyword(t, "and") && !isKeyword(t, "or"):
 		return p.parseComparison()
 	default:
 		return nil, unexpected(t, want)
@@ -324,55 +366,129 @@ func (p *parser) parseComparison() (node, error) {
 	if !slices.Contains(p.props, prop) {
 		p.props = append(p.props, prop)
 	}
+	if prop == MemberOf && p.memberOfPos == 0 {
+		p.memberOfPos = pt.pos
+	}
+	c := &comparison{prop: prop}
 
 	ot := p.peek()
-	o, ok := operator(ot.text)
-	if ot.kind != tDash || !ok {
+	if isKeyword(ot, "any") || isKeyword(ot, "all") {
+		return c, p.parseQuantified(c)
+	}
+	o, ok := operator(ot)
+	if !ok {
 		return nil, unexpectedOperator(ot)
 	}
+	if prop == MemberOf {
+		return nil, &SyntaxError{Pos: ot.pos,
+			Msg: `device.memberOf takes -any or -all, as in device.memberOf -any (group.objectId -in ["…"])`}
+	}
 	p.next()
-	c := &comparison{prop: prop, op: o}
+	c.op = o
+	return c, p.parseValue(c, ot)
+}
 
-	switch {
-	case prop == AccountEnabled:
-		if o.positive() != opEq {
-			return nil, &SyntaxError{Pos: ot.pos,
-				Msg: fmt.Sprintf("device.accountEnabled takes only -eq or -ne, found %q", ot.text)}
+// parseQuantified reads `-any (item op value)` or `-all …`, the
+// parentheses optional, as Microsoft's examples write it both ways.
+func (p *parser) parseQuantified(c *comparison) error {
+	qt := p.next()
+	if c.prop.Kind() != KindCollection {
+		return &SyntaxError{Pos: qt.pos, Msg: fmt.Sprintf(
+			"%s applies only to the collections device.devicePhysicalIds, device.systemLabels and device.memberOf; device.%s is a single value",
+			canonicalKeyword(qt), c.prop)}
+	}
+	c.quant = quantAny
+	if isKeyword(qt, "all") {
+		c.quant = quantAll
+	}
+	paren := p.peek().kind == tLParen
+	if paren {
+		p.next()
+	}
+	item := itemName(c.prop)
+	it := p.next()
+	if it.kind != tWord || !strings.EqualFold(it.text, item) {
+		return unexpected(it, fmt.Sprintf("%s, the item of device.%s, after %s", item, c.prop, canonicalKeyword(qt)))
+	}
+	ot := p.peek()
+	o, ok := operator(ot)
+	if !ok {
+		return unexpectedOperator(ot)
+	}
+	p.next()
+	c.op = o
+	if err := p.parseValue(c, ot); err != nil {
+		return err
+	}
+	if paren {
+		if t := p.next(); t.kind != tRParen {
+			return unexpected(t, `")"`)
 		}
-		vt := p.next()
+	}
+	return nil
+}
+
+// parseValue reads the value of c after its operator token ot.
+func (p *parser) parseValue(c *comparison, ot token) error {
+	vt := p.peek()
+	if isNull(vt) {
+		p.next()
+		if c.op.positive() != opEq {
+			return &SyntaxError{Pos: vt.pos, Msg: fmt.Sprintf("null can be compared only with -eq or -ne, found %s", c.op)}
+		}
+		c.null = true
+		return nil
+	}
+	switch {
+	case c.prop.Kind() == KindBool:
+		if c.op.positive() != opEq {
+			return &SyntaxError{Pos: ot.pos,
+				Msg: fmt.Sprintf("device.%s takes only -eq or -ne, found %q", c.prop, ot.text)}
+		}
+		p.next()
 		if vt.kind != tWord && vt.kind != tString {
-			return nil, unexpected(vt, "true or false")
+			return unexpected(vt, "true or false")
 		}
 		v := strings.ToLower(vt.text)
 		if vt.kind == tString {
 			v = strings.ToLower(vt.val)
 		}
 		if v != "true" && v != "false" {
-			return nil, &SyntaxError{Pos: vt.pos,
-				Msg: fmt.Sprintf("expected true or false for device.accountEnabled, found %s", describe(vt))}
+			return &SyntaxError{Pos: vt.pos,
+				Msg: fmt.Sprintf("expected true or false for device.%s, found %s", c.prop, describe(vt))}
 		}
 		c.vals = []string{v}
-	case o.takesList():
-		vals, err := p.parseList(o)
+	case c.op.takesList():
+		vals, err := p.parseList(c.op)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		c.vals = vals
 	default:
-		vt := p.next()
+		p.next()
 		if vt.kind != tString {
-			return nil, unexpectedValue(vt)
+			return unexpectedValue(vt)
 		}
 		c.vals = []string{vt.val}
-		if o.positive() == opMatch {
-			re, err := p.compileRegexp(vt.val)
+		if c.op.positive() == opMatch {
+			re, cost, err := compileRegexp(vt.val)
+			if err == nil {
+				p.regexpCost = p.regexpCost.add(cost)
+				err = p.regexpCost.check()
+			}
 			if err != nil {
-				return nil, &SyntaxError{Pos: vt.pos, Msg: err.Error()}
+				return &SyntaxError{Pos: vt.pos, Msg: err.Error()}
 			}
 			c.re = re
 		}
 	}
-	return c, nil
+	return nil
+}
+
+// isNull reports whether t is null or $null (PowerShell's spelling, which
+// Microsoft's examples use too).
+func isNull(t token) bool {
+	return t.kind == tWord && (strings.EqualFold(t.text, "null") || strings.EqualFold(t.text, "$null"))
 }
 
 func (p *parser) parseList(o op) ([]string, error) {
@@ -401,56 +517,8 @@ func (p *parser) parseList(o op) ([]string, error) {
 	}
 }
 
-// compileRegexp compiles a -match pattern case-insensitively. The pattern is
-// checked on its own first so the error quotes what the user wrote, not
-// the (?i) prefix added here.
-func (p *parser) compileRegexp(pattern string) (*regexp.Regexp, error) {
-	tree, err := syntax.Parse(pattern, syntax.Perl)
-	if err != nil {
-		var se *syntax.Error
-		if errors.As(err, &se) {
-			return nil, fmt.Errorf("invalid regular expression: %s: %q", se.Code, se.Expr)
-		}
-		return nil, fmt.Errorf("invalid regular expression: %v", err)
-	}
-	p.regexpSize += regexpSize(tree)
-	if p.regexpSize > maxRegexpSize {
-		return nil, errors.New("regular expression is too complex; use fewer patterns or smaller repetition counts such as {3,5}")
-	}
-	re, err := regexp.Compile("(?i)" + pattern)
-	if err != nil {
-		return nil, fmt.Errorf("invalid regular expression: %v", err)
-	}
-	return re, nil
-}
-
-// maxRegexpSize bounds the compiled size of a rule's -match patterns
-// together. Counted repetitions multiply (a{1000}a{1000}… fits in a short
-// rule but compiles to hundreds of thousands of instructions, taking seconds
-// to compile and making every Match slow); realistic patterns are a few dozen.
-const maxRegexpSize = 10_000
-
-// regexpSize estimates the number of instructions re compiles to, stopping
-// early once it exceeds maxRegexpSize.
-func regexpSize(re *syntax.Regexp) int {
-	n := 1
-	for _, sub := range re.Sub {
-		n += regexpSize(sub)
-		if n > maxRegexpSize {
-			return n
-		}
-	}
-	if re.Op == syntax.OpRepeat {
-		times := max(re.Max, re.Min, 1)
-		if n > maxRegexpSize/times {
-			return maxRegexpSize + 1
-		}
-		n *= times
-	}
-	return n
-}
-
-// property resolves a device.<name> token.
+// property resolves a device.<name> token. Names are compared as Entra
+// compares them: ignoring case, "device." included.
 func property(t token) (Property, error) {
 	name, ok := cutPrefixFold(t.text, "device.")
 	if ok {
@@ -467,20 +535,28 @@ func property(t token) (Property, error) {
 					Msg: fmt.Sprintf(`expected a property such as device.displayName, found %q; write "device.%s"`, t.text, p)}
 			}
 		}
-		if kw := keywordHint(t.text); kw != "" {
-			return "", &SyntaxError{Pos: t.pos,
-				Msg: fmt.Sprintf(`expected a property such as device.displayName or "(", found %q; write %q`, t.text, kw)}
-		}
 		return "", &SyntaxError{Pos: t.pos,
 			Msg: fmt.Sprintf(`expected a property such as device.displayName or "(", found %q`, t.text)}
 	}
-	names := make([]string, len(Properties))
-	for i, p := range Properties {
-		names[i] = "device." + string(p)
-	}
 	return "", &SyntaxError{Pos: t.pos,
-		Msg: fmt.Sprintf("unknown property %q; allowed properties are %s", t.text, strings.Join(names, ", "))}
+		Msg: fmt.Sprintf("unknown property %q; the device properties are %s", t.text, knownProperties)}
 }
+
+// knownProperties lists the properties for error messages, the fifteen
+// extension attributes as one range.
+var knownProperties = func() string {
+	var names []string
+	for _, p := range Properties {
+		switch {
+		case p == ExtensionAttribute(1):
+			names = append(names, "device.extensionAttribute1 to device.extensionAttribute15")
+		case strings.HasPrefix(string(p), "extensionAttribute"):
+		default:
+			names = append(names, "device."+string(p))
+		}
+	}
+	return strings.Join(names, ", ")
+}()
 
 func cutPrefixFold(s, prefix string) (string, bool) {
 	if len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) {
@@ -489,43 +565,48 @@ func cutPrefixFold(s, prefix string) (string, bool) {
 	return s, false
 }
 
-// operator looks up a comparison operator, ignoring case.
-func operator(text string) (op, bool) {
+// operator looks up a comparison operator written with or without its
+// hyphen, ignoring case.
+func operator(t token) (op, bool) {
+	if t.kind != tDash && t.kind != tWord {
+		return 0, false
+	}
 	for o, name := range opNames {
-		if strings.EqualFold(text, name) {
+		if strings.EqualFold(t.name, name[1:]) {
 			return op(o), true
 		}
 	}
 	return 0, false
 }
 
+// canonicalKeyword spells a dashed or bare keyword token with its hyphen.
+func canonicalKeyword(t token) string { return "-" + strings.ToLower(t.name) }
+
 // unexpectedOperator explains a token where a comparison operator belongs.
 func unexpectedOperator(t token) error {
 	const want = "a comparison operator such as -eq"
-	if t.kind != tDash || isDash(t, "-and") || isDash(t, "-or") || isDash(t, "-not") {
+	if t.kind != tDash && t.kind != tWord || isKeyword(t, "and") || isKeyword(t, "or") || isKeyword(t, "not") {
 		return unexpected(t, want)
 	}
-	msg := fmt.Sprintf("unknown operator %q; expected one of %s", t.text, strings.Join(opNames[:], " "))
-	switch strings.ToLower(t.text) {
-	case "-like", "-notlike":
+	msg := fmt.Sprintf("unknown operator %q; expected one of %s, or -any or -all for a collection",
+		t.text, strings.Join(opNames[:], " "))
+	switch strings.ToLower(t.name) {
+	case "like", "notlike":
 		msg = fmt.Sprintf("%s is not supported; use -startsWith, -contains or -match instead", t.text)
-	case "-any", "-all":
-		msg = fmt.Sprintf("%s is not supported: no device property of a rule is a collection", t.text)
+	case "ge", "gt", "le", "lt":
+		msg = fmt.Sprintf("%s is not supported for device properties; use -startsWith, -in or -match instead", t.text)
 	}
 	return &SyntaxError{Pos: t.pos, Msg: msg}
 }
 
 // unexpectedValue explains a token where a string literal belongs.
 func unexpectedValue(t token) error {
-	const want = "a string in double quotes"
+	const want = "a string in quotes"
 	if t.kind == tWord {
 		switch strings.ToLower(t.text) {
-		case "null":
-			return &SyntaxError{Pos: t.pos,
-				Msg: `null is not supported; to test for an empty value compare with "" (for example -eq "")`}
 		case "true", "false":
 			return &SyntaxError{Pos: t.pos,
-				Msg: fmt.Sprintf(`expected a string in double quotes, found %s; only device.accountEnabled takes true or false without quotes`, t.text)}
+				Msg: fmt.Sprintf(`expected a string in quotes, found %s; only device.accountEnabled and device.isRooted take true or false`, t.text)}
 		}
 	}
 	return unexpected(t, want)
@@ -537,15 +618,9 @@ func unexpected(t token, want string) error {
 	case tEOF:
 		return &SyntaxError{Pos: t.pos, Msg: "unexpected end of rule; expected " + want}
 	case tUnterminated:
-		return &SyntaxError{Pos: t.pos, Msg: `unterminated string; expected a closing "`}
+		return &SyntaxError{Pos: t.pos, Msg: fmt.Sprintf(`unterminated string; expected a closing %c`, t.quote)}
 	}
-	msg := fmt.Sprintf("expected %s, found %s", want, describe(t))
-	if t.kind == tWord {
-		if kw := keywordHint(t.text); kw != "" {
-			msg += fmt.Sprintf("; write %q", kw)
-		}
-	}
-	return &SyntaxError{Pos: t.pos, Msg: msg}
+	return &SyntaxError{Pos: t.pos, Msg: fmt.Sprintf("expected %s, found %s", want, describe(t))}
 }
 
 // describe quotes a token for an error message, shortening long strings.
@@ -562,18 +637,4 @@ func describe(t token) string {
 	default:
 		return strconv.Quote(t.text)
 	}
-}
-
-// keywordHint returns the dashed keyword a bare word was probably meant to
-// be ("and" → "-and"), or "".
-func keywordHint(word string) string {
-	for _, kw := range []string{"-and", "-or", "-not"} {
-		if strings.EqualFold(word, kw[1:]) {
-			return kw
-		}
-	}
-	if o, ok := operator("-" + word); ok {
-		return o.String()
-	}
-	return ""
 }

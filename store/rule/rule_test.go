@@ -8,10 +8,18 @@ import (
 	"testing"
 )
 
-// device is a Subject backed by a map; absent properties read "".
+// device is a Subject backed by a map; absent properties read "", and a
+// collection's items are ;-separated.
 type device map[Property]string
 
 func (d device) RuleValue(p Property) string { return d[p] }
+
+func (d device) RuleValues(p Property) []string {
+	if d[p] == "" {
+		return nil
+	}
+	return strings.Split(d[p], ";")
+}
 
 const specExample = `(device.displayName -contains "AP") -and (device.deviceOSType -ne "Windows 10 Enterprise for Virtual Desktops")`
 
@@ -60,10 +68,23 @@ func TestParseCanonical(t *testing.T) {
 		{"no spaces around punctuation", `(device.displayName -eq"a")-and(device.deviceModel -eq "b")`, a + ` -and ` + b},
 		{"list spacing normalised", `device.deviceModel -in [ "a" , "B","c" ]`, `device.deviceModel -in ["a","B","c"]`},
 		{"notIn", `device.deviceModel -notIn ["a"]`, `device.deviceModel -notIn ["a"]`},
-		{"escaped quote and backslash", `device.displayName -eq "say \"hi\" \\ bye"`, `device.displayName -eq "say \"hi\" \ bye"`},
-		{"doubled backslash before a quote", `device.displayName -eq "a\\\"b"`, `device.displayName -eq "a\\\"b"`},
-		{"other backslashes kept as written", `device.displayName -match "^AP\d+\.corp$"`, `device.displayName -match "^AP\d+\.corp$"`},
-		{"trailing backslash escaped", `device.displayName -endsWith "a\\"`, `device.displayName -endsWith "a\\"`},
+		{"backtick-escaped quote", "device.displayName -eq \"say `\"hi`\" \\ bye\"", "device.displayName -eq \"say `\"hi`\" \\ bye\""},
+		{"lone backtick kept", "device.displayName -eq \"a`b\"", "device.displayName -eq \"a`b\""},
+		{"backslashes are ordinary", `device.displayName -match "^AP\d+\.corp\\$"`, `device.displayName -match "^AP\d+\.corp\\$"`},
+		{"trailing backslash", `device.displayName -endsWith "a\"`, `device.displayName -endsWith "a\"`},
+		{"single quotes", `device.displayName -eq 'it''s "x"'`, "device.displayName -eq \"it's `\"x`\"\""},
+		{"single quotes in a list", `device.deviceModel -in ['a', "b"]`, `device.deviceModel -in ["a","b"]`},
+		{"trailing backtick in single quotes", "device.displayName -eq 'a`'", "device.displayName -eq 'a`'"},
+		{"operators and keywords without hyphens", `device.displayName eq "a" and not device.deviceModel startsWith "b" or device.serialNumber notIn ["c"]`,
+			`(device.displayName -eq "a" -and -not device.deviceModel -startsWith "b") -or device.serialNumber -notIn ["c"]`},
+		{"en dash as hyphen", "device.displayName \u2013ne \"a\"", `device.displayName -ne "a"`},
+		{"null and $null", `device.objectId -ne null -and device.deviceCategory -eq $NULL`, `device.objectId -ne null -and device.deviceCategory -eq null`},
+		{"any with parentheses", `device.devicePhysicalIDs -ANY (_ -startsWith "[ZTDId]")`, `device.devicePhysicalIds -any (_ -startsWith "[ZTDId]")`},
+		{"any without parentheses", `device.devicePhysicalIds any _ eq "[OrderID]:Kiosk"`, `device.devicePhysicalIds -any (_ -eq "[OrderID]:Kiosk")`},
+		{"all", `device.systemLabels -all (_ -contains "Managed")`, `device.systemLabels -all (_ -contains "Managed")`},
+		{"memberOf", `device.memberOf -any (group.objectId -in ['0a1b2c3d-0000-4000-8000-000000000001'])`, `device.memberOf -any (group.objectId -in ["0a1b2c3d-0000-4000-8000-000000000001"])`},
+		{"isRooted", `device.isRooted -eq "TRUE"`, `device.isRooted -eq true`},
+		{"extension attribute", `device.extensionattribute15 -eq "x"`, `device.extensionAttribute15 -eq "x"`},
 		{"empty string", `device.serialNumber -eq ""`, `device.serialNumber -eq ""`},
 		{"bare true", `device.accountEnabled -eq TRUE`, `device.accountEnabled -eq true`},
 		{"quoted false", `device.accountEnabled -ne "False"`, `device.accountEnabled -ne false`},
@@ -143,8 +164,9 @@ func TestMatch(t *testing.T) {
 		{"accountEnabled false", `device.accountEnabled -eq true`, avd, false},
 		{"accountEnabled ne", `device.accountEnabled -ne true`, avd, true},
 		{"accountEnabled quoted", `device.accountEnabled -eq "False"`, avd, true},
-		{"escaped quote", `device.displayName -eq "a \"b\""`, device{DisplayName: `A "B"`}, true},
-		{"escaped backslash", `device.displayName -eq "a\\b"`, device{DisplayName: `a\b`}, true},
+		{"escaped quote", "device.displayName -eq \"a `\"b`\"\"", device{DisplayName: `A "B"`}, true},
+		{"single-quoted quote", `device.displayName -eq 'o''brien'`, device{DisplayName: `O'Brien`}, true},
+		{"backslash is ordinary", `device.displayName -eq "a\\b"`, device{DisplayName: `a\\b`}, true},
 		{"unicode case folding", `device.displayName -eq "ÄRZTE"`, device{DisplayName: "ärzte"}, true},
 		{"kelvin sign startsWith", `device.displayName -startsWith "KI"`, kelvin, true},
 		{"kelvin sign contains", `device.displayName -contains "kio"`, kelvin, true},
@@ -178,9 +200,14 @@ func TestMatch(t *testing.T) {
 }
 
 func TestParseErrors(t *testing.T) {
-	allowed := "device.displayName, device.deviceId, device.deviceOSType, device.deviceOSVersion, " +
+	allowed := "device.displayName, device.deviceId, device.objectId, device.deviceOSType, device.deviceOSVersion, " +
 		"device.deviceManufacturer, device.deviceModel, device.deviceOwnership, device.deviceTrustType, " +
-		"device.accountEnabled, device.serialNumber"
+		"device.accountEnabled, device.deviceCategory, device.deviceManagementAppId, device.devicePhysicalIds, " +
+		"device.enrollmentProfileName, device.extensionAttribute1 to device.extensionAttribute15, device.isRooted, " +
+		"device.managementType, device.memberOf, device.profileType, device.systemLabels, device.serialNumber"
+	const ops = "-eq -ne -startsWith -notStartsWith -endsWith -notEndsWith -contains -notContains -match -notMatch -in -notIn, or -any or -all for a collection"
+	const tooComplex = "regular expression is too complex to evaluate quickly over the directory; " +
+		"use fewer patterns, fewer optional or repeated parts (such as .* or (.?){n}), or -startsWith, -contains and -in instead"
 	tests := []struct {
 		name    string
 		give    string
@@ -194,30 +221,40 @@ func TestParseErrors(t *testing.T) {
 		{"operand missing at end", `device.displayName -eq "a" -and`, 32, `unexpected end of rule; expected a property such as device.displayName or "("`},
 		{"operand is punctuation", `()`, 2, `expected a property such as device.displayName or "(", found ")"`},
 		{"operand is a string", `"a" -eq "b"`, 1, `expected a property such as device.displayName or "(", found the string "a"`},
-		{"bare keyword", `not device.displayName -eq "a"`, 1, `expected a property such as device.displayName or "(", found "not"; write "-not"`},
 		{"property without device prefix", `displayName -eq "a"`, 1, `expected a property such as device.displayName, found "displayName"; write "device.displayName"`},
-		{"unknown property", `device.extensionAttribute1 -eq "a"`, 1, `unknown property "device.extensionAttribute1"; allowed properties are ` + allowed},
-		{"user property", `user.department -eq "a"`, 1, `unknown property "user.department"; allowed properties are ` + allowed},
+		{"unknown property", `device.extensionAttribute16 -eq "a"`, 1, `unknown property "device.extensionAttribute16"; the device properties are ` + allowed},
+		{"user property", `user.department -eq "a"`, 1, `unknown property "user.department"; the device properties are ` + allowed},
+		{"operating system property of filters", `device.operatingSystem -eq "Windows"`, 1, `unknown property "device.operatingSystem"; the device properties are ` + allowed},
 		{"double not", `-not -not device.displayName -eq "a"`, 6, `expected "(" or a property such as device.displayName after -not, found "-not"`},
 		{"not at end", `-not`, 5, `unexpected end of rule; expected "(" or a property such as device.displayName after -not`},
 
 		{"operator missing at end", `device.displayName`, 19, `unexpected end of rule; expected a comparison operator such as -eq`},
-		{"operator is a word", `device.displayName foo "a"`, 20, `expected a comparison operator such as -eq, found "foo"`},
-		{"operator without dash", `device.displayName eq "a"`, 20, `expected a comparison operator such as -eq, found "eq"; write "-eq"`},
+		{"operator is a word", `device.displayName foo "a"`, 20, `unknown operator "foo"; expected one of ` + ops},
 		{"operator is a keyword", `device.displayName -and "a"`, 20, `expected a comparison operator such as -eq, found "-and"`},
-		{"unknown operator", `device.displayName -equals "a"`, 20, `unknown operator "-equals"; expected one of -eq -ne -startsWith -notStartsWith -endsWith -notEndsWith -contains -notContains -match -notMatch -in -notIn`},
+		{"unknown operator", `device.displayName -equals "a"`, 20, `unknown operator "-equals"; expected one of ` + ops},
 		{"like", `device.displayName -like "a*"`, 20, `-like is not supported; use -startsWith, -contains or -match instead`},
-		{"any", `device.displayName -any "a"`, 20, `-any is not supported: no device property of a rule is a collection`},
+		{"greater than", `device.deviceOSVersion -ge "10.0.22000"`, 24, `-ge is not supported for device properties; use -startsWith, -in or -match instead`},
+		{"any on a single value", `device.displayName -any (_ -eq "a")`, 20, `-any applies only to the collections device.devicePhysicalIds, device.systemLabels and device.memberOf; device.displayName is a single value`},
+		{"all without hyphen on a single value", `device.displayName all (_ -eq "a")`, 20, `-all applies only to the collections device.devicePhysicalIds, device.systemLabels and device.memberOf; device.displayName is a single value`},
+		{"any without the item", `device.devicePhysicalIds -any (-eq "a")`, 32, `expected _, the item of device.devicePhysicalIds, after -any, found "-eq"`},
+		{"any with the wrong item", `device.devicePhysicalIds -any (x -eq "a")`, 32, `expected _, the item of device.devicePhysicalIds, after -any, found "x"`},
+		{"memberOf item", `device.memberOf -any (_ -eq "a")`, 23, `expected group.objectId, the item of device.memberOf, after -any, found "_"`},
+		{"memberOf without any", `device.memberOf -eq "a"`, 17, `device.memberOf takes -any or -all, as in device.memberOf -any (group.objectId -in ["…"])`},
+		{"memberOf with other properties", `device.displayName -eq "a" -and device.memberOf -any (group.objectId -eq "b")`, 33, `device.memberOf cannot be combined with other properties in one rule, as in Entra ID; make a group of the memberOf conditions alone and nest it, or use a rule without memberOf`},
+		{"any unclosed", `device.systemLabels -any (_ -eq "a"`, 36, `unexpected end of rule; expected ")"`},
+		{"null with contains", `device.displayName -contains null`, 30, `null can be compared only with -eq or -ne, found -contains`},
+		{"isRooted operator", `device.isRooted -startsWith "t"`, 17, `device.isRooted takes only -eq or -ne, found "-startsWith"`},
+		{"isRooted value", `device.isRooted -eq "rooted"`, 21, `expected true or false for device.isRooted, found the string "rooted"`},
 		{"lone dash", `device.displayName - eq "a"`, 20, `expected a comparison operator such as -eq, found character "-"`},
 
-		{"value missing at end", `device.displayName -eq`, 23, `unexpected end of rule; expected a string in double quotes`},
-		{"value unquoted", `device.displayName -eq AP`, 24, `expected a string in double quotes, found "AP"`},
-		{"value is a list", `device.displayName -eq ["a"]`, 24, `expected a string in double quotes, found "["`},
+		{"value missing at end", `device.displayName -eq`, 23, `unexpected end of rule; expected a string in quotes`},
+		{"value unquoted", `device.displayName -eq AP`, 24, `expected a string in quotes, found "AP"`},
+		{"value is a list", `device.displayName -eq ["a"]`, 24, `expected a string in quotes, found "["`},
 		{"unterminated string", `device.displayName -eq "AP`, 24, `unterminated string; expected a closing "`},
-		{"unterminated after escaped quote", `device.displayName -eq "a\"`, 24, `unterminated string; expected a closing "`},
+		{"unterminated after escaped quote", "device.displayName -eq \"a`\"", 24, `unterminated string; expected a closing "`},
+		{"unterminated single-quoted", `device.displayName -eq 'a''`, 24, `unterminated string; expected a closing '`},
 		{"unterminated where an operator belongs", `device.displayName "a`, 20, `unterminated string; expected a closing "`},
-		{"null", `device.displayName -eq null`, 24, `null is not supported; to test for an empty value compare with "" (for example -eq "")`},
-		{"bare true on a text property", `device.displayName -eq true`, 24, `expected a string in double quotes, found true; only device.accountEnabled takes true or false without quotes`},
+		{"bare true on a text property", `device.displayName -eq true`, 24, `expected a string in quotes, found true; only device.accountEnabled and device.isRooted take true or false`},
 		{"accountEnabled value", `device.accountEnabled -eq yes`, 27, `expected true or false for device.accountEnabled, found "yes"`},
 		{"accountEnabled quoted value", `device.accountEnabled -eq "yes"`, 27, `expected true or false for device.accountEnabled, found the string "yes"`},
 		{"accountEnabled missing value", `device.accountEnabled -eq`, 26, `unexpected end of rule; expected true or false`},
@@ -225,27 +262,34 @@ func TestParseErrors(t *testing.T) {
 		{"long string shortened", `device.displayName -eq "a" "0123456789012345678901234567890123456789"`, 28, `expected -and or -or, found the string "0123456789012345678901234567…`},
 
 		{"invalid regexp", `device.displayName -match "(AP"`, 27, `invalid regular expression: missing closing ): "(AP"`},
-		{"regexp too large", `device.displayName -match "` + strings.Repeat("a{1000}", 11) + `"`, 27, `regular expression is too complex; use fewer patterns or smaller repetition counts such as {3,5}`},
-		{"regexp too large, alternation", `device.displayName -match "(a{1000}|b{1000}|c{1000}|d{1000}|e{1000}|f{1000}|g{1000}|h{1000}|i{1000}|j{1000}|k{1000})"`, 27, `regular expression is too complex; use fewer patterns or smaller repetition counts such as {3,5}`},
-		{"regexps too large together", `device.displayName -match ".{1,1000}.{1,1000}.{1,1000}.{1,1000}" -or device.deviceModel -notMatch ".{1,1000}.{1,1000}.{1,1000}.{1,1000}"`, 99, `regular expression is too complex; use fewer patterns or smaller repetition counts such as {3,5}`},
+		{"regexp too large", `device.displayName -match "` + strings.Repeat("a{1000}", 11) + `"`, 27, tooComplex},
+		{"regexp too large, alternation", `device.displayName -match "(a{1000}|b{1000}|c{1000}|d{1000}|e{1000}|f{1000}|g{1000}|h{1000}|i{1000}|j{1000}|k{1000})"`, 27, tooComplex},
+		{"regexp too slow, issue 14", `device.displayName -match "(?:.?){1000}Q"`, 27, tooComplex},
+		{"regexp too slow, nested stars", `device.displayName -match "(.*){40}x"`, 27, tooComplex},
+		{"regexps too slow together", `device.displayName -match "(?:.?){10}Q" -or device.deviceModel -notMatch "(?:.?){10}Q"`, 74, tooComplex},
+		{"lookahead", `device.displayName -match "^(?!AP)"`, 27, `invalid regular expression: lookahead and lookbehind ((?=…), (?!…), (?<=…), (?<!…)) are not supported (patterns run in linear time); use -notMatch or another comparison joined with -and instead`},
+		{"lookbehind", `device.displayName -match "(?<=AP)-\d"`, 27, `invalid regular expression: lookahead and lookbehind ((?=…), (?!…), (?<=…), (?<!…)) are not supported (patterns run in linear time); use -notMatch or another comparison joined with -and instead`},
+		{"backreference", `device.displayName -match "(a)\1"`, 27, `invalid regular expression: backreferences such as \1 are not supported (patterns run in linear time); match the repeated text explicitly`},
+		{"named backreference", `device.displayName -match "(?<x>a)\k<x>"`, 27, `invalid regular expression: backreferences such as \1 are not supported (patterns run in linear time); match the repeated text explicitly`},
+		{"atomic group", `device.displayName -match "(?>a+)b"`, 27, `invalid regular expression: atomic groups (?>…) are not supported; use a plain group (?:…)`},
+		{"negated class inside brackets", `device.displayName -match "[\W_]"`, 27, `invalid regular expression: \W inside [...] is not supported; write the class as [^...] instead`},
 		{"invalid regexp repetition", `device.displayName -notMatch "a**"`, 30, `invalid regular expression: invalid nested repetition operator: "**"`},
 
 		{"list missing", `device.deviceModel -in "a"`, 24, `expected a list such as ["a","b"] after -in, found the string "a"`},
 		{"list missing at end", `device.deviceModel -notIn`, 26, `unexpected end of rule; expected a list such as ["a","b"] after -notIn`},
 		{"empty list", `device.deviceModel -in []`, 24, `empty list; -in needs at least one string, such as ["a","b"]`},
 		{"list without comma", `device.deviceModel -in ["a" "b"]`, 29, `expected "," or "]", found the string "b"`},
-		{"list trailing comma", `device.deviceModel -in ["a",]`, 29, `expected a string in double quotes, found "]"`},
+		{"list trailing comma", `device.deviceModel -in ["a",]`, 29, `expected a string in quotes, found "]"`},
 		{"list unclosed", `device.deviceModel -in ["a"`, 28, `unexpected end of rule; expected "," or "]"`},
-		{"list of bare words", `device.deviceModel -in [a]`, 25, `expected a string in double quotes, found "a"`},
+		{"list of bare words", `device.deviceModel -in [a]`, 25, `expected a string in quotes, found "a"`},
 
 		{"missing close paren", `(device.displayName -eq "a"`, 28, `unexpected end of rule; expected ")"`},
 		{"missing operator inside parens", `(device.displayName -eq "a" device.deviceModel -eq "b")`, 29, `expected -and, -or or ")", found "device.deviceModel"`},
 		{"missing operator", `device.displayName -eq "a" device.deviceModel -eq "b"`, 28, `expected -and or -or, found "device.deviceModel"`},
-		{"bare and", `device.displayName -eq "a" and device.deviceModel -eq "b"`, 28, `expected -and or -or, found "and"; write "-and"`},
 		{"stray close paren", `device.displayName -eq "a")`, 27, `expected -and or -or, found ")"`},
 		{"illegal character", `device.displayName -eq "a" @`, 28, `expected -and or -or, found character "@"`},
 		{"position counts characters, not bytes", `device.displayName -eq "é" x`, 28, `expected -and or -or, found "x"`},
-		{"first error wins", `device.displayName -eq x "unterminated`, 24, `expected a string in double quotes, found "x"`},
+		{"first error wins", `device.displayName -eq x "unterminated`, 24, `expected a string in quotes, found "x"`},
 
 		{"too long", `device.displayName -eq "` + strings.Repeat("a", MaxLength) + `"`, MaxLength + 1, `rule is 3097 characters long; the maximum is 3072`},
 	}
@@ -268,7 +312,7 @@ func TestParseErrors(t *testing.T) {
 
 func TestSyntaxErrorString(t *testing.T) {
 	_, err := Parse(`device.displayName -eq`)
-	want := `position 23: unexpected end of rule; expected a string in double quotes`
+	want := `position 23: unexpected end of rule; expected a string in quotes`
 	if err == nil || err.Error() != want {
 		t.Errorf("err = %v, want %s", err, want)
 	}
@@ -336,16 +380,19 @@ func TestProperties(t *testing.T) {
 func TestEveryPropertyParses(t *testing.T) {
 	for _, p := range Properties {
 		t.Run(string(p), func(t *testing.T) {
-			v := `"x"`
-			if p == AccountEnabled {
+			op, v := "-eq ", `"x"`
+			switch {
+			case p.Kind() == KindBool:
 				v = "true"
+			case p == MemberOf:
+				op, v = "-any (group.objectId -eq ", `"x")`
 			}
-			src := "device." + strings.ToUpper(string(p)) + " -eq " + v
+			src := "device." + strings.ToUpper(string(p)) + " " + op + v
 			r := mustParse(t, src)
 			if got := r.Properties(); !slices.Equal(got, []Property{p}) {
 				t.Errorf("Properties() = %v, want [%s]", got, p)
 			}
-			if got, want := r.String(), "device."+string(p)+" -eq "+v; got != want {
+			if got, want := r.String(), "device."+string(p)+" "+op+v; got != want {
 				t.Errorf("String() = %q, want %q", got, want)
 			}
 		})
@@ -411,6 +458,8 @@ func TestFold(t *testing.T) {
 // benchDevice mimics store.Device: a struct whose RuleValue switches on the
 // property.
 type benchDevice struct{ name, osType, model string }
+
+func (d *benchDevice) RuleValues(Property) []string { return nil }
 
 func (d *benchDevice) RuleValue(p Property) string {
 	switch p {

@@ -99,7 +99,7 @@ func (v OverviewView) RingRows() []RingRow {
 		row.Share = share(row.Devices, total)
 		if r == store.RingTest {
 			least := v.TestRingMinimum()
-			row.Target = "at least " + plural(least, "device", "devices")
+			row.Target = "≥ " + plural(least, "device", "devices")
 			if n > 0 {
 				row.TargetShare = min(100, share(least, n))
 			}
@@ -182,14 +182,15 @@ func share(part, whole int) float64 {
 func svgNum(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) }
 
 // The trend chart's drawing area, in SVG user units. The SVG scales to its
-// box; the text stays legible down to a phone's width.
+// box (at most 960 px wide); on a phone, app.css doubles the text and dots
+// so that they stay legible.
 const (
-	trendW      = 480
-	trendH      = 200
-	trendLeft   = 48
-	trendRight  = 12
-	trendTop    = 10
-	trendBottom = 26
+	trendW      = 720
+	trendH      = 240
+	trendLeft   = 64
+	trendRight  = 16
+	trendTop    = 12
+	trendBottom = 30
 )
 
 // TrendChart is the 30-day trend of the three tabs, ready to draw.
@@ -290,7 +291,7 @@ func (v OverviewView) Trend() TrendChart {
 		if n == top/2 && top%2 != 0 {
 			continue
 		}
-		c.YTicks = append(c.YTicks, ChartTick{At: svgNum(y(n)), Label: Thousands(n)})
+		c.YTicks = append(c.YTicks, ChartTick{At: svgNum(y(n)), Label: compact(n)})
 	}
 	for _, i := range []int{0, len(c.Days) / 2, len(c.Days) - 1} {
 		c.XTicks = append(c.XTicks, ChartTick{At: svgNum(x(c.Days[i])), Label: shortDay(c.Days[i])})
@@ -309,6 +310,18 @@ func trendSummary(t store.Tab, rows []store.Snapshot) string {
 	}
 	return fmt.Sprintf("%s: %s on %s, %s on %s.", t.Label(), Thousands(first.Tab(t)), shortDay(first.Day),
 		Thousands(last.Tab(t)), shortDay(last.Day))
+}
+
+// compact writes an axis value short enough for a phone: 800, 1.5k, 60k,
+// 1.2M.
+func compact(n int) string {
+	switch {
+	case n >= 1_000_000:
+		return strings.TrimSuffix(strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64), ".0") + "M"
+	case n >= 1000:
+		return strings.TrimSuffix(strconv.FormatFloat(float64(n)/1e3, 'f', 1, 64), ".0") + "k"
+	}
+	return strconv.Itoa(n)
 }
 
 // shortDay is a day as the chart labels it: "Nov 8".

@@ -182,7 +182,7 @@ func TestOverviewTrendAndTestRing(t *testing.T) {
 	if page.testid("overview-test-ring-warning").Length() != 0 {
 		t.Error("the Test ring warning stays once the ring holds its minimum")
 	}
-	if got := strings.TrimSpace(page.testid("overview-ring-test").Find(`[data-testid="ring-target"]`).Text()); got != "at least 1 device" {
+	if got := strings.TrimSpace(page.testid("overview-ring-test").Find(`[data-testid="ring-target"]`).Text()); got != "≥ 1 device" {
 		t.Errorf("Test ring target %q", got)
 	}
 	if got := strings.TrimSpace(page.testid("overview-ring-broad").Find(`[data-testid="ring-target"]`).Text()); got != "80 %" {

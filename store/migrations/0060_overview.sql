@@ -23,14 +23,21 @@ WHEN new.tab IS NOT NULL AND new.reasons <> '' BEGIN
         ON CONFLICT (tab, check_id) DO UPDATE SET n = n + 1;
 END;
 
-CREATE TRIGGER devices_check_counts_update AFTER UPDATE OF status, reasons ON devices
-WHEN old.tab IS NOT new.tab OR old.reasons IS NOT new.reasons BEGIN
+-- A change of status or reasons takes the device's old failures out of its
+-- old tab and puts its new ones into its new tab; two triggers, so that the
+-- common writes (a device that registers Active, with no failures) run
+-- neither body.
+CREATE TRIGGER devices_check_counts_leave AFTER UPDATE OF status, reasons ON devices
+WHEN old.tab IS NOT NULL AND old.reasons <> '' AND (old.tab IS NOT new.tab OR old.reasons IS NOT new.reasons) BEGIN
     UPDATE check_counts SET n = n - 1
-        WHERE old.tab IS NOT NULL AND old.reasons <> '' AND tab = old.tab
+        WHERE tab = old.tab
             AND check_id IN (SELECT value FROM json_each('["' || replace(old.reasons, ';', '","') || '"]'));
+END;
+
+CREATE TRIGGER devices_check_counts_enter AFTER UPDATE OF status, reasons ON devices
+WHEN new.tab IS NOT NULL AND new.reasons <> '' AND (old.tab IS NOT new.tab OR old.reasons IS NOT new.reasons) BEGIN
     INSERT INTO check_counts (tab, check_id, n)
-        SELECT new.tab, value, 1 FROM json_each('["' || replace(new.reasons, ';', '","') || '"]')
-        WHERE new.tab IS NOT NULL AND new.reasons <> ''
+        SELECT new.tab, value, 1 FROM json_each('["' || replace(new.reasons, ';', '","') || '"]') WHERE true
         ON CONFLICT (tab, check_id) DO UPDATE SET n = n + 1;
 END;
 

@@ -79,10 +79,15 @@ func (r RingRow) ShareText() string { return fmt.Sprintf("%.1f %%", r.Share) }
 // ShareWidth and TargetX place the ring's bar and target mark (SVG, 0–100).
 func (r RingRow) ShareWidth() string { return svgNum(r.Share) }
 
-// TargetX is where the target mark sits on the bar.
-func (r RingRow) TargetX() string { return svgNum(r.TargetShare) }
+// TargetX is where the target mark sits on the bar; "" for no mark.
+func (r RingRow) TargetX() string {
+	if !r.HasTarget() {
+		return ""
+	}
+	return svgNum(r.TargetShare)
+}
 
-// HasTarget reports whether the bar shows a target mark.
+// HasTarget reports whether the ring has a target.
 func (r RingRow) HasTarget() bool { return r.TargetShare >= 0 }
 
 // RingRows is the ring split (SPEC §5): each ring's devices and share of the

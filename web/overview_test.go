@@ -56,7 +56,7 @@ func TestOverviewShowsTheFleet(t *testing.T) {
 				if got, want := strings.TrimSpace(row.Find(`[data-testid="ring-devices"]`).Text()), views.Thousands(counts.Rings.Get(r)); got != want {
 					t.Errorf("ring %s devices %q, want %q", r, got, want)
 				}
-				if row.Find(`svg[data-testid="ring-bar"] rect.fill`).Length() != 1 {
+				if row.Find(`svg[data-testid="share-bar"] rect.fill`).Length() != 1 {
 					t.Errorf("ring %s has no bar", r)
 				}
 			}

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"patchboard/store"
@@ -40,24 +39,15 @@ func TestOverviewFitsAndDrawsItsCharts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := a.open(t)
-			p.do("set the viewport", chromedp.EmulateViewport(tt.width, tt.height))
-			if tt.dark {
-				if _, err := chromedp.Call(p.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
-					Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}},
-				}); err != nil {
-					t.Fatalf("emulate dark mode: %v", err)
-				}
-			}
 			p.signIn(tt.email)
+			p.viewport(tt.width, tt.height)
+			if tt.dark {
+				p.colorScheme("dark")
+			}
 			p.navigate("/overview")
 			p.do("wait for the overview", chromedp.WaitVisible(tid("trend-chart")))
-
-			// Nothing of the page's content reaches past the window, so the
-			// content never scrolls sideways. (The top bar's own fit at
-			// 390 px is the layout's, tested with every page.)
-			if w := eval[int](p, `document.getElementById('main').scrollWidth`); w > int(tt.width) {
-				t.Errorf("the content is %d px wide in a %d px window: it scrolls sideways", w, tt.width)
-			}
+			p.noSideScroll("the overview")
+			// Not even inside the page: nothing reaches past the window.
 			if out := eval[[]string](p, fmt.Sprintf(`[...document.querySelectorAll('#main *')]
 				.filter(e => e.getBoundingClientRect().right > %d + 0.5).map(e => e.tagName + '.' + (e.className.baseVal ?? e.className))`, tt.width)); len(out) > 0 {
 				t.Errorf("elements reaching past the window's right edge: %v", out)

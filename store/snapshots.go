@@ -62,8 +62,8 @@ func recordSnapshot(ctx context.Context, tx *sql.Tx, at time.Time) error {
 	return nil
 }
 
-// Snapshots returns the daily snapshots of the days days up to now's day
-// (UTC), oldest first; days without a discovery have none.
+// Snapshots returns the daily snapshots of the last days days, now's day
+// (UTC) included, oldest first; days without a discovery have none.
 func (s *Store) Snapshots(ctx context.Context, now time.Time, days int) ([]Snapshot, error) {
 	v, err := s.version(ctx)
 	if err != nil {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
@@ -233,5 +234,51 @@ func TestOverviewReadsEverythingInOneCall(t *testing.T) {
 	}
 	if len(o.Trend) != 1 || o.Trend[0].Ready != 1 {
 		t.Errorf("trend %+v, want today's snapshot", o.Trend)
+	}
+}
+
+// undoOverviewMigration takes a database back to before migration 0060.
+const undoOverviewMigration = `DROP TRIGGER devices_check_counts_insert; DROP TRIGGER devices_check_counts_leave;
+	DROP TRIGGER devices_check_counts_enter; DROP TRIGGER devices_check_counts_delete;
+	DROP TABLE check_counts; DROP TABLE daily_snapshots; -- migration 0060`
+
+// TestOverviewMigrationCountsExistingFailures upgrades a database whose
+// devices were discovered before migration 0060: the migration counts
+// their failing checks, and the triggers keep the counts from then on.
+func TestOverviewMigrationCountsExistingFailures(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "pb.db")
+	st, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := testNow.Add(-60 * 24 * time.Hour)
+	quiet := healthy(1, func(d *Device) { d.LastCheckin = stale })
+	bare := healthy(2, func(d *Device) { d.SerialNumber, d.LastCheckin = "", stale })
+	gpo := healthy(3, func(d *Device) { d.WUPolicySource = "gpo" })
+	mustUpsert(t, st, quiet, bare, gpo, healthy(4))
+	mustAddMembers(t, st, RegistrationGroupName, quiet, bare, gpo)
+	mustDiscover(t, st, testNow)
+	if _, err := st.w.ExecContext(ctx, undoOverviewMigration+"\nPRAGMA user_version = 59;"); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if st, err = Open(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	want := FailingChecks{
+		TabNotRegistered: {{CheckLastCheckin, 2}, {CheckHardwareIdentity, 1}},
+		TabNotReady:      {{CheckWindowsUpdatePolicy, 1}},
+	}
+	if got := mustFailingChecks(t, st); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after the migration: %+v, want %+v", got, want)
+	}
+	gpo.WUPolicySource = "intune"
+	mustUpsert(t, st, gpo)
+	mustDiscover(t, st, testNow.Add(time.Hour))
+	delete(want, TabNotReady)
+	if got := mustFailingChecks(t, st); !reflect.DeepEqual(got, want) {
+		t.Errorf("after a fix: %+v, want %+v", got, want)
 	}
 }

@@ -101,38 +101,43 @@ func (s *Store) snapshots(ctx context.Context, v uint64, now time.Time, days int
 
 // CheckCount is how many devices of a tab fail one check.
 type CheckCount struct {
-	Check   CheckID
-	Devices int
+	Check CheckID
+	N     int
 }
 
-// FailingChecks are the checks that devices fail, per tab (Not registered:
-// prerequisites; Not ready: readiness checks), most failed first. A tab
-// with no failures has no entry.
-type FailingChecks map[Tab][]CheckCount
-
-// FailingChecks reads the counts of devices per failing check per tab. The
-// triggers keep them (migration 0060), so this never counts devices; the
-// result is shared between readers of the same version: do not modify it.
-func (s *Store) FailingChecks(ctx context.Context) (FailingChecks, error) {
+// FailingChecks counts, per check, the devices of a tab that fail it, most
+// failed first (the blades' check chips). The triggers of migration 0060
+// keep the counts, so this never counts devices; the result is kept until
+// the next commit and shared between readers: do not modify it.
+func (s *Store) FailingChecks(ctx context.Context, tab Tab) ([]CheckCount, error) {
+	if _, err := ParseTab(string(tab)); err != nil {
+		return nil, err
+	}
 	v, err := s.version(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return s.failingChecks(ctx, v)
+	all, err := s.failingChecks(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	return all[tab], nil
 }
 
-func (s *Store) failingChecks(ctx context.Context, v uint64) (FailingChecks, error) {
-	return memoized(s, v, "failing-checks", func() (FailingChecks, error) {
+// failingChecks reads the kept counts of every tab at version v. A tab
+// with no failures has no entry.
+func (s *Store) failingChecks(ctx context.Context, v uint64) (map[Tab][]CheckCount, error) {
+	return memoized(s, v, "failing-checks", func() (map[Tab][]CheckCount, error) {
 		rows, err := s.query(ctx, `SELECT tab, check_id, n FROM check_counts WHERE n > 0`)
 		if err != nil {
 			return nil, fmt.Errorf("failing checks: %w", err)
 		}
 		defer rows.Close()
-		out := FailingChecks{}
+		out := map[Tab][]CheckCount{}
 		for rows.Next() {
 			var tab Tab
 			var c CheckCount
-			if err := rows.Scan(&tab, &c.Check, &c.Devices); err != nil {
+			if err := rows.Scan(&tab, &c.Check, &c.N); err != nil {
 				return nil, fmt.Errorf("failing checks: %w", err)
 			}
 			out[tab] = append(out[tab], c)
@@ -150,8 +155,8 @@ func (s *Store) failingChecks(ctx context.Context, v uint64) (FailingChecks, err
 // compareCheckCounts orders by devices, most first; ties in the order the
 // checks are evaluated, so that the list is stable.
 func compareCheckCounts(a, b CheckCount) int {
-	if a.Devices != b.Devices {
-		return b.Devices - a.Devices
+	if a.N != b.N {
+		return b.N - a.N
 	}
 	ia, ib := slices.Index(allCheckIDs, a.Check), slices.Index(allCheckIDs, b.Check)
 	if ia != ib {
@@ -170,8 +175,9 @@ func compareCheckCounts(a, b CheckCount) int {
 type Overview struct {
 	// Counts are shared with other readers: do not modify their maps.
 	Counts Counts
-	// FailingChecks are shared with other readers: do not modify them.
-	FailingChecks FailingChecks
+	// FailingChecks are the devices per failing check of each tab, most
+	// failed first; shared with other readers: do not modify them.
+	FailingChecks map[Tab][]CheckCount
 	// LastRun is the newest discovery run, nil before the first.
 	LastRun *DiscoveryRun
 	// LastScheduledRun is the newest run the scheduler started, nil before

@@ -15,7 +15,7 @@ func BenchmarkFailingChecks(b *testing.B) {
 	st := copyFixture(b, benchFixture(b, n, true))
 	ctx := context.Background()
 	b.Run("kept", func(b *testing.B) {
-		var fc FailingChecks
+		var fc map[Tab][]CheckCount
 		for b.Loop() {
 			var err error
 			// No version is that high: every call reads the table.

@@ -51,7 +51,7 @@ func (v OverviewView) MoreChecks(t store.Tab) int {
 
 // CheckShare is the width, in percent of the tab's devices, of a check's bar.
 func (v OverviewView) CheckShare(t store.Tab, c store.CheckCount) string {
-	return svgNum(share(c.Devices, v.Counts.Tab(t)))
+	return svgNum(share(c.N, v.Counts.Tab(t)))
 }
 
 // CheckTabHeading names what fails on a tab.

@@ -198,19 +198,19 @@ const (
 	trendBottom = 30
 )
 
-// TrendChart is the 30-day trend of the three tabs, ready to draw.
-type TrendChart struct {
+// TabTrend is the 30-day trend of the three tabs, ready to draw.
+type TabTrend struct {
 	Days   []time.Time // the window, oldest first
-	Series []TrendSeries
+	Series []TabSeries
 	YTicks []ChartTick
 	XTicks []ChartTick
 	// Rows are the snapshots, for the table that says what the chart shows.
 	Rows []store.Snapshot
 }
 
-// TrendSeries is one tab's line: polylines broken where a day has no
+// TabSeries is one tab's line: polylines broken where a day has no
 // snapshot, and a dot for each snapshot.
-type TrendSeries struct {
+type TabSeries struct {
 	Tab      store.Tab
 	Lines    []string // points attributes
 	Dots     []ChartDot
@@ -225,24 +225,24 @@ type ChartDot struct{ X, Y, Title string }
 type ChartTick struct{ At, Label string }
 
 // ViewBox is the chart's SVG viewBox.
-func (TrendChart) ViewBox() string { return fmt.Sprintf("0 0 %d %d", trendW, trendH) }
+func (TabTrend) ViewBox() string { return fmt.Sprintf("0 0 %d %d", trendW, trendH) }
 
 // Plot edges, for the axes.
-func (TrendChart) Left() string   { return strconv.Itoa(trendLeft) }
-func (TrendChart) Right() string  { return strconv.Itoa(trendW - trendRight) }
-func (TrendChart) Bottom() string { return strconv.Itoa(trendH - trendBottom) }
+func (TabTrend) Left() string   { return strconv.Itoa(trendLeft) }
+func (TabTrend) Right() string  { return strconv.Itoa(trendW - trendRight) }
+func (TabTrend) Bottom() string { return strconv.Itoa(trendH - trendBottom) }
 
 // XLabelY is the baseline of the day labels.
-func (TrendChart) XLabelY() string { return strconv.Itoa(trendH - 8) }
+func (TabTrend) XLabelY() string { return strconv.Itoa(trendH - 8) }
 
 // YLabelX is where the value labels end.
-func (TrendChart) YLabelX() string { return strconv.Itoa(trendLeft - 6) }
+func (TabTrend) YLabelX() string { return strconv.Itoa(trendLeft - 6) }
 
 // Empty reports whether there is nothing to draw.
-func (c TrendChart) Empty() bool { return len(c.Rows) == 0 }
+func (c TabTrend) Empty() bool { return len(c.Rows) == 0 }
 
 // Description is the chart in one sentence per tab, for screen readers.
-func (c TrendChart) Description() string {
+func (c TabTrend) Description() string {
 	parts := make([]string, len(c.Series))
 	for i, s := range c.Series {
 		parts[i] = s.Summary
@@ -251,9 +251,9 @@ func (c TrendChart) Description() string {
 }
 
 // Trend draws the snapshots of the TrendDays days up to now's day.
-func (v OverviewView) Trend() TrendChart {
+func (v OverviewView) Trend() TabTrend {
 	last := v.Now.UTC().Truncate(24 * time.Hour)
-	c := TrendChart{Rows: v.Overview.Trend}
+	c := TabTrend{Rows: v.Overview.Trend}
 	for i := store.TrendDays - 1; i >= 0; i-- {
 		c.Days = append(c.Days, last.AddDate(0, 0, -i))
 	}
@@ -271,7 +271,7 @@ func (v OverviewView) Trend() TrendChart {
 	y := func(n int) float64 { return trendTop + plotH - plotH*float64(n)/float64(top) }
 
 	for _, t := range store.Tabs {
-		s := TrendSeries{Tab: t, CSSClass: "series-" + string(t)}
+		s := TabSeries{Tab: t, CSSClass: "series-" + string(t)}
 		var line []string
 		var prev time.Time
 		for _, sn := range c.Rows {

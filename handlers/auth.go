@@ -38,7 +38,7 @@ type Auth struct {
 // LoginForm shows the sign-in form.
 func (h *Auth) LoginForm(c echo.Context) error {
 	if _, ok := views.User(c.Request().Context()); ok {
-		return c.Redirect(http.StatusSeeOther, "/devices")
+		return c.Redirect(http.StatusSeeOther, views.StartPage)
 	}
 	return Render(c, http.StatusOK, views.LoginPage(h.view(views.LoginView{Next: safeNext(c.QueryParam("next"))})))
 }
@@ -98,7 +98,7 @@ func (h *Auth) Login(c echo.Context) error {
 		return err
 	}
 	if next == "" {
-		next = "/devices"
+		next = views.StartPage
 	}
 	return c.Redirect(http.StatusSeeOther, next)
 }

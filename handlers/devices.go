@@ -17,9 +17,9 @@ import (
 // CSV export.
 type Devices struct{ Deps }
 
-// Home sends the portal root to the blades.
+// Home sends the portal root to the overview, the start page.
 func (h *Devices) Home(c echo.Context) error {
-	return c.Redirect(http.StatusSeeOther, "/devices")
+	return c.Redirect(http.StatusSeeOther, views.StartPage)
 }
 
 // parseBladeQuery reads the blade's state from the URL (or from a form that

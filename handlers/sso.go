@@ -110,7 +110,7 @@ func (h *SSO) Callback(c echo.Context) error {
 		return Render(c, http.StatusForbidden, views.NoAccessPage(u.Email, noAccessReason(id)))
 	}
 	if next = safeNext(next); next == "" {
-		next = "/devices"
+		next = views.StartPage
 	}
 	return c.Redirect(http.StatusSeeOther, next)
 }

@@ -268,6 +268,11 @@ func (s *Store) finishRun(ctx context.Context, run DiscoveryRun, ignored []strin
 		if run.Error != "" {
 			detail += "; error: " + run.Error
 		}
+		if run.State == RunCompleted {
+			if err := recordSnapshot(ctx, tx, run.FinishedAt); err != nil {
+				return err
+			}
+		}
 		return recordAudit(ctx, tx, AuditEntry{At: run.FinishedAt, Actor: run.Actor, Action: ActionDiscovery,
 			Target: string(run.Trigger), Outcome: outcome, Detail: detail}, nil)
 	})

@@ -1121,6 +1121,7 @@ func TestSearchIndexMigration(t *testing.T) {
 		DROP INDEX check_results_failing; DROP TABLE device_lists; -- migration 0009
 		DROP TABLE ring_schedules; DROP TABLE release_gates; DROP TABLE release_builds; DROP TABLE releases; -- migration 0050
 		DROP TABLE pauses; DROP TABLE feature_targets; DROP TABLE update_status; DROP TABLE update_summary; DROP TABLE update_snapshots;
+		`+undoOverviewMigration+`
 		PRAGMA user_version = 4;`); err != nil {
 		t.Fatal(err)
 	}

@@ -152,44 +152,6 @@ func (s *Store) listNotFound(ctx context.Context, id int64) ([]string, error) {
 	return out, rows.Err()
 }
 
-// CheckCount is how many devices of a tab fail one check.
-type CheckCount struct {
-	Check CheckID
-	N     int
-}
-
-// FailingChecks counts, per check, the devices of a tab that fail it, most
-// failed first; kept until the next commit, so a blade reads it once per
-// change, not per request.
-func (s *Store) FailingChecks(ctx context.Context, tab Tab) ([]CheckCount, error) {
-	if _, err := ParseTab(string(tab)); err != nil {
-		return nil, err
-	}
-	v, err := s.version(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return memoized(s, v, "failing-checks:"+string(tab), func() ([]CheckCount, error) {
-		var a args
-		rows, err := s.r.QueryContext(ctx, fmt.Sprintf(`SELECT cr.check_id, count(*) FROM check_results cr INDEXED BY check_results_failing
-			CROSS JOIN devices d ON d.id = cr.device_pk WHERE cr.passed = 0 AND d.status IN %s
-			GROUP BY cr.check_id ORDER BY count(*) DESC, cr.check_id`, statusList(&a, tab.Statuses())), a...)
-		if err != nil {
-			return nil, fmt.Errorf("failing checks: %w", err)
-		}
-		defer rows.Close()
-		var out []CheckCount
-		for rows.Next() {
-			var c CheckCount
-			if err := rows.Scan(&c.Check, &c.N); err != nil {
-				return nil, fmt.Errorf("failing checks: %w", err)
-			}
-			out = append(out, c)
-		}
-		return out, rows.Err()
-	})
-}
-
 // ruleFilterIDs evaluates a filter rule over the directory (the lean copy
 // the dynamic groups use) and returns the ids of the devices it matches as
 // a JSON array; kept until the next commit, so paging through a filtered

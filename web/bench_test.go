@@ -256,6 +256,7 @@ func BenchmarkPortal(b *testing.B) {
 		fragment bool
 	}{
 		{"page=ready", func(int) string { return "/devices?tab=ready" }, false},
+		{"page=overview", func(int) string { return "/overview" }, false},
 		{"fragment=ready", func(int) string { return "/devices?tab=ready" }, true},
 		{"sort=serial_number", func(int) string { return "/devices?tab=ready&sort=serial_number" }, true},
 		{"sort=last_checkin-desc", func(int) string { return "/devices?tab=ready&sort=last_checkin&dir=desc" }, true},

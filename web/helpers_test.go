@@ -310,8 +310,8 @@ func (c *client) postLogin(t testing.TB, email, pw string, extra url.Values) *re
 func (c *client) signIn(t testing.TB, email, pw string) {
 	t.Helper()
 	res := c.postLogin(t, email, pw, nil)
-	if res.status != http.StatusSeeOther || res.header.Get("Location") != "/devices" {
-		t.Fatalf("sign in as %s: %d Location %q, want 303 to /devices\n%s", email, res.status, res.header.Get("Location"), res.body)
+	if res.status != http.StatusSeeOther || res.header.Get("Location") != "/overview" {
+		t.Fatalf("sign in as %s: %d Location %q, want 303 to the start page, /overview\n%s", email, res.status, res.header.Get("Location"), res.body)
 	}
 	c.email = email
 }

@@ -39,7 +39,7 @@ func TestSignInCookies(t *testing.T) {
 			form := c.get(t, "/login").wantStatus(http.StatusOK)
 			checkCookie(t, form.cookie("patchboard_csrf"), "patchboard_csrf", tt.wantSecure)
 
-			res := c.postLogin(t, emailOf(store.RoleServiceReader), password, nil).wantRedirect("/devices")
+			res := c.postLogin(t, emailOf(store.RoleServiceReader), password, nil).wantRedirect("/overview")
 			sess := res.cookie("patchboard_session")
 			checkCookie(t, sess, "patchboard_session", tt.wantSecure)
 			if sess != nil && (sess.Path != "/" || sess.MaxAge <= 0) {
@@ -74,10 +74,13 @@ func TestSignIn(t *testing.T) {
 
 	t.Run("good password", func(t *testing.T) {
 		c := e.newClient()
-		c.postLogin(t, reader, password, nil).wantRedirect("/devices")
+		// The start page is the overview, and the portal's root leads there.
+		c.postLogin(t, reader, password, nil).wantRedirect("/overview")
+		c.get(t, "/overview").wantStatus(http.StatusOK)
+		c.get(t, "/").wantRedirect("/overview")
 		c.get(t, "/devices").wantStatus(http.StatusOK)
 		// Signed in, the sign-in page sends the user on.
-		c.get(t, "/login").wantRedirect("/devices")
+		c.get(t, "/login").wantRedirect("/overview")
 		e.wantAudit(t, "auth.sign-in", reader, store.OutcomeSuccess, "")
 	})
 
@@ -112,11 +115,12 @@ func TestSignIn(t *testing.T) {
 		}{
 			{"/devices?tab=not-ready", "/devices?tab=not-ready"},
 			{"/audit", "/audit"},
-			{"//evil.example/", "/devices"},
-			{"https://evil.example/", "/devices"},
-			{`/\evil.example`, "/devices"},
-			{`/\/evil.example`, "/devices"},
-			{"devices", "/devices"},
+			{"/devices", "/devices"},
+			{"//evil.example/", "/overview"},
+			{"https://evil.example/", "/overview"},
+			{`/\evil.example`, "/overview"},
+			{`/\/evil.example`, "/overview"},
+			{"devices", "/overview"},
 		}
 		for _, tt := range tests {
 			c := e.newClient()
@@ -199,7 +203,7 @@ func TestSignIn(t *testing.T) {
 	t.Run("no role", func(t *testing.T) {
 		c := e.newClient()
 		c.signIn(t, emailOf(store.RoleNone), password)
-		for _, path := range []string{"/", "/devices", "/devices?tab=not-ready", "/devices/export.csv", "/audit", "/discovery/runs/1", "/devices/00000000-0000-4000-8000-000000000001"} {
+		for _, path := range []string{"/", "/overview", "/devices", "/devices?tab=not-ready", "/devices/export.csv", "/audit", "/discovery/runs/1", "/devices/00000000-0000-4000-8000-000000000001"} {
 			res := c.get(t, path).wantStatus(http.StatusForbidden)
 			if res.testid("no-access").Length() != 1 {
 				t.Errorf("%s: not the no-access page\n%s", res, truncate(res.body))
@@ -253,12 +257,12 @@ func TestSignInRateLimit(t *testing.T) {
 
 	// The owner, at another address, signs in at once; so does another
 	// account behind the attacker's address (one proxy for everyone).
-	e.newClientFrom("127.0.0.3").postLogin(t, admin, password, nil).wantRedirect("/devices")
-	e.newClientFrom("127.0.0.2").postLogin(t, emailOf(store.RoleServiceReader), password, nil).wantRedirect("/devices")
+	e.newClientFrom("127.0.0.3").postLogin(t, admin, password, nil).wantRedirect("/overview")
+	e.newClientFrom("127.0.0.2").postLogin(t, emailOf(store.RoleServiceReader), password, nil).wantRedirect("/overview")
 
 	// Once the wait is over, the right password works from there too.
 	e.clock.Advance(time.Duration(retry) * time.Second)
-	attacker.postLogin(t, admin, password, nil).wantRedirect("/devices")
+	attacker.postLogin(t, admin, password, nil).wantRedirect("/overview")
 }
 
 // newClientFrom is a browser whose connections come from this loopback

@@ -41,6 +41,7 @@ type handlerSet struct {
 	imports   *handlers.Imports
 	releases  *handlers.Releases
 	reports   *handlers.Reports
+	overview  *handlers.Overview
 }
 
 // routes is THE route table.
@@ -55,6 +56,7 @@ func routes(h handlerSet) []Route {
 		{http.MethodGet, "/auth/oidc/callback", Public, h.sso.Callback},
 
 		{http.MethodGet, "/", store.PermView, h.devices.Home},
+		{http.MethodGet, "/overview", store.PermView, h.overview.Show},
 		{http.MethodGet, "/devices", store.PermView, h.devices.List},
 		{http.MethodGet, "/devices/export.csv", store.PermView, h.devices.Export},
 		{http.MethodGet, "/devices/:id", store.PermView, h.devices.Detail},

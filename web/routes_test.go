@@ -138,6 +138,7 @@ func TestRouteTable(t *testing.T) {
 		"GET /login":                web.Public,
 		"POST /login":               web.Public,
 		"POST /logout":              web.SignedIn,
+		"GET /overview":             store.PermView,
 		"GET /devices":              store.PermView,
 		"GET /devices/export.csv":   store.PermView,
 		"GET /devices/:id":          store.PermView,

@@ -47,6 +47,10 @@ type Config struct {
 	// HTTPS: the portal is served over TLS (its public URL is https://,
 	// possibly through a proxy), so browsers are told to keep to it (HSTS).
 	HTTPS bool
+	// DiscoveryInterval is the period of the scheduler that runs beside
+	// the portal, which the overview counts the next run from; zero when
+	// none runs.
+	DiscoveryInterval time.Duration
 }
 
 func (c *Config) defaults() {
@@ -99,6 +103,7 @@ func New(st *store.Store, cfg Config) *Server {
 		imports:   handlers.NewImports(deps),
 		releases:  &handlers.Releases{Deps: deps},
 		reports:   &handlers.Reports{Deps: deps},
+		overview:  &handlers.Overview{Deps: deps, DiscoveryInterval: cfg.DiscoveryInterval},
 	}
 
 	e := echo.New()

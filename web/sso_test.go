@@ -93,8 +93,8 @@ func (c *client) ssoSignIn(t testing.TB, p oidctest.Person) *response {
 // wantSignedIn checks that the callback signed the person in with role.
 func (r *response) wantSignedIn(c *client, role store.Role) {
 	r.t.Helper()
-	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/devices" {
-		r.t.Fatalf("callback: %d Location %q, want 303 to /devices\n%s", r.status, r.header.Get("Location"), truncate(r.body))
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/overview" {
+		r.t.Fatalf("callback: %d Location %q, want 303 to the start page, /overview\n%s", r.status, r.header.Get("Location"), truncate(r.body))
 	}
 	page := c.get(r.t, "/devices").wantStatus(http.StatusOK)
 	if got := page.text("current-role"); got != role.Label() {
@@ -366,7 +366,7 @@ func TestSSOComesBack(t *testing.T) {
 	c = e.newClient()
 	start = c.get(t, "/auth/oidc?next=//evil.example/").wantStatus(http.StatusSeeOther)
 	at = c.visit(t, start.header.Get("Location"))
-	c.visit(t, at.header.Get("Location")).wantRedirect("/devices")
+	c.visit(t, at.header.Get("Location")).wantRedirect("/overview")
 }
 
 // TestSSOSessionRenewed: signing in through the provider replaces the

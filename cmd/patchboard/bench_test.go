@@ -698,6 +698,7 @@ func BenchmarkServePortal(b *testing.B) {
 		{"fragment=ready", fixed("/devices?tab=ready"), true},
 		{"page=ready/walk", walk(""), false},
 		{"fragment=ready/walk", walk(""), true},
+		{"page=overview", fixed("/overview"), false},
 	}
 	for _, key := range store.SortableColumns() {
 		cases = append(cases, serveCase{"sort=" + key + "/walk", walk(key), true})

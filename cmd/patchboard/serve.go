@@ -119,7 +119,8 @@ func serve(e *env, st *store.Store, c serveConfig) error {
 	}
 
 	webCfg := web.Config{InsecureCookies: c.insecureCookies, SessionIdle: c.sessionIdle, SessionMax: c.sessionMax,
-		Logger: logger, HTTPS: c.sso.https(), BreakGlass: c.sso.localSignIn == "break-glass"}
+		Logger: logger, HTTPS: c.sso.https(), BreakGlass: c.sso.localSignIn == "break-glass",
+		DiscoveryInterval: c.discoveryInterval}
 	if c.sso.configured() {
 		o, err := c.sso.open(e.ctx)
 		if err != nil {

@@ -137,7 +137,7 @@ func TestPagesFitTheWindow(t *testing.T) {
 	a := newApp(t, 300)
 	dev := a.firstDevice(t, store.TabNotRegistered, store.StatusPrerequisitesFailed)
 	regID := mustRegID(t, a)
-	paths := []string{"/devices", "/devices?tab=not-ready", "/devices?tab=not-registered", "/devices/" + dev.DeviceID,
+	paths := []string{"/overview", "/devices", "/devices?tab=not-ready", "/devices?tab=not-registered", "/devices/" + dev.DeviceID,
 		"/groups", fmt.Sprintf("/groups/%d", regID), "/releases", "/reports", "/reports?kind=feature", "/reports/devices", "/no-such-page"}
 	for _, who := range []string{adminEmail, readerEmail} {
 		p := a.open(t)

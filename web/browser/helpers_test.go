@@ -305,6 +305,12 @@ func (p *page) signIn(email string) {
 	if got := p.text("current-user"); got != email {
 		p.t.Fatalf("signed in as %q, want %q", got, email)
 	}
+	// Sign-in lands on the overview, the start page; the tests start from
+	// the blades.
+	if got := p.location(); got != "/overview" {
+		p.t.Fatalf("after sign-in the page is %s, want the overview", got)
+	}
+	p.navigate("/devices")
 	p.waitSettled("the blade after sign-in", `document.querySelector('[data-testid="device-table"]')`)
 }
 

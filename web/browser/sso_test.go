@@ -61,6 +61,11 @@ func TestSignInWithProvider(t *testing.T) {
 			chromedp.Click(tid("sso-button")),
 			chromedp.WaitVisible(tid("current-user")),
 		)
+		// The provider's sign-in lands on the start page, like a password's.
+		if got := p.location(); got != "/overview" {
+			t.Fatalf("after sign-in the page is %s, want the overview", got)
+		}
+		p.navigate("/devices")
 		p.waitSettled("the blade after sign-in", `document.querySelector('[data-testid="device-table"]')`)
 		if got := p.text("current-user"); got != pp.person.Email {
 			t.Fatalf("signed in as %q, want %q", got, pp.person.Email)

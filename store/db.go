@@ -24,6 +24,8 @@ import (
 // read-then-write never loses an update to a concurrent writer. Reads use a
 // bounded pool of query-only connections that WAL lets run beside the writer.
 type Store struct {
+	path string // the database file; leases are files beside it
+
 	w *sql.DB
 	r *sql.DB // the pages' and API's reads
 
@@ -75,7 +77,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	s := &Store{w: w, r: r, exports: newExportPool(x)}
+	s := &Store{path: path, w: w, r: r, exports: newExportPool(x)}
 	s.stmts.db = r
 	s.sync.ctx, s.sync.stop = context.WithCancel(context.Background())
 	return s, nil

@@ -116,7 +116,7 @@ func New(st *store.Store, cfg Config) *Server {
 	e.Use(middleware.RequestID())
 	e.Use(requestLog(cfg.Logger))
 	e.Use(securityHeaders(cfg.HTTPS))
-	e.Use(limitUploads)     // before CSRF, which may read the form
+	e.Use(limitBodies)      // before CSRF, which may read the form
 	e.Use(csrfFromBodyOnly) // before CSRF, which reads "form:" from the URL too
 	e.Use(middleware.CSRFWithConfig(middleware.CSRFConfig{
 		TokenLookup:    "form:_csrf,header:X-CSRF-Token",

@@ -76,7 +76,7 @@ func (h *Audit) Export(c echo.Context) error {
 		outcome = store.OutcomeFailure
 		h.Logger.Error("audit export failed", "error", err.Error())
 	}
-	h.Store.Record(ctx, store.AuditEntry{Actor: Actor(c), Action: "audit.export", Outcome: outcome,
+	h.Audit(c, store.AuditEntry{Actor: Actor(c), Action: "audit.export", Outcome: outcome,
 		Detail: fmt.Sprintf("%d entries", n)})
 	return nil
 }

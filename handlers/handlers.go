@@ -30,6 +30,20 @@ type Deps struct {
 	WriteStall time.Duration
 }
 
+// Audit records e in the audit log. A failed insert is logged with the
+// request ID and the entry's fields, never dropped silently; the request it
+// describes keeps its answer. The entry is written even when the client has
+// gone away: what it did still happened.
+func (d Deps) Audit(c echo.Context, e store.AuditEntry) {
+	ctx := context.WithoutCancel(c.Request().Context())
+	if err := d.Store.Record(ctx, e); err != nil {
+		d.Logger.LogAttrs(ctx, slog.LevelError, "audit write failed",
+			slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
+			slog.String("actor", e.Actor), slog.String("action", e.Action), slog.String("target", e.Target),
+			slog.String("outcome", e.Outcome), slog.String("detail", e.Detail), slog.String("error", err.Error()))
+	}
+}
+
 // IsFragment reports whether the request wants a fragment rather than a
 // whole page: an htmx request that is neither boosted nor a history restore.
 func IsFragment(c echo.Context) bool {

@@ -205,7 +205,7 @@ func (h *Imports) memberTarget(c echo.Context, group string) (store.MemberImport
 	}
 	if !g.Allowed {
 		req := c.Request()
-		h.Store.Record(req.Context(), store.AuditEntry{Actor: u.Email, Action: "request.refused",
+		h.Audit(c, store.AuditEntry{Actor: u.Email, Action: "request.refused",
 			Target: req.Method + " " + req.URL.Path, Outcome: store.OutcomeDenied,
 			Detail: fmt.Sprintf("%s may not change the members of %s", u.Role.Label(), g.Name)})
 		return g, echo.NewHTTPError(http.StatusForbidden, fmt.Sprintf(

@@ -53,6 +53,12 @@ type Group struct {
 // Discovered reports whether discovery finds this group's devices.
 func (g Group) Discovered() bool { return g.Depth == 0 || g.Depth == 1 }
 
+// FeedsRegistration reports whether changing this group changes what
+// discovery finds: the Device Registration group itself and the groups
+// nested in it (one level, the depth discovery follows). Changing such a
+// group needs the right to change the registration group (SPEC §7).
+func (g Group) FeedsRegistration() bool { return g.Builtin || g.Depth == 1 }
+
 // maxGroupName bounds group names.
 const maxGroupName = 256
 

@@ -146,9 +146,9 @@ func New(st *store.Store, cfg Config) *Server {
 
 	table := routes(h)
 	for _, r := range table {
-		g := guard(st, r.Access)
+		g := guard(deps, r.Access)
 		if r.TokenAuth() {
-			g = tokenGuard(st, r.Access, cfg.Now)
+			g = tokenGuard(deps, r.Access)
 		}
 		e.Add(r.Method, r.Path, r.Handler, g)
 	}
@@ -259,7 +259,7 @@ func loadUser(st *store.Store, sessions *sessionStore) echo.MiddlewareFunc {
 // guard enforces a route's access level: sign-in first (a redirect for
 // pages, 401 with HX-Redirect for htmx), then a role, then the permission.
 // Refusals are audit-logged.
-func guard(st *store.Store, need store.Permission) echo.MiddlewareFunc {
+func guard(deps handlers.Deps, need store.Permission) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if need == Public {
@@ -288,12 +288,12 @@ func guard(st *store.Store, need store.Permission) echo.MiddlewareFunc {
 				return next(c)
 			}
 			if u.Role == store.RoleNone {
-				st.Record(req.Context(), store.AuditEntry{Actor: u.Email, Action: "request.refused",
+				deps.Audit(c, store.AuditEntry{Actor: u.Email, Action: "request.refused",
 					Target: req.Method + " " + req.URL.Path, Outcome: store.OutcomeDenied, Detail: "no Patchboard role"})
 				return handlers.Render(c, http.StatusForbidden, views.NoAccessPage(u.Email, ""))
 			}
 			if !u.Role.Can(need) {
-				st.Record(req.Context(), store.AuditEntry{Actor: u.Email, Action: "request.refused",
+				deps.Audit(c, store.AuditEntry{Actor: u.Email, Action: "request.refused",
 					Target: req.Method + " " + req.URL.Path, Outcome: store.OutcomeDenied,
 					Detail: fmt.Sprintf("%s may not %s", u.Role.Label(), need)})
 				return echo.NewHTTPError(http.StatusForbidden,

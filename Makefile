@@ -36,8 +36,11 @@ check-generated:
 	after=$$(cat views/*_templ.go | sha256sum); \
 	if [ "$$before" != "$$after" ]; then echo "views/*_templ.go were stale (now regenerated): commit them"; exit 1; fi
 
+# lint: vet, gofmt, and errcheck: no production call drops an error, except
+# the few kinds .errcheck-excludes lists with its reasons.
 lint:
 	$(GO) vet ./...
+	$(GO) tool errcheck -ignoretests -ignoregenerated -exclude .errcheck-excludes ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 test: lint check-generated

@@ -54,13 +54,15 @@ func (h *Audit) Export(c echo.Context) error {
 	// Buffered: a refusal before the first entry sends nothing yet.
 	buf := bufio.NewWriterSize(dl, 64<<10)
 	w := csv.NewWriter(buf)
-	w.Write([]string{"id", "at", "actor", "action", "target", "outcome", "detail"})
 	n := 0
-	err := h.Store.EachAuditEntry(ctx, f, func(e store.AuditEntry) error {
-		n++
-		return w.Write([]string{strconv.FormatInt(e.ID, 10), e.At.Format(time.RFC3339), store.CSVSafe(e.Actor),
-			e.Action, store.CSVSafe(e.Target), e.Outcome, store.CSVSafe(e.Detail)})
-	})
+	err := w.Write([]string{"id", "at", "actor", "action", "target", "outcome", "detail"})
+	if err == nil {
+		err = h.Store.EachAuditEntry(ctx, f, func(e store.AuditEntry) error {
+			n++
+			return w.Write([]string{strconv.FormatInt(e.ID, 10), e.At.Format(time.RFC3339), store.CSVSafe(e.Actor),
+				e.Action, store.CSVSafe(e.Target), e.Outcome, store.CSVSafe(e.Detail)})
+		})
+	}
 	if err != nil && !c.Response().Committed {
 		return err // nothing was sent: the user gets the error's page
 	}

@@ -59,12 +59,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	if err := migrate(ctx, w); err != nil {
-		w.Close()
+		_ = w.Close() // the migration's error is the one to report
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	r, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
-		w.Close()
+		_ = w.Close() // sql.Open fails only on a bad driver name: nothing was opened
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	readers := max(4, runtime.GOMAXPROCS(0)*2)
@@ -73,8 +73,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetConnMaxLifetime(0)
 	x, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
-		r.Close()
-		w.Close()
+		_ = errors.Join(r.Close(), w.Close()) // as above
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	s := &Store{path: path, w: w, r: r, exports: newExportPool(x)}

@@ -139,8 +139,7 @@ func (s *Store) startDiscovery(ctx context.Context, trigger Trigger, actor strin
 	run := DiscoveryRun{Trigger: trigger, Actor: actor, State: RunRunning, StartedAt: now.UTC().Truncate(time.Second)}
 	id, err := s.beginRun(ctx, run)
 	if err != nil {
-		l.release()
-		return nil, err
+		return nil, errors.Join(err, l.release())
 	}
 	run.ID = id
 	a := &activeRun{id: id, done: make(chan struct{}), run: run, lease: l}

@@ -334,11 +334,9 @@ func reaches(edges []groupEdge, from, to int64) bool {
 func (s *Store) AddGroupDevices(ctx context.Context, group string, deviceIDs []string, actor string) (MemberImportResult, error) {
 	var b bytes.Buffer
 	w := csv.NewWriter(&b)
-	w.Write([]string{"device_id"})
-	for _, id := range deviceIDs {
-		w.Write([]string{id})
+	if err := w.WriteAll(append([][]string{{"device_id"}}, deviceColumn(deviceIDs)...)); err != nil {
+		return MemberImportResult{}, fmt.Errorf("add devices: %w", err)
 	}
-	w.Flush()
 	return s.ImportMembers(ctx, group, &b, "device list", actor, false)
 }
 
@@ -382,4 +380,13 @@ func (s *Store) RemoveGroupDevices(ctx context.Context, group string, deviceIDs 
 		return 0, fmt.Errorf("remove group devices: %w", err)
 	}
 	return removed, nil
+}
+
+// deviceColumn makes one CSV record of each device ID.
+func deviceColumn(ids []string) [][]string {
+	out := make([][]string, len(ids))
+	for i, id := range ids {
+		out[i] = []string{id}
+	}
+	return out
 }

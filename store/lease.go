@@ -25,8 +25,7 @@ func tryLease(name string) (*lease, error) {
 		return nil, fmt.Errorf("open lock file: %w", err)
 	}
 	if err := lockFile(f); err != nil {
-		f.Close()
-		return nil, err
+		return nil, errors.Join(err, f.Close())
 	}
 	return &lease{f: f}, nil
 }

@@ -1541,7 +1541,7 @@ func (c *stmtCache) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, st := range c.m {
-		st.Close()
+		_ = st.Close() // the pool closes next; a statement's error surfaced at its use
 	}
 	c.m = nil
 }

@@ -139,7 +139,7 @@ func New(st *store.Store, cfg Config) *Server {
 			return echo.NewHTTPError(http.StatusForbidden, "The form has expired or did not come from this site. Reload the page and try again.")
 		},
 	}))
-	e.Use(loadUser(st, sessions))
+	e.Use(loadUser(st, sessions, cfg.Logger))
 
 	assets, _ := fs.Sub(static.FS, ".")
 	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", cacheAssets(noListing(http.FileServer(http.FS(assets)))))))
@@ -227,7 +227,7 @@ func requestLog(log *slog.Logger) echo.MiddlewareFunc {
 
 // loadUser puts the CSRF token and the signed-in user (if any) into the
 // request context, where views and the guard find them.
-func loadUser(st *store.Store, sessions *sessionStore) echo.MiddlewareFunc {
+func loadUser(st *store.Store, sessions *sessionStore, log *slog.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
@@ -238,13 +238,22 @@ func loadUser(st *store.Store, sessions *sessionStore) echo.MiddlewareFunc {
 			if tok, ok := c.Get(middleware.DefaultCSRFConfig.ContextKey).(string); ok {
 				ctx = views.WithCSRF(ctx, tok)
 			}
-			if sess, err := sessions.Get(req, sessionCookie); err == nil && !sess.IsNew {
+			sess, err := sessions.Get(req, sessionCookie)
+			if err != nil {
+				// Served as signed out; say why once.
+				log.Warn("session not read", "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "error", err.Error())
+			}
+			if err == nil && !sess.IsNew {
 				if uid, _ := sess.Values["user_id"].(int64); uid != 0 {
 					u, err := st.UserByID(ctx, uid)
 					switch {
 					case err == nil:
 						ctx = views.WithUser(ctx, u)
-						sessions.touch(req, sess)
+						if err := sessions.touch(req, sess); err != nil {
+							// The request goes on; a session whose activity
+							// could not be recorded may expire early.
+							log.Warn("session activity not recorded", "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "error", err.Error())
+						}
 					case !errors.Is(err, store.ErrNotFound):
 						return err
 					}
@@ -355,8 +364,14 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			log.Error("request failed", slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
 				slog.String("path", c.Request().URL.Path), slog.String("error", err.Error()))
 		}
+		var werr error
+		defer func() {
+			if werr != nil {
+				log.Debug("error response not sent", slog.String("path", c.Request().URL.Path), slog.String("error", werr.Error()))
+			}
+		}()
 		if c.Request().Method == http.MethodHead {
-			c.NoContent(status)
+			werr = c.NoContent(status)
 			return
 		}
 		if handlers.IsFragment(c) {
@@ -366,9 +381,9 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			h := c.Response().Header()
 			h.Set("HX-Retarget", "#toast")
 			h.Set("HX-Reswap", "beforeend")
-			handlers.Render(c, status, views.ErrorFragment(msg))
+			werr = handlers.Render(c, status, views.ErrorFragment(msg))
 			return
 		}
-		handlers.Render(c, status, views.ErrorPage(status, http.StatusText(status), msg))
+		werr = handlers.Render(c, status, views.ErrorPage(status, http.StatusText(status), msg))
 	}
 }

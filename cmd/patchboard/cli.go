@@ -195,8 +195,11 @@ func withStore(e *env, path string, fn func(st *store.Store) error) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	return fn(st)
+	err = fn(st)
+	if cerr := st.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("close database: %w", cerr)
+	}
+	return err
 }
 
 // cliActor names the person at the terminal in audit entries.
@@ -216,7 +219,7 @@ func openInput(e *env, name string) (io.Reader, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return f, func() { f.Close() }, nil
+	return f, func() { _ = f.Close() }, nil // read only: everything was read or the read failed
 }
 
 func exactArgs(args []string, n int, what string) error {

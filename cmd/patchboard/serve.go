@@ -104,7 +104,9 @@ func cmdServe(e *env, fs *flag.FlagSet, db *string) func([]string) error {
 // (SIGINT or SIGTERM), then shuts both down gracefully.
 func serve(e *env, st *store.Store, c serveConfig) error {
 	var level slog.Level
-	level.UnmarshalText([]byte(c.logLevel))
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return usagef("--log-level: %v", err)
+	}
 	if e.getenv("GOGC") == "" {
 		// The server keeps little (its live heap is tens of megabytes) and
 		// makes its garbage per request: at the default of 100 it collected

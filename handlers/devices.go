@@ -450,7 +450,7 @@ func (h *Devices) Export(c echo.Context) error {
 	sq.After, sq.Limit = "", 0
 	dl := newDownload(c, name, "text/csv; charset=utf-8", h.WriteStall)
 	defer dl.done()
-	n, err := h.Store.ExportCSV(ctx, dl, sq, cols)
+	n, err := h.Store.ExportCSV(ctx, dl, sq, cols, store.CSVOptions{})
 	if err != nil && !c.Response().Committed {
 		return err // nothing was sent: the user gets the error's page
 	}

@@ -491,6 +491,9 @@ func TestDiscoveryTakesOverAtOnceAfterACrash(t *testing.T) {
 	if err := st.applyPlan(ctx, &DiscoveryRun{ID: deadID, StartedAt: testNow, Total: len(devs)}, plan); err != nil {
 		t.Fatal(err)
 	}
+	if err := st.r.QueryRow(`SELECT heartbeat_at FROM discovery_runs WHERE id = ?`, deadID).Scan(&beat); err != nil {
+		t.Fatal(err)
+	}
 
 	run, err := st.Discover(ctx, TriggerButton, "admin@example.com", testNow)
 	if err != nil {

@@ -205,7 +205,7 @@ func resolveMemberCSV(ctx context.Context, tx *sql.Tx, r io.Reader) (MemberImpor
 				"the row has %d values; a member file has one column, %s (quote a value that contains a comma)", len(cells), key)})
 			continue
 		}
-		v := strings.TrimSpace(cells[0])
+		v := CSVUnguard(strings.TrimSpace(cells[0])) // an export's guard is not data
 		if v == "" {
 			verr.add(FieldError{Row: row, Field: key, Reason: reasonRequired})
 			continue

@@ -1142,7 +1142,7 @@ func TestExport(t *testing.T) {
 				t.Fatal(err)
 			}
 			var want bytes.Buffer
-			n, err := e.st.ExportCSV(e.ctx, &want, tt.q, cols)
+			n, err := e.st.ExportCSV(e.ctx, &want, tt.q, cols, store.CSVOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -1169,7 +1169,7 @@ func TestExport(t *testing.T) {
 
 	t.Run("formulas are neutralised", func(t *testing.T) {
 		res := reader.get(t, "/devices/export.csv?tab=ready&columns=device_id,display_name").wantStatus(http.StatusOK)
-		recs, err := csv.NewReader(bytes.NewReader(res.body)).ReadAll()
+		recs, err := csv.NewReader(bytes.NewReader(withoutBOM(t, res.body))).ReadAll()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1572,7 +1572,7 @@ func TestAuditLog(t *testing.T) {
 		if got := res.header.Get("Content-Disposition"); got != `attachment; filename="patchboard-audit-2026-11-01.csv"` {
 			t.Errorf("Content-Disposition %q", got)
 		}
-		recs, err := csv.NewReader(bytes.NewReader(res.body)).ReadAll()
+		recs, err := csv.NewReader(bytes.NewReader(withoutBOM(t, res.body))).ReadAll()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1764,6 +1764,16 @@ func TestActionOnAllMatching(t *testing.T) {
 	if got := res.text("error-message"); !strings.Contains(got, "no device matches") {
 		t.Errorf("an empty view says %q", got)
 	}
+
+// withoutBOM checks that an export starts with the UTF-8 byte-order mark
+// Excel needs, and returns the CSV after it.
+func withoutBOM(t testing.TB, b []byte) []byte {
+	t.Helper()
+	rest, ok := bytes.CutPrefix(b, []byte("\ufeff"))
+	if !ok {
+		t.Fatalf("the export does not start with a UTF-8 byte-order mark: %q", truncate(b))
+	}
+	return rest
 }
 
 // TestSavedViews saves a filtered, sorted view with chosen columns, opens it,

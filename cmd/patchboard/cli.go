@@ -451,6 +451,7 @@ func cmdExport(e *env, fs *flag.FlagSet, db *string) func([]string) error {
 	search := fs.String("search", "", "only devices whose name, serial number or ID contains this")
 	sortKey := fs.String("sort", "display_name", "column key to sort by")
 	desc := fs.Bool("desc", false, "sort descending")
+	noBOM := fs.Bool("no-bom", false, "leave out the UTF-8 byte-order mark (Excel needs it to read names such as Müller right)")
 	return func(args []string) error {
 		if err := exactArgs(args, 0, "no arguments"); err != nil {
 			return err
@@ -460,7 +461,7 @@ func cmdExport(e *env, fs *flag.FlagSet, db *string) func([]string) error {
 			return err
 		}
 		return withStore(e, *db, func(st *store.Store) error {
-			_, err := st.ExportCSV(e.ctx, e.stdout, q, cols)
+			_, err := st.ExportCSV(e.ctx, e.stdout, q, cols, store.CSVOptions{NoBOM: *noBOM})
 			return err
 		})
 	}

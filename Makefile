@@ -43,8 +43,16 @@ lint:
 	$(GO) tool errcheck -ignoretests -ignoregenerated -exclude .errcheck-excludes ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
+# test: every package; the browser tests (web/browser, headless Chromium)
+# run verbosely into a log so that the line after them says how many ran and
+# how many were skipped (without Chromium they skip, unless CI is set).
 test: lint check-generated
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/web/browser$$')
+	@log=$$(mktemp); $(GO) test -count=1 -v ./web/browser/ >$$log 2>&1; rc=$$?; \
+	ran=$$(grep -cE '^--- (PASS|FAIL)' $$log); skipped=$$(grep -cE '^--- SKIP' $$log); \
+	if [ $$rc -ne 0 ]; then cat $$log; fi; \
+	echo "browser tests: $$ran ran, $$skipped skipped$$( [ $$skipped -gt 0 ] && grep -m1 -B1 -E '^--- SKIP' $$log | head -1 | sed -E 's/^ *[a-z_]+\.go:[0-9]+: / (/; s/$$/)/')"; \
+	rm -f $$log; exit $$rc
 
 test-short:
 	$(GO) test -short ./...

@@ -14,7 +14,8 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Store is the SQLite-backed model. It is safe for concurrent use.
@@ -87,7 +88,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 func dsn(path string, readOnly bool) string {
 	q := url.Values{}
 	for _, p := range []string{
-		"busy_timeout(5000)",
+		fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
 		"journal_mode(WAL)",
 		"foreign_keys(1)",
 		"synchronous(NORMAL)",
@@ -127,9 +128,21 @@ func (s *Store) Backup(ctx context.Context, path string) error {
 	return nil
 }
 
+// busyTimeout is how long SQLite itself waits for the write lock
+// (busy_timeout in dsn); writeWait how long a write waits in all, trying
+// again each time SQLite gives up. The lock is shared with every process on
+// the database: the CLI beside the server, and the server's own background
+// writes, which can hold it for seconds on a loaded machine (a discovery
+// batch, a blade index chunk, a large import). A batch import or a person's
+// action should wait for them, not fail with "database is locked".
+const (
+	busyTimeout = 5 * time.Second
+	writeWait   = 2 * time.Minute
+)
+
 // write runs fn in one immediate transaction on the writer.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -141,6 +154,26 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// begin starts an immediate transaction, waiting up to writeWait for the
+// write lock (or until ctx ends).
+func (s *Store) begin(ctx context.Context) (*sql.Tx, error) {
+	deadline := time.Now().Add(writeWait)
+	for {
+		tx, err := s.w.BeginTx(ctx, nil)
+		if err == nil || !isBusy(err) || ctx.Err() != nil || time.Now().After(deadline) {
+			return tx, err
+		}
+		// SQLite waited busyTimeout already; ask again.
+	}
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY (the lock is held
+// elsewhere), in any of its extended forms.
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // read runs fn in one read transaction, so that everything it reads comes

@@ -505,6 +505,7 @@ func (h *API) PutDevices(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	h.Metrics.AddImportRows("devices", res.Rows)
 	return c.JSON(http.StatusOK, map[string]int{"records": res.Rows, "new": res.Inserted, "updated": res.Updated, "unchanged": res.Unchanged})
 }
 

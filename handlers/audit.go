@@ -71,6 +71,7 @@ func (h *Audit) Export(c echo.Context) error {
 		outcome = store.OutcomeFailure
 		h.Logger.Error("audit export failed", "error", err.Error())
 	}
+	h.Metrics.AddExportRows("audit", n)
 	h.Audit(c, store.AuditEntry{Actor: Actor(c), Action: "audit.export", Outcome: outcome,
 		Detail: fmt.Sprintf("%d entries", n)})
 	return nil

@@ -460,6 +460,7 @@ func (h *Devices) Export(c echo.Context) error {
 		outcome, detail = store.OutcomeFailure, detail+": "+err.Error()
 		h.Logger.Error("export failed", "error", err.Error())
 	}
+	h.Metrics.AddExportRows("devices", n)
 	h.Audit(c, store.AuditEntry{Actor: Actor(c), Action: store.ActionExport, Target: string(q.Tab),
 		Outcome: outcome, Detail: detail})
 	return nil

@@ -12,6 +12,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"patchboard/metrics"
 	"patchboard/store"
 	"patchboard/views"
 )
@@ -28,6 +29,8 @@ type Deps struct {
 	// WriteStall bounds how long one write of a download waits for the
 	// client; DefaultWriteStall when zero.
 	WriteStall time.Duration
+	// Metrics counts exported and imported rows; nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // Audit records e in the audit log. A failed insert is logged with the

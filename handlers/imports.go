@@ -264,7 +264,10 @@ func (h *Imports) commit(c echo.Context, kind views.ImportKind) error {
 	}
 	done = true
 	if kind == views.ImportDevices {
+		h.Metrics.AddImportRows("devices", state.Devices.Rows)
 		c.Response().Header().Set("HX-Trigger", "devices-changed")
+	} else {
+		h.Metrics.AddImportRows("members", state.Members.Rows)
 	}
 	return h.answer(c, kind, p.group, state)
 }

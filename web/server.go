@@ -18,6 +18,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"patchboard/handlers"
+	"patchboard/metrics"
 	"patchboard/static"
 	"patchboard/store"
 	"patchboard/views"
@@ -47,6 +48,8 @@ type Config struct {
 	// HTTPS: the portal is served over TLS (its public URL is https://,
 	// possibly through a proxy), so browsers are told to keep to it (HSTS).
 	HTTPS bool
+	// MetricsToken, when set, is the bearer token /metrics asks for.
+	MetricsToken string
 }
 
 func (c *Config) defaults() {
@@ -76,7 +79,8 @@ type Server struct {
 // New builds the portal on st.
 func New(st *store.Store, cfg Config) *Server {
 	cfg.defaults()
-	deps := handlers.Deps{Store: st, Logger: cfg.Logger, Background: cfg.Background, Now: cfg.Now, WriteStall: cfg.WriteStall}
+	m := metrics.New(st, cfg.Now, cfg.Logger)
+	deps := handlers.Deps{Store: st, Logger: cfg.Logger, Background: cfg.Background, Now: cfg.Now, WriteStall: cfg.WriteStall, Metrics: m}
 	sessions := newSessionStore(st, !cfg.InsecureCookies, cfg.SessionIdle, cfg.SessionMax, cfg.Now)
 	// A nil *OIDC must reach the handlers as a nil interface.
 	var provider handlers.SignInProvider
@@ -114,8 +118,9 @@ func New(st *store.Store, cfg Config) *Server {
 	// the log line that carries it, CSRF before anything reads a form.
 	e.Use(middleware.Recover())
 	e.Use(middleware.RequestID())
-	e.Use(requestLog(cfg.Logger))
+	e.Use(requestLog(cfg.Logger, m))
 	e.Use(securityHeaders(cfg.HTTPS))
+	e.Use(compress)
 	e.Use(limitBodies)      // before CSRF, which may read the form
 	e.Use(csrfFromBodyOnly) // before CSRF, which reads "form:" from the URL too
 	e.Use(middleware.CSRFWithConfig(middleware.CSRFConfig{
@@ -141,6 +146,7 @@ func New(st *store.Store, cfg Config) *Server {
 	}))
 	e.Use(loadUser(st, sessions, cfg.Logger))
 
+	e.GET("/metrics", echo.WrapHandler(m.Handler(cfg.MetricsToken)))
 	assets, _ := fs.Sub(static.FS, ".")
 	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", cacheAssets(noListing(http.FileServer(http.FS(assets)))))))
 
@@ -206,8 +212,11 @@ func cacheAssets(next http.Handler) http.Handler {
 	})
 }
 
-// requestLog writes one line per request.
-func requestLog(log *slog.Logger) echo.MiddlewareFunc {
+// requestLog writes one line per request (schema in the README) and
+// counts it for /metrics: the request ID, who (a user's email, an API
+// token's name, "" when signed out), the route's pattern, the method, the
+// path, the status and the duration.
+func requestLog(log *slog.Logger, m *metrics.Metrics) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
@@ -215,15 +224,44 @@ func requestLog(log *slog.Logger) echo.MiddlewareFunc {
 			if err != nil {
 				c.Error(err) // the error handler writes the response once
 			}
+			took := time.Since(start)
 			req := c.Request()
+			route := c.Path()
+			if route == "" {
+				route = "unmatched" // a 404: its URL would make a label per probe
+			}
+			status := c.Response().Status
+			m.ObserveRequest(route, req.Method, status, took)
 			log.LogAttrs(req.Context(), slog.LevelInfo, "request",
 				slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
+				slog.String("user", requestUser(c)), slog.String("route", route),
 				slog.String("method", req.Method), slog.String("path", req.URL.Path),
-				slog.Int("status", c.Response().Status), slog.Duration("duration", time.Since(start)))
+				slog.Int("status", status), slog.Int64("bytes", c.Response().Size),
+				slog.Float64("duration_ms", float64(took.Microseconds())/1000))
 			return nil
 		}
 	}
 }
+
+// requestUser names who made the request: the signed-in user's email, or
+// the API token's actor.
+func requestUser(c echo.Context) string {
+	if u, ok := views.User(c.Request().Context()); ok {
+		return u.Email
+	}
+	if t, ok := handlers.TokenFrom(c.Request().Context()); ok {
+		return t.Actor()
+	}
+	return ""
+}
+
+// compress gzips pages, fragments, JSON and exports for clients that accept
+// it; /metrics compresses itself. Small answers are sent as they are.
+var compress = middleware.GzipWithConfig(middleware.GzipConfig{
+	Level:     5,
+	MinLength: 1024,
+	Skipper:   func(c echo.Context) bool { return c.Request().URL.Path == "/metrics" },
+})
 
 // loadUser puts the CSRF token and the signed-in user (if any) into the
 // request context, where views and the guard find them.

@@ -28,6 +28,10 @@ type serveConfig struct {
 	logLevel          string
 	sso               *ssoConfig
 	dir               *directoryConfig
+	logFormat         string
+	// metricsToken is the bearer token /metrics asks for; from the
+	// environment only, as secrets are.
+	metricsToken string
 }
 
 func (c serveConfig) validate() error {
@@ -44,6 +48,9 @@ func (c serveConfig) validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return usagef("--log-level must be debug, info, warn or error")
+	}
+	if c.logFormat != "text" && c.logFormat != "json" {
+		return usagef("--log-format must be text or json")
 	}
 	return c.sso.validate()
 }
@@ -79,6 +86,8 @@ func cmdServe(e *env, fs *flag.FlagSet, db *string) func([]string) error {
 	fs.StringVar(&c.logLevel, "log-level", envString(e, "PATCHBOARD_LOG_LEVEL", "info"), "debug, info, warn or error")
 	c.sso = ssoFlags(e, fs)
 	c.dir = directoryFlags(e, fs)
+	fs.StringVar(&c.logFormat, "log-format", envString(e, "PATCHBOARD_LOG_FORMAT", "text"), "text (for a terminal) or json (one object a line, for a log collector)")
+	c.metricsToken = e.getenv("PATCHBOARD_METRICS_TOKEN")
 	return func(args []string) error {
 		if err := exactArgs(args, 0, "no arguments"); err != nil {
 			return err
@@ -115,13 +124,17 @@ func serve(e *env, st *store.Store, c serveConfig) error {
 		// quarter (make bench); GOGC in the environment still decides.
 		debug.SetGCPercent(400)
 	}
-	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	var handler slog.Handler = slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})
+	if c.logFormat == "json" {
+		handler = slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level})
+	}
+	logger := slog.New(handler)
 	if st.DirectorySynced() {
 		st.OnSyncDone(logSyncs(logger)) // before anything can sync
 	}
 
 	webCfg := web.Config{InsecureCookies: c.insecureCookies, SessionIdle: c.sessionIdle, SessionMax: c.sessionMax,
-		Logger: logger, HTTPS: c.sso.https(), BreakGlass: c.sso.localSignIn == "break-glass"}
+		Logger: logger, HTTPS: c.sso.https(), BreakGlass: c.sso.localSignIn == "break-glass", MetricsToken: c.metricsToken}
 	if c.sso.configured() {
 		o, err := c.sso.open(e.ctx)
 		if err != nil {

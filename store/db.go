@@ -187,6 +187,20 @@ func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return fn(tx)
 }
 
+// latestMigration is the schema version of this program: the number of its
+// last migration.
+func latestMigration() int {
+	entries, _ := fs.ReadDir(migrationFS, "migrations") // embedded: it cannot fail
+	latest := 0
+	for _, e := range entries {
+		num, _, _ := strings.Cut(e.Name(), "_")
+		if v, err := strconv.Atoi(num); err == nil && v > latest {
+			latest = v
+		}
+	}
+	return latest
+}
+
 // migrate applies the embedded migrations numbered above PRAGMA user_version,
 // each in its own transaction together with the version bump, so a failed
 // migration leaves the database at the previous version.

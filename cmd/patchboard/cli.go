@@ -58,7 +58,7 @@ func commands() []command {
 		{"export", "", "write a blade's devices as CSV to standard output", cmdExport},
 		{"assign-ring", "DEVICE_ID…", "move Active devices to a ring", cmdAssignRing},
 		{"deregister", "DEVICE_ID…", "exclude devices from registration", cmdDeregister},
-		{"restore", "DEVICE_ID…", "clear the exclusion of devices", cmdRestore},
+		{"restore", "DEVICE_ID… | FILE", "clear the exclusion of devices; or, given a backup FILE, replace the database with it (refused while a server runs; the backup is checked first and the replaced database kept beside it)", cmdRestore},
 		{"user add", "", "create a local user or change its role and password", cmdUserAdd},
 		{"token create", "", "create an API token and print it (shown once)", cmdTokenCreate},
 		{"token list", "", "list API tokens with their role, creation and last use", cmdTokenList},
@@ -545,10 +545,31 @@ func cmdDeregister(e *env, fs *flag.FlagSet, db *string) func([]string) error {
 
 func cmdRestore(e *env, fs *flag.FlagSet, db *string) func([]string) error {
 	return func(args []string) error {
+		// A device ID is a GUID and never the name of a file: one argument
+		// naming a file is a backup to restore.
+		if len(args) == 1 {
+			if fi, err := os.Stat(args[0]); err == nil && fi.Mode().IsRegular() {
+				return restoreDatabase(e, *db, args[0])
+			}
+		}
 		return deviceAction(e, db, args, "restore", func(st *store.Store, ids []string) (store.ActionResult, error) {
 			return st.Restore(e.ctx, ids, cliActor(e))
 		})
 	}
+}
+
+// restoreDatabase replaces the database with a backup.
+func restoreDatabase(e *env, db, from string) error {
+	kept, err := store.Restore(e.ctx, db, from)
+	if err != nil {
+		return err
+	}
+	if kept != "" {
+		fmt.Fprintf(e.stdout, "restored %s from %s; the database it replaced is %s\n", db, from, kept)
+	} else {
+		fmt.Fprintf(e.stdout, "restored %s from %s\n", db, from)
+	}
+	return nil
 }
 
 func cmdUserAdd(e *env, fs *flag.FlagSet, db *string) func([]string) error {

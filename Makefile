@@ -8,7 +8,7 @@ BIN     := bin/patchboard
 BENCH   ?= .
 BENCHTIME ?= 1x
 
-.PHONY: all build run demo test test-short bench bench-scale generate check-generated lint fmt clean
+.PHONY: all build run demo test test-short fuzz fuzz-brief loadtest bench bench-scale generate check-generated lint fmt clean
 
 all: build
 
@@ -48,11 +48,30 @@ lint:
 # how many were skipped (without Chromium they skip, unless CI is set).
 test: lint check-generated
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/web/browser$$')
+	@$(MAKE) --no-print-directory fuzz-brief
 	@log=$$(mktemp); $(GO) test -count=1 -v ./web/browser/ >$$log 2>&1; rc=$$?; \
 	ran=$$(grep -cE '^--- (PASS|FAIL)' $$log); skipped=$$(grep -cE '^--- SKIP' $$log); \
 	if [ $$rc -ne 0 ]; then cat $$log; fi; \
 	echo "browser tests: $$ran ran, $$skipped skipped$$( [ $$skipped -gt 0 ] && grep -m1 -B1 -E '^--- SKIP' $$log | head -1 | sed -E 's/^ *[a-z_]+\.go:[0-9]+: / (/; s/$$/)/')"; \
 	rm -f $$log; exit $$rc
+
+# Fuzz targets, as package:Target. make test runs each of the portal's
+# briefly (their seed corpora run with the tests anyway); make fuzz runs every
+# one for FUZZTIME.
+FUZZ_PORTAL  := ./web:FuzzBladeQuery ./web:FuzzForms
+FUZZ_ALL     := $(FUZZ_PORTAL) ./store:FuzzReadInventoryCSV ./store:FuzzDecodeInventoryJSON ./store/rule:FuzzParse ./store/rule:FuzzFold
+FUZZTIME     ?= 2m
+FUZZBRIEF    ?= 5s
+
+fuzz-brief:
+	@for t in $(FUZZ_PORTAL); do pkg=$${t%%:*}; name=$${t##*:}; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZBRIEF) $$pkg >/dev/null || \
+		{ echo "fuzz $$name failed: rerun with go test -run '^$$' -fuzz '^$$name$$' $$pkg"; exit 1; }; done
+	@echo "fuzz: $(FUZZ_PORTAL) for $(FUZZBRIEF) each, no failures"
+
+fuzz:
+	@for t in $(FUZZ_ALL); do pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz $$name ($$pkg) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
 
 test-short:
 	$(GO) test -short ./...

@@ -73,6 +73,12 @@ fuzz:
 	@for t in $(FUZZ_ALL); do pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz $$name ($$pkg) for $(FUZZTIME)"; \
 		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
 
+# loadtest: 50 signed-in readers browsing, searching and exporting while an
+# administrator discovers and acts, against the real binary (not in CI).
+# PATCHBOARD_LOAD_DEVICES (100000) and PATCHBOARD_LOAD_DURATION (60s) size it.
+loadtest:
+	PATCHBOARD_LOADTEST=1 $(GO) test -count=1 -run '^TestLoad$$' -v -timeout 60m ./cmd/patchboard/
+
 test-short:
 	$(GO) test -short ./...
 

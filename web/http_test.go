@@ -1764,6 +1764,7 @@ func TestActionOnAllMatching(t *testing.T) {
 	if got := res.text("error-message"); !strings.Contains(got, "no device matches") {
 		t.Errorf("an empty view says %q", got)
 	}
+}
 
 // withoutBOM checks that an export starts with the UTF-8 byte-order mark
 // Excel needs, and returns the CSV after it.

@@ -76,7 +76,7 @@ func (h *Auth) Login(c echo.Context) error {
 		return Render(c, http.StatusUnauthorized, views.LoginPage(view))
 	}
 	if errors.Is(err, store.ErrDisabled) {
-		h.Store.Record(ctx, store.AuditEntry{Actor: email, Action: store.ActionSignIn, Target: c.RealIP(),
+		h.Audit(c, store.AuditEntry{Actor: email, Action: store.ActionSignIn, Target: c.RealIP(),
 			Outcome: store.OutcomeDenied, Detail: "account disabled"})
 		view.Error = "This account is disabled. Ask a Global Administrator to enable it."
 		return Render(c, http.StatusForbidden, views.LoginPage(view))
@@ -86,7 +86,7 @@ func (h *Auth) Login(c echo.Context) error {
 	}
 	h.Limiter.Reset(keys[0])
 	if h.BreakGlass && u.Role != store.RoleGlobalAdmin {
-		h.Store.Record(ctx, store.AuditEntry{Actor: u.Email, Action: store.ActionSignIn, Target: c.RealIP(),
+		h.Audit(c, store.AuditEntry{Actor: u.Email, Action: store.ActionSignIn, Target: c.RealIP(),
 			Outcome: store.OutcomeDenied, Detail: "password sign-in is break-glass only; role " + u.Role.Label()})
 		view.Error = "Password sign-in is kept for Global Administrators (break-glass). Sign in with " + h.SSO + "."
 		return Render(c, http.StatusForbidden, views.LoginPage(view))

@@ -155,7 +155,7 @@ type envOptions struct {
 	// sso signs in through this provider, with this role map.
 	sso     *oidctest.Issuer
 	roleMap string
-	log   slog.Handler // also gets every record the server logs
+	log     slog.Handler // also gets every record the server logs
 }
 
 // newEnv starts a portal on a copy of a seeded database. The test users are

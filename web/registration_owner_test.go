@@ -28,10 +28,17 @@ func TestRegistrationGroupOwnershipCoversNestedGroups(t *testing.T) {
 		}
 	}
 	owner := "owner@example.com"
-	if _, err := e.st.AddUser(e.ctx, owner, store.RoleServiceAdmin, password, "test"); err != nil {
+	ownerUser, err := e.st.AddUser(e.ctx, owner, store.RoleServiceAdmin, password, "test")
+	if err != nil {
 		t.Fatal(err)
 	}
-	e.addOwnerByEmail(t, owner)
+	regID, err := e.st.RegistrationGroupID(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.AddGroupOwner(e.ctx, regID, ownerUser.ID, "test"); err != nil {
+		t.Fatal(err)
+	}
 	ownerClient := e.newClient()
 	ownerClient.signIn(t, owner, password)
 	admin := e.as(t, store.RoleServiceAdmin)
@@ -78,18 +85,5 @@ func TestRegistrationGroupOwnershipCoversNestedGroups(t *testing.T) {
 	ownerClient.postHX(t, groupPath(dynamic, "delete"), nil).wantStatus(http.StatusOK)
 	if got := e.members(t, nested.Name); len(got) != 1 || got[0] != dev {
 		t.Errorf("members after the owner's add %v", got)
-	}
-}
-
-// addOwnerByEmail makes the user with this email an owner of the Device
-// Registration group.
-func (e *env) addOwnerByEmail(t testing.TB, email string) {
-	t.Helper()
-	regID, err := e.st.RegistrationGroupID(e.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.st.AddGroupOwner(e.ctx, regID, email, "test"); err != nil {
-		t.Fatal(err)
 	}
 }

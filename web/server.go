@@ -138,7 +138,7 @@ func New(st *store.Store, cfg Config) *Server {
 		},
 		ErrorHandler: func(err error, c echo.Context) error {
 			req := c.Request()
-			st.Record(req.Context(), store.AuditEntry{Actor: "address " + c.RealIP(), Action: "request.refused",
+			deps.Audit(c, store.AuditEntry{Actor: "address " + c.RealIP(), Action: "request.refused",
 				Target: req.Method + " " + req.URL.Path, Outcome: store.OutcomeDenied,
 				Detail: "CSRF check failed: no valid token and not a same-origin request"})
 			return echo.NewHTTPError(http.StatusForbidden, "The form has expired or did not come from this site. Reload the page and try again.")

@@ -173,7 +173,7 @@ func (h *Devices) SaveView(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	h.Store.Record(c.Request().Context(), store.AuditEntry{Actor: Actor(c), Action: "view.save", Target: sv.Name,
+	h.Audit(c, store.AuditEntry{Actor: Actor(c), Action: "view.save", Target: sv.Name,
 		Outcome: store.OutcomeSuccess, Detail: fmt.Sprintf("shared %v: %s", sv.Shared, sv.Query)})
 	if IsFragment(c) {
 		c.Response().Header().Set("HX-Location", views.ViewURL(sv))
@@ -191,7 +191,7 @@ func (h *Devices) DeleteView(c echo.Context) error {
 	if err := h.Store.DeleteView(c.Request().Context(), CurrentUser(c).ID, id); err != nil {
 		return err
 	}
-	h.Store.Record(c.Request().Context(), store.AuditEntry{Actor: Actor(c), Action: "view.delete", Target: strconv.FormatInt(id, 10), Outcome: store.OutcomeSuccess})
+	h.Audit(c, store.AuditEntry{Actor: Actor(c), Action: "view.delete", Target: strconv.FormatInt(id, 10), Outcome: store.OutcomeSuccess})
 	if IsFragment(c) {
 		c.Response().Header().Set("HX-Location", "/devices")
 		return c.NoContent(http.StatusNoContent)

@@ -241,7 +241,7 @@ func (s *Store) runDiscovery(ctx context.Context, run DiscoveryRun) (DiscoveryRu
 	if s.dir.src != nil {
 		// A failed sync is recorded with its error (LastSyncRun) and leaves
 		// the last good directory, on which discovery still runs.
-		s.SyncDirectory(ctx, run.Trigger, run.Actor)
+		_, _ = s.SyncDirectory(ctx, run.Trigger, run.Actor)
 	}
 	plan, err := s.planDiscovery(ctx, run.StartedAt)
 	if err == nil {
@@ -271,7 +271,7 @@ func (s *Store) runDiscovery(ctx context.Context, run DiscoveryRun) (DiscoveryRu
 		// After the run's record is final, so the blade shows it done while
 		// the (possibly long, throttled) write-back goes on. Recorded like a
 		// sync; the next discovery finishes a failed one.
-		s.WriteBackRings(ctx, run.Trigger, run.Actor)
+		_, _ = s.WriteBackRings(ctx, run.Trigger, run.Actor)
 	}
 	if err != nil {
 		return run, fmt.Errorf("discovery run %d: %w", run.ID, err)

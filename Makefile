@@ -8,7 +8,7 @@ BIN     := bin/patchboard
 BENCH   ?= .
 BENCHTIME ?= 1x
 
-.PHONY: all build run demo test test-short bench bench-scale generate check-generated lint fmt clean
+.PHONY: all build run demo test test-short fuzz fuzz-brief loadtest bench bench-scale generate check-generated lint fmt clean
 
 all: build
 
@@ -36,12 +36,49 @@ check-generated:
 	after=$$(cat views/*_templ.go | sha256sum); \
 	if [ "$$before" != "$$after" ]; then echo "views/*_templ.go were stale (now regenerated): commit them"; exit 1; fi
 
+# lint: vet, gofmt, and errcheck: no production call drops an error, except
+# the few kinds .errcheck-excludes lists with its reasons (the stand-ins of
+# outside services for tests, graphtest and oidctest, are not production).
 lint:
 	$(GO) vet ./...
+	$(GO) tool errcheck -ignoretests -ignoregenerated -exclude .errcheck-excludes $$($(GO) list ./... | grep -v -e /graphtest -e /oidctest)
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '_templ.go$$')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
+# test: every package; the browser tests (web/browser, headless Chromium)
+# run verbosely into a log so that the line after them says how many ran and
+# how many were skipped (without Chromium they skip, unless CI is set).
 test: lint check-generated
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/web/browser$$')
+	@$(MAKE) --no-print-directory fuzz-brief
+	@log=$$(mktemp); $(GO) test -count=1 -v ./web/browser/ >$$log 2>&1; rc=$$?; \
+	ran=$$(grep -cE '^--- (PASS|FAIL)' $$log); skipped=$$(grep -cE '^--- SKIP' $$log); \
+	if [ $$rc -ne 0 ]; then cat $$log; fi; \
+	echo "browser tests: $$ran ran, $$skipped skipped$$( [ $$skipped -gt 0 ] && grep -m1 -B1 -E '^--- SKIP' $$log | head -1 | sed -E 's/^ *[a-z_]+\.go:[0-9]+: / (/; s/$$/)/')"; \
+	rm -f $$log; exit $$rc
+
+# Fuzz targets, as package:Target. make test runs each of the portal's
+# briefly (their seed corpora run with the tests anyway); make fuzz runs every
+# one for FUZZTIME.
+FUZZ_PORTAL  := ./web:FuzzBladeQuery ./web:FuzzForms
+FUZZ_ALL     := $(FUZZ_PORTAL) ./store:FuzzReadInventoryCSV ./store:FuzzDecodeInventoryJSON ./store/rule:FuzzParse ./store/rule:FuzzFold
+FUZZTIME     ?= 2m
+FUZZBRIEF    ?= 5s
+
+fuzz-brief:
+	@for t in $(FUZZ_PORTAL); do pkg=$${t%%:*}; name=$${t##*:}; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZBRIEF) $$pkg >/dev/null || \
+		{ echo "fuzz $$name failed: rerun with go test -run '^$$' -fuzz '^$$name$$' $$pkg"; exit 1; }; done
+	@echo "fuzz: $(FUZZ_PORTAL) for $(FUZZBRIEF) each, no failures"
+
+fuzz:
+	@for t in $(FUZZ_ALL); do pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz $$name ($$pkg) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
+
+# loadtest: 50 signed-in readers browsing, searching and exporting while an
+# administrator discovers and acts, against the real binary (not in CI).
+# PATCHBOARD_LOAD_DEVICES (100000) and PATCHBOARD_LOAD_DURATION (60s) size it.
+loadtest:
+	PATCHBOARD_LOADTEST=1 $(GO) test -count=1 -run '^TestLoad$$' -v -timeout 60m ./cmd/patchboard/
 
 test-short:
 	$(GO) test -short ./...

@@ -218,11 +218,15 @@ func WriteAPIError(c echo.Context, err error, log *slog.Logger) {
 	if ae.Status == http.StatusUnauthorized && c.Response().Header().Get(echo.HeaderWWWAuthenticate) == "" {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="patchboard"`)
 	}
+	var werr error
 	if c.Request().Method == http.MethodHead {
-		c.NoContent(ae.Status)
-		return
+		werr = c.NoContent(ae.Status)
+	} else {
+		werr = c.JSON(ae.Status, map[string]*APIError{"error": ae})
 	}
-	c.JSON(ae.Status, map[string]*APIError{"error": ae})
+	if werr != nil {
+		log.Debug("API error response not sent", slog.String("path", c.Request().URL.Path), slog.String("error", werr.Error()))
+	}
 }
 
 // --- request bodies -------------------------------------------------------
@@ -491,6 +495,7 @@ func (h *API) PutDevices(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	h.Metrics.AddImportRows("devices", res.Rows)
 	return c.JSON(http.StatusOK, map[string]int{"records": res.Rows, "new": res.Inserted, "updated": res.Updated, "unchanged": res.Unchanged})
 }
 

@@ -1,8 +1,6 @@
 package handlers
 
 import (
-	"bufio"
-	"encoding/csv"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -52,31 +50,29 @@ func (h *Audit) Export(c echo.Context) error {
 		"text/csv; charset=utf-8", h.WriteStall)
 	defer dl.done()
 	// Buffered: a refusal before the first entry sends nothing yet.
-	buf := bufio.NewWriterSize(dl, 64<<10)
-	w := csv.NewWriter(buf)
-	w.Write([]string{"id", "at", "actor", "action", "target", "outcome", "detail"})
+	w := store.NewCSVWriter(dl, store.CSVOptions{})
 	n := 0
-	err := h.Store.EachAuditEntry(ctx, f, func(e store.AuditEntry) error {
-		n++
-		return w.Write([]string{strconv.FormatInt(e.ID, 10), e.At.Format(time.RFC3339), store.CSVSafe(e.Actor),
-			e.Action, store.CSVSafe(e.Target), e.Outcome, store.CSVSafe(e.Detail)})
-	})
+	err := w.Write([]string{"id", "at", "actor", "action", "target", "outcome", "detail"})
+	if err == nil {
+		err = h.Store.EachAuditEntry(ctx, f, func(e store.AuditEntry) error {
+			n++
+			return w.Write([]string{strconv.FormatInt(e.ID, 10), e.At.Format(time.RFC3339), e.Actor,
+				e.Action, e.Target, e.Outcome, e.Detail})
+		})
+	}
 	if err != nil && !c.Response().Committed {
 		return err // nothing was sent: the user gets the error's page
 	}
-	w.Flush()
 	if err == nil {
-		err = w.Error()
-	}
-	if err == nil {
-		err = buf.Flush()
+		err = w.Flush()
 	}
 	outcome := store.OutcomeSuccess
 	if err != nil {
 		outcome = store.OutcomeFailure
 		h.Logger.Error("audit export failed", "error", err.Error())
 	}
-	h.Store.Record(ctx, store.AuditEntry{Actor: Actor(c), Action: "audit.export", Outcome: outcome,
+	h.Metrics.AddExportRows("audit", n)
+	h.Audit(c, store.AuditEntry{Actor: Actor(c), Action: "audit.export", Outcome: outcome,
 		Detail: fmt.Sprintf("%d entries", n)})
 	return nil
 }

@@ -61,7 +61,7 @@ func (h *Auth) Login(c echo.Context) error {
 	keys := []string{strings.ToLower(email) + " from " + c.RealIP()}
 	now := h.Now()
 	if wait := h.Limiter.Wait(now, keys...); wait > 0 {
-		h.Store.Record(ctx, store.AuditEntry{Actor: email, Action: store.ActionSignIn, Target: c.RealIP(),
+		h.Audit(c, store.AuditEntry{Actor: email, Action: store.ActionSignIn, Target: c.RealIP(),
 			Outcome: store.OutcomeDenied, Detail: "too many failed sign-ins"})
 		c.Response().Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
 		view.Error = fmt.Sprintf("Too many failed sign-ins. Try again in %s.", wait.Round(time.Second))
@@ -70,13 +70,13 @@ func (h *Auth) Login(c echo.Context) error {
 	u, err := h.Store.Authenticate(ctx, email, c.FormValue("password"))
 	if errors.Is(err, store.ErrBadCredentials) {
 		h.Limiter.Fail(now, keys...)
-		h.Store.Record(ctx, store.AuditEntry{Actor: email, Action: store.ActionSignIn, Target: c.RealIP(),
+		h.Audit(c, store.AuditEntry{Actor: email, Action: store.ActionSignIn, Target: c.RealIP(),
 			Outcome: store.OutcomeFailure, Detail: "wrong email or password"})
 		view.Error = "Wrong email or password."
 		return Render(c, http.StatusUnauthorized, views.LoginPage(view))
 	}
 	if errors.Is(err, store.ErrDisabled) {
-		h.Store.Record(ctx, store.AuditEntry{Actor: email, Action: store.ActionSignIn, Target: c.RealIP(),
+		h.Audit(c, store.AuditEntry{Actor: email, Action: store.ActionSignIn, Target: c.RealIP(),
 			Outcome: store.OutcomeDenied, Detail: "account disabled"})
 		view.Error = "This account is disabled. Ask a Global Administrator to enable it."
 		return Render(c, http.StatusForbidden, views.LoginPage(view))
@@ -86,7 +86,7 @@ func (h *Auth) Login(c echo.Context) error {
 	}
 	h.Limiter.Reset(keys[0])
 	if h.BreakGlass && u.Role != store.RoleGlobalAdmin {
-		h.Store.Record(ctx, store.AuditEntry{Actor: u.Email, Action: store.ActionSignIn, Target: c.RealIP(),
+		h.Audit(c, store.AuditEntry{Actor: u.Email, Action: store.ActionSignIn, Target: c.RealIP(),
 			Outcome: store.OutcomeDenied, Detail: "password sign-in is break-glass only; role " + u.Role.Label()})
 		view.Error = "Password sign-in is kept for Global Administrators (break-glass). Sign in with " + h.SSO + "."
 		return Render(c, http.StatusForbidden, views.LoginPage(view))
@@ -109,7 +109,7 @@ func (h *Auth) Logout(c echo.Context) error {
 	if err := h.Sessions.SignOut(c); err != nil {
 		return err
 	}
-	h.Store.Record(c.Request().Context(), store.AuditEntry{Actor: u.Email, Action: "auth.sign-out", Outcome: store.OutcomeSuccess})
+	h.Audit(c, store.AuditEntry{Actor: u.Email, Action: "auth.sign-out", Outcome: store.OutcomeSuccess})
 	return c.Redirect(http.StatusSeeOther, "/login")
 }
 

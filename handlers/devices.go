@@ -173,7 +173,7 @@ func (h *Devices) SaveView(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	h.Store.Record(c.Request().Context(), store.AuditEntry{Actor: Actor(c), Action: "view.save", Target: sv.Name,
+	h.Audit(c, store.AuditEntry{Actor: Actor(c), Action: "view.save", Target: sv.Name,
 		Outcome: store.OutcomeSuccess, Detail: fmt.Sprintf("shared %v: %s", sv.Shared, sv.Query)})
 	if IsFragment(c) {
 		c.Response().Header().Set("HX-Location", views.ViewURL(sv))
@@ -191,7 +191,7 @@ func (h *Devices) DeleteView(c echo.Context) error {
 	if err := h.Store.DeleteView(c.Request().Context(), CurrentUser(c).ID, id); err != nil {
 		return err
 	}
-	h.Store.Record(c.Request().Context(), store.AuditEntry{Actor: Actor(c), Action: "view.delete", Target: strconv.FormatInt(id, 10), Outcome: store.OutcomeSuccess})
+	h.Audit(c, store.AuditEntry{Actor: Actor(c), Action: "view.delete", Target: strconv.FormatInt(id, 10), Outcome: store.OutcomeSuccess})
 	if IsFragment(c) {
 		c.Response().Header().Set("HX-Location", "/devices")
 		return c.NoContent(http.StatusNoContent)
@@ -450,7 +450,7 @@ func (h *Devices) Export(c echo.Context) error {
 	sq.After, sq.Limit = "", 0
 	dl := newDownload(c, name, "text/csv; charset=utf-8", h.WriteStall)
 	defer dl.done()
-	n, err := h.Store.ExportCSV(ctx, dl, sq, cols)
+	n, err := h.Store.ExportCSV(ctx, dl, sq, cols, store.CSVOptions{})
 	if err != nil && !c.Response().Committed {
 		return err // nothing was sent: the user gets the error's page
 	}
@@ -460,7 +460,8 @@ func (h *Devices) Export(c echo.Context) error {
 		outcome, detail = store.OutcomeFailure, detail+": "+err.Error()
 		h.Logger.Error("export failed", "error", err.Error())
 	}
-	h.Store.Record(ctx, store.AuditEntry{Actor: Actor(c), Action: store.ActionExport, Target: string(q.Tab),
+	h.Metrics.AddExportRows("devices", n)
+	h.Audit(c, store.AuditEntry{Actor: Actor(c), Action: store.ActionExport, Target: string(q.Tab),
 		Outcome: outcome, Detail: detail})
 	return nil
 }

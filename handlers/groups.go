@@ -169,33 +169,32 @@ func redirect(c echo.Context, to string) error {
 	return c.Redirect(http.StatusSeeOther, to)
 }
 
-// membersRight says whether the user may change g's membership, and if not
-// why. The Device Registration group needs PermEditRegistrationGroup, or a
-// Service Administrator who owns it (SPEC §7).
+// membersRight says whether the user may change g, and if not why. The
+// Device Registration group and the groups nested in it need
+// PermEditRegistrationGroup, or a Service Administrator who owns the
+// registration group (SPEC §7): what they hold is what discovery registers.
 func (h *Groups) membersRight(c echo.Context, g store.Group) (bool, string, error) {
 	if g.Synced() {
 		return false, "This group is synced from Microsoft Entra ID and is read-only here: change its members in the Entra admin center.", nil
 	}
 	u := CurrentUser(c)
-	owner := false
-	if g.Builtin && u.Role == store.RoleServiceAdmin {
-		var err error
-		if owner, err = h.Store.IsGroupOwner(c.Request().Context(), g.ID, u.ID); err != nil {
-			return false, "", err
-		}
+	ok, err := h.Store.MayEditGroup(c.Request().Context(), g, u)
+	if err != nil || ok {
+		return ok, "", err
 	}
-	if u.Role.CanEditGroup(g, owner) {
-		return true, "", nil
+	if !u.Role.Can(store.PermEditGroups) {
+		return false, fmt.Sprintf("Your role (%s) can view groups but not change them.", u.Role.Label()), nil
 	}
-	if g.Builtin && u.Role.Can(store.PermEditGroups) {
+	if g.Builtin {
 		return false, fmt.Sprintf("Only Global Administrators, Intune Service Administrators and owners of the %s group can change its members; you are a %s and not an owner.",
 			store.RegistrationGroupName, u.Role.Label()), nil
 	}
-	return false, fmt.Sprintf("Your role (%s) can view groups but not change them.", u.Role.Label()), nil
+	return false, fmt.Sprintf("%s is nested in the %s group, so its devices are discovered and registered: only Global Administrators, Intune Service Administrators and owners of the %s group can change it; you are a %s and not an owner.",
+		g.Name, store.RegistrationGroupName, store.RegistrationGroupName, u.Role.Label()), nil
 }
 
-// requireMembersRight refuses a membership change the user may not make:
-// 403 with the reason, and an audit entry.
+// requireMembersRight refuses a change of g the user may not make: 403
+// with the reason, and an audit entry.
 func (h *Groups) requireMembersRight(c echo.Context, g store.Group) error {
 	ok, why, err := h.membersRight(c, g)
 	if err != nil || ok {
@@ -206,9 +205,9 @@ func (h *Groups) requireMembersRight(c echo.Context, g store.Group) error {
 	}
 	u := CurrentUser(c)
 	req := c.Request()
-	h.Store.Record(req.Context(), store.AuditEntry{Actor: u.Email, Action: "request.refused",
+	h.Audit(c, store.AuditEntry{Actor: u.Email, Action: "request.refused",
 		Target: req.Method + " " + req.URL.Path, Outcome: store.OutcomeDenied,
-		Detail: fmt.Sprintf("%s may not change the members of %s (not an owner)", u.Role.Label(), g.Name)})
+		Detail: fmt.Sprintf("%s may not change %s (not an owner of the %s group)", u.Role.Label(), g.Name, store.RegistrationGroupName)})
 	return echo.NewHTTPError(http.StatusForbidden, "Your role does not allow this. "+why)
 }
 
@@ -255,12 +254,12 @@ var wholeGroupPage = groupParts{members: true, rule: true, owners: true, nestabl
 func (h *Groups) groupView(c echo.Context, g store.Group, parts groupParts) (views.GroupView, error) {
 	ctx := c.Request().Context()
 	u := CurrentUser(c)
-	v := views.GroupView{Group: g, CanEdit: u.Role.Can(store.PermEditGroups) && !g.Builtin && !g.Synced(),
-		CanManageOwners: u.Role.Can(store.PermManage), MemberCount: g.Devices + g.Groups}
+	v := views.GroupView{Group: g, CanManageOwners: u.Role.Can(store.PermManage), MemberCount: g.Devices + g.Groups}
 	var err error
 	if v.CanEditMembers, v.MembersDenied, err = h.membersRight(c, g); err != nil {
 		return v, err
 	}
+	v.CanEdit = v.CanEditMembers && !g.Builtin && !g.Synced()
 	if parts.members {
 		if v.Members, err = h.membersView(c, g, v.CanEditMembers); err != nil {
 			return v, err
@@ -374,11 +373,11 @@ func (h *Groups) DeviceSearch(c echo.Context) error {
 
 // Rename gives a group a new name.
 func (h *Groups) Rename(c echo.Context) error {
-	id, err := groupID(c)
+	g, err := h.membersGroup(c)
 	if err != nil {
 		return err
 	}
-	g, err := h.Store.RenameGroup(c.Request().Context(), id, c.FormValue("name"), Actor(c))
+	g, err = h.Store.RenameGroup(c.Request().Context(), g.ID, c.FormValue("name"), Actor(c))
 	if err != nil {
 		return err
 	}
@@ -388,11 +387,11 @@ func (h *Groups) Rename(c echo.Context) error {
 // Delete deletes a group; the Device Registration group is refused with a
 // message.
 func (h *Groups) Delete(c echo.Context) error {
-	id, err := groupID(c)
+	g, err := h.membersGroup(c)
 	if err != nil {
 		return err
 	}
-	g, err := h.Store.DeleteGroup(c.Request().Context(), id, Actor(c))
+	g, err = h.Store.DeleteGroup(c.Request().Context(), g.ID, Actor(c))
 	if err != nil {
 		return err
 	}
@@ -402,7 +401,7 @@ func (h *Groups) Delete(c echo.Context) error {
 // SaveRule replaces a dynamic group's rule. A rule that does not parse is
 // refused (422) with the parser's position and message, and nothing changes.
 func (h *Groups) SaveRule(c echo.Context) error {
-	g, err := h.loadGroup(c)
+	g, err := h.membersGroup(c)
 	if err != nil {
 		return err
 	}

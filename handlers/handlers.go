@@ -12,6 +12,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"patchboard/metrics"
 	"patchboard/store"
 	"patchboard/views"
 )
@@ -28,6 +29,22 @@ type Deps struct {
 	// WriteStall bounds how long one write of a download waits for the
 	// client; DefaultWriteStall when zero.
 	WriteStall time.Duration
+	// Metrics counts exported and imported rows; nil counts nothing.
+	Metrics *metrics.Metrics
+}
+
+// Audit records e in the audit log. A failed insert is logged with the
+// request ID and the entry's fields, never dropped silently; the request it
+// describes keeps its answer. The entry is written even when the client has
+// gone away: what it did still happened.
+func (d Deps) Audit(c echo.Context, e store.AuditEntry) {
+	ctx := context.WithoutCancel(c.Request().Context())
+	if err := d.Store.Record(ctx, e); err != nil {
+		d.Logger.LogAttrs(ctx, slog.LevelError, "audit write failed",
+			slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
+			slog.String("actor", e.Actor), slog.String("action", e.Action), slog.String("target", e.Target),
+			slog.String("outcome", e.Outcome), slog.String("detail", e.Detail), slog.String("error", err.Error()))
+	}
 }
 
 // IsFragment reports whether the request wants a fragment rather than a

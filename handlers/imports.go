@@ -100,7 +100,7 @@ func (h *Imports) CommitDevices(c echo.Context) error { return h.commit(c, views
 func (h *Imports) preview(c echo.Context, kind views.ImportKind) error {
 	ctx := c.Request().Context()
 	u := CurrentUser(c)
-	up, err := receiveUpload(c)
+	up, err := receiveUpload(c, h.Logger)
 	if err != nil {
 		var msg rejection
 		if errors.As(err, &msg) {
@@ -119,7 +119,7 @@ func (h *Imports) preview(c echo.Context, kind views.ImportKind) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer closeRead(f)
 	switch kind {
 	case views.ImportMembers:
 		g, err := h.memberTarget(c, up.group)
@@ -205,7 +205,7 @@ func (h *Imports) memberTarget(c echo.Context, group string) (store.MemberImport
 	}
 	if !g.Allowed {
 		req := c.Request()
-		h.Store.Record(req.Context(), store.AuditEntry{Actor: u.Email, Action: "request.refused",
+		h.Audit(c, store.AuditEntry{Actor: u.Email, Action: "request.refused",
 			Target: req.Method + " " + req.URL.Path, Outcome: store.OutcomeDenied,
 			Detail: fmt.Sprintf("%s may not change the members of %s", u.Role.Label(), g.Name)})
 		return g, echo.NewHTTPError(http.StatusForbidden, fmt.Sprintf(
@@ -239,7 +239,7 @@ func (h *Imports) commit(c echo.Context, kind views.ImportKind) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer closeRead(f)
 	switch kind {
 	case views.ImportMembers:
 		// Permissions are asked again: a role or an ownership may have
@@ -264,7 +264,10 @@ func (h *Imports) commit(c echo.Context, kind views.ImportKind) error {
 	}
 	done = true
 	if kind == views.ImportDevices {
+		h.Metrics.AddImportRows("devices", state.Devices.Rows)
 		c.Response().Header().Set("HX-Trigger", "devices-changed")
+	} else {
+		h.Metrics.AddImportRows("members", state.Members.Rows)
 	}
 	return h.answer(c, kind, p.group, state)
 }
@@ -304,7 +307,7 @@ type upload struct {
 // temporary file while its rows are counted, so it is never in memory as a
 // whole and a file of more than MaxImportRows rows is refused as soon as the
 // row past the limit arrives.
-func receiveUpload(c echo.Context) (upload, error) {
+func receiveUpload(c echo.Context, log *slog.Logger) (upload, error) {
 	var up upload
 	req := c.Request()
 	if !strings.HasPrefix(req.Header.Get(echo.HeaderContentType), echo.MIMEMultipartForm) {
@@ -338,14 +341,14 @@ func receiveUpload(c echo.Context) (upload, error) {
 				break
 			}
 			if err != nil {
-				up.discard()
+				up.discard(log)
 				return up, uploadError(err)
 			}
 			switch part.FormName() {
 			case "group":
 				b, err := io.ReadAll(io.LimitReader(part, 1024))
 				if err != nil {
-					up.discard()
+					up.discard(log)
 					return up, uploadError(err)
 				}
 				up.group = string(b)
@@ -354,15 +357,15 @@ func receiveUpload(c echo.Context) (upload, error) {
 					continue // one file per import
 				}
 				up.name = part.FileName()
-				if err := up.spool(part); err != nil {
+				if err := up.spool(part, log); err != nil {
 					return up, err
 				}
 			}
 		}
 	}
 	if closer != nil {
-		defer closer.Close()
-		if err := up.spool(file); err != nil {
+		defer closeRead(closer)
+		if err := up.spool(file, log); err != nil {
 			return up, err
 		}
 	}
@@ -375,7 +378,7 @@ func receiveUpload(c echo.Context) (upload, error) {
 
 // spool copies the file to a new temporary file, counting rows. On error
 // nothing is left on disk.
-func (up *upload) spool(r io.Reader) error {
+func (up *upload) spool(r io.Reader, log *slog.Logger) error {
 	f, err := os.CreateTemp("", "patchboard-import-*.csv") // 0600, random name
 	if err != nil {
 		return fmt.Errorf("spool upload: %w", err)
@@ -390,7 +393,7 @@ func (up *upload) spool(r io.Reader) error {
 		err = rejection("The file is empty. Choose a CSV file with a header row.")
 	}
 	if err != nil {
-		up.discard()
+		up.discard(log)
 		if errors.Is(err, errTooManyRows) {
 			return rejection(fmt.Sprintf("The file has more than %s rows; at most %s can be imported at once. Split it into smaller files.",
 				views.Thousands(MaxImportRows), views.Thousands(MaxImportRows)))
@@ -405,9 +408,9 @@ func (up *upload) spool(r io.Reader) error {
 }
 
 // discard removes the spooled file, if any.
-func (up *upload) discard() {
+func (up *upload) discard(log *slog.Logger) {
 	if up.path != "" {
-		os.Remove(up.path)
+		removeFile(log, up.path)
 		up.path = ""
 	}
 }
@@ -505,6 +508,10 @@ func (r *rowCounter) count() int {
 	}
 	return r.records
 }
+
+// closeRead closes a file that was only read: every read's error was
+// checked, and closing it loses nothing.
+func closeRead(f io.Closer) { _ = f.Close() }
 
 func removeFile(log *slog.Logger, path string) {
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {

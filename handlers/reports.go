@@ -123,7 +123,8 @@ func (h *Reports) Export(c echo.Context) error {
 		outcome, detail = store.OutcomeFailure, detail+": "+err.Error()
 		h.Logger.Error("update report export failed", "error", err.Error())
 	}
-	h.Store.Record(ctx, store.AuditEntry{Actor: Actor(c), Action: store.ActionExport, Target: string(q.Kind) + " update report",
+	h.Metrics.AddExportRows("updates", n)
+	h.Audit(c, store.AuditEntry{Actor: Actor(c), Action: store.ActionExport, Target: string(q.Kind) + " update report",
 		Outcome: outcome, Detail: detail})
 	return nil
 }

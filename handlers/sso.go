@@ -75,7 +75,7 @@ func (h *SSO) Callback(c echo.Context) error {
 			attrs = append(attrs, "error", se.Cause.Error())
 		}
 		h.Logger.Warn("single sign-on refused", attrs...)
-		h.Store.Record(ctx, store.AuditEntry{Actor: "single sign-on", Action: store.ActionSignIn, Target: c.RealIP(),
+		h.Audit(c, store.AuditEntry{Actor: "single sign-on", Action: store.ActionSignIn, Target: c.RealIP(),
 			Outcome: store.OutcomeFailure, Detail: se.Detail})
 		return h.loginError(c, http.StatusUnauthorized, se.Message)
 	}

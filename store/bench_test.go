@@ -277,7 +277,7 @@ func benchExport(b *testing.B, cols []Column) {
 	rows := 0
 	for b.Loop() {
 		var err error
-		rows, err = st.ExportCSV(context.Background(), io.Discard, DeviceQuery{Tab: TabReady}, cols)
+		rows, err = st.ExportCSV(context.Background(), io.Discard, DeviceQuery{Tab: TabReady}, cols, CSVOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -417,7 +417,7 @@ func BenchmarkDevicePage(b *testing.B) {
 		rows := 0
 		cpu := processCPU()
 		for b.Loop() {
-			if rows, err = st.ExportCSV(ctx, io.Discard, DeviceQuery{Tab: TabReady}, cols); err != nil {
+			if rows, err = st.ExportCSV(ctx, io.Discard, DeviceQuery{Tab: TabReady}, cols, CSVOptions{}); err != nil {
 				b.Fatal(err)
 			}
 		}

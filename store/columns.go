@@ -211,13 +211,27 @@ func columnKeys() []string {
 
 // CSVSafe neutralises a cell that a spreadsheet would run as a formula: one
 // starting with =, +, -, @, tab or carriage return gets a leading apostrophe.
+// CSVUnguard takes it off again when the file comes back as an import.
 func CSVSafe(s string) string {
-	if s == "" {
-		return s
-	}
-	switch s[0] {
-	case '=', '+', '-', '@', '\t', '\r':
+	if s != "" && formulaStart(s[0]) {
 		return "'" + s
 	}
 	return s
+}
+
+// CSVUnguard undoes CSVSafe: an apostrophe followed by a character that
+// starts a formula is the guard of an export, not data.
+func CSVUnguard(s string) string {
+	if len(s) >= 2 && s[0] == '\'' && formulaStart(s[1]) {
+		return s[1:]
+	}
+	return s
+}
+
+func formulaStart(b byte) bool {
+	switch b {
+	case '=', '+', '-', '@', '\t', '\r':
+		return true
+	}
+	return false
 }

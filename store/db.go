@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -14,7 +15,8 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Store is the SQLite-backed model. It is safe for concurrent use.
@@ -24,6 +26,8 @@ import (
 // read-then-write never loses an update to a concurrent writer. Reads use a
 // bounded pool of query-only connections that WAL lets run beside the writer.
 type Store struct {
+	path string // the database file; leases are files beside it
+
 	w *sql.DB
 	r *sql.DB // the pages' and API's reads
 
@@ -57,12 +61,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	if err := migrate(ctx, w); err != nil {
-		w.Close()
+		_ = w.Close() // the migration's error is the one to report
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	r, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
-		w.Close()
+		_ = w.Close() // sql.Open fails only on a bad driver name: nothing was opened
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	readers := max(4, runtime.GOMAXPROCS(0)*2)
@@ -71,11 +75,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetConnMaxLifetime(0)
 	x, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
-		r.Close()
-		w.Close()
+		_ = errors.Join(r.Close(), w.Close()) // as above
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	s := &Store{w: w, r: r, exports: newExportPool(x)}
+	s := &Store{path: path, w: w, r: r, exports: newExportPool(x)}
 	s.stmts.db = r
 	s.sync.ctx, s.sync.stop = context.WithCancel(context.Background())
 	return s, nil
@@ -86,7 +89,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 func dsn(path string, readOnly bool) string {
 	q := url.Values{}
 	for _, p := range []string{
-		"busy_timeout(5000)",
+		fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
 		"journal_mode(WAL)",
 		"foreign_keys(1)",
 		"synchronous(NORMAL)",
@@ -126,9 +129,21 @@ func (s *Store) Backup(ctx context.Context, path string) error {
 	return nil
 }
 
+// busyTimeout is how long SQLite itself waits for the write lock
+// (busy_timeout in dsn); writeWait how long a write waits in all, trying
+// again each time SQLite gives up. The lock is shared with every process on
+// the database: the CLI beside the server, and the server's own background
+// writes, which can hold it for seconds on a loaded machine (a discovery
+// batch, a blade index chunk, a large import). A batch import or a person's
+// action should wait for them, not fail with "database is locked".
+const (
+	busyTimeout = 5 * time.Second
+	writeWait   = 2 * time.Minute
+)
+
 // write runs fn in one immediate transaction on the writer.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -142,6 +157,26 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return nil
 }
 
+// begin starts an immediate transaction, waiting up to writeWait for the
+// write lock (or until ctx ends).
+func (s *Store) begin(ctx context.Context) (*sql.Tx, error) {
+	deadline := time.Now().Add(writeWait)
+	for {
+		tx, err := s.w.BeginTx(ctx, nil)
+		if err == nil || !isBusy(err) || ctx.Err() != nil || time.Now().After(deadline) {
+			return tx, err
+		}
+		// SQLite waited busyTimeout already; ask again.
+	}
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY (the lock is held
+// elsewhere), in any of its extended forms.
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
+}
+
 // read runs fn in one read transaction, so that everything it reads comes
 // from one snapshot.
 func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
@@ -151,6 +186,20 @@ func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	defer tx.Rollback()
 	return fn(tx)
+}
+
+// latestMigration is the schema version of this program: the number of its
+// last migration.
+func latestMigration() int {
+	entries, _ := fs.ReadDir(migrationFS, "migrations") // embedded: it cannot fail
+	latest := 0
+	for _, e := range entries {
+		num, _, _ := strings.Cut(e.Name(), "_")
+		if v, err := strconv.Atoi(num); err == nil && v > latest {
+			latest = v
+		}
+	}
+	return latest
 }
 
 // migrate applies the embedded migrations numbered above PRAGMA user_version,
@@ -212,12 +261,18 @@ func applyMigration(ctx context.Context, db *sql.DB, version int, body string) e
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }() // back to the pool; nothing was left open on it
 	if strings.HasPrefix(body, foreignKeysOff) {
 		if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = OFF"); err != nil {
 			return err
 		}
-		defer conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA foreign_keys = ON")
+		defer func() {
+			if _, err := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA foreign_keys = ON"); err != nil {
+				// A connection without foreign keys must not serve anyone:
+				// the pool drops a connection that reports itself bad.
+				_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			}
+		}()
 	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {

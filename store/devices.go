@@ -368,13 +368,14 @@ func (u *deviceUpserter) result(ctx context.Context) (ImportResult, error) {
 	return ImportResult{Rows: u.rows, Inserted: inserted, Updated: u.written - inserted, Unchanged: u.rows - u.written}, nil
 }
 
+// close releases the statements; their errors surfaced at Exec.
 func (u *deviceUpserter) close() {
 	if u.synced != nil {
-		u.synced.Close()
+		_ = u.synced.Close()
 	}
-	u.one.Close()
+	_ = u.one.Close()
 	if u.batch != nil {
-		u.batch.Close()
+		_ = u.batch.Close()
 	}
 }
 

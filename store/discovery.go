@@ -65,10 +65,6 @@ const (
 	// commits. Each batch is atomic, so an interrupted run leaves every
 	// device either fully updated or untouched.
 	discoveryBatch = 2000
-	// heartbeatEvery and staleAfter let a run in another process (the CLI
-	// beside the server) be told apart from one that died.
-	heartbeatEvery = 10 * time.Second
-	staleAfter     = 60 * time.Second
 )
 
 // discoveryGate lets one run go at a time within the process; callers that
@@ -82,10 +78,11 @@ type discoveryGate struct {
 }
 
 type activeRun struct {
-	id   int64
-	done chan struct{}
-	run  DiscoveryRun
-	err  error
+	id    int64
+	done  chan struct{}
+	run   DiscoveryRun
+	err   error
+	lease *lease // the discovery lease, held until the run is recorded
 }
 
 // Discover runs discovery now and returns the run's record; if a run is
@@ -127,43 +124,61 @@ func (s *Store) startDiscovery(ctx context.Context, trigger Trigger, actor strin
 	if a := s.disc.cur; a != nil {
 		return a, nil
 	}
+	// The lease says which process runs discovery. Holding it, no other
+	// process can be running one, so a run still marked running is the
+	// remains of a process that died: it is recorded as interrupted at once.
+	l, err := tryLease(discoveryLeaseName(s.path))
+	if errors.Is(err, errLeaseHeld) {
+		return nil, s.runningElsewhere(ctx)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("start discovery: %w", err)
+	}
 	// The run's clock is now: checks are evaluated as of now, and the run is
 	// recorded as starting then and lasting as long as it really takes.
 	run := DiscoveryRun{Trigger: trigger, Actor: actor, State: RunRunning, StartedAt: now.UTC().Truncate(time.Second)}
 	id, err := s.beginRun(ctx, run)
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, l.release())
 	}
 	run.ID = id
-	a := &activeRun{id: id, done: make(chan struct{}), run: run}
+	a := &activeRun{id: id, done: make(chan struct{}), run: run, lease: l}
 	s.disc.cur = a
 	go func() {
 		a.run, a.err = s.runDiscovery(ctx, run)
 		s.disc.mu.Lock()
 		s.disc.cur = nil
+		// Released after the run is recorded, so the next holder never
+		// mistakes this run for an interrupted one.
+		if err := a.lease.release(); err != nil && a.err == nil {
+			a.err = fmt.Errorf("release discovery lease: %w", err)
+		}
 		s.disc.mu.Unlock()
 		close(a.done)
 	}()
 	return a, nil
 }
 
-// beginRun records a new run. A run left "running" by a process that died
-// is marked interrupted; one whose process is still beating is a conflict.
+// runningElsewhere is the conflict answered while another process holds the
+// discovery lease; it names that process's run when it has recorded one.
+func (s *Store) runningElsewhere(ctx context.Context) error {
+	var id int64
+	var actor string
+	err := s.r.QueryRowContext(ctx, `SELECT id, actor FROM discovery_runs WHERE state = 'running' ORDER BY id DESC LIMIT 1`).Scan(&id, &actor)
+	if err != nil {
+		return conflictf("discovery is starting in another process; try again in a moment")
+	}
+	return conflictf("discovery run %d (started by %s) is still running in another process", id, actor)
+}
+
+// beginRun records a new run. The caller holds the discovery lease, so any
+// run still marked running was cut off by the end of its process: it is
+// marked interrupted and audited, and this run, which evaluates every device
+// afresh, finishes its work.
 func (s *Store) beginRun(ctx context.Context, run DiscoveryRun) (int64, error) {
 	var id int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		var otherID, beat int64
-		var otherActor string
-		err := tx.QueryRowContext(ctx, `SELECT id, heartbeat_at, actor FROM discovery_runs WHERE state = 'running' ORDER BY id DESC LIMIT 1`).
-			Scan(&otherID, &beat, &otherActor)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-		case err != nil:
-			return err
-		case time.Since(time.Unix(beat, 0)) < staleAfter:
-			return conflictf("discovery run %d (started by %s) is still running in another process", otherID, otherActor)
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE discovery_runs SET state = 'interrupted', finished_at = heartbeat_at WHERE state = 'running'`); err != nil {
+		if err := interruptDeadRuns(ctx, tx); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO discovery_runs (trigger, actor, state, started_at, heartbeat_at) VALUES (?, ?, 'running', ?, ?)`,
@@ -180,16 +195,53 @@ func (s *Store) beginRun(ctx context.Context, run DiscoveryRun) (int64, error) {
 	return id, nil
 }
 
+// interruptDeadRuns marks the runs left running by a dead process as
+// interrupted, ending when they last wrote, each with an audit entry.
+func interruptDeadRuns(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, "SELECT "+runCols+", heartbeat_at FROM discovery_runs WHERE state = 'running'")
+	if err != nil {
+		return err
+	}
+	var dead []DiscoveryRun
+	for rows.Next() {
+		var beat int64
+		r, err := scanRun(rows, &beat)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		r.FinishedAt = time.Unix(beat, 0).UTC()
+		dead = append(dead, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, r := range dead {
+		r.State = RunInterrupted
+		r.Error = "the process running it stopped"
+		if _, err := tx.ExecContext(ctx, `UPDATE discovery_runs SET state = ?, finished_at = ?, error = ? WHERE id = ?`,
+			r.State, r.FinishedAt.Unix(), r.Error, r.ID); err != nil {
+			return err
+		}
+		detail := fmt.Sprintf("run %d interrupted after %d of %d devices: %s; the next run finishes its work",
+			r.ID, r.Processed, r.Total, r.Error)
+		if err := recordAudit(ctx, tx, AuditEntry{At: r.FinishedAt, Actor: r.Actor, Action: ActionDiscovery,
+			Target: string(r.Trigger), Outcome: OutcomeFailure, Detail: detail}, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // runDiscovery evaluates the whole directory and writes what changed.
 func (s *Store) runDiscovery(ctx context.Context, run DiscoveryRun) (DiscoveryRun, error) {
 	wallStart := time.Now()
-	stopBeat := s.heartbeat(ctx, run.ID)
-	defer stopBeat()
 
 	if s.dir.src != nil {
 		// A failed sync is recorded with its error (LastSyncRun) and leaves
 		// the last good directory, on which discovery still runs.
-		s.SyncDirectory(ctx, run.Trigger, run.Actor)
+		_, _ = s.SyncDirectory(ctx, run.Trigger, run.Actor)
 	}
 	plan, err := s.planDiscovery(ctx, run.StartedAt)
 	if err == nil {
@@ -219,31 +271,12 @@ func (s *Store) runDiscovery(ctx context.Context, run DiscoveryRun) (DiscoveryRu
 		// After the run's record is final, so the blade shows it done while
 		// the (possibly long, throttled) write-back goes on. Recorded like a
 		// sync; the next discovery finishes a failed one.
-		s.WriteBackRings(ctx, run.Trigger, run.Actor)
+		_, _ = s.WriteBackRings(ctx, run.Trigger, run.Actor)
 	}
 	if err != nil {
 		return run, fmt.Errorf("discovery run %d: %w", run.ID, err)
 	}
 	return run, nil
-}
-
-func (s *Store) heartbeat(ctx context.Context, runID int64) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(heartbeatEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				s.w.ExecContext(ctx, `UPDATE discovery_runs SET heartbeat_at = ? WHERE id = ?`, time.Now().Unix(), runID)
-			}
-		}
-	}()
-	return func() { cancel(); <-done }
 }
 
 func (s *Store) finishRun(ctx context.Context, run DiscoveryRun, ignored []string) error {
@@ -573,12 +606,14 @@ func joinChecks(cs []CheckResult) string {
 const runCols = `id, trigger, actor, state, started_at, finished_at, total, processed, candidates,
 	registered, prerequisites_failed, status_changes, error`
 
-func scanRun(rs rowScanner) (DiscoveryRun, error) {
+// scanRun scans runCols, then any extra columns into extra.
+func scanRun(rs rowScanner, extra ...any) (DiscoveryRun, error) {
 	var r DiscoveryRun
 	var started int64
 	var finished sql.NullInt64
-	err := rs.Scan(&r.ID, &r.Trigger, &r.Actor, &r.State, &started, &finished, &r.Total, &r.Processed,
-		&r.Candidates, &r.Registered, &r.PrerequisitesFailed, &r.StatusChanges, &r.Error)
+	dest := []any{&r.ID, &r.Trigger, &r.Actor, &r.State, &started, &finished, &r.Total, &r.Processed,
+		&r.Candidates, &r.Registered, &r.PrerequisitesFailed, &r.StatusChanges, &r.Error}
+	err := rs.Scan(append(dest, extra...)...)
 	r.StartedAt = time.Unix(started, 0).UTC()
 	r.FinishedAt = fromUnix(finished)
 	return r, err

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -415,22 +416,107 @@ func TestDiscoveryConcurrentCallsJoinOneRun(t *testing.T) {
 
 func TestDiscoveryRefusesWhileAnotherProcessRuns(t *testing.T) {
 	st := openTestStore(t)
-	// A run row with a fresh heartbeat stands for another process.
-	if _, err := st.w.Exec(`INSERT INTO discovery_runs (trigger, actor, state, started_at, heartbeat_at) VALUES ('cli', 'other', 'running', ?, ?)`,
-		time.Now().Unix(), time.Now().Unix()); err != nil {
+	devs := []*Device{healthy(1), healthy(2)}
+	mustUpsert(t, st, devs...)
+	mustAddMembers(t, st, RegistrationGroupName, devs...)
+	// A second Store on the same file stands for another process (the CLI
+	// beside the server): its lease is a lock of its own.
+	other, err := Open(context.Background(), st.path)
+	if err != nil {
 		t.Fatal(err)
 	}
-	_, err := st.Discover(context.Background(), TriggerCLI, "tester", testNow)
+	defer other.Close()
+	release := make(chan struct{})
+	other.disc.afterBatch = func(int) { <-release }
+	done := make(chan error, 1)
+	go func() {
+		_, err := other.Discover(context.Background(), TriggerCLI, "cli:other", testNow)
+		done <- err
+	}()
+	waitRunning(t, other)
+
+	_, err = st.Discover(context.Background(), TriggerButton, "admin", testNow)
 	wantErrIs(t, err, ErrConflict)
-	// A dead process's run (stale heartbeat) is marked interrupted and a new run goes ahead.
-	if _, err := st.w.Exec(`UPDATE discovery_runs SET heartbeat_at = ?`, time.Now().Add(-time.Hour).Unix()); err != nil {
+	if !strings.Contains(err.Error(), "cli:other") {
+		t.Errorf("conflict %q does not name the other run's actor", err)
+	}
+	close(release)
+	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	// Once the other process's run ends, a run here goes ahead.
 	mustDiscover(t, st, testNow)
-	var interrupted int
-	st.r.QueryRow(`SELECT count(*) FROM discovery_runs WHERE state = 'interrupted'`).Scan(&interrupted)
-	if interrupted != 1 {
-		t.Errorf("stale run not marked interrupted")
+}
+
+func waitRunning(t *testing.T, st *Store) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, running := st.RunningDiscovery(); running {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("discovery run did not start")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// A process killed in the middle of a run leaves it marked running with a
+// fresh heartbeat and some of its batches committed; the operating system
+// drops its lease. The next run must start at once, record the dead run as
+// interrupted (in the audit log too) and finish its work.
+func TestDiscoveryTakesOverAtOnceAfterACrash(t *testing.T) {
+	st := openTestStore(t)
+	ctx := context.Background()
+	var devs []*Device
+	for i := 1; i <= discoveryBatch+10; i++ {
+		devs = append(devs, healthy(i))
+	}
+	mustUpsert(t, st, devs...)
+	mustAddMembers(t, st, RegistrationGroupName, devs...)
+	// The dead run's first batch is committed: apply it as the run did.
+	plan, err := st.planDiscovery(ctx, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan.changes = plan.changes[:discoveryBatch]
+	beat := time.Now().Unix()
+	res, err := st.w.Exec(`INSERT INTO discovery_runs (trigger, actor, state, started_at, heartbeat_at, total, processed) VALUES ('schedule', 'scheduler', 'running', ?, ?, ?, 0)`,
+		testNow.Unix(), beat, len(devs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadID, _ := res.LastInsertId()
+	if err := st.applyPlan(ctx, &DiscoveryRun{ID: deadID, StartedAt: testNow, Total: len(devs)}, plan); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.r.QueryRow(`SELECT heartbeat_at FROM discovery_runs WHERE id = ?`, deadID).Scan(&beat); err != nil {
+		t.Fatal(err)
+	}
+
+	run, err := st.Discover(ctx, TriggerButton, "admin@example.com", testNow)
+	if err != nil {
+		t.Fatalf("discovery after a crash: %v", err)
+	}
+	if run.Registered != 10 {
+		t.Errorf("the next run registered %d, want the 10 the dead run left", run.Registered)
+	}
+	c, _ := st.Counts(ctx)
+	if c.Registered() != len(devs) || c.Rings.Total() != len(devs) {
+		t.Errorf("counts after the next run %+v, want %d registered with rings", c, len(devs))
+	}
+	dead, err := st.DiscoveryRunByID(ctx, deadID)
+	if err != nil || dead.State != RunInterrupted || dead.FinishedAt.Unix() != beat || dead.Error == "" {
+		t.Errorf("dead run %+v %v, want interrupted at its last heartbeat with a reason", dead, err)
+	}
+	var audited int
+	if err := st.r.QueryRow(`SELECT count(*) FROM audit_log WHERE action = ? AND outcome = ? AND detail LIKE ?`,
+		ActionDiscovery, OutcomeFailure, fmt.Sprintf("run %d interrupted after %d of %d devices%%", deadID, discoveryBatch, len(devs))).Scan(&audited); err != nil {
+		t.Fatal(err)
+	}
+	if audited != 1 {
+		t.Errorf("interrupted run audited %d times, want once", audited)
 	}
 }
 

@@ -47,7 +47,7 @@ func TestStalledExportsDoNotStarvePages(t *testing.T) {
 	for i := range writers {
 		writers[i] = &stalledWriter{started: make(chan struct{}), release: release}
 		go func() {
-			_, err := st.ExportCSV(context.Background(), writers[i], q, cols)
+			_, err := st.ExportCSV(context.Background(), writers[i], q, cols, CSVOptions{})
 			errs <- err
 		}()
 	}

@@ -275,6 +275,24 @@ func (s *Store) IsGroupOwner(ctx context.Context, groupID, userID int64) (bool, 
 	return true, nil
 }
 
+// MayEditGroup reports whether u may change g (Role.CanEditGroup): for the
+// Device Registration group and the groups nested in it, that depends on
+// whether u owns the Device Registration group, which only matters to a
+// Service Administrator and is looked up only then.
+func (s *Store) MayEditGroup(ctx context.Context, g Group, u User) (bool, error) {
+	owner := false
+	if g.FeedsRegistration() && u.Role == RoleServiceAdmin && u.ID != 0 {
+		regID, err := s.RegistrationGroupID(ctx)
+		if err != nil {
+			return false, err
+		}
+		if owner, err = s.IsGroupOwner(ctx, regID, u.ID); err != nil {
+			return false, err
+		}
+	}
+	return u.Role.CanEditGroup(g, owner), nil
+}
+
 // AddGroupOwner makes the account with this ID an owner of the group. An
 // account, not an e-mail address: a local and an SSO account may share one.
 // Ownership lets a Service Administrator change the Device Registration

@@ -55,6 +55,12 @@ type Group struct {
 // Discovered reports whether discovery finds this group's devices.
 func (g Group) Discovered() bool { return g.Depth == 0 || g.Depth == 1 }
 
+// FeedsRegistration reports whether changing this group changes what
+// discovery finds: the Device Registration group itself and the groups
+// nested in it (one level, the depth discovery follows). Changing such a
+// group needs the right to change the registration group (SPEC §7).
+func (g Group) FeedsRegistration() bool { return g.Builtin || g.Depth == 1 }
+
 // maxGroupName bounds group names.
 const maxGroupName = 256
 
@@ -330,11 +336,9 @@ func reaches(edges []groupEdge, from, to int64) bool {
 func (s *Store) AddGroupDevices(ctx context.Context, group string, deviceIDs []string, actor string) (MemberImportResult, error) {
 	var b bytes.Buffer
 	w := csv.NewWriter(&b)
-	w.Write([]string{"device_id"})
-	for _, id := range deviceIDs {
-		w.Write([]string{id})
+	if err := w.WriteAll(append([][]string{{"device_id"}}, deviceColumn(deviceIDs)...)); err != nil {
+		return MemberImportResult{}, fmt.Errorf("add devices: %w", err)
 	}
-	w.Flush()
 	return s.ImportMembers(ctx, group, &b, "device list", actor, false)
 }
 
@@ -378,4 +382,13 @@ func (s *Store) RemoveGroupDevices(ctx context.Context, group string, deviceIDs 
 		return 0, fmt.Errorf("remove group devices: %w", err)
 	}
 	return removed, nil
+}
+
+// deviceColumn makes one CSV record of each device ID.
+func deviceColumn(ids []string) [][]string {
+	out := make([][]string, len(ids))
+	for i, id := range ids {
+		out[i] = []string{id}
+	}
+	return out
 }

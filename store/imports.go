@@ -205,7 +205,7 @@ func resolveMemberCSV(ctx context.Context, tx *sql.Tx, r io.Reader) (MemberImpor
 				"the row has %d values; a member file has one column, %s (quote a value that contains a comma)", len(cells), key)})
 			continue
 		}
-		v := strings.TrimSpace(cells[0])
+		v := CSVUnguard(strings.TrimSpace(cells[0])) // an export's guard is not data
 		if v == "" {
 			verr.add(FieldError{Row: row, Field: key, Reason: reasonRequired})
 			continue
@@ -417,9 +417,9 @@ func (s *Store) PreviewDevices(ctx context.Context, r io.Reader) (ImportResult, 
 // group and whether the user may change its membership.
 type MemberImportGroup struct {
 	Group
-	// Allowed is Role.CanEditGroup: PermEditGroups for most groups; for the
-	// Device Registration group PermEditRegistrationGroup, or a Service
-	// Administrator who owns it.
+	// Allowed is Store.MayEditGroup: PermEditGroups for most groups; for the
+	// Device Registration group and the groups nested in it
+	// PermEditRegistrationGroup, or a Service Administrator who owns it.
 	Allowed bool
 }
 
@@ -435,11 +435,11 @@ func (s *Store) MemberImportGroups(ctx context.Context, u User) ([]MemberImportG
 		if g.Kind != GroupAssigned {
 			continue
 		}
-		owner, err := s.ownsGroup(ctx, g, u)
+		allowed, err := s.MayEditGroup(ctx, g, u)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, MemberImportGroup{Group: g, Allowed: u.Role.CanEditGroup(g, owner)})
+		out = append(out, MemberImportGroup{Group: g, Allowed: allowed})
 	}
 	return out, nil
 }
@@ -455,18 +455,9 @@ func (s *Store) MemberImportTarget(ctx context.Context, group string, u User) (M
 	if g.Kind != GroupAssigned {
 		return MemberImportGroup{}, invalidf("group %q is dynamic; its members come from its rule", g.Name)
 	}
-	owner, err := s.ownsGroup(ctx, g, u)
+	allowed, err := s.MayEditGroup(ctx, g, u)
 	if err != nil {
 		return MemberImportGroup{}, err
 	}
-	return MemberImportGroup{Group: g, Allowed: u.Role.CanEditGroup(g, owner)}, nil
-}
-
-// ownsGroup reports whether u is an owner of g. Only the Device Registration
-// group's owners matter to permissions, so other groups are not looked up.
-func (s *Store) ownsGroup(ctx context.Context, g Group, u User) (bool, error) {
-	if !g.Builtin || u.ID == 0 {
-		return false, nil
-	}
-	return s.IsGroupOwner(ctx, g.ID, u.ID)
+	return MemberImportGroup{Group: g, Allowed: allowed}, nil
 }

@@ -737,6 +737,7 @@ func ReadInventoryCSV(r io.Reader, each func(d *Device) error) (rows int, err er
 		bad := false
 		badOSVersion := false
 		for i, f := range cols {
+			rec[i] = CSVUnguard(rec[i]) // an export's guard is not data
 			if err := f.set(d, rec[i]); err != nil {
 				bad = true
 				badOSVersion = badOSVersion || f.Key == "os_version"

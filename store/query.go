@@ -1,12 +1,10 @@
 package store
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
 	"encoding/base64"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -1164,7 +1162,8 @@ func decodeCursor(s string) (cursor, error) {
 }
 
 // ExportCSV writes every row matching q (the limit is ignored) with the given
-// columns to w, streamed, with formula-like cells neutralised. It returns the
+// columns to w, streamed, through a CSVWriter (every field quoted, formula-like
+// cells neutralised, a byte-order mark unless opts.NoBOM). It returns the
 // number of rows written.
 //
 // Reading a row from SQLite costs about four times writing it as CSV, and
@@ -1181,7 +1180,7 @@ func decodeCursor(s string) (cursor, error) {
 // exportWait for a free slot; past it they fail with ErrBusy. A client
 // that stops reading holds its slot until w's writes fail: the caller
 // bounds them.
-func (s *Store) ExportCSV(ctx context.Context, w io.Writer, q DeviceQuery, cols []Column) (int, error) {
+func (s *Store) ExportCSV(ctx context.Context, w io.Writer, q DeviceQuery, cols []Column, opts CSVOptions) (int, error) {
 	release, err := s.exports.acquire(ctx)
 	if err != nil {
 		return 0, err // a message for the user as it is
@@ -1193,8 +1192,7 @@ func (s *Store) ExportCSV(ctx context.Context, w io.Writer, q DeviceQuery, cols 
 		return 0, err
 	}
 	p.noCursor = true
-	// Large writes: a response costs a system call per write.
-	cw := csv.NewWriter(bufio.NewWriterSize(w, 64<<10))
+	cw := NewCSVWriter(w, opts)
 	rec := make([]string, len(cols))
 	for i, c := range cols {
 		rec[i] = c.Key
@@ -1272,7 +1270,7 @@ func (s *Store) ExportCSV(ctx context.Context, w io.Writer, q DeviceQuery, cols 
 				break
 			}
 			for j, col := range cols {
-				rec[j] = CSVSafe(col.Value(&r))
+				rec[j] = col.Value(&r)
 			}
 			if werr = cw.Write(rec); werr == nil {
 				n++
@@ -1290,8 +1288,7 @@ func (s *Store) ExportCSV(ctx context.Context, w io.Writer, q DeviceQuery, cols 
 	if werr != nil {
 		return n, werr
 	}
-	cw.Flush()
-	return n, cw.Error()
+	return n, cw.Flush()
 }
 
 // An export's rows are walked and read in batches of exportBatch, by
@@ -1544,7 +1541,7 @@ func (c *stmtCache) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, st := range c.m {
-		st.Close()
+		_ = st.Close() // the pool closes next; a statement's error surfaced at its use
 	}
 	c.m = nil
 }

@@ -865,11 +865,15 @@ func TestExportCSVFollowsTheQuery(t *testing.T) {
 func exportRecords(t *testing.T, st *Store, q DeviceQuery, cols []Column) (int, [][]string) {
 	t.Helper()
 	var buf bytes.Buffer
-	n, err := st.ExportCSV(context.Background(), &buf, q, cols)
+	n, err := st.ExportCSV(context.Background(), &buf, q, cols, CSVOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs, err := csv.NewReader(&buf).ReadAll()
+	body, ok := bytes.CutPrefix(buf.Bytes(), []byte(utf8BOM))
+	if !ok {
+		t.Fatal("the export does not start with a UTF-8 byte-order mark")
+	}
+	recs, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -918,7 +922,7 @@ func TestExportCSVManyBatches(t *testing.T) {
 	}
 
 	broken := errors.New("disk full")
-	_, err = st.ExportCSV(ctx, &failingWriter{left: 20_000, err: broken}, q, cols)
+	_, err = st.ExportCSV(ctx, &failingWriter{left: 20_000, err: broken}, q, cols, CSVOptions{})
 	if !errors.Is(err, broken) {
 		t.Errorf("export to a failing writer: %v, want %v", err, broken)
 	}

@@ -113,12 +113,13 @@ func (r Role) Can(p Permission) bool {
 	return false
 }
 
-// CanEditGroup reports whether the role may change a group's membership:
-// the Device Registration group needs PermEditRegistrationGroup, or
-// ownership of the group for a Service Administrator; other groups need
-// PermEditGroups.
+// CanEditGroup reports whether the role may change a group: its members,
+// rule, nesting or existence. The Device Registration group, and every group
+// nested in it (Group.FeedsRegistration), need PermEditRegistrationGroup,
+// or, for a Service Administrator, ownership of the Device Registration
+// group (isOwner); other groups need PermEditGroups.
 func (r Role) CanEditGroup(g Group, isOwner bool) bool {
-	if !g.Builtin {
+	if !g.FeedsRegistration() {
 		return r.Can(PermEditGroups)
 	}
 	return r.Can(PermEditRegistrationGroup) || (r == RoleServiceAdmin && isOwner)

@@ -178,7 +178,9 @@ func (s *Store) Authenticate(ctx context.Context, email, password string) (User,
 	err := s.r.QueryRowContext(ctx, "SELECT id, password_hash, disabled_at FROM users WHERE issuer = '' AND email = ? COLLATE NOCASE",
 		strings.TrimSpace(email)).Scan(&id, &hash, &disabled)
 	if errors.Is(err, sql.ErrNoRows) || err == nil && hash == "" {
-		bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
+		// The same work as a real check (its result is known), so the time taken
+		// does not tell which accounts exist.
+		_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
 		return User{}, ErrBadCredentials
 	}
 	if err != nil {

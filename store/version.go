@@ -58,7 +58,7 @@ func (s *Store) version(ctx context.Context) (uint64, error) {
 	}
 	var v int64
 	if err := w.conn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
-		w.conn.Close()
+		_ = w.conn.Close() // broken already: the next call opens another
 		w.conn = nil
 		return 0, fmt.Errorf("data version: %w", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -26,7 +25,7 @@ func (r Route) TokenAuth() bool { return isAPIPath(r.Path) }
 // tokenGuard enforces an API route's access: a valid bearer token first
 // (401 otherwise), then the token role's permission (403, audited).
 // Failed authentications with a token are audited too, like failed sign-ins.
-func tokenGuard(st *store.Store, need store.Permission, now func() time.Time) echo.MiddlewareFunc {
+func tokenGuard(deps handlers.Deps, need store.Permission) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			c.Response().Header().Set("Cache-Control", "no-store")
@@ -38,14 +37,14 @@ func tokenGuard(st *store.Store, need store.Permission, now func() time.Time) ec
 				return handlers.NewAPIError(http.StatusUnauthorized,
 					"send an API token in the Authorization header: Authorization: Bearer pbt_…")
 			}
-			tok, err := st.TokenByValue(ctx, value, now())
+			tok, err := deps.Store.TokenByValue(ctx, value, deps.Now())
 			var te *store.TokenError
 			if errors.As(err, &te) {
 				actor := "unknown token"
 				if te.Token.ID != 0 {
 					actor = te.Token.Actor()
 				}
-				st.Record(ctx, store.AuditEntry{Actor: actor, Action: "api.auth", Target: req.Method + " " + req.URL.Path,
+				deps.Audit(c, store.AuditEntry{Actor: actor, Action: "api.auth", Target: req.Method + " " + req.URL.Path,
 					Outcome: store.OutcomeFailure, Detail: te.Reason})
 				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="patchboard", error="invalid_token"`)
 				return handlers.NewAPIError(http.StatusUnauthorized, te.Reason)
@@ -55,7 +54,7 @@ func tokenGuard(st *store.Store, need store.Permission, now func() time.Time) ec
 			}
 			c.SetRequest(req.WithContext(handlers.WithToken(ctx, tok)))
 			if !tok.Can(need) {
-				st.Record(ctx, store.AuditEntry{Actor: tok.Actor(), Action: "request.refused",
+				deps.Audit(c, store.AuditEntry{Actor: tok.Actor(), Action: "request.refused",
 					Target: req.Method + " " + req.URL.Path, Outcome: store.OutcomeDenied,
 					Detail: fmt.Sprintf("API token with role %s may not %s", tok.Role.Label(), need)})
 				return handlers.NewAPIError(http.StatusForbidden,

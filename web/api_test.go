@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -781,7 +783,15 @@ func TestAPIDiscovery(t *testing.T) {
 	}
 
 	// A run going in another process (the CLI beside the server) is a
-	// conflict.
+	// conflict: that process holds the discovery lease and has recorded its run.
+	lock, err := os.OpenFile(e.path+"-discovery.lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
 	db, err := sql.Open("sqlite", "file:"+e.path+"?_pragma=busy_timeout(5000)")
 	if err != nil {
 		t.Fatal(err)
@@ -795,9 +805,18 @@ func TestAPIDiscovery(t *testing.T) {
 	if !strings.Contains(ae.Error.Message, "cli:other") {
 		t.Errorf("conflict message %q", ae.Error.Message)
 	}
-	if _, err := db.Exec(`UPDATE discovery_runs SET state = 'interrupted' WHERE actor = 'cli:other'`); err != nil {
-		t.Fatal(err)
+	// The other process dies (SIGKILL): the system drops its lock, and the
+	// next request starts a run at once, recording the dead one as interrupted.
+	lock.Close()
+	var started struct {
+		ID int64 `json:"id"`
 	}
+	e.api(t, tok, http.MethodPost, "/api/v1/discovery", nil).wantStatus(http.StatusAccepted).decode(&started)
+	var state string
+	if err := db.QueryRow(`SELECT state FROM discovery_runs WHERE actor = 'cli:other'`).Scan(&state); err != nil || state != "interrupted" {
+		t.Errorf("dead run's state %q %v, want interrupted", state, err)
+	}
+	waitRun(t, e, tok, started.ID)
 }
 
 // --- device actions ------------------------------------------------------------------

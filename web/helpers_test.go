@@ -155,6 +155,7 @@ type envOptions struct {
 	// sso signs in through this provider, with this role map.
 	sso     *oidctest.Issuer
 	roleMap string
+	log     slog.Handler // also gets every record the server logs
 }
 
 // newEnv starts a portal on a copy of a seeded database. The test users are
@@ -175,6 +176,9 @@ func newEnv(t testing.TB, o envOptions) *env {
 		cfg.Now = e.clock.Now
 	}
 	cfg.Logger = slog.New(e.errs)
+	if o.log != nil {
+		cfg.Logger = slog.New(teeHandler{e.errs, o.log})
+	}
 	cfg.Background = bg
 	// The redirect URI names the server's address: listen first.
 	e.ts = httptest.NewUnstartedServer(nil)

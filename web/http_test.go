@@ -861,9 +861,9 @@ func TestColumnsPerUserAndTab(t *testing.T) {
 
 	// The export without a column list writes the visible columns.
 	csvRes := again.get(t, "/devices/export.csv?tab=ready").wantStatus(http.StatusOK)
-	header, _, _ := bytes.Cut(csvRes.body, []byte("\n"))
-	if got := strings.TrimSpace(string(header)); got != strings.Join(chosen, ",") {
-		t.Errorf("export header %q, want the visible columns %q", got, strings.Join(chosen, ","))
+	header, err := csv.NewReader(bytes.NewReader(withoutBOM(t, csvRes.body))).Read()
+	if err != nil || !slices.Equal(header, chosen) {
+		t.Errorf("export header %q %v, want the visible columns %q", header, err, chosen)
 	}
 
 	bad := []struct {
@@ -1146,7 +1146,7 @@ func TestExport(t *testing.T) {
 				t.Fatal(err)
 			}
 			var want bytes.Buffer
-			n, err := e.st.ExportCSV(e.ctx, &want, tt.q, cols)
+			n, err := e.st.ExportCSV(e.ctx, &want, tt.q, cols, store.CSVOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -1173,7 +1173,7 @@ func TestExport(t *testing.T) {
 
 	t.Run("formulas are neutralised", func(t *testing.T) {
 		res := reader.get(t, "/devices/export.csv?tab=ready&columns=device_id,display_name").wantStatus(http.StatusOK)
-		recs, err := csv.NewReader(bytes.NewReader(res.body)).ReadAll()
+		recs, err := csv.NewReader(bytes.NewReader(withoutBOM(t, res.body))).ReadAll()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1576,7 +1576,7 @@ func TestAuditLog(t *testing.T) {
 		if got := res.header.Get("Content-Disposition"); got != `attachment; filename="patchboard-audit-2026-11-01.csv"` {
 			t.Errorf("Content-Disposition %q", got)
 		}
-		recs, err := csv.NewReader(bytes.NewReader(res.body)).ReadAll()
+		recs, err := csv.NewReader(bytes.NewReader(withoutBOM(t, res.body))).ReadAll()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1768,6 +1768,17 @@ func TestActionOnAllMatching(t *testing.T) {
 	if got := res.text("error-message"); !strings.Contains(got, "no device matches") {
 		t.Errorf("an empty view says %q", got)
 	}
+}
+
+// withoutBOM checks that an export starts with the UTF-8 byte-order mark
+// Excel needs, and returns the CSV after it.
+func withoutBOM(t testing.TB, b []byte) []byte {
+	t.Helper()
+	rest, ok := bytes.CutPrefix(b, []byte("\ufeff"))
+	if !ok {
+		t.Fatalf("the export does not start with a UTF-8 byte-order mark: %q", truncate(b))
+	}
+	return rest
 }
 
 // TestSavedViews saves a filtered, sorted view with chosen columns, opens it,

@@ -181,7 +181,11 @@ func (o *OIDC) finish(c echo.Context, st *store.Store) (*flowSession, error) {
 	req := o.request(c, st)
 	q := req.URL.Query()
 	// However it ends, the flow is used up and its cookie cleared.
-	defer gothic.Logout(c.Response(), req)
+	defer func() {
+		// Clearing the flow's cookie writes no state of ours; the flow's
+		// state is single-use whether or not the cookie goes.
+		_ = gothic.Logout(c.Response(), req)
+	}()
 	if code := q.Get("error"); code != "" {
 		return nil, providerError(code, q.Get("error_description"))
 	}

@@ -62,6 +62,8 @@ func TestRolePermissions(t *testing.T) {
 
 	registration := store.Group{Name: store.RegistrationGroupName, Builtin: true}
 	other := store.Group{Name: "Pilot"}
+	nested := store.Group{Name: "Nested", Depth: 1}    // feeds discovery: guarded like the registration group
+	tooDeep := store.Group{Name: "Too deep", Depth: 2} // not followed by discovery
 	groupTests := []struct {
 		role  store.Role
 		group store.Group
@@ -76,6 +78,10 @@ func TestRolePermissions(t *testing.T) {
 		{store.RoleNone, registration, true, false},
 		{store.RoleServiceAdmin, other, false, true},
 		{store.RoleServiceReader, other, true, false},
+		{store.RoleIntuneAdmin, nested, false, true},
+		{store.RoleServiceAdmin, nested, false, false},
+		{store.RoleServiceAdmin, nested, true, true},
+		{store.RoleServiceAdmin, tooDeep, false, true},
 	}
 	for _, tt := range groupTests {
 		if got := tt.role.CanEditGroup(tt.group, tt.owner); got != tt.want {

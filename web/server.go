@@ -18,6 +18,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"patchboard/handlers"
+	"patchboard/metrics"
 	"patchboard/static"
 	"patchboard/store"
 	"patchboard/views"
@@ -51,6 +52,8 @@ type Config struct {
 	// the portal, which the overview counts the next run from; zero when
 	// none runs.
 	DiscoveryInterval time.Duration
+	// MetricsToken, when set, is the bearer token /metrics asks for.
+	MetricsToken string
 }
 
 func (c *Config) defaults() {
@@ -80,7 +83,8 @@ type Server struct {
 // New builds the portal on st.
 func New(st *store.Store, cfg Config) *Server {
 	cfg.defaults()
-	deps := handlers.Deps{Store: st, Logger: cfg.Logger, Background: cfg.Background, Now: cfg.Now, WriteStall: cfg.WriteStall}
+	m := metrics.New(st, cfg.Now, cfg.Logger)
+	deps := handlers.Deps{Store: st, Logger: cfg.Logger, Background: cfg.Background, Now: cfg.Now, WriteStall: cfg.WriteStall, Metrics: m}
 	sessions := newSessionStore(st, !cfg.InsecureCookies, cfg.SessionIdle, cfg.SessionMax, cfg.Now)
 	// A nil *OIDC must reach the handlers as a nil interface.
 	var provider handlers.SignInProvider
@@ -119,9 +123,10 @@ func New(st *store.Store, cfg Config) *Server {
 	// the log line that carries it, CSRF before anything reads a form.
 	e.Use(middleware.Recover())
 	e.Use(middleware.RequestID())
-	e.Use(requestLog(cfg.Logger))
+	e.Use(requestLog(cfg.Logger, m))
 	e.Use(securityHeaders(cfg.HTTPS))
-	e.Use(limitUploads)     // before CSRF, which may read the form
+	e.Use(compress)
+	e.Use(limitBodies)      // before CSRF, which may read the form
 	e.Use(csrfFromBodyOnly) // before CSRF, which reads "form:" from the URL too
 	e.Use(middleware.CSRFWithConfig(middleware.CSRFConfig{
 		TokenLookup:    "form:_csrf,header:X-CSRF-Token",
@@ -138,22 +143,23 @@ func New(st *store.Store, cfg Config) *Server {
 		},
 		ErrorHandler: func(err error, c echo.Context) error {
 			req := c.Request()
-			st.Record(req.Context(), store.AuditEntry{Actor: "address " + c.RealIP(), Action: "request.refused",
+			deps.Audit(c, store.AuditEntry{Actor: "address " + c.RealIP(), Action: "request.refused",
 				Target: req.Method + " " + req.URL.Path, Outcome: store.OutcomeDenied,
 				Detail: "CSRF check failed: no valid token and not a same-origin request"})
 			return echo.NewHTTPError(http.StatusForbidden, "The form has expired or did not come from this site. Reload the page and try again.")
 		},
 	}))
-	e.Use(loadUser(st, sessions))
+	e.Use(loadUser(st, sessions, cfg.Logger))
 
+	e.GET("/metrics", echo.WrapHandler(m.Handler(cfg.MetricsToken)))
 	assets, _ := fs.Sub(static.FS, ".")
 	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", cacheAssets(noListing(http.FileServer(http.FS(assets)))))))
 
 	table := routes(h)
 	for _, r := range table {
-		g := guard(st, r.Access)
+		g := guard(deps, r.Access)
 		if r.TokenAuth() {
-			g = tokenGuard(st, r.Access, cfg.Now)
+			g = tokenGuard(deps, r.Access)
 		}
 		e.Add(r.Method, r.Path, r.Handler, g)
 	}
@@ -211,8 +217,11 @@ func cacheAssets(next http.Handler) http.Handler {
 	})
 }
 
-// requestLog writes one line per request.
-func requestLog(log *slog.Logger) echo.MiddlewareFunc {
+// requestLog writes one line per request (schema in the README) and
+// counts it for /metrics: the request ID, who (a user's email, an API
+// token's name, "" when signed out), the route's pattern, the method, the
+// path, the status and the duration.
+func requestLog(log *slog.Logger, m *metrics.Metrics) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
@@ -220,19 +229,48 @@ func requestLog(log *slog.Logger) echo.MiddlewareFunc {
 			if err != nil {
 				c.Error(err) // the error handler writes the response once
 			}
+			took := time.Since(start)
 			req := c.Request()
+			route := c.Path()
+			if route == "" {
+				route = "unmatched" // a 404: its URL would make a label per probe
+			}
+			status := c.Response().Status
+			m.ObserveRequest(route, req.Method, status, took)
 			log.LogAttrs(req.Context(), slog.LevelInfo, "request",
 				slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
+				slog.String("user", requestUser(c)), slog.String("route", route),
 				slog.String("method", req.Method), slog.String("path", req.URL.Path),
-				slog.Int("status", c.Response().Status), slog.Duration("duration", time.Since(start)))
+				slog.Int("status", status), slog.Int64("bytes", c.Response().Size),
+				slog.Float64("duration_ms", float64(took.Microseconds())/1000))
 			return nil
 		}
 	}
 }
 
+// requestUser names who made the request: the signed-in user's email, or
+// the API token's actor.
+func requestUser(c echo.Context) string {
+	if u, ok := views.User(c.Request().Context()); ok {
+		return u.Email
+	}
+	if t, ok := handlers.TokenFrom(c.Request().Context()); ok {
+		return t.Actor()
+	}
+	return ""
+}
+
+// compress gzips pages, fragments, JSON and exports for clients that accept
+// it; /metrics compresses itself. Small answers are sent as they are.
+var compress = middleware.GzipWithConfig(middleware.GzipConfig{
+	Level:     5,
+	MinLength: 1024,
+	Skipper:   func(c echo.Context) bool { return c.Request().URL.Path == "/metrics" },
+})
+
 // loadUser puts the CSRF token and the signed-in user (if any) into the
 // request context, where views and the guard find them.
-func loadUser(st *store.Store, sessions *sessionStore) echo.MiddlewareFunc {
+func loadUser(st *store.Store, sessions *sessionStore, log *slog.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
@@ -243,13 +281,22 @@ func loadUser(st *store.Store, sessions *sessionStore) echo.MiddlewareFunc {
 			if tok, ok := c.Get(middleware.DefaultCSRFConfig.ContextKey).(string); ok {
 				ctx = views.WithCSRF(ctx, tok)
 			}
-			if sess, err := sessions.Get(req, sessionCookie); err == nil && !sess.IsNew {
+			sess, err := sessions.Get(req, sessionCookie)
+			if err != nil {
+				// Served as signed out; say why once.
+				log.Warn("session not read", "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "error", err.Error())
+			}
+			if err == nil && !sess.IsNew {
 				if uid, _ := sess.Values["user_id"].(int64); uid != 0 {
 					u, err := st.UserByID(ctx, uid)
 					switch {
 					case err == nil:
 						ctx = views.WithUser(ctx, u)
-						sessions.touch(req, sess)
+						if err := sessions.touch(req, sess); err != nil {
+							// The request goes on; a session whose activity
+							// could not be recorded may expire early.
+							log.Warn("session activity not recorded", "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "error", err.Error())
+						}
 					case !errors.Is(err, store.ErrNotFound):
 						return err
 					}
@@ -264,7 +311,7 @@ func loadUser(st *store.Store, sessions *sessionStore) echo.MiddlewareFunc {
 // guard enforces a route's access level: sign-in first (a redirect for
 // pages, 401 with HX-Redirect for htmx), then a role, then the permission.
 // Refusals are audit-logged.
-func guard(st *store.Store, need store.Permission) echo.MiddlewareFunc {
+func guard(deps handlers.Deps, need store.Permission) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if need == Public {
@@ -293,12 +340,12 @@ func guard(st *store.Store, need store.Permission) echo.MiddlewareFunc {
 				return next(c)
 			}
 			if u.Role == store.RoleNone {
-				st.Record(req.Context(), store.AuditEntry{Actor: u.Email, Action: "request.refused",
+				deps.Audit(c, store.AuditEntry{Actor: u.Email, Action: "request.refused",
 					Target: req.Method + " " + req.URL.Path, Outcome: store.OutcomeDenied, Detail: "no Patchboard role"})
 				return handlers.Render(c, http.StatusForbidden, views.NoAccessPage(u.Email, ""))
 			}
 			if !u.Role.Can(need) {
-				st.Record(req.Context(), store.AuditEntry{Actor: u.Email, Action: "request.refused",
+				deps.Audit(c, store.AuditEntry{Actor: u.Email, Action: "request.refused",
 					Target: req.Method + " " + req.URL.Path, Outcome: store.OutcomeDenied,
 					Detail: fmt.Sprintf("%s may not %s", u.Role.Label(), need)})
 				return echo.NewHTTPError(http.StatusForbidden,
@@ -360,8 +407,14 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			log.Error("request failed", slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
 				slog.String("path", c.Request().URL.Path), slog.String("error", err.Error()))
 		}
+		var werr error
+		defer func() {
+			if werr != nil {
+				log.Debug("error response not sent", slog.String("path", c.Request().URL.Path), slog.String("error", werr.Error()))
+			}
+		}()
 		if c.Request().Method == http.MethodHead {
-			c.NoContent(status)
+			werr = c.NoContent(status)
 			return
 		}
 		if handlers.IsFragment(c) {
@@ -371,9 +424,9 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			h := c.Response().Header()
 			h.Set("HX-Retarget", "#toast")
 			h.Set("HX-Reswap", "beforeend")
-			handlers.Render(c, status, views.ErrorFragment(msg))
+			werr = handlers.Render(c, status, views.ErrorFragment(msg))
 			return
 		}
-		handlers.Render(c, status, views.ErrorPage(status, http.StatusText(status), msg))
+		werr = handlers.Render(c, status, views.ErrorPage(status, http.StatusText(status), msg))
 	}
 }

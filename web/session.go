@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -66,7 +67,10 @@ func (s *sessionStore) New(r *http.Request, name string) (*sessions.Session, err
 		return sess, err
 	}
 	if now.Sub(stored.CreatedAt) > s.absolute {
-		s.st.DeleteSession(r.Context(), c.Value)
+		// Expired either way; the scheduler's cleanup retries a failed delete.
+		if err := s.st.DeleteSession(r.Context(), c.Value); err != nil {
+			return sess, fmt.Errorf("delete expired session: %w", err)
+		}
 		return sess, nil
 	}
 	sess.ID = c.Value
@@ -118,14 +122,14 @@ func (s *sessionStore) expiry(created, now time.Time) time.Time {
 // every tenth of the idle time (and at most once a minute), so that reading
 // pages does not turn into a write per request, yet a session used more
 // often than its idle time never expires, even at the shortest idle time.
-func (s *sessionStore) touch(r *http.Request, sess *sessions.Session) {
+func (s *sessionStore) touch(r *http.Request, sess *sessions.Session) error {
 	seen, _ := sess.Values["last_seen_at"].(int64)
 	now := s.now()
 	if sess.IsNew || now.Sub(time.Unix(seen, 0)) < min(time.Minute, s.idle/10) {
-		return
+		return nil
 	}
 	created, _ := sess.Values["created_at"].(int64)
-	s.st.TouchSession(r.Context(), sess.ID, now, s.expiry(time.Unix(created, 0), now))
+	return s.st.TouchSession(r.Context(), sess.ID, now, s.expiry(time.Unix(created, 0), now))
 }
 
 func newToken() string {

@@ -58,7 +58,7 @@ func commands() []command {
 		{"export", "", "write a blade's devices as CSV to standard output", cmdExport},
 		{"assign-ring", "DEVICE_ID…", "move Active devices to a ring", cmdAssignRing},
 		{"deregister", "DEVICE_ID…", "exclude devices from registration", cmdDeregister},
-		{"restore", "DEVICE_ID…", "clear the exclusion of devices", cmdRestore},
+		{"restore", "DEVICE_ID… | FILE", "clear the exclusion of devices; or, given a backup FILE, replace the database with it (refused while a server runs; the backup is checked first and the replaced database kept beside it)", cmdRestore},
 		{"user add", "", "create a local user or change its role and password", cmdUserAdd},
 		{"token create", "", "create an API token and print it (shown once)", cmdTokenCreate},
 		{"token list", "", "list API tokens with their role, creation and last use", cmdTokenList},
@@ -195,8 +195,11 @@ func withStore(e *env, path string, fn func(st *store.Store) error) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	return fn(st)
+	err = fn(st)
+	if cerr := st.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("close database: %w", cerr)
+	}
+	return err
 }
 
 // cliActor names the person at the terminal in audit entries.
@@ -216,7 +219,7 @@ func openInput(e *env, name string) (io.Reader, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return f, func() { f.Close() }, nil
+	return f, func() { _ = f.Close() }, nil // read only: everything was read or the read failed
 }
 
 func exactArgs(args []string, n int, what string) error {
@@ -448,6 +451,7 @@ func cmdExport(e *env, fs *flag.FlagSet, db *string) func([]string) error {
 	search := fs.String("search", "", "only devices whose name, serial number or ID contains this")
 	sortKey := fs.String("sort", "display_name", "column key to sort by")
 	desc := fs.Bool("desc", false, "sort descending")
+	noBOM := fs.Bool("no-bom", false, "leave out the UTF-8 byte-order mark (Excel needs it to read names such as Müller right)")
 	return func(args []string) error {
 		if err := exactArgs(args, 0, "no arguments"); err != nil {
 			return err
@@ -457,7 +461,7 @@ func cmdExport(e *env, fs *flag.FlagSet, db *string) func([]string) error {
 			return err
 		}
 		return withStore(e, *db, func(st *store.Store) error {
-			_, err := st.ExportCSV(e.ctx, e.stdout, q, cols)
+			_, err := st.ExportCSV(e.ctx, e.stdout, q, cols, store.CSVOptions{NoBOM: *noBOM})
 			return err
 		})
 	}
@@ -541,10 +545,31 @@ func cmdDeregister(e *env, fs *flag.FlagSet, db *string) func([]string) error {
 
 func cmdRestore(e *env, fs *flag.FlagSet, db *string) func([]string) error {
 	return func(args []string) error {
+		// A device ID is a GUID and never the name of a file: one argument
+		// naming a file is a backup to restore.
+		if len(args) == 1 {
+			if fi, err := os.Stat(args[0]); err == nil && fi.Mode().IsRegular() {
+				return restoreDatabase(e, *db, args[0])
+			}
+		}
 		return deviceAction(e, db, args, "restore", func(st *store.Store, ids []string) (store.ActionResult, error) {
 			return st.Restore(e.ctx, ids, cliActor(e))
 		})
 	}
+}
+
+// restoreDatabase replaces the database with a backup.
+func restoreDatabase(e *env, db, from string) error {
+	kept, err := store.Restore(e.ctx, db, from)
+	if err != nil {
+		return err
+	}
+	if kept != "" {
+		fmt.Fprintf(e.stdout, "restored %s from %s; the database it replaced is %s\n", db, from, kept)
+	} else {
+		fmt.Fprintf(e.stdout, "restored %s from %s\n", db, from)
+	}
+	return nil
 }
 
 func cmdUserAdd(e *env, fs *flag.FlagSet, db *string) func([]string) error {

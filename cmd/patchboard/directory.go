@@ -105,7 +105,7 @@ func syncSchedule(ctx context.Context, st *store.Store, interval time.Duration) 
 			return
 		case <-tick.C:
 		}
-		st.SyncDirectory(ctx, store.TriggerSchedule, "scheduler") // logged by logSyncs
+		_, _ = st.SyncDirectory(ctx, store.TriggerSchedule, "scheduler") // recorded, and logged by logSyncs
 	}
 }
 

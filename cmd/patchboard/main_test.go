@@ -93,7 +93,13 @@ func TestCLIEndToEnd(t *testing.T) {
 	}
 
 	c.ok("", "assign-ring", "--ring", "test", id(1))
-	csvOut := c.ok("", "export", "--tab", "ready")
+	if out := c.ok("", "export", "--tab", "ready"); !strings.HasPrefix(out, "\ufeff") {
+		t.Errorf("export without --no-bom starts %q, want a byte-order mark", out[:min(len(out), 10)])
+	}
+	csvOut := c.ok("", "export", "--tab", "ready", "--no-bom")
+	if strings.HasPrefix(csvOut, "\ufeff") {
+		t.Error("export --no-bom starts with a byte-order mark")
+	}
 	recs, err := csv.NewReader(strings.NewReader(csvOut)).ReadAll()
 	if err != nil {
 		t.Fatal(err)
@@ -115,8 +121,8 @@ func TestCLIEndToEnd(t *testing.T) {
 		t.Errorf("ring columns: %v", recs[1:])
 	}
 
-	notReg := c.ok("", "export", "--tab", "not-registered", "--columns", "device_id,status,reasons")
-	if want := "device_id,status,reasons\n" + id(3) + ",prerequisites-failed,intune-or-cloud-attached\n"; notReg != want {
+	notReg := c.ok("", "export", "--tab", "not-registered", "--columns", "device_id,status,reasons", "--no-bom")
+	if want := "\"device_id\",\"status\",\"reasons\"\r\n\"" + id(3) + "\",\"prerequisites-failed\",\"intune-or-cloud-attached\"\r\n"; notReg != want {
 		t.Errorf("not-registered export:\n%s\nwant:\n%s", notReg, want)
 	}
 
@@ -149,7 +155,7 @@ func TestCLIRejectsBadInput(t *testing.T) {
 		!strings.Contains(err.Error(), "nothing was written") {
 		t.Fatalf("bad import: err %v, stderr %q", err, errOut)
 	}
-	if out := c.ok("", "export", "--tab", "not-registered", "--columns", "device_id"); out != "device_id\n" {
+	if out := c.ok("", "export", "--tab", "not-registered", "--columns", "device_id", "--no-bom"); out != "\"device_id\"\r\n" {
 		t.Errorf("a rejected import wrote rows: %q", out)
 	}
 

@@ -28,6 +28,15 @@ type serveConfig struct {
 	logLevel          string
 	sso               *ssoConfig
 	dir               *directoryConfig
+	logFormat         string
+	// metricsToken is the bearer token /metrics asks for; from the
+	// environment only, as secrets are.
+	metricsToken string
+	// backupDir, when set, gets a backup every backupEvery; the newest
+	// backupKeep are kept.
+	backupDir   string
+	backupEvery time.Duration
+	backupKeep  int
 }
 
 func (c serveConfig) validate() error {
@@ -44,6 +53,12 @@ func (c serveConfig) validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return usagef("--log-level must be debug, info, warn or error")
+	}
+	if c.logFormat != "text" && c.logFormat != "json" {
+		return usagef("--log-format must be text or json")
+	}
+	if c.backupDir != "" && (c.backupEvery < time.Minute || c.backupKeep < 1) {
+		return usagef("--backup-every must be at least 1m and --backup-keep at least 1")
 	}
 	return c.sso.validate()
 }
@@ -64,6 +79,13 @@ func envString(e *env, key, def string) string {
 	return def
 }
 
+func envInt(e *env, key string, def int) int {
+	if v, err := strconv.Atoi(e.getenv(key)); err == nil {
+		return v
+	}
+	return def
+}
+
 func envBool(e *env, key string) bool {
 	b, _ := strconv.ParseBool(e.getenv(key))
 	return b
@@ -79,6 +101,11 @@ func cmdServe(e *env, fs *flag.FlagSet, db *string) func([]string) error {
 	fs.StringVar(&c.logLevel, "log-level", envString(e, "PATCHBOARD_LOG_LEVEL", "info"), "debug, info, warn or error")
 	c.sso = ssoFlags(e, fs)
 	c.dir = directoryFlags(e, fs)
+	fs.StringVar(&c.logFormat, "log-format", envString(e, "PATCHBOARD_LOG_FORMAT", "text"), "text (for a terminal) or json (one object a line, for a log collector)")
+	c.metricsToken = e.getenv("PATCHBOARD_METRICS_TOKEN")
+	fs.StringVar(&c.backupDir, "backup-dir", envString(e, "PATCHBOARD_BACKUP_DIR", ""), "write scheduled backups into this directory (off when empty)")
+	fs.DurationVar(&c.backupEvery, "backup-every", envDuration(e, "PATCHBOARD_BACKUP_EVERY", 24*time.Hour), "time between scheduled backups")
+	fs.IntVar(&c.backupKeep, "backup-keep", envInt(e, "PATCHBOARD_BACKUP_KEEP", 7), "how many scheduled backups to keep (the oldest go)")
 	return func(args []string) error {
 		if err := exactArgs(args, 0, "no arguments"); err != nil {
 			return err
@@ -104,7 +131,9 @@ func cmdServe(e *env, fs *flag.FlagSet, db *string) func([]string) error {
 // (SIGINT or SIGTERM), then shuts both down gracefully.
 func serve(e *env, st *store.Store, c serveConfig) error {
 	var level slog.Level
-	level.UnmarshalText([]byte(c.logLevel))
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return usagef("--log-level: %v", err)
+	}
 	if e.getenv("GOGC") == "" {
 		// The server keeps little (its live heap is tens of megabytes) and
 		// makes its garbage per request: at the default of 100 it collected
@@ -113,14 +142,30 @@ func serve(e *env, st *store.Store, c serveConfig) error {
 		// quarter (make bench); GOGC in the environment still decides.
 		debug.SetGCPercent(400)
 	}
-	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	var handler slog.Handler = slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})
+	if c.logFormat == "json" {
+		handler = slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level})
+	}
+	logger := slog.New(handler)
 	if st.DirectorySynced() {
 		st.OnSyncDone(logSyncs(logger)) // before anything can sync
 	}
 
+	// Held while serving: a restore refuses to replace the database under
+	// this process, and a second server on the same file is refused.
+	lease, err := st.HoldServerLease()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := lease.Release(); err != nil {
+			logger.Warn("release server lease", "error", err.Error())
+		}
+	}()
+
 	webCfg := web.Config{InsecureCookies: c.insecureCookies, SessionIdle: c.sessionIdle, SessionMax: c.sessionMax,
 		Logger: logger, HTTPS: c.sso.https(), BreakGlass: c.sso.localSignIn == "break-glass",
-		DiscoveryInterval: c.discoveryInterval}
+		DiscoveryInterval: c.discoveryInterval, MetricsToken: c.metricsToken}
 	if c.sso.configured() {
 		o, err := c.sso.open(e.ctx)
 		if err != nil {
@@ -156,6 +201,13 @@ func serve(e *env, st *store.Store, c serveConfig) error {
 			syncSchedule(bg, st, c.dir.syncInterval)
 		}()
 		logger.Info("directory", "source", "entra", "sync_interval", c.dir.syncInterval.String(), "write_back", c.dir.writeBack)
+	}
+	if c.backupDir != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			scheduleBackups(bg, st, c, logger)
+		}()
 	}
 	logger.Info("serving", "addr", "http://"+ln.Addr().String(), "discovery_interval", c.discoveryInterval.String())
 	fmt.Fprintf(e.stdout, "Patchboard is serving on http://%s\n", ln.Addr())
@@ -210,6 +262,31 @@ func schedule(ctx context.Context, st *store.Store, interval time.Duration, logg
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		}
+	}
+}
+
+// scheduleBackups writes a backup into c.backupDir every c.backupEvery,
+// the first one a period after start-up, keeping the newest c.backupKeep,
+// until ctx ends.
+func scheduleBackups(ctx context.Context, st *store.Store, c serveConfig, logger *slog.Logger) {
+	tick := time.NewTicker(c.backupEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		start := time.Now()
+		path, err := st.BackupInto(ctx, c.backupDir, c.backupKeep, start)
+		switch {
+		case err == nil:
+			logger.Info("backup", "path", path, "duration", time.Since(start).String())
+		case ctx.Err() != nil:
+			return
+		default:
+			logger.Error("backup failed", "dir", c.backupDir, "error", err.Error())
 		}
 	}
 }

@@ -208,13 +208,13 @@ func (c *Client) attempt(ctx context.Context, r request, target string, payload 
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("Microsoft Graph %s %s: %w", r.method, pathOnly(target), stripURL(err))
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read to its end below, or abandoned after an error
 	if resp.StatusCode >= 300 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		return resp.StatusCode, resp.Header, b, fmt.Errorf("status %d", resp.StatusCode)
 	}
 	if out == nil {
-		io.Copy(io.Discard, resp.Body)
+		_, _ = io.Copy(io.Discard, resp.Body) // only so the connection is reused
 		return resp.StatusCode, resp.Header, nil, nil
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
@@ -222,7 +222,7 @@ func (c *Client) attempt(ctx context.Context, r request, target string, payload 
 	}
 	// Read to the end (a trailing line break), so that the connection is
 	// reused rather than closed: a new TLS handshake per page otherwise.
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
 	return resp.StatusCode, resp.Header, nil, nil
 }
 

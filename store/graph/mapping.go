@@ -84,29 +84,29 @@ func mapDevice(e *entraDevice, m *managedDevice, cpc *cloudPC) (d *store.Device,
 		name = m.DeviceName
 	}
 	if set(d, "display_name", name) != nil || d.DisplayName == "" {
-		set(d, "display_name", d.DeviceID)
+		put(d, "display_name", d.DeviceID)
 	}
 
-	set(d, "os", osName(e.OperatingSystem))
+	put(d, "os", osName(e.OperatingSystem))
 	version := e.OperatingSystemVersion
 	if m != nil && newerVersion(m.OSVersion, version) {
 		version = m.OSVersion
 	}
-	set(d, "os_version", version)
-	set(d, "join_type", map[string]string{
+	put(d, "os_version", version)
+	put(d, "join_type", map[string]string{
 		"azuread": store.JoinEntraJoined, "serverad": store.JoinHybridJoined, "workplace": store.JoinEntraRegistered,
 	}[strings.ToLower(e.TrustType)])
 	ownership := e.DeviceOwnership
 	if m != nil && (ownership == "" || strings.EqualFold(ownership, "unknown")) {
 		ownership = m.ManagedDeviceOwnerType
 	}
-	set(d, "ownership", ownership)
+	put(d, "ownership", ownership)
 	if e.AccountEnabled != nil {
 		d.AccountEnabled = *e.AccountEnabled
 	}
 
-	set(d, "manufacturer", e.Manufacturer)
-	set(d, "model", e.Model)
+	put(d, "manufacturer", e.Manufacturer)
+	put(d, "model", e.Model)
 	if m != nil {
 		setIf(d, "serial_number", m.SerialNumber)
 		setIf(d, "manufacturer", m.Manufacturer)
@@ -114,8 +114,8 @@ func mapDevice(e *entraDevice, m *managedDevice, cpc *cloudPC) (d *store.Device,
 		if !m.LastSyncDateTime.IsZero() && m.LastSyncDateTime.Year() > 1 {
 			d.LastCheckin = m.LastSyncDateTime.UTC().Truncate(time.Second)
 		}
-		set(d, "edition", edition(m))
-		set(d, "architecture", map[string]string{"x64": store.ArchX64, "x86": store.ArchX86, "arm64": store.ArchARM64}[strings.ToLower(m.ProcessorArchitecture)])
+		put(d, "edition", edition(m))
+		put(d, "architecture", map[string]string{"x64": store.ArchX64, "x86": store.ArchX86, "arm64": store.ArchARM64}[strings.ToLower(m.ProcessorArchitecture)])
 		d.Management = management(m.ManagementAgent)
 		if d.Management == store.ManagementCoManaged {
 			f := m.EnabledFeatures
@@ -131,23 +131,23 @@ func mapDevice(e *entraDevice, m *managedDevice, cpc *cloudPC) (d *store.Device,
 
 	// The fields the rule language reads (SPEC §1 and §2), filled where the
 	// inventory schema has them.
-	set(d, "object_id", strings.ToLower(e.ID))
-	set(d, "physical_ids", strings.Join(e.PhysicalIDs, ";"))
-	set(d, "enrollment_profile_name", e.EnrollmentProfileName)
-	set(d, "device_category", e.DeviceCategory)
-	set(d, "profile_type", e.ProfileType)
-	set(d, "management_type", e.ManagementType)
-	set(d, "management_app_id", strings.ToLower(e.MDMAppID))
-	set(d, "system_labels", strings.Join(e.SystemLabels, ";"))
-	set(d, "is_rooted", optBool(e.IsRooted))
+	put(d, "object_id", strings.ToLower(e.ID))
+	put(d, "physical_ids", strings.Join(e.PhysicalIDs, ";"))
+	put(d, "enrollment_profile_name", e.EnrollmentProfileName)
+	put(d, "device_category", e.DeviceCategory)
+	put(d, "profile_type", e.ProfileType)
+	put(d, "management_type", e.ManagementType)
+	put(d, "management_app_id", strings.ToLower(e.MDMAppID))
+	put(d, "system_labels", strings.Join(e.SystemLabels, ";"))
+	put(d, "is_rooted", optBool(e.IsRooted))
 	for i, name := range extensionAttributes {
-		set(d, "extension_attribute_"+strconv.Itoa(i+1), e.ExtensionAttributes[name])
+		put(d, "extension_attribute_"+strconv.Itoa(i+1), e.ExtensionAttributes[name])
 	}
 
 	// What single fields cannot check (a Windows version's form) is dropped
 	// the same way.
 	for _, fe := range store.ValidateDevice(d) {
-		set(d, fe.Field, "")
+		put(d, fe.Field, "")
 	}
 	return d, true
 }
@@ -181,10 +181,14 @@ func set(d *store.Device, key, v string) error {
 	return f.Set(d, strings.TrimSpace(v))
 }
 
+// put is set where a refused value is no error: the field keeps what it
+// had, and the device still maps.
+func put(d *store.Device, key, v string) { _ = set(d, key, v) }
+
 // setIf sets a field only when v is not empty: a fallback keeps its value.
 func setIf(d *store.Device, key, v string) {
 	if strings.TrimSpace(v) != "" {
-		set(d, key, v)
+		put(d, key, v)
 	}
 }
 

@@ -346,7 +346,7 @@ func checkExport(t *testing.T, p *page, tab string) {
 	t.Helper()
 	want := p.tabCount(tab)
 	cols := p.headers()
-	recs, err := csv.NewReader(bytes.NewReader(p.download("export"))).ReadAll()
+	recs, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(p.download("export"), []byte("\ufeff")))).ReadAll()
 	if err != nil {
 		t.Fatalf("parse the export: %v", err)
 	}
@@ -369,7 +369,7 @@ func TestAdminExportsCSV(t *testing.T) {
 	p.do("search", chromedp.SendKeys(tid("search"), frag))
 	p.waitSettled("search results", fmt.Sprintf(`new URLSearchParams(location.search).get('q') === %q`, frag))
 	want := len(p.rows())
-	recs, err := csv.NewReader(bytes.NewReader(p.download("export"))).ReadAll()
+	recs, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(p.download("export"), []byte("\ufeff")))).ReadAll()
 	if err != nil {
 		t.Fatalf("parse the export: %v", err)
 	}

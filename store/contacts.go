@@ -195,7 +195,7 @@ func (s *Store) Contact(ctx context.Context, id int64) (Contact, error) {
 func (s *Store) SaveContact(ctx context.Context, c Contact, actor string, now time.Time) (Contact, error) {
 	c.normalize()
 	if err := c.Validate(); err != nil {
-		return Contact{}, fmt.Errorf("save contact: %w", err)
+		return Contact{}, err // the form shows each field's message as it is
 	}
 	c.UpdatedAt = now.UTC().Truncate(time.Second)
 	err := s.write(ctx, func(tx *sql.Tx) error {
@@ -240,7 +240,7 @@ func (s *Store) SaveContact(ctx context.Context, c Contact, actor string, now ti
 		return evaluateAlerts(ctx, tx, now, false)
 	})
 	if err != nil {
-		return Contact{}, fmt.Errorf("save contact: %w", err)
+		return Contact{}, contactError("save contact", err)
 	}
 	return c, nil
 }
@@ -266,11 +266,22 @@ func (s *Store) DeleteContact(ctx context.Context, id int64, actor string, now t
 		return evaluateAlerts(ctx, tx, now, false)
 	})
 	if err != nil {
-		return fmt.Errorf("delete contact: %w", err)
+		return contactError("delete contact", err)
 	}
 	return nil
 }
 
 func contactDetail(c Contact) string {
 	return fmt.Sprintf("%s, %s, phone %q, language %s", c.Name, c.Area.Label(), c.Phone, c.Language)
+}
+
+// contactError keeps a message meant for the person ("… is already a
+// contact") as it is, so the page shows it without the operation prefix, and
+// wraps anything else with op for the log.
+func contactError(op string, err error) error {
+	var ke *kindError
+	if errors.As(err, &ke) {
+		return ke
+	}
+	return fmt.Errorf("%s: %w", op, err)
 }

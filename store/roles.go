@@ -77,6 +77,9 @@ const (
 	// PermReportSignals: report devices' readiness signals through the
 	// API. Only reporter tokens have it.
 	PermReportSignals
+	// PermEditContacts: add, edit and delete the tenant's admin contacts
+	// (SPEC §13). Everyone with PermView sees them and the alerts.
+	PermEditContacts
 )
 
 var permNames = map[Permission]string{
@@ -88,6 +91,7 @@ var permNames = map[Permission]string{
 	PermViewAudit:             "view the audit log",
 	PermManage:                "manage users and settings",
 	PermReportSignals:         "report device signals",
+	PermEditContacts:          "edit admin contacts",
 }
 
 // String names the permission for messages ("… needs permission to discover devices").
@@ -96,10 +100,10 @@ func (p Permission) String() string { return permNames[p] }
 // grants is the matrix of SPEC §7.
 var grants = map[Role][]Permission{
 	RoleGlobalAdmin: {PermView, PermDiscover, PermDeviceActions, PermEditRegistrationGroup,
-		PermEditGroups, PermViewAudit, PermManage},
+		PermEditGroups, PermViewAudit, PermManage, PermEditContacts},
 	RoleIntuneAdmin: {PermView, PermDiscover, PermDeviceActions, PermEditRegistrationGroup,
-		PermEditGroups, PermViewAudit},
-	RoleServiceAdmin:  {PermView, PermDiscover, PermDeviceActions, PermEditGroups, PermViewAudit},
+		PermEditGroups, PermViewAudit, PermEditContacts},
+	RoleServiceAdmin:  {PermView, PermDiscover, PermDeviceActions, PermEditGroups, PermViewAudit, PermEditContacts},
 	RoleServiceReader: {PermView},
 }
 

@@ -14,6 +14,7 @@ type ctxKey int
 const (
 	userKey ctxKey = iota
 	csrfKey
+	criticalKey
 )
 
 // WithUser returns ctx carrying the signed-in user.
@@ -64,4 +65,16 @@ func UserID(ctx context.Context) int64 {
 		return u.ID
 	}
 	return 0
+}
+
+// WithCriticalAlerts returns ctx carrying how many Critical alerts are open,
+// for the banner every page shows while there is one.
+func WithCriticalAlerts(ctx context.Context, n int) context.Context {
+	return context.WithValue(ctx, criticalKey, n)
+}
+
+// CriticalAlerts is how many Critical alerts are open.
+func CriticalAlerts(ctx context.Context) int {
+	n, _ := ctx.Value(criticalKey).(int)
+	return n
 }

@@ -42,6 +42,7 @@ type handlerSet struct {
 	releases  *handlers.Releases
 	reports   *handlers.Reports
 	overview  *handlers.Overview
+	tenant    *handlers.Tenant
 }
 
 // routes is THE route table.
@@ -117,6 +118,13 @@ func routes(h handlerSet) []Route {
 		{http.MethodGet, "/reports", store.PermView, h.reports.Summary},
 		{http.MethodGet, "/reports/devices", store.PermView, h.reports.Devices},
 		{http.MethodGet, "/reports/devices/export.csv", store.PermView, h.reports.Export},
+
+		// tenant operations (SPEC §13): everyone sees the alerts and the
+		// admin contacts; Service Administrators and above edit contacts.
+		{http.MethodGet, "/tenant/alerts", store.PermView, h.tenant.Alerts},
+		{http.MethodGet, "/tenant/contacts", store.PermView, h.tenant.Contacts},
+		{http.MethodPost, "/tenant/contacts/save", store.PermEditContacts, h.tenant.SaveContact},
+		{http.MethodPost, "/tenant/contacts/delete", store.PermEditContacts, h.tenant.DeleteContact},
 
 		{http.MethodGet, "/settings/users", store.PermManage, h.users.List},
 		{http.MethodPost, "/settings/users/create", store.PermManage, h.users.Create},

@@ -36,6 +36,7 @@ func TestRolePermissions(t *testing.T) {
 		{store.PermManage, [4]bool{yes, no, no, no}},
 		// Only reporter API tokens report signals; no person does.
 		{store.PermReportSignals, [4]bool{no, no, no, no}},
+		{store.PermEditContacts, [4]bool{yes, yes, yes, no}},
 	}
 	roles := []store.Role{store.RoleGlobalAdmin, store.RoleIntuneAdmin, store.RoleServiceAdmin, store.RoleServiceReader}
 	if !slices.Equal(roles, store.Roles) {
@@ -203,6 +204,11 @@ func TestRouteTable(t *testing.T) {
 		"POST /groups/:id/unnest":         store.PermEditGroups,
 		"POST /groups/:id/add-owner":      store.PermManage,
 		"POST /groups/:id/remove-owner":   store.PermManage,
+
+		"GET /tenant/alerts":           store.PermView,
+		"GET /tenant/contacts":         store.PermView,
+		"POST /tenant/contacts/save":   store.PermEditContacts,
+		"POST /tenant/contacts/delete": store.PermEditContacts,
 	}
 	for _, r := range srv.Routes {
 		if w, ok := want[r.Method+" "+r.Path]; ok && r.Access != w {

@@ -108,6 +108,7 @@ func New(st *store.Store, cfg Config) *Server {
 		releases:  &handlers.Releases{Deps: deps},
 		reports:   &handlers.Reports{Deps: deps},
 		overview:  &handlers.Overview{Deps: deps, DiscoveryInterval: cfg.DiscoveryInterval},
+		tenant:    &handlers.Tenant{Deps: deps},
 	}
 
 	e := echo.New()
@@ -296,6 +297,11 @@ func loadUser(st *store.Store, sessions *sessionStore, log *slog.Logger) echo.Mi
 							// The request goes on; a session whose activity
 							// could not be recorded may expire early.
 							log.Warn("session activity not recorded", "request_id", c.Response().Header().Get(echo.HeaderXRequestID), "error", err.Error())
+						}
+						// The banner of open Critical alerts is on every
+						// page; a failed count only hides it.
+						if n, err := st.OpenCriticalAlerts(ctx); err == nil {
+							ctx = views.WithCriticalAlerts(ctx, n)
 						}
 					case !errors.Is(err, store.ErrNotFound):
 						return err

@@ -104,7 +104,7 @@ type tenantFacts struct {
 	contacts       map[Area]int
 	counts         Counts
 	regGroupExists bool
-	regMembers     int
+	regHasMembers  bool // EXISTS, not a count: the group may have 100,000 members
 	lastRun        DiscoveryRun // zero when discovery never ran
 	afterDiscovery bool         // a completed discovery is what asks
 	// prev holds the tab counts of the last evaluation after a discovery;
@@ -132,7 +132,7 @@ func wantedAlerts(f tenantFacts, open map[alertKey]Alert) []Alert {
 				WhoActs:      ActsCustomer, Objects: "Area " + area.Label()})
 		}
 	}
-	if !f.regGroupExists || f.regMembers == 0 {
+	if !f.regGroupExists || !f.regHasMembers {
 		what := fmt.Sprintf("The %s group has no members, so discovery registers no devices.", RegistrationGroupName)
 		if !f.regGroupExists {
 			what = fmt.Sprintf("The %s group is missing, so discovery registers no devices.", RegistrationGroupName)
@@ -278,7 +278,7 @@ func loadTenantFacts(ctx context.Context, tx *sql.Tx) (tenantFacts, error) {
 	if err := rows.Err(); err != nil {
 		return f, fmt.Errorf("count contacts: %w", err)
 	}
-	err = tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM group_members WHERE group_id = g.id) FROM groups g WHERE g.builtin = 1`).Scan(&f.regMembers)
+	err = tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM group_members WHERE group_id = g.id) FROM groups g WHERE g.builtin = 1`).Scan(&f.regHasMembers)
 	switch {
 	case err == nil:
 		f.regGroupExists = true

@@ -104,7 +104,7 @@ type tenantFacts struct {
 	contacts       map[Area]int
 	counts         Counts
 	regGroupExists bool
-	regHasMembers  bool // EXISTS, not a count: the group may have 100,000 members
+	regHasMembers  bool         // EXISTS, not a count: the group may have 100,000 members
 	lastRun        DiscoveryRun // zero when discovery never ran
 	afterDiscovery bool         // a completed discovery is what asks
 	// prev holds the tab counts of the last evaluation after a discovery;

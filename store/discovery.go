@@ -270,7 +270,7 @@ func (s *Store) runDiscovery(ctx context.Context, run DiscoveryRun) (DiscoveryRu
 	// Alerts follow every run, failed ones too (that is one of them). An
 	// evaluation that fails is retried by the next run and changes nothing
 	// about this one.
-	s.EvaluateAlerts(context.WithoutCancel(ctx), run.FinishedAt, true)
+	_ = s.EvaluateAlerts(context.WithoutCancel(ctx), run.FinishedAt, true)
 	if err == nil && s.dir.rings != nil {
 		// After the run's record is final, so the blade shows it done while
 		// the (possibly long, throttled) write-back goes on. Recorded like a

@@ -185,8 +185,11 @@ func TestCrashMidWriteBackThenRestart(t *testing.T) {
 	if got, want := tn.ringGroups(), tn.storeRings(n); !equalRings(got, want) {
 		t.Fatalf("after restart: ring groups = %v, want %v", got, want)
 	}
-	if run.Added != n-partial {
-		t.Errorf("restart added %d, want the %d missing", run.Added, n-partial)
+	// The batch in flight at the crash may still land on the server after
+	// the count above (the client gave up, the server did not): the
+	// restart adds what is missing then, at most one batch fewer.
+	if run.Added > n-partial || run.Added < n-partial-20 {
+		t.Errorf("restart added %d, want the %d missing (less the batch in flight at the crash)", run.Added, n-partial)
 	}
 	if got := tn.srv.Requests("create"); got != 4 {
 		t.Errorf("ring groups created %d times, want 4", got)

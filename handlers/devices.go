@@ -323,7 +323,7 @@ func selectedDevices(c echo.Context) ([]string, error) {
 		return nil, fmt.Errorf("%w: select at least one device", store.ErrInvalid)
 	}
 	if len(ids) > maxActionDevices {
-		return nil, fmt.Errorf("%w: at most %s devices can be changed at once", store.ErrInvalid, views.Count(maxActionDevices))
+		return nil, fmt.Errorf("%w: at most %s devices can be changed at once", store.ErrInvalid, views.Thousands(maxActionDevices))
 	}
 	return ids, nil
 }
@@ -363,7 +363,7 @@ func (h *Devices) actionDevices(c echo.Context) ([]string, error) {
 	sq := storeQuery(q)
 	sq.After, sq.Limit, sq.Offset = "", 0, 0
 	var ids []string
-	errTooMany := fmt.Errorf("%w: the view has more than %s devices; narrow it with filters, or act on it in parts", store.ErrInvalid, views.Count(maxActionDevices))
+	errTooMany := fmt.Errorf("%w: the view has more than %s devices; narrow it with filters, or act on it in parts", store.ErrInvalid, views.Thousands(maxActionDevices))
 	err = h.Store.EachDevice(c.Request().Context(), sq, func(r *store.DeviceRow) error {
 		if len(ids) == maxActionDevices {
 			return errTooMany

@@ -248,26 +248,6 @@ func percent(done, total int) int {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-// Count formats a count as people read it: 61,294.
-func Count(n int) string {
-	s := strconv.Itoa(n)
-	neg := n < 0
-	if neg {
-		s = s[1:]
-	}
-	var b []byte
-	for i, c := range []byte(s) {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b = append(b, ',')
-		}
-		b = append(b, c)
-	}
-	if neg {
-		return "-" + string(b)
-	}
-	return string(b)
-}
-
 // Pager is the position of a blade page: rows From–To of Total (or of
 // more than Total when Capped), and the number of the last page when the
 // total is exact.
@@ -300,11 +280,11 @@ func (p Pager) Range() string {
 	case p.From == 1 && p.To == p.Total && !p.Capped:
 		return plural(p.Total, "device", "devices") // all on one page
 	}
-	of := Count(p.Total)
+	of := Thousands(p.Total)
 	if p.Capped {
 		of = "more than " + of
 	}
-	return fmt.Sprintf("%s–%s of %s devices", Count(p.From), Count(p.To), of)
+	return fmt.Sprintf("%s–%s of %s devices", Thousands(p.From), Thousands(p.To), of)
 }
 
 // plural is "1 device" or "N devices".
@@ -312,7 +292,7 @@ func plural(n int, one, many string) string {
 	if n == 1 {
 		return "1 " + one
 	}
-	return Count(n) + " " + many
+	return Thousands(n) + " " + many
 }
 
 // joinFirst joins up to n values with ", ", saying how many more there are.
@@ -320,7 +300,7 @@ func joinFirst(vals []string, n int) string {
 	if len(vals) <= n {
 		return strings.Join(vals, ", ")
 	}
-	return strings.Join(vals[:n], ", ") + fmt.Sprintf(" and %s more", Count(len(vals)-n))
+	return strings.Join(vals[:n], ", ") + fmt.Sprintf(" and %s more", Thousands(len(vals)-n))
 }
 
 // CurrentView is the saved view the blade shows, if any.

@@ -283,7 +283,7 @@ func (v OverviewView) Trend() TabTrend {
 			}
 			px, py := svgNum(x(sn.Day)), svgNum(y(sn.Tab(t)))
 			line = append(line, px+","+py)
-			s.Dots = append(s.Dots, ChartDot{X: px, Y: py, Title: fmt.Sprintf("%s, %s: %s", t.Label(), shortDay(sn.Day), Count(sn.Tab(t)))})
+			s.Dots = append(s.Dots, ChartDot{X: px, Y: py, Title: fmt.Sprintf("%s, %s: %s", t.Label(), shortDay(sn.Day), Thousands(sn.Tab(t)))})
 			prev = sn.Day
 		}
 		if len(line) > 1 {
@@ -311,10 +311,10 @@ func trendSummary(t store.Tab, rows []store.Snapshot) string {
 	}
 	first, last := rows[0], rows[len(rows)-1]
 	if len(rows) == 1 {
-		return fmt.Sprintf("%s: %s on %s.", t.Label(), Count(first.Tab(t)), shortDay(first.Day))
+		return fmt.Sprintf("%s: %s on %s.", t.Label(), Thousands(first.Tab(t)), shortDay(first.Day))
 	}
-	return fmt.Sprintf("%s: %s on %s, %s on %s.", t.Label(), Count(first.Tab(t)), shortDay(first.Day),
-		Count(last.Tab(t)), shortDay(last.Day))
+	return fmt.Sprintf("%s: %s on %s, %s on %s.", t.Label(), Thousands(first.Tab(t)), shortDay(first.Day),
+		Thousands(last.Tab(t)), shortDay(last.Day))
 }
 
 // compact writes an axis value short enough for a phone: 800, 1.5k, 60k,

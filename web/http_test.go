@@ -458,7 +458,7 @@ func TestBladeCounts(t *testing.T) {
 					t.Errorf("the %s tab shows a device with status %q", tab, s)
 				}
 			}
-			if got := pages[0].text("result-count"); !strings.HasSuffix(" "+got, " "+views.Count(counts.Tab(tab))+" devices") {
+			if got := pages[0].text("result-count"); !strings.HasSuffix(" "+got, " "+views.Thousands(counts.Tab(tab))+" devices") {
 				t.Errorf("result count %q, want %d devices", got, counts.Tab(tab))
 			}
 		})
@@ -1686,7 +1686,7 @@ func TestTriage(t *testing.T) {
 			t.Fatalf("chip %q has count %q", check, chip.Find(".count").Text())
 		}
 		filtered := reader.get(t, href).wantStatus(http.StatusOK)
-		if got := filtered.text("result-count"); !strings.HasSuffix(" "+got, " "+views.Count(n)+" devices") && got != "1 device" {
+		if got := filtered.text("result-count"); !strings.HasSuffix(" "+got, " "+views.Thousands(n)+" devices") && got != "1 device" {
 			t.Errorf("the %s chip says %d, the filtered blade %q", check, n, got)
 		}
 		for _, id := range rowIDs(filtered) {

@@ -46,7 +46,7 @@ func TestOverviewShowsTheFleet(t *testing.T) {
 				t.Errorf("the Overview navigation link is missing or not current")
 			}
 			for _, tab := range store.Tabs {
-				if got, want := page.text("overview-count-"+string(tab)), views.Count(counts.Tab(tab)); got != want {
+				if got, want := page.text("overview-count-"+string(tab)), views.Thousands(counts.Tab(tab)); got != want {
 					t.Errorf("%s count %q, want %q", tab, got, want)
 				}
 				if got, want := page.testid("overview-tab-"+string(tab)).AttrOr("href", ""), "/devices?tab="+string(tab); got != want {
@@ -55,7 +55,7 @@ func TestOverviewShowsTheFleet(t *testing.T) {
 			}
 			for _, r := range store.Rings {
 				row := page.testid("overview-ring-" + string(r))
-				if got, want := strings.TrimSpace(row.Find(`[data-testid="ring-devices"]`).Text()), views.Count(counts.Rings.Get(r)); got != want {
+				if got, want := strings.TrimSpace(row.Find(`[data-testid="ring-devices"]`).Text()), views.Thousands(counts.Rings.Get(r)); got != want {
 					t.Errorf("ring %s devices %q, want %q", r, got, want)
 				}
 				if row.Find(`svg[data-testid="share-bar"] rect.fill`).Length() != 1 {
@@ -76,14 +76,14 @@ func TestOverviewShowsTheFleet(t *testing.T) {
 					if got := strings.TrimSpace(link.Text()); got != want[i].Check.Name() {
 						t.Errorf("%s check %d named %q, want %q", tab, i, got, want[i].Check.Name())
 					}
-					if got := strings.TrimSpace(row.Find(`[data-testid="failing-check-count"]`).Text()); got != views.Count(want[i].N) {
+					if got := strings.TrimSpace(row.Find(`[data-testid="failing-check-count"]`).Text()); got != views.Thousands(want[i].N) {
 						t.Errorf("%s check %s count %q, want %d", tab, want[i].Check, got, want[i].N)
 					}
 				})
 			}
 			// The fleet's discovery ran today: the last run and the day's
 			// snapshot are shown.
-			if got, want := page.text("overview-last-run"), views.Count(run.Candidates)+" candidates"; !strings.Contains(got, want) {
+			if got, want := page.text("overview-last-run"), views.Thousands(run.Candidates)+" candidates"; !strings.Contains(got, want) {
 				t.Errorf("last run %q does not say %q", got, want)
 			}
 			chart := page.testid("trend-chart")
@@ -96,7 +96,7 @@ func TestOverviewShowsTheFleet(t *testing.T) {
 				}
 			}
 			desc := chart.Find("desc").Text()
-			if want := "Ready: " + views.Count(snaps[0].Ready) + " on Nov 1."; !strings.HasPrefix(desc, want) {
+			if want := "Ready: " + views.Thousands(snaps[0].Ready) + " on Nov 1."; !strings.HasPrefix(desc, want) {
 				t.Errorf("chart description %q does not start with %q", desc, want)
 			}
 			if n := page.testid("trend-table").Find("tbody tr").Length(); n != 1 {

@@ -227,15 +227,22 @@ func dateTime(t time.Time) string {
 // Ago says how long before now t was, roughly.
 func Ago(now, t time.Time) string {
 	d := now.Sub(t)
-	switch {
-	case d < time.Minute:
+	if d < time.Minute {
 		return "just now"
-	case d < time.Hour:
-		return fmt.Sprintf("%d min ago", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%d h ago", int(d.Hours()))
 	}
-	return fmt.Sprintf("%d days ago", int(d.Hours()/24))
+	return roughly(d) + " ago"
+}
+
+// roughly is a duration of a minute or more as the UI says it: "5 min",
+// "3 h", "4 days".
+func roughly(d time.Duration) string {
+	switch {
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h", int(d.Hours()))
+	}
+	return fmt.Sprintf("%d days", int(d.Hours()/24))
 }
 
 // percent is done out of total, for the progress bar.

@@ -149,15 +149,10 @@ func (v OverviewView) NextDiscovery() string {
 // until says how long after now t is, roughly.
 func until(now, t time.Time) string {
 	d := t.Sub(now)
-	switch {
-	case d < time.Minute:
+	if d < time.Minute {
 		return "in less than a minute"
-	case d < time.Hour:
-		return fmt.Sprintf("in %d min", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("in %d h", int(d.Hours()))
 	}
-	return fmt.Sprintf("in %d days", int(d.Hours()/24))
+	return "in " + roughly(d)
 }
 
 // triggerLabel names who started a run.

@@ -362,10 +362,18 @@ func (s *Store) Alerts(ctx context.Context) (open, resolved []Alert, err error) 
 // OpenCriticalAlerts counts the open Critical alerts: the banner every page
 // shows while there is one. It reads one small index.
 func (s *Store) OpenCriticalAlerts(ctx context.Context) (int, error) {
-	var n int
-	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM alerts WHERE resolved_at IS NULL AND severity = 'critical'`).Scan(&n)
+	v, err := s.version(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("open critical alerts: %w", err)
+		return 0, err
 	}
-	return n, nil
+	// Every signed-in page asks: kept until the next commit, as the
+	// blade's counts are.
+	return memoized(s, v, "critical-alerts", func() (int, error) {
+		var n int
+		err := s.queryRow(ctx, `SELECT count(*) FROM alerts WHERE resolved_at IS NULL AND severity = 'critical'`).Scan(&n)
+		if err != nil {
+			return 0, fmt.Errorf("open critical alerts: %w", err)
+		}
+		return n, nil
+	})
 }

@@ -191,17 +191,26 @@ func apiErrorOf(err error) *APIError {
 	case errors.As(err, &te):
 		return NewAPIError(http.StatusUnauthorized, te.Reason)
 	case errors.Is(err, store.ErrNotFound):
-		return NewAPIError(http.StatusNotFound, err.Error())
+		return NewAPIError(http.StatusNotFound, apiMessage(err))
 	case errors.Is(err, store.ErrForbidden):
-		return NewAPIError(http.StatusForbidden, err.Error())
+		return NewAPIError(http.StatusForbidden, apiMessage(err))
 	case errors.Is(err, store.ErrInvalid):
-		return NewAPIError(http.StatusUnprocessableEntity, err.Error())
+		return NewAPIError(http.StatusUnprocessableEntity, apiMessage(err))
 	case errors.Is(err, store.ErrConflict):
-		return NewAPIError(http.StatusConflict, err.Error())
+		return NewAPIError(http.StatusConflict, apiMessage(err))
 	case errors.Is(err, store.ErrBusy):
-		return NewAPIError(http.StatusServiceUnavailable, err.Error())
+		return NewAPIError(http.StatusServiceUnavailable, apiMessage(err))
 	}
 	return NewAPIError(http.StatusInternalServerError, "something went wrong; the error was logged, try again")
+}
+
+// apiMessage is the sentence a store refusal carries, without the operation
+// names wrapped around it for the log.
+func apiMessage(err error) string {
+	if msg := store.Message(err); msg != "" {
+		return msg
+	}
+	return "the request was refused"
 }
 
 // WriteAPIError answers err as JSON. Server errors are logged once, with

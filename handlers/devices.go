@@ -50,7 +50,7 @@ func parseBladeQuery(c echo.Context) (views.BladeQuery, error) {
 	if v := c.FormValue("size"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || !validSize(n) {
-			return q, fmt.Errorf("page size %q: %w", v, store.ErrInvalid)
+			return q, store.Invalidf("page size %q is not offered; choose 25, 50, 100 or 200", v)
 		}
 		q.Size = n
 	}
@@ -61,21 +61,21 @@ func parseBladeQuery(c echo.Context) (views.BladeQuery, error) {
 	}
 	if v := c.FormValue("list"); v != "" {
 		if q.List, err = strconv.ParseInt(v, 10, 64); err != nil || q.List <= 0 {
-			return q, fmt.Errorf("%w: list %q is not a pasted list; paste it again", store.ErrInvalid, v)
+			return q, store.Invalidf("list %q is not a pasted list; paste it again", v)
 		}
 	}
 	if q.Rule = strings.TrimSpace(c.FormValue("rule")); len(q.Rule) > 3072 {
-		return q, fmt.Errorf("%w: the filter rule is longer than 3,072 characters", store.ErrInvalid)
+		return q, store.Invalidf("the filter rule is longer than 3,072 characters")
 	}
 	if v := c.FormValue("view"); v != "" {
 		if q.View, err = strconv.ParseInt(v, 10, 64); err != nil || q.View <= 0 {
-			return q, fmt.Errorf("%w: view %q is not a saved view", store.ErrInvalid, v)
+			return q, store.Invalidf("view %q is not a saved view", v)
 		}
 	}
 	if v := c.FormValue("page"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1_000_000 {
-			return q, fmt.Errorf("%w: page %q is not a page number; pages start at 1", store.ErrInvalid, v)
+			return q, store.Invalidf("page %q is not a page number; pages start at 1", v)
 		}
 		q.Page = n
 	}
@@ -260,7 +260,7 @@ func (h *Devices) SaveColumns(c echo.Context) error {
 	if c.FormValue("reset") != "" {
 		keys = nil
 	} else if len(keys) == 0 {
-		return fmt.Errorf("%w: choose at least one column", store.ErrInvalid)
+		return store.Invalidf("choose at least one column")
 	}
 	if err := h.Store.SetUserColumns(ctx, CurrentUser(c).ID, tab, keys); err != nil {
 		return err
@@ -320,10 +320,10 @@ func selectedDevices(c echo.Context) ([]string, error) {
 	}
 	ids := form["device_id"]
 	if len(ids) == 0 {
-		return nil, fmt.Errorf("%w: select at least one device", store.ErrInvalid)
+		return nil, store.Invalidf("select at least one device")
 	}
 	if len(ids) > maxActionDevices {
-		return nil, fmt.Errorf("%w: at most %s devices can be changed at once", store.ErrInvalid, views.Thousands(maxActionDevices))
+		return nil, store.Invalidf("at most %s devices can be changed at once", views.Thousands(maxActionDevices))
 	}
 	return ids, nil
 }
@@ -363,7 +363,7 @@ func (h *Devices) actionDevices(c echo.Context) ([]string, error) {
 	sq := storeQuery(q)
 	sq.After, sq.Limit, sq.Offset = "", 0, 0
 	var ids []string
-	errTooMany := fmt.Errorf("%w: the view has more than %s devices; narrow it with filters, or act on it in parts", store.ErrInvalid, views.Thousands(maxActionDevices))
+	errTooMany := store.Invalidf("the view has more than %s devices; narrow it with filters, or act on it in parts", views.Thousands(maxActionDevices))
 	err = h.Store.EachDevice(c.Request().Context(), sq, func(r *store.DeviceRow) error {
 		if len(ids) == maxActionDevices {
 			return errTooMany
@@ -375,7 +375,7 @@ func (h *Devices) actionDevices(c echo.Context) ([]string, error) {
 		return nil, err
 	}
 	if len(ids) == 0 {
-		return nil, fmt.Errorf("%w: no device matches the view any more; refresh it", store.ErrInvalid)
+		return nil, store.Invalidf("no device matches the view any more; refresh it")
 	}
 	return ids, nil
 }

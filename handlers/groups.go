@@ -135,7 +135,7 @@ func (h *Groups) Create(c echo.Context) error {
 		f.Error = "The rule does not parse; nothing was created."
 		return h.createRefused(c, f)
 	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrConflict):
-		f.Error = err.Error()
+		f.Error = store.Message(err)
 		if f.Kind == string(store.GroupDynamic) {
 			if f.Preview, err = h.ruleView(c, f.Rule); err != nil {
 				return err
@@ -486,7 +486,7 @@ func (h *Groups) RemoveDevices(c echo.Context) error {
 func formGroupID(c echo.Context) (int64, error) {
 	id, err := strconv.ParseInt(c.FormValue("group_id"), 10, 64)
 	if err != nil || id <= 0 {
-		return 0, fmt.Errorf("%w: choose a group", store.ErrInvalid)
+		return 0, store.Invalidf("choose a group")
 	}
 	return id, nil
 }
@@ -541,7 +541,7 @@ func (h *Groups) AddOwner(c echo.Context) error {
 	}
 	uid, err := strconv.ParseInt(c.FormValue("user_id"), 10, 64)
 	if err != nil || uid <= 0 {
-		return fmt.Errorf("%w: choose an account", store.ErrInvalid)
+		return store.Invalidf("choose an account")
 	}
 	u, err := h.Store.AddGroupOwner(c.Request().Context(), g.ID, uid, Actor(c))
 	if err != nil {
@@ -558,7 +558,7 @@ func (h *Groups) RemoveOwner(c echo.Context) error {
 	}
 	uid, err := strconv.ParseInt(c.FormValue("user_id"), 10, 64)
 	if err != nil || uid <= 0 {
-		return fmt.Errorf("%w: choose an owner", store.ErrInvalid)
+		return store.Invalidf("choose an owner")
 	}
 	if err := h.Store.RemoveGroupOwner(c.Request().Context(), g.ID, uid, Actor(c)); err != nil {
 		return err

@@ -196,7 +196,7 @@ func (h *Imports) answer(c echo.Context, kind views.ImportKind, group string, st
 // Administrator who owns it.
 func (h *Imports) memberTarget(c echo.Context, group string) (store.MemberImportGroup, error) {
 	if strings.TrimSpace(group) == "" {
-		return store.MemberImportGroup{}, fmt.Errorf("%w: choose the group to add the devices to", store.ErrInvalid)
+		return store.MemberImportGroup{}, store.Invalidf("choose the group to add the devices to")
 	}
 	u := CurrentUser(c)
 	g, err := h.Store.MemberImportTarget(c.Request().Context(), group, u)
@@ -277,7 +277,7 @@ func (h *Imports) Cancel(c echo.Context) error {
 	u := CurrentUser(c)
 	kind := views.ImportKind(c.FormValue("kind"))
 	if kind != views.ImportMembers && kind != views.ImportDevices {
-		return fmt.Errorf("%w: kind must be members or devices", store.ErrInvalid)
+		return store.Invalidf("kind must be members or devices")
 	}
 	if p := h.pending.take(c.FormValue("token"), kind, u.ID); p != nil {
 		removeFile(h.Logger, p.path)

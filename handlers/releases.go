@@ -118,7 +118,7 @@ func formDays(c echo.Context, name, label string) (int, error) {
 	v := strings.TrimSpace(c.FormValue(name))
 	n, err := strconv.Atoi(v)
 	if err != nil {
-		return 0, fmt.Errorf("%w: the %s must be a whole number of days, not %q", store.ErrInvalid, label, v)
+		return 0, store.Invalidf("the %s must be a whole number of days, not %q", label, v)
 	}
 	return n, nil
 }
@@ -152,7 +152,7 @@ func (h *Releases) Schedule(c echo.Context) error {
 func (h *Releases) Feature(c echo.Context) error {
 	build, err := strconv.Atoi(strings.TrimSpace(c.FormValue("build")))
 	if err != nil {
-		return fmt.Errorf("%w: the build line must be a number such as 26100", store.ErrInvalid)
+		return store.Invalidf("the build line must be a number such as 26100")
 	}
 	start, err := store.ParseDay(c.FormValue("start"))
 	if err != nil {

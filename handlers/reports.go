@@ -67,7 +67,7 @@ func parseReportQuery(c echo.Context) (views.ReportQuery, error) {
 	if v := c.QueryParam("size"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || !validSize(n) {
-			return q, fmt.Errorf("page size %q: %w", v, store.ErrInvalid)
+			return q, store.Invalidf("page size %q is not offered; choose 25, 50, 100 or 200", v)
 		}
 		q.Size = n
 	}

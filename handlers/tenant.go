@@ -75,7 +75,7 @@ func (h *Tenant) SaveContact(c echo.Context) error {
 	case errors.As(err, &ve):
 		v.Form, v.Errors = form, ve.Errors
 	case errors.Is(err, store.ErrConflict):
-		v.Form, v.Error = form, err.Error()
+		v.Form, v.Error = form, store.Message(err)
 	default:
 		return err
 	}

@@ -43,7 +43,7 @@ func (h *Tokens) Create(c echo.Context) error {
 	case err == nil:
 		v.Created, v.Value = &tok, value
 	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrConflict):
-		status, v.Error, v.Name, v.Role = http.StatusUnprocessableEntity, err.Error(), name, role
+		status, v.Error, v.Name, v.Role = http.StatusUnprocessableEntity, store.Message(err), name, role
 	default:
 		return err
 	}

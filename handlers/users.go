@@ -58,7 +58,7 @@ func (h *Users) refused(c echo.Context, err error, v views.UsersView) error {
 	case !errors.Is(err, store.ErrInvalid):
 		return err
 	}
-	v.Error = err.Error()
+	v.Error = store.Message(err)
 	return h.page(c, status, v)
 }
 
@@ -138,7 +138,7 @@ func (h *Users) SaveRoleMap(c echo.Context) error {
 		if !errors.Is(err, store.ErrInvalid) {
 			return err
 		}
-		return h.page(c, http.StatusUnprocessableEntity, views.UsersView{MapText: text, MapError: err.Error()})
+		return h.page(c, http.StatusUnprocessableEntity, views.UsersView{MapText: text, MapError: store.Message(err)})
 	}
 	return h.done(c)
 }

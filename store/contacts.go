@@ -240,7 +240,7 @@ func (s *Store) SaveContact(ctx context.Context, c Contact, actor string, now ti
 		return evaluateAlerts(ctx, tx, now, false)
 	})
 	if err != nil {
-		return Contact{}, contactError("save contact", err)
+		return Contact{}, fmt.Errorf("save contact: %w", err)
 	}
 	return c, nil
 }
@@ -266,22 +266,11 @@ func (s *Store) DeleteContact(ctx context.Context, id int64, actor string, now t
 		return evaluateAlerts(ctx, tx, now, false)
 	})
 	if err != nil {
-		return contactError("delete contact", err)
+		return fmt.Errorf("delete contact: %w", err)
 	}
 	return nil
 }
 
 func contactDetail(c Contact) string {
 	return fmt.Sprintf("%s, %s, phone %q, language %s", c.Name, c.Area.Label(), c.Phone, c.Language)
-}
-
-// contactError keeps a message meant for the person ("… is already a
-// contact") as it is, so the page shows it without the operation prefix, and
-// wraps anything else with op for the log.
-func contactError(op string, err error) error {
-	var ke *kindError
-	if errors.As(err, &ke) {
-		return ke
-	}
-	return fmt.Errorf("%s: %w", op, err)
 }

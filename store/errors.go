@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Sentinel errors the callers map to user-facing outcomes.
@@ -114,4 +116,51 @@ func busyf(format string, args ...any) error {
 // notFoundf returns an ErrNotFound whose message names what is missing.
 func notFoundf(format string, args ...any) error {
 	return &kindError{ErrNotFound, fmt.Sprintf(format, args...)}
+}
+
+// Invalidf is invalidf for callers outside the store (the handlers' own
+// checks of a form or a query), so their refusals read as the store's do.
+func Invalidf(format string, args ...any) error { return invalidf(format, args...) }
+
+// Message is what a person reads for a refused request: the sentence written
+// for them where the refusal was decided, without the operation names that
+// callers add on the way up for the log ("create token: …"). It is empty when
+// err is no refusal at all — an internal failure, which is logged and
+// answered with a generic message instead.
+func Message(err error) string {
+	var ae *ActionRefusedError
+	var ve *ValidationError
+	var ke *kindError
+	var re *RuleError
+	switch {
+	case errors.As(err, &ae):
+		return ae.Error()
+	case errors.As(err, &re):
+		return sentence("the rule does not parse: " + re.Syntax.Error())
+	case errors.As(err, &ve):
+		return sentence(ve.Error())
+	case errors.As(err, &ke):
+		return sentence(ke.msg)
+	case errors.Is(err, ErrInvalid), errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict),
+		errors.Is(err, ErrForbidden), errors.Is(err, ErrBusy):
+		// A refusal wrapped without its own sentence: the whole text is
+		// still better than a generic answer.
+		return sentence(err.Error())
+	}
+	return ""
+}
+
+// sentence starts msg with a capital letter and ends it with a full stop.
+func sentence(msg string) string {
+	msg = strings.TrimSpace(msg)
+	if msg == "" {
+		return msg
+	}
+	if r, size := utf8.DecodeRuneInString(msg); unicode.IsLower(r) {
+		msg = string(unicode.ToUpper(r)) + msg[size:]
+	}
+	if !strings.HasSuffix(msg, ".") && !strings.HasSuffix(msg, "?") && !strings.HasSuffix(msg, "!") {
+		msg += "."
+	}
+	return msg
 }

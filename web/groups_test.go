@@ -45,7 +45,7 @@ func groupPath(g store.Group, action string) string {
 // wantText fails unless the text of the answer contains want.
 func (r *response) wantText(want string) *response {
 	r.t.Helper()
-	if !strings.Contains(r.doc().Text(), want) {
+	if !says(r.doc().Text(), want) {
 		r.t.Fatalf("%s: the answer does not say %q\n%s", r, want, truncate(r.body))
 	}
 	return r
@@ -160,8 +160,8 @@ func TestGroupCreate(t *testing.T) {
 		message string
 		pos     string
 	}{
-		{"existing name", url.Values{"name": {"pilot"}, "kind": {"assigned"}}, `a group named "pilot" already exists`, ""},
-		{"empty name", url.Values{"name": {" "}, "kind": {"assigned"}}, "group name is empty", ""},
+		{"existing name", url.Values{"name": {"pilot"}, "kind": {"assigned"}}, `A group named "pilot" already exists`, ""},
+		{"empty name", url.Values{"name": {" "}, "kind": {"assigned"}}, "Group name is empty", ""},
 		{"bad rule", url.Values{"name": {"Broken"}, "kind": {"dynamic"}, "rule": {`device.displayName -contanis "AP"`}}, "unknown operator", "20"},
 		{"empty rule", url.Values{"name": {"Empty"}, "kind": {"dynamic"}, "rule": {"  "}}, "rule is empty", "1"},
 		{"long rule", url.Values{"name": {"Long"}, "kind": {"dynamic"}, "rule": {`device.displayName -eq "` + strings.Repeat("x", 3048) + `"`}}, "rule is 3073 characters long; the maximum is 3072", "3073"},
@@ -226,7 +226,7 @@ func TestGroupRenameAndDelete(t *testing.T) {
 	admin.postHX(t, groupPath(reg, "rename"), url.Values{"name": {"Registration"}}).
 		wantStatus(http.StatusUnprocessableEntity).wantText("cannot be renamed")
 	admin.postHX(t, groupPath(reg, "delete"), nil).wantStatus(http.StatusUnprocessableEntity).
-		wantText("the Device Registration group cannot be deleted")
+		wantText("The Device Registration group cannot be deleted")
 	admin.postHX(t, "/groups/999999/delete", nil).wantStatus(http.StatusNotFound)
 	admin.get(t, "/groups/abc").wantStatus(http.StatusNotFound)
 
@@ -543,7 +543,7 @@ func TestGroupNestingOverHTTP(t *testing.T) {
 	if !strings.Contains(res.text("action-result"), "sits 2 levels under the Device Registration group: its devices are not discovered") {
 		t.Errorf("nesting two deep does not warn: %q", res.text("action-result"))
 	}
-	nest(b, a).wantStatus(http.StatusUnprocessableEntity).wantText(`group "A" already contains "B"; nesting it would make a cycle`)
+	nest(b, a).wantStatus(http.StatusUnprocessableEntity).wantText(`Group "A" already contains "B"; nesting it would make a cycle`)
 	nest(dyn, a).wantStatus(http.StatusUnprocessableEntity).wantText("only assigned groups can have member groups")
 	admin.postHX(t, groupPath(a, "nest"), url.Values{"group_id": {"x"}}).wantStatus(http.StatusUnprocessableEntity).wantText("choose a group")
 
@@ -714,7 +714,7 @@ func TestAddDevicesBySearch(t *testing.T) {
 	if res.testid("device-match-select").Length() != 0 || !strings.Contains(res.text("device-search-results"), "already a member") {
 		t.Error("members can be picked again")
 	}
-	admin.postHX(t, groupPath(pilot, "add-devices"), nil).wantStatus(http.StatusUnprocessableEntity).wantText("select at least one device")
+	admin.postHX(t, groupPath(pilot, "add-devices"), nil).wantStatus(http.StatusUnprocessableEntity).wantText("Select at least one device")
 	admin.postHX(t, groupPath(pilot, "add-devices"), url.Values{"device_id": {"00000000-0000-4000-8000-999999999999"}}).
 		wantStatus(http.StatusUnprocessableEntity).wantText("no device has device_id")
 	// A dynamic group refuses assigned members.
@@ -746,7 +746,7 @@ func TestGroupOwnersOverHTTP(t *testing.T) {
 	e.wantAudit(t, store.ActionGroupOwnerAdd, emailOf(store.RoleGlobalAdmin), store.OutcomeSuccess, store.RegistrationGroupName)
 	global.postHX(t, groupPath(reg, "add-owner"), saID).wantStatus(http.StatusConflict)
 	global.postHX(t, groupPath(reg, "add-owner"), url.Values{"user_id": {"999999"}}).
-		wantStatus(http.StatusUnprocessableEntity).wantText("no Patchboard account has the id 999999")
+		wantStatus(http.StatusUnprocessableEntity).wantText("No Patchboard account has the id 999999")
 
 	// The owners section, refreshed as htmx asks for it.
 	owners := global.htmx(t, groupPath(reg, ""), "group-owners").wantStatus(http.StatusOK)

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/PuerkitoBio/goquery"
 
@@ -617,4 +619,14 @@ func (e *env) register(t testing.TB, devs ...*store.Device) {
 	if _, err := e.st.Discover(e.ctx, store.TriggerCLI, "test", testNow); err != nil {
 		t.Fatalf("discover: %v", err)
 	}
+}
+
+// says reports whether text contains want, as written or as the start of a
+// sentence (messages begin with a capital letter wherever they are put).
+func says(text, want string) bool {
+	if strings.Contains(text, want) {
+		return true
+	}
+	r, size := utf8.DecodeRuneInString(want)
+	return strings.Contains(text, string(unicode.ToUpper(r))+want[size:])
 }

@@ -545,18 +545,18 @@ func TestBladeSearchAndFilters(t *testing.T) {
 		{"tab=nope", "tab"},
 		{"tab=ready&status=broken", "status"},
 		{"tab=ready&ring=slow", "ring"},
-		{"tab=ready&size=7", "page size"},
-		{"tab=ready&size=abc", "page size"},
+		{"tab=ready&size=7", "Page size"},
+		{"tab=ready&size=abc", "Page size"},
 		{"tab=ready&after=not-a-cursor", "cursor"},
 	}
 	for _, tt := range bad {
 		t.Run("bad "+tt.query, func(t *testing.T) {
 			res := c.get(t, "/devices?"+tt.query).wantStatus(http.StatusUnprocessableEntity)
-			if msg := res.text("error-page"); !strings.Contains(msg, tt.wantMsg) {
+			if msg := res.text("error-page"); !says(msg, tt.wantMsg) {
 				t.Errorf("message %q does not name the %s", msg, tt.wantMsg)
 			}
 			frag := c.htmx(t, "/devices?"+tt.query, "device-table").wantStatus(http.StatusUnprocessableEntity)
-			if !frag.isFragment() || !strings.Contains(frag.text("error-message"), tt.wantMsg) {
+			if !frag.isFragment() || !says(frag.text("error-message"), tt.wantMsg) {
 				t.Errorf("htmx: want an error fragment naming the %s\n%s", tt.wantMsg, frag.body)
 			}
 		})
@@ -877,7 +877,7 @@ func TestColumnsPerUserAndTab(t *testing.T) {
 	}
 	for _, tt := range bad {
 		res := again.postHX(t, "/devices/columns", tt.form).wantStatus(http.StatusUnprocessableEntity)
-		if msg := res.text("error-message"); !strings.Contains(msg, tt.want) {
+		if msg := res.text("error-message"); !says(msg, tt.want) {
 			t.Errorf("%s: message %q does not name %q", tt.name, msg, tt.want)
 		}
 	}
@@ -1028,7 +1028,7 @@ func TestDeviceActions(t *testing.T) {
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
 			res := admin.postHX(t, tt.path, tt.form).wantStatus(http.StatusUnprocessableEntity)
-			if msg := res.text("error-message"); !strings.Contains(msg, tt.want) {
+			if msg := res.text("error-message"); !says(msg, tt.want) {
 				t.Errorf("message %q, want it to say %q", msg, tt.want)
 			}
 		})
@@ -1765,7 +1765,7 @@ func TestActionOnAllMatching(t *testing.T) {
 		t.Errorf("%d Excluded devices left", len(left))
 	}
 	res = admin.postHX(t, "/devices/restore", url.Values{"all_matching": {"1"}, "tab": {"not-registered"}, "status": {"excluded"}}).wantStatus(http.StatusUnprocessableEntity)
-	if got := res.text("error-message"); !strings.Contains(got, "no device matches") {
+	if got := res.text("error-message"); !strings.Contains(got, "No device matches") {
 		t.Errorf("an empty view says %q", got)
 	}
 }

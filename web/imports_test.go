@@ -419,7 +419,7 @@ func TestImportUploadLimits(t *testing.T) {
 
 	t.Run("no group", func(t *testing.T) {
 		res := admin.upload(t, "/imports/members/preview", nil, "m.csv", memberFile("device_id", testDevice(2).DeviceID))
-		if res.status != http.StatusUnprocessableEntity || !strings.Contains(string(res.body), "choose the group") {
+		if res.status != http.StatusUnprocessableEntity || !strings.Contains(string(res.body), "Choose the group") {
 			t.Errorf("%s\n%s", res, truncate(res.body))
 		}
 		res = admin.upload(t, "/imports/members/preview", url.Values{"group": {"Nope"}}, "m.csv", memberFile("device_id", testDevice(2).DeviceID))

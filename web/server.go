@@ -379,6 +379,15 @@ func plainMessage(status int, m any) string {
 	return "The request could not be completed. Go back and try again."
 }
 
+// refusal is the sentence a store refusal carries for the person, or a
+// generic one when it carries none.
+func refusal(err error) string {
+	if msg := store.Message(err); msg != "" {
+		return msg
+	}
+	return "The request could not be completed. Go back and try again."
+}
+
 // errorHandler maps errors to responses once: store sentinels to their
 // statuses with the store's message, anything else to a logged 500 with a
 // generic message. htmx requests get a fragment, pages a page.
@@ -398,15 +407,15 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			status = he.Code
 			msg = plainMessage(status, he.Message)
 		case errors.Is(err, store.ErrNotFound):
-			status, msg = http.StatusNotFound, err.Error()
+			status, msg = http.StatusNotFound, refusal(err)
 		case errors.Is(err, store.ErrForbidden):
-			status, msg = http.StatusForbidden, err.Error()
+			status, msg = http.StatusForbidden, refusal(err)
 		case errors.Is(err, store.ErrInvalid):
-			status, msg = http.StatusUnprocessableEntity, err.Error()
+			status, msg = http.StatusUnprocessableEntity, refusal(err)
 		case errors.Is(err, store.ErrConflict):
-			status, msg = http.StatusConflict, err.Error()
+			status, msg = http.StatusConflict, refusal(err)
 		case errors.Is(err, store.ErrBusy):
-			status, msg = http.StatusServiceUnavailable, err.Error()
+			status, msg = http.StatusServiceUnavailable, refusal(err)
 			c.Response().Header().Set(echo.HeaderRetryAfter, handlers.RetryAfterBusy)
 		}
 		if status >= 500 {

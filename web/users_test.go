@@ -113,7 +113,7 @@ func TestUsersManage(t *testing.T) {
 	t.Run("the last Global Administrator stays", func(t *testing.T) {
 		me := mustUser(t, e, store.RoleGlobalAdmin)
 		global.post(t, "/settings/users/role", idForm(me, "role", "service-reader")).
-			wantStatus(http.StatusConflict).wantText("you are the last Global Administrator")
+			wantStatus(http.StatusConflict).wantText("You are the last Global Administrator")
 		global.post(t, "/settings/users/disable", idForm(me)).wantStatus(http.StatusConflict)
 		global.get(t, "/settings/users").wantStatus(http.StatusOK)
 		// With a second one, a Global Administrator may step down.

@@ -109,6 +109,7 @@ func New(st *store.Store, cfg Config) *Server {
 		reports:   &handlers.Reports{Deps: deps},
 		overview:  &handlers.Overview{Deps: deps, DiscoveryInterval: cfg.DiscoveryInterval},
 		tenant:    &handlers.Tenant{Deps: deps},
+		webhooks:  &handlers.Webhooks{Deps: deps},
 	}
 
 	e := echo.New()

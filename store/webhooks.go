@@ -519,7 +519,9 @@ func (s *Store) PruneOutbox(ctx context.Context, now time.Time, mail bool) (int6
 			return err
 		}
 		cut := now.Add(-OutboxKeep).Unix()
-		res, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE id <= ? OR created_at < ?`, upTo, cut)
+		// The newest event stays: outbox ids are rowids, and with the table
+		// empty SQLite would hand out ids from 1 again, below the cursors.
+		res, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE (id <= ? OR created_at < ?) AND id < (SELECT max(id) FROM outbox)`, upTo, cut)
 		if err != nil {
 			return err
 		}
@@ -542,7 +544,8 @@ func (s *Store) PruneOutbox(ctx context.Context, now time.Time, mail bool) (int6
 // OutboxDepth counts the events some consumer has still to take.
 func (s *Store) OutboxDepth(ctx context.Context) (int, error) {
 	var n int
-	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM outbox`).Scan(&n)
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE id > (SELECT min(c) FROM
+		(SELECT cursor AS c FROM webhooks UNION ALL SELECT cursor FROM mail_state))`).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("outbox depth: %w", err)
 	}

@@ -414,3 +414,61 @@ func TestOutboxPrunedOnceEverySubscriptionHasThem(t *testing.T) {
 		t.Fatalf("outbox depth %d after %s, want the newest event only", n, store.OutboxKeep)
 	}
 }
+
+// A discovery moving 20,000 devices reaches the receiver as 40 tab events
+// of at most 500 devices each (and 40 ring events), every device once.
+func TestWebhookBatchesADiscoveryBurst(t *testing.T) {
+	if testing.Short() {
+		t.Skip("20,000 devices")
+	}
+	st := openStore(t)
+	ctx := context.Background()
+	c := &clock{now: t0}
+	rcv := newReceiver(t, testSecret, c)
+	subscribe(t, st, rcv.srv.URL, store.EventDeviceTabChanged, store.EventDeviceRingChanged)
+	const n = 20_000
+	devs := make([]*store.Device, n)
+	ids := make([]string, n)
+	for i := range devs {
+		ids[i] = fmt.Sprintf("00000000-0000-4000-8000-%012d", i+1)
+		devs[i] = &store.Device{DeviceID: ids[i], DisplayName: fmt.Sprintf("AP-LT-%05d", i+1),
+			SerialNumber: fmt.Sprintf("SN%06d", i+1), Manufacturer: "Dell Inc.", Model: "Latitude 7440",
+			OS: store.OSWindows, OSVersion: "10.0.22631.4460", Edition: "Enterprise", Architecture: store.ArchX64,
+			JoinType: store.JoinEntraJoined, Ownership: store.OwnershipCompany, Management: store.ManagementIntune,
+			LastCheckin: t0.Add(-24 * time.Hour), DeviceKind: store.KindPhysical, AccountEnabled: true}
+	}
+	if _, err := st.UpsertDevices(ctx, devs, "test", "tester"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AddGroupDevices(ctx, store.RegistrationGroupName, ids, "tester"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Discover(ctx, store.TriggerCLI, "tester", t0); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, dispatcher(st, c))
+
+	byType := map[string]int{}
+	seen := map[string]map[string]bool{}
+	for _, e := range rcv.envelopes() {
+		var ch store.DeviceChanges
+		if err := json.Unmarshal(e.Data, &ch); err != nil {
+			t.Fatal(err)
+		}
+		if len(ch.Changes) > store.MaxEventChanges || ch.Count != len(ch.Changes) {
+			t.Fatalf("event %s carries %d changes (count %d)", e.ID, len(ch.Changes), ch.Count)
+		}
+		byType[e.Type]++
+		if seen[e.Type] == nil {
+			seen[e.Type] = map[string]bool{}
+		}
+		for _, d := range ch.Changes {
+			seen[e.Type][d.DeviceID] = true
+		}
+	}
+	for _, typ := range []store.EventType{store.EventDeviceTabChanged, store.EventDeviceRingChanged} {
+		if byType[string(typ)] != n/store.MaxEventChanges || len(seen[string(typ)]) != n {
+			t.Fatalf("%s: %d requests for %d devices, want %d for %d", typ, byType[string(typ)], len(seen[string(typ)]), n/store.MaxEventChanges, n)
+		}
+	}
+}

@@ -133,6 +133,9 @@ func (d *Webhooks) deliver(ctx context.Context, w store.Webhook) (full bool, err
 			return false, fmt.Errorf("event %d: %w", e.ID, err)
 		}
 		del := d.post(ctx, w.URL, w.Secret, body)
+		if ctx.Err() != nil {
+			break // shutting down: not the receiver's failure; sent again at the next start
+		}
 		del.EventID, del.EventType, del.Body, del.Attempt = e.ID, e.Type, string(body), attempt
 		o.Deliveries = append(o.Deliveries, del)
 		attempt = 1
@@ -184,7 +187,7 @@ func (d *Webhooks) post(ctx context.Context, url, secret string, body []byte) st
 		del.Error = err.Error()
 		return del
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // the answer was read; closing cannot tell us more
 	// Read a little of the answer so the connection is reused; the rest is
 	// not ours to keep.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))

@@ -88,7 +88,7 @@ func TestWebhookCrashLosesNothing(t *testing.T) {
 	asked := map[string]string{}
 	var mu sync.Mutex
 	for kill := range notifyCrashKills {
-		srv := startNotifyServer(t, bin, db)
+		srv := startCrashServer(t, bin, db, "--notify-every", "20ms")
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
@@ -121,7 +121,7 @@ func TestWebhookCrashLosesNothing(t *testing.T) {
 	}
 
 	// The last start delivers what is left.
-	srv := startNotifyServer(t, bin, db)
+	srv := startCrashServer(t, bin, db, "--notify-every", "20ms")
 	st, err = store.Open(ctx, db)
 	if err != nil {
 		t.Fatal(err)
@@ -230,19 +230,4 @@ func (r *crashReceiver) result(t *testing.T) (map[string]string, int, string) {
 		}
 	}
 	return moved, dupes, ""
-}
-
-func startNotifyServer(t *testing.T, bin, db string) *crashServer {
-	t.Helper()
-	s := &crashServer{serveFixture{log: &serverLog{}}}
-	s.cmd = exec.Command(bin, "--db", db, "serve", "--addr", "127.0.0.1:0", "--insecure-cookies",
-		"--discovery-interval", "24h", "--notify-every", "20ms")
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s.exited = make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(s.exited) }()
-	return s
 }

@@ -224,6 +224,11 @@ func interruptDeadRuns(ctx context.Context, tx *sql.Tx) error {
 			r.State, r.FinishedAt.Unix(), r.Error, r.ID); err != nil {
 			return err
 		}
+		// The run's end is news too: interrupted, by a process that died.
+		if err := enqueueEvent(ctx, tx, Event{Type: EventDiscoveryFinished, Subject: fmt.Sprintf("%d", r.ID),
+			At: r.FinishedAt, Data: discoveryFinished(r)}); err != nil {
+			return err
+		}
 		detail := fmt.Sprintf("run %d interrupted after %d of %d devices: %s; the next run finishes its work",
 			r.ID, r.Processed, r.Total, r.Error)
 		if err := recordAudit(ctx, tx, AuditEntry{At: r.FinishedAt, Actor: r.Actor, Action: ActionDiscovery,

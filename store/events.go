@@ -234,5 +234,28 @@ func announceOffers(ctx context.Context, tx *sql.Tx, pol *updatePolicy) error {
 			}
 		}
 	}
+	return announcePauseEnds(ctx, tx, pol)
+}
+
+// announcePauseEnds writes EventRingResumed once for each pause that ended
+// by itself (MaxPause after it began) rather than by an administrator.
+func announcePauseEnds(ctx context.Context, tx *sql.Tx, pol *updatePolicy) error {
+	for _, p := range pol.pauses {
+		if !p.ResumedAt.IsZero() || p.Until.After(pol.now) || p.Until.Before(pol.now.Add(-offerNewsWindow)) {
+			continue
+		}
+		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO pause_end_events (pause_id) VALUES (?)`, p.ID)
+		if err != nil {
+			return fmt.Errorf("announce pause ends: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			continue // told before
+		}
+		if err := enqueueEvent(ctx, tx, Event{Type: EventRingResumed, Subject: string(p.Ring), At: p.Until,
+			Data: RingPauseChange{Ring: p.Ring, Kind: p.Kind, Reason: p.Reason, By: AlertActor,
+				Until: p.Until.UTC().Format(time.RFC3339)}}); err != nil {
+			return err
+		}
+	}
 	return nil
 }

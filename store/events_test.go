@@ -189,3 +189,51 @@ func TestActionsPausesAndAlertsWriteEvents(t *testing.T) {
 		t.Fatalf("resolved = %+v, want alert %d with its time", r, a.AlertID)
 	}
 }
+
+// A release reaching each ring's offer date is told once per ring, at the
+// recomputation that finds it; a pause that ends by itself is told as a
+// resume by the service.
+func TestReleaseOfferAndPauseEndEvents(t *testing.T) {
+	ctx := context.Background()
+	st, now, _ := patchMonth(t)
+	if _, err := st.AddRelease(ctx, NewRelease{Name: "2026-12 B", Date: patchTuesday, Builds: []BuildRevision{{26100, 7462}}}, "a", now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.PauseRings(ctx, []Ring{RingBroad}, KindFeature, "freeze", "a", now); err != nil {
+		t.Fatal(err)
+	}
+	for d := range 40 {
+		for range 2 { // twice a day: the second finds nothing new
+			if _, err := st.RecomputeUpdates(ctx, now.Add(time.Duration(d)*day)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	offered := map[Ring]int{}
+	for _, e := range outboxEvents(t, st, EventReleaseOffered) {
+		var o ReleaseOffer
+		if err := json.Unmarshal([]byte(e.Data), &o); err != nil {
+			t.Fatal(err)
+		}
+		if o.Name != "2026-12 B" || o.Kind != KindQuality {
+			t.Fatalf("offer event %+v", o)
+		}
+		offered[o.Ring]++
+	}
+	for _, r := range Rings {
+		if offered[r] != 1 {
+			t.Errorf("the %s ring was told of the offer %d times, want once (%v)", r, offered[r], offered)
+		}
+	}
+	var ends []RingPauseChange
+	for _, e := range outboxEvents(t, st, EventRingResumed) {
+		var p RingPauseChange
+		if err := json.Unmarshal([]byte(e.Data), &p); err != nil {
+			t.Fatal(err)
+		}
+		ends = append(ends, p)
+	}
+	if len(ends) != 1 || ends[0].Ring != RingBroad || ends[0].By != AlertActor || ends[0].Kind != KindFeature {
+		t.Fatalf("resume events %+v, want the Broad pause ending by itself", ends)
+	}
+}

@@ -69,3 +69,8 @@ CREATE TABLE IF NOT EXISTS release_offer_events (
     at         INTEGER NOT NULL DEFAULT 0,  -- when it was announced
     PRIMARY KEY (release_id, ring)
 ) WITHOUT ROWID;
+
+-- The pauses whose end by themselves (35 days on) was announced.
+CREATE TABLE IF NOT EXISTS pause_end_events (
+    pause_id INTEGER PRIMARY KEY
+);

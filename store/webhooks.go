@@ -198,7 +198,7 @@ func (s *Store) DeleteWebhook(ctx context.Context, id int64, actor string, now t
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var u string
 		if err := tx.QueryRowContext(ctx, `SELECT url FROM webhooks WHERE id = ?`, id).Scan(&u); errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("webhook %d: %w", id, ErrNotFound)
+			return notFoundf("there is no webhook subscription %d: it may have been deleted", id)
 		} else if err != nil {
 			return err
 		}
@@ -274,7 +274,7 @@ func (s *Store) Webhook(ctx context.Context, id int64) (Webhook, error) {
 		return Webhook{}, err
 	}
 	if len(ws) == 0 {
-		return Webhook{}, fmt.Errorf("webhook %d: %w", id, ErrNotFound)
+		return Webhook{}, notFoundf("there is no webhook subscription %d: it may have been deleted", id)
 	}
 	ws[0].Secret = ""
 	return ws[0], nil
@@ -439,7 +439,7 @@ func (s *Store) RequestRedelivery(ctx context.Context, webhookID, deliveryID int
 		err := tx.QueryRowContext(ctx, `SELECT w.url, d.event_id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
 			WHERE d.id = ? AND d.webhook_id = ?`, deliveryID, webhookID).Scan(&u, &eventID)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("delivery %d: %w", deliveryID, ErrNotFound)
+			return notFoundf("subscription %d has no delivery %d", webhookID, deliveryID)
 		} else if err != nil {
 			return err
 		}

@@ -29,6 +29,7 @@ type Metrics struct {
 	latency    *prometheus.HistogramVec
 	exportRows *prometheus.CounterVec
 	importRows *prometheus.CounterVec
+	deliveries *prometheus.CounterVec
 }
 
 // New builds the registry: the Go runtime and process collectors, the
@@ -54,11 +55,15 @@ func New(st *store.Store, now func() time.Time, log *slog.Logger) *Metrics {
 			Name: "patchboard_import_rows_total",
 			Help: "Rows imported, by what was imported (devices, members).",
 		}, []string{"import"}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "patchboard_notify_deliveries_total",
+			Help: "Webhook requests and e-mails sent from the outbox, by channel (webhook, mail) and result (ok, failed).",
+		}, []string{"channel", "result"}),
 	}
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.latency, m.exportRows, m.importRows,
+		m.requests, m.latency, m.exportRows, m.importRows, m.deliveries,
 		&storeCollector{st: st, now: now, log: log},
 	)
 	return m
@@ -85,6 +90,13 @@ func (m *Metrics) AddExportRows(export string, n int) {
 func (m *Metrics) AddImportRows(imp string, n int) {
 	if m != nil && n > 0 {
 		m.importRows.WithLabelValues(imp).Add(float64(n))
+	}
+}
+
+// CountDelivery counts one webhook request or e-mail sent from the outbox.
+func (m *Metrics) CountDelivery(channel, result string) {
+	if m != nil {
+		m.deliveries.WithLabelValues(channel, result).Inc()
 	}
 }
 
@@ -133,13 +145,15 @@ var (
 		"Time callers waited for a database connection, by pool.", []string{"pool"}, nil)
 	poolInUseDesc = prometheus.NewDesc("patchboard_db_pool_connections_in_use",
 		"Database connections in use, by pool.", []string{"pool"}, nil)
+	outboxDesc = prometheus.NewDesc("patchboard_outbox_events",
+		"Events in the outbox that a webhook subscription or the mail sender has still to take.", nil, nil)
 	scrapeErrDesc = prometheus.NewDesc("patchboard_metrics_store_errors",
 		"1 when reading the store's figures failed at this scrape (the error is logged).", nil, nil)
 )
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{devicesDesc, ringDesc, checkDesc, runsDesc, runSecondsDesc,
-		sessionsDesc, poolWaitsDesc, poolWaitDesc, poolInUseDesc, scrapeErrDesc} {
+		sessionsDesc, poolWaitsDesc, poolWaitDesc, poolInUseDesc, outboxDesc, scrapeErrDesc} {
 		ch <- d
 	}
 }
@@ -188,6 +202,11 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		fail("sessions", err)
 	} else {
 		gauge(sessionsDesc, float64(n))
+	}
+	if n, err := c.st.OutboxDepth(ctx); err != nil {
+		fail("outbox", err)
+	} else {
+		gauge(outboxDesc, float64(n))
 	}
 	for _, p := range c.st.PoolStats() {
 		counter(poolWaitsDesc, float64(p.WaitCount), p.Pool)

@@ -126,6 +126,9 @@ type deviceAction struct {
 	done func(t actionTarget) bool
 	// change changes one device.
 	change func(t actionTarget) error
+	// after is the device's status and ring once changed: a move of tab or
+	// ring is reported as an event, in the action's transaction.
+	after func(t actionTarget) (Status, Ring)
 	// detail summarises the result for the audit log.
 	detail func(res ActionResult) string
 }
@@ -155,6 +158,9 @@ func (s *Store) act(ctx context.Context, name, auditAction string, deviceIDs []s
 		if len(refused.Refused) > 0 {
 			return refused
 		}
+		cause, at := auditAction+" by "+actor, time.Now()
+		tabs := newDeviceEvents(EventDeviceTabChanged, cause, at)
+		rings := newDeviceEvents(EventDeviceRingChanged, cause, at)
 		for _, t := range ts {
 			if a.done(t) {
 				res.Unchanged = append(res.Unchanged, t.id)
@@ -164,6 +170,14 @@ func (s *Store) act(ctx context.Context, name, auditAction string, deviceIDs []s
 				return err
 			}
 			res.Changed = append(res.Changed, t.id)
+			status, ring := a.after(t)
+			c := change{deviceID: t.id, name: t.name, serial: t.serial, oldStatus: t.status, oldRing: t.ring, status: status, ring: ring}
+			if err := c.events(ctx, tx, tabs, rings); err != nil {
+				return err
+			}
+		}
+		if err := errors.Join(tabs.flush(ctx, tx), rings.flush(ctx, tx)); err != nil {
+			return err
 		}
 		return recordAudit(ctx, tx, AuditEntry{Actor: actor, Action: a.audit, Outcome: OutcomeSuccess, Detail: a.detail(res)},
 			auditDevices(ts))
@@ -219,6 +233,7 @@ func (s *Store) AssignRing(ctx context.Context, ring Ring, deviceIDs []string, a
 				_, err := stmt.ExecContext(ctx, string(ring), actor, now, t.pk)
 				return err
 			},
+			after: func(t actionTarget) (Status, Ring) { return t.status, ring },
 			detail: func(res ActionResult) string {
 				return fmt.Sprintf("ring %s: %d changed, %d already there", ring.Label(), len(res.Changed), len(res.Unchanged))
 			},
@@ -247,7 +262,8 @@ func (s *Store) Deregister(ctx context.Context, deviceIDs []string, actor string
 				}
 				return ""
 			},
-			done: func(t actionTarget) bool { return t.status == StatusExcluded },
+			done:  func(t actionTarget) bool { return t.status == StatusExcluded },
+			after: func(actionTarget) (Status, Ring) { return StatusExcluded, "" },
 			change: func(t actionTarget) error {
 				if _, err := stmt.ExecContext(ctx, now, t.pk); err != nil {
 					return err
@@ -278,7 +294,8 @@ func (s *Store) Restore(ctx context.Context, deviceIDs []string, actor string) (
 				}
 				return ""
 			},
-			done: func(actionTarget) bool { return false },
+			done:  func(actionTarget) bool { return false },
+			after: func(actionTarget) (Status, Ring) { return "", "" },
 			change: func(t actionTarget) error {
 				_, err := stmt.ExecContext(ctx, t.pk)
 				return err

@@ -57,6 +57,7 @@ const (
 	AlertRegistrationEmpty AlertType = "registration-group-empty" //
 	AlertDiscoveryFailed   AlertType = "discovery-failed"         //
 	AlertTabJump           AlertType = "tab-jump"                 // subject: the tab
+	AlertWebhookFailing    AlertType = "webhook-failing"          // subject: the subscription's id
 )
 
 // Audit actions of alerts; the actor is the service itself.
@@ -110,6 +111,8 @@ type tenantFacts struct {
 	// prev holds the tab counts of the last evaluation after a discovery;
 	// nil before the first.
 	prev map[Tab]int
+	// failingWebhooks are the subscriptions whose retries ran out.
+	failingWebhooks []Webhook
 }
 
 // jumpThreshold is how many devices a tab may grow by at one discovery
@@ -157,6 +160,13 @@ func wantedAlerts(f tenantFacts, open map[alertKey]Alert) []Alert {
 			WhatHappened: fmt.Sprintf("Discovery run %d failed: %s. Devices' registration and readiness are not being updated.", f.lastRun.ID, f.lastRun.Error),
 			Action:       "Check the server's log for the run and run Discover devices again; the alert resolves when a discovery completes.",
 			WhoActs:      ActsService, Objects: fmt.Sprintf("Discovery run %d", f.lastRun.ID)})
+	}
+	for _, w := range f.failingWebhooks {
+		out = append(out, Alert{Type: AlertWebhookFailing, Subject: fmt.Sprint(w.ID), Severity: SeverityWarning,
+			Title:        "Webhook failing",
+			WhatHappened: fmt.Sprintf("Events to %s have failed for %s since %s; they wait in the outbox and are tried again every hour.", w.URL, RetryWindow, w.RetryingSince.Format("2006-01-02 15:04 UTC")),
+			Action:       "Check that the receiver is up and answers 2xx (its delivery log under Tenant administration › Webhooks shows what it answered), or delete the subscription.",
+			WhoActs:      ActsCustomer, Objects: "Webhook " + w.URL})
 	}
 	threshold := jumpThreshold(f.counts.Registered())
 	for _, tab := range []Tab{TabNotReady, TabNotRegistered} {
@@ -223,9 +233,16 @@ func evaluateAlerts(ctx context.Context, tx *sql.Tx, now time.Time, afterDiscove
 			continue // never raised twice while the condition is open
 		}
 		a.RaisedAt = at
-		if _, err := tx.ExecContext(ctx, `INSERT INTO alerts (type, subject, severity, title, what_happened, action, who_acts, objects, baseline, raised_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.Type, a.Subject, a.Severity, a.Title, a.WhatHappened, a.Action, a.WhoActs, a.Objects, a.Baseline, at.Unix()); err != nil {
+		res, err := tx.ExecContext(ctx, `INSERT INTO alerts (type, subject, severity, title, what_happened, action, who_acts, objects, baseline, raised_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.Type, a.Subject, a.Severity, a.Title, a.WhatHappened, a.Action, a.WhoActs, a.Objects, a.Baseline, at.Unix())
+		if err != nil {
 			return fmt.Errorf("raise alert: %w", err)
+		}
+		if a.ID, err = res.LastInsertId(); err != nil {
+			return fmt.Errorf("raise alert: %w", err)
+		}
+		if err := enqueueEvent(ctx, tx, Event{Type: EventAlertRaised, Subject: string(a.Type), At: at, Data: alertChange(a)}); err != nil {
+			return err
 		}
 		if err := recordAudit(ctx, tx, AuditEntry{At: at, Actor: AlertActor, Action: ActionAlertRaise, Target: a.Title,
 			Outcome: OutcomeSuccess, Detail: a.Severity.Label() + ": " + a.WhatHappened}, nil); err != nil {
@@ -238,6 +255,10 @@ func evaluateAlerts(ctx context.Context, tx *sql.Tx, now time.Time, afterDiscove
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE alerts SET resolved_at = ? WHERE id = ?`, at.Unix(), a.ID); err != nil {
 			return fmt.Errorf("resolve alert: %w", err)
+		}
+		a.ResolvedAt = at
+		if err := enqueueEvent(ctx, tx, Event{Type: EventAlertResolved, Subject: string(a.Type), At: at, Data: alertChange(a)}); err != nil {
+			return err
 		}
 		if err := recordAudit(ctx, tx, AuditEntry{At: at, Actor: AlertActor, Action: ActionAlertResolve, Target: a.Title,
 			Outcome: OutcomeSuccess, Detail: "the condition cleared"}, nil); err != nil {
@@ -288,6 +309,9 @@ func loadTenantFacts(ctx context.Context, tx *sql.Tx) (tenantFacts, error) {
 	f.lastRun, err = scanRun(tx.QueryRowContext(ctx, "SELECT "+runCols+" FROM discovery_runs WHERE state <> 'running' ORDER BY id DESC LIMIT 1"))
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return f, fmt.Errorf("last discovery: %w", err)
+	}
+	if f.failingWebhooks, err = failingWebhooks(ctx, tx); err != nil {
+		return f, err
 	}
 	var nr, nreg int
 	err = tx.QueryRowContext(ctx, `SELECT not_ready, not_registered FROM alert_baseline WHERE id = 1`).Scan(&nr, &nreg)

@@ -224,6 +224,11 @@ func interruptDeadRuns(ctx context.Context, tx *sql.Tx) error {
 			r.State, r.FinishedAt.Unix(), r.Error, r.ID); err != nil {
 			return err
 		}
+		// The run's end is news too: interrupted, by a process that died.
+		if err := enqueueEvent(ctx, tx, Event{Type: EventDiscoveryFinished, Subject: fmt.Sprintf("%d", r.ID),
+			At: r.FinishedAt, Data: discoveryFinished(r)}); err != nil {
+			return err
+		}
 		detail := fmt.Sprintf("run %d interrupted after %d of %d devices: %s; the next run finishes its work",
 			r.ID, r.Processed, r.Total, r.Error)
 		if err := recordAudit(ctx, tx, AuditEntry{At: r.FinishedAt, Actor: r.Actor, Action: ActionDiscovery,
@@ -310,6 +315,10 @@ func (s *Store) finishRun(ctx context.Context, run DiscoveryRun, ignored []strin
 				return err
 			}
 		}
+		if err := enqueueEvent(ctx, tx, Event{Type: EventDiscoveryFinished, Subject: fmt.Sprintf("%d", run.ID),
+			At: run.FinishedAt, Data: discoveryFinished(run)}); err != nil {
+			return err
+		}
 		return recordAudit(ctx, tx, AuditEntry{At: run.FinishedAt, Actor: run.Actor, Action: ActionDiscovery,
 			Target: string(run.Trigger), Outcome: outcome, Detail: detail}, nil)
 	})
@@ -322,6 +331,9 @@ type change struct {
 	pk, version int64
 	oldStatus   Status
 	oldRing     Ring
+	deviceID    string // for the change's events
+	name        string
+	serial      string
 
 	status       Status
 	failures     []CheckResult
@@ -415,6 +427,7 @@ func decide(devs []evaluated, via map[int64]string, now time.Time) discoveryPlan
 		v, inGroup := via[r.PK]
 		wantsRing := false
 		c := change{pk: r.PK, version: e.version, oldStatus: r.Status, oldRing: r.Ring,
+			deviceID: r.DeviceID, name: r.DisplayName, serial: r.SerialNumber,
 			status: r.Status, via: r.DiscoveredVia, registeredAt: r.RegisteredAt}
 		if inGroup {
 			c.via = v
@@ -516,7 +529,7 @@ func (s *Store) applyPlan(ctx context.Context, run *DiscoveryRun, plan discovery
 		}
 		part := plan.changes[start:min(start+discoveryBatch, len(plan.changes))]
 		err := s.write(ctx, func(tx *sql.Tx) error {
-			if err := writeChanges(ctx, tx, part, now); err != nil {
+			if err := writeChanges(ctx, tx, part, now, fmt.Sprintf("discovery/%d", run.ID)); err != nil {
 				return err
 			}
 			_, err := tx.ExecContext(ctx, `UPDATE discovery_runs SET processed = ?, total = ?, heartbeat_at = ? WHERE id = ?`,
@@ -534,8 +547,12 @@ func (s *Store) applyPlan(ctx context.Context, run *DiscoveryRun, plan discovery
 	return nil
 }
 
-// writeChanges writes a batch of outcomes inside tx.
-func writeChanges(ctx context.Context, tx *sql.Tx, changes []change, now int64) error {
+// writeChanges writes a batch of outcomes inside tx, with the events of the
+// devices that changed tab or ring (batched, in the same transaction).
+func writeChanges(ctx context.Context, tx *sql.Tx, changes []change, now int64, cause string) error {
+	at := time.Unix(now, 0)
+	tabs := newDeviceEvents(EventDeviceTabChanged, cause, at)
+	rings := newDeviceEvents(EventDeviceRingChanged, cause, at)
 	const guard = ` WHERE id = ? AND version = ? AND status IS ? AND ring IS ?`
 	const set = `UPDATE devices SET status = ?, reasons = ?, reason_count = ?, outcome_sig = ?,
 		evaluated_at = ?, discovered_via = ?, registered_at = ?`
@@ -574,8 +591,15 @@ func writeChanges(ctx context.Context, tx *sql.Tx, changes []change, now int64) 
 		if err != nil {
 			return fmt.Errorf("write device %d: %w", c.pk, err)
 		}
-		if n, _ := res.RowsAffected(); n == 0 || !c.writeChecks {
+		n, _ := res.RowsAffected()
+		if n == 0 {
 			continue // changed since the snapshot: the next run sees it afresh
+		}
+		if err := c.events(ctx, tx, tabs, rings); err != nil {
+			return err
+		}
+		if !c.writeChecks {
+			continue
 		}
 		if _, err := delChecks.ExecContext(ctx, c.pk); err != nil {
 			return err
@@ -585,6 +609,24 @@ func writeChanges(ctx context.Context, tx *sql.Tx, changes []change, now int64) 
 				return err
 			}
 		}
+	}
+	if err := tabs.flush(ctx, tx); err != nil {
+		return err
+	}
+	return rings.flush(ctx, tx)
+}
+
+// events queues the change's tab and ring moves, if any.
+func (c *change) events(ctx context.Context, tx *sql.Tx, tabs, rings *deviceEvents) error {
+	if from, to := c.oldStatus.Tab(), c.status.Tab(); from != to {
+		if err := tabs.add(ctx, tx, DeviceChange{DeviceID: c.deviceID, DisplayName: c.name, SerialNumber: c.serial,
+			From: string(from), To: string(to)}); err != nil {
+			return err
+		}
+	}
+	if c.ring != "" && c.ring != c.oldRing {
+		return rings.add(ctx, tx, DeviceChange{DeviceID: c.deviceID, DisplayName: c.name, SerialNumber: c.serial,
+			From: string(c.oldRing), To: string(c.ring)})
 	}
 	return nil
 }

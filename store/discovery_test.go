@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -517,6 +519,17 @@ func TestDiscoveryTakesOverAtOnceAfterACrash(t *testing.T) {
 	}
 	if audited != 1 {
 		t.Errorf("interrupted run audited %d times, want once", audited)
+	}
+	var states []string
+	for _, e := range outboxEvents(t, st, EventDiscoveryFinished) {
+		var f DiscoveryFinished
+		if err := json.Unmarshal([]byte(e.Data), &f); err != nil {
+			t.Fatal(err)
+		}
+		states = append(states, fmt.Sprintf("%d %s", f.RunID, f.State))
+	}
+	if want := []string{fmt.Sprintf("%d interrupted", deadID), fmt.Sprintf("%d completed", run.ID)}; !slices.Equal(states, want) {
+		t.Errorf("discovery finished events %v, want %v", states, want)
 	}
 }
 

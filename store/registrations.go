@@ -204,7 +204,8 @@ func registerDevices(ctx context.Context, tx *sql.Tx, ids []string, actor string
 	var needRing []int
 	for _, e := range cands {
 		r := &e.row
-		c := change{pk: r.PK, version: e.version, oldStatus: r.Status, oldRing: r.Ring, via: r.DiscoveredVia}
+		c := change{pk: r.PK, version: e.version, oldStatus: r.Status, oldRing: r.Ring, via: r.DiscoveredVia,
+			deviceID: r.DeviceID, name: r.DisplayName, serial: r.SerialNumber}
 		if c.via == "" {
 			c.via = DirectRegistrationVia
 		}
@@ -223,7 +224,7 @@ func registerDevices(ctx context.Context, tx *sql.Tx, ids []string, actor string
 	for i, idx := range needRing {
 		changes[idx].ring = assigned[i]
 	}
-	if err := writeChanges(ctx, tx, changes, now.Unix()); err != nil {
+	if err := writeChanges(ctx, tx, changes, now.Unix(), "registration/"+actor); err != nil {
 		return nil, err
 	}
 

@@ -590,6 +590,10 @@ func (s *Store) PauseRings(ctx context.Context, rings []Ring, kind UpdateKind, r
 				return err
 			}
 			out = append(out, p)
+			if err := enqueueEvent(ctx, tx, Event{Type: EventRingPaused, Subject: string(r), At: now,
+				Data: RingPauseChange{Ring: r, Kind: kind, Reason: reason, By: actor, Until: p.Until.Format(time.RFC3339)}}); err != nil {
+				return err
+			}
 			entries = append(entries, AuditEntry{At: now, Actor: actor, Action: ActionPause, Target: string(r), Outcome: OutcomeSuccess,
 				Detail: fmt.Sprintf("%s updates paused until %s: %s", kind, p.Until.Format(time.DateOnly), reason)})
 		}
@@ -621,6 +625,10 @@ func (s *Store) ResumeRings(ctx context.Context, rings []Ring, kind UpdateKind, 
 			}
 			p.ResumedAt, p.ResumedBy = now, actor
 			out = append(out, p)
+			if err := enqueueEvent(ctx, tx, Event{Type: EventRingResumed, Subject: string(p.Ring), At: now,
+				Data: RingPauseChange{Ring: p.Ring, Kind: kind, Reason: p.Reason, By: actor}}); err != nil {
+				return err
+			}
 			entries = append(entries, AuditEntry{At: now, Actor: actor, Action: ActionResume, Target: string(p.Ring), Outcome: OutcomeSuccess,
 				Detail: fmt.Sprintf("%s updates resumed (paused since %s by %s)", kind, p.At.Format("2006-01-02 15:04"), p.By)})
 		}

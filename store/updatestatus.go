@@ -629,6 +629,9 @@ func recomputeUpdates(ctx context.Context, tx *sql.Tx, now time.Time) (UpdateRec
 	if err := writeReleaseFigures(ctx, tx, pol, slo); err != nil {
 		return UpdateRecompute{}, err
 	}
+	if err := announceOffers(ctx, tx, pol); err != nil {
+		return UpdateRecompute{}, err
+	}
 	return UpdateRecompute{Devices: len(devs), Changed: changed}, nil
 }
 

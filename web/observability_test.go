@@ -95,6 +95,7 @@ func TestMetricsRequestLogAndGzip(t *testing.T) {
 			`patchboard_sessions_active `,
 			`patchboard_check_failures{check="`,
 			`patchboard_db_pool_waits_total{pool="reads"}`,
+			`patchboard_outbox_events `,
 			`patchboard_metrics_store_errors 0`,
 			`go_goroutines `,
 		} {

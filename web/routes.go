@@ -43,6 +43,7 @@ type handlerSet struct {
 	reports   *handlers.Reports
 	overview  *handlers.Overview
 	tenant    *handlers.Tenant
+	webhooks  *handlers.Webhooks
 }
 
 // routes is THE route table.
@@ -125,6 +126,12 @@ func routes(h handlerSet) []Route {
 		{http.MethodGet, "/tenant/contacts", store.PermView, h.tenant.Contacts},
 		{http.MethodPost, "/tenant/contacts/save", store.PermEditContacts, h.tenant.SaveContact},
 		{http.MethodPost, "/tenant/contacts/delete", store.PermEditContacts, h.tenant.DeleteContact},
+		// webhooks send the tenant's events anywhere: Global Administrators.
+		{http.MethodGet, "/tenant/webhooks", store.PermManage, h.webhooks.List},
+		{http.MethodPost, "/tenant/webhooks/create", store.PermManage, h.webhooks.Create},
+		{http.MethodGet, "/tenant/webhooks/:id", store.PermManage, h.webhooks.Log},
+		{http.MethodPost, "/tenant/webhooks/:id/delete", store.PermManage, h.webhooks.Delete},
+		{http.MethodPost, "/tenant/webhooks/:id/redeliver", store.PermManage, h.webhooks.Redeliver},
 
 		{http.MethodGet, "/settings/users", store.PermManage, h.users.List},
 		{http.MethodPost, "/settings/users/create", store.PermManage, h.users.Create},

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"patchboard/store"
 	"patchboard/web"
@@ -209,6 +210,12 @@ func TestRouteTable(t *testing.T) {
 		"GET /tenant/contacts":         store.PermView,
 		"POST /tenant/contacts/save":   store.PermEditContacts,
 		"POST /tenant/contacts/delete": store.PermEditContacts,
+
+		"GET /tenant/webhooks":                store.PermManage,
+		"POST /tenant/webhooks/create":        store.PermManage,
+		"GET /tenant/webhooks/:id":            store.PermManage,
+		"POST /tenant/webhooks/:id/delete":    store.PermManage,
+		"POST /tenant/webhooks/:id/redeliver": store.PermManage,
 	}
 	for _, r := range srv.Routes {
 		if w, ok := want[r.Method+" "+r.Path]; ok && r.Access != w {
@@ -276,23 +283,34 @@ func TestRouteMatrix(t *testing.T) {
 		return "/groups/" + strconv.FormatInt(g.ID, 10)
 	}
 	matrixGroup, doomedGroup := groupPath("Matrix"), groupPath("Matrix delete")
+	hookPath := func() string {
+		w, err := e.st.AddWebhook(e.ctx, "https://hooks.example.com/matrix", store.WebhookEventTypes, "", "test", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "/tenant/webhooks/" + strconv.FormatInt(w.ID, 10)
+	}
+	matrixHook, doomedHook := hookPath(), hookPath()
 	paths := map[string]string{
-		"/devices/:id":               "/devices/" + dev.DeviceID,
-		"/discovery/runs/:id":        "/discovery/runs/" + strconv.FormatInt(run.ID, 10),
-		"/groups/:id":                matrixGroup,
-		"/groups/:id/members":        matrixGroup + "/members",
-		"/groups/:id/device-search":  matrixGroup + "/device-search?find=ap",
-		"/groups/:id/rename":         matrixGroup + "/rename",
-		"/groups/:id/delete":         doomedGroup + "/delete",
-		"/groups/:id/rule":           matrixGroup + "/rule",
-		"/groups/:id/add-devices":    matrixGroup + "/add-devices",
-		"/groups/:id/remove-devices": matrixGroup + "/remove-devices",
-		"/groups/:id/nest":           matrixGroup + "/nest",
-		"/groups/:id/unnest":         matrixGroup + "/unnest",
-		"/groups/:id/add-owner":      matrixGroup + "/add-owner",
-		"/groups/:id/remove-owner":   matrixGroup + "/remove-owner",
-		"/devices/views/:id/delete":  "/devices/views/999999/delete",
-		"/releases/:id/expedite":     "/releases/1/expedite",
+		"/devices/:id":                   "/devices/" + dev.DeviceID,
+		"/discovery/runs/:id":            "/discovery/runs/" + strconv.FormatInt(run.ID, 10),
+		"/groups/:id":                    matrixGroup,
+		"/groups/:id/members":            matrixGroup + "/members",
+		"/groups/:id/device-search":      matrixGroup + "/device-search?find=ap",
+		"/groups/:id/rename":             matrixGroup + "/rename",
+		"/groups/:id/delete":             doomedGroup + "/delete",
+		"/groups/:id/rule":               matrixGroup + "/rule",
+		"/groups/:id/add-devices":        matrixGroup + "/add-devices",
+		"/groups/:id/remove-devices":     matrixGroup + "/remove-devices",
+		"/groups/:id/nest":               matrixGroup + "/nest",
+		"/groups/:id/unnest":             matrixGroup + "/unnest",
+		"/groups/:id/add-owner":          matrixGroup + "/add-owner",
+		"/groups/:id/remove-owner":       matrixGroup + "/remove-owner",
+		"/devices/views/:id/delete":      "/devices/views/999999/delete",
+		"/releases/:id/expedite":         "/releases/1/expedite",
+		"/tenant/webhooks/:id":           matrixHook,
+		"/tenant/webhooks/:id/delete":    doomedHook + "/delete",
+		"/tenant/webhooks/:id/redeliver": matrixHook + "/redeliver",
 	}
 
 	type who struct {

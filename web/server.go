@@ -54,6 +54,9 @@ type Config struct {
 	DiscoveryInterval time.Duration
 	// MetricsToken, when set, is the bearer token /metrics asks for.
 	MetricsToken string
+	// Metrics is the registry /metrics serves; New makes one when nil.
+	// The server passes its own so background work (notifications) counts in it.
+	Metrics *metrics.Metrics
 }
 
 func (c *Config) defaults() {
@@ -83,7 +86,10 @@ type Server struct {
 // New builds the portal on st.
 func New(st *store.Store, cfg Config) *Server {
 	cfg.defaults()
-	m := metrics.New(st, cfg.Now, cfg.Logger)
+	m := cfg.Metrics
+	if m == nil {
+		m = metrics.New(st, cfg.Now, cfg.Logger)
+	}
 	deps := handlers.Deps{Store: st, Logger: cfg.Logger, Background: cfg.Background, Now: cfg.Now, WriteStall: cfg.WriteStall, Metrics: m}
 	sessions := newSessionStore(st, !cfg.InsecureCookies, cfg.SessionIdle, cfg.SessionMax, cfg.Now)
 	// A nil *OIDC must reach the handlers as a nil interface.
@@ -109,6 +115,7 @@ func New(st *store.Store, cfg Config) *Server {
 		reports:   &handlers.Reports{Deps: deps},
 		overview:  &handlers.Overview{Deps: deps, DiscoveryInterval: cfg.DiscoveryInterval},
 		tenant:    &handlers.Tenant{Deps: deps},
+		webhooks:  &handlers.Webhooks{Deps: deps},
 	}
 
 	e := echo.New()

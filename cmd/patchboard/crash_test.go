@@ -271,10 +271,10 @@ type crashServer struct {
 	serveFixture
 }
 
-func startCrashServer(t *testing.T, bin, db string) *crashServer {
+func startCrashServer(t *testing.T, bin, db string, flags ...string) *crashServer {
 	t.Helper()
 	s := &crashServer{serveFixture{log: &serverLog{}}}
-	s.cmd = exec.Command(bin, "--db", db, "serve", "--addr", "127.0.0.1:0", "--insecure-cookies", "--discovery-interval", "24h")
+	s.cmd = exec.Command(bin, append([]string{"--db", db, "serve", "--addr", "127.0.0.1:0", "--insecure-cookies", "--discovery-interval", "24h"}, flags...)...)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"patchboard/metrics"
 	"patchboard/store"
 	"patchboard/web"
 )
@@ -37,6 +38,7 @@ type serveConfig struct {
 	backupDir   string
 	backupEvery time.Duration
 	backupKeep  int
+	notify      *notifyConfig
 }
 
 func (c serveConfig) validate() error {
@@ -106,11 +108,15 @@ func cmdServe(e *env, fs *flag.FlagSet, db *string) func([]string) error {
 	fs.StringVar(&c.backupDir, "backup-dir", envString(e, "PATCHBOARD_BACKUP_DIR", ""), "write scheduled backups into this directory (off when empty)")
 	fs.DurationVar(&c.backupEvery, "backup-every", envDuration(e, "PATCHBOARD_BACKUP_EVERY", 24*time.Hour), "time between scheduled backups")
 	fs.IntVar(&c.backupKeep, "backup-keep", envInt(e, "PATCHBOARD_BACKUP_KEEP", 7), "how many scheduled backups to keep (the oldest go)")
+	c.notify = notifyFlags(e, fs)
 	return func(args []string) error {
 		if err := exactArgs(args, 0, "no arguments"); err != nil {
 			return err
 		}
 		if err := c.sso.secret(e); err != nil {
+			return err
+		}
+		if err := c.notify.load(e); err != nil {
 			return err
 		}
 		if err := c.validate(); err != nil {
@@ -183,6 +189,7 @@ func serve(e *env, st *store.Store, c serveConfig) error {
 	bg, stopBG := context.WithCancel(context.WithoutCancel(e.ctx))
 	defer stopBG()
 	webCfg.Background = bg
+	webCfg.Metrics = metrics.New(st, time.Now, logger)
 	srv := &http.Server{
 		Handler:           web.New(st, webCfg),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -201,6 +208,18 @@ func serve(e *env, st *store.Store, c serveConfig) error {
 			syncSchedule(bg, st, c.dir.syncInterval)
 		}()
 		logger.Info("directory", "source", "entra", "sync_interval", c.dir.syncInterval.String(), "write_back", c.dir.writeBack)
+	}
+	if c.notify != nil {
+		source := strings.TrimSuffix(c.sso.baseURL, "/")
+		if source == "" {
+			source = "patchboard"
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.notify.service(st, source, webCfg.Metrics, logger).Run(bg)
+		}()
+		logger.Info("notifications", "mail", c.notify.mail(), "smtp_host", c.notify.smtp.Host)
 	}
 	if c.backupDir != "" {
 		wg.Add(1)

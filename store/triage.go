@@ -159,7 +159,7 @@ func (s *Store) listNotFound(ctx context.Context, id int64) ([]string, error) {
 func (s *Store) ruleFilterIDs(ctx context.Context, v uint64, src string) (string, error) {
 	src = strings.TrimSpace(src)
 	return memoized(s, v, "rule-filter:"+src, func() (string, error) {
-		r, err := parseRule(src)
+		r, err := parseFilterRule(src)
 		if err != nil {
 			return "", err
 		}

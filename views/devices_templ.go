@@ -1303,15 +1303,15 @@ func advancedFilter(v BladeView) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var61 string
-		templ_7745c5c3_Var61, templ_7745c5c3_Err = templ.JoinStringErrs(`device.deviceModel -startsWith "Latitude" -and device.deviceOSVersion -startsWith "10.0.26100"`)
+		templ_7745c5c3_Var61, templ_7745c5c3_Err = templ.JoinStringErrs(`device.deviceModel -startsWith "Latitude" -and ring -eq "broad"`)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/devices.templ`, Line: 251, Col: 114}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/devices.templ`, Line: 251, Col: 83}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var61))
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 117, "\" hx-get=\"/groups/rule-preview\" hx-trigger=\"input changed delay:300ms\" hx-target=\"#rule-preview\" hx-swap=\"outerHTML\" hx-sync=\"this:replace\" aria-describedby=\"rule-preview\" data-testid=\"rule-filter\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 117, "\" hx-get=\"/devices/rule-preview\" hx-trigger=\"input changed delay:300ms\" hx-target=\"#rule-preview\" hx-swap=\"outerHTML\" hx-sync=\"this:replace\" aria-describedby=\"rule-preview\" data-testid=\"rule-filter\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -331,7 +331,7 @@ func (s *Store) planSearch(ctx context.Context, p *devicePlan) error {
 	var a args
 	fts := a.add(searchMatch(search))
 	serials := p.prefixRange(&a, "d.serial_number")
-	names := p.namePrefixCount(&a, max(gather, CountCap))
+	names := p.namePrefixCount(&a, max(gather, s.bladeCap()))
 	// The others, when the parts are few (else the search walks: a
 	// condition SQLite evaluates once, before the first device), in three
 	// arms that share no device: those the search index finds, read as it
@@ -376,15 +376,57 @@ func (s *Store) planSearch(ctx context.Context, p *devicePlan) error {
 	switch {
 	case nIDs > gather || nSerial > gather:
 		p.others = "" // common all over: walk the order testing each row
-		return nil
+		return s.searchCount(ctx, p)
 	case p.col.Key == "display_name":
 		p.how = mergeSearch
 	case nName <= gather:
 		p.how = gatherSearch
 	}
 	p.total, p.capped = nName+nOthers, false
-	if nName > CountCap {
-		p.total, p.capped = CountCap+nOthers, true
+	if limit := s.bladeCap(); p.total > limit {
+		p.total, p.capped = limit, true
+	}
+	p.counted = true
+	return nil
+}
+
+// searchCount counts a search that finds its devices in many places, up to
+// BladeCountCap, from the index entries alone when it can: a search of at
+// most four characters (searchExact) in a tab without status or ring
+// filter, while blade_order and the search index are current. Its matches
+// are then exactly the union of three lists no device is read for: the
+// names with the prefix (blade_order_name), the serial numbers with it
+// (blade_order_serial) and the tab's entries of the search index, which
+// hold it elsewhere in the name or serial number or anywhere in the device
+// ID. Counting them is a few thousand index steps, where testing every row
+// against the search costs a page's worth several times over. Otherwise the
+// rows are counted by testing them (countDevices).
+func (s *Store) searchCount(ctx context.Context, p *devicePlan) error {
+	if !searchExact(p.q.Search) || p.q.Status != "" || p.q.Ring != "" || p.queued || p.orderQueued > 0 {
+		return nil
+	}
+	var a args
+	tab := a.add(string(p.q.Tab))
+	limit := s.bladeCap()
+	var nIDs, nNames, nSerials, n int
+	err := s.queryRow(ctx, fmt.Sprintf(`
+		WITH f(id) AS MATERIALIZED (
+			SELECT rowid >> 2 FROM devices_search WHERE devices_search MATCH %[1]s AND rowid & 3 = %[2]d LIMIT %[3]d),
+		n(id) AS MATERIALIZED (
+			SELECT o.id FROM blade_order o INDEXED BY blade_order_name WHERE o.tab = %[4]s AND %[5]s LIMIT %[3]d),
+		sp(id) AS MATERIALIZED (
+			SELECT o.id FROM blade_order o INDEXED BY blade_order_serial WHERE o.tab = %[4]s AND %[6]s LIMIT %[3]d)
+		SELECT (SELECT count(*) FROM f), (SELECT count(*) FROM n), (SELECT count(*) FROM sp),
+			CASE WHEN max((SELECT count(*) FROM f), (SELECT count(*) FROM n), (SELECT count(*) FROM sp)) > %[7]d THEN 0
+			ELSE (SELECT count(*) FROM (SELECT id FROM f UNION SELECT id FROM n UNION SELECT id FROM sp)) END`,
+		a.add(searchMatch(p.q.Search)), tabCode(p.q.Tab), limit+1, tab,
+		p.prefixRange(&a, "o.display_name"), p.prefixRange(&a, "o.serial_number"), limit), a...).Scan(&nIDs, &nNames, &nSerials, &n)
+	if err != nil {
+		return fmt.Errorf("devices: count search: %w", err)
+	}
+	p.total, p.capped = n, false
+	if max(nIDs, nNames, nSerials) > limit || n > limit {
+		p.total, p.capped = limit, true
 	}
 	p.counted = true
 	return nil
@@ -1014,18 +1056,31 @@ type DevicePage struct {
 	Capped bool
 }
 
-// CountCap bounds how far a filtered blade counts its rows: tab and status
-// counts are kept by triggers, but a ring filter or a search is counted per
-// request, and counting rows costs about as much as reading them: ten
-// thousand made a page cost several times its rows.
+// CountCap bounds how far the update report and a group's member search
+// count their rows, per request: counting rows that must be read costs
+// about as much as reading them.
 const CountCap = 1000
 
-// SetCountCap bounds the count of a set filter (a failing check, a pasted
-// list): exact up to it, "more than" past it.
-const SetCountCap = 10_000
+// BladeCountCap bounds how far a blade counts the rows of a search, a ring
+// filter or a set filter (a failing check, a pasted list): exact up to it,
+// "more than 10,000" past it. Tab and status counts are kept by triggers and
+// always exact. A ring filter counts entries of its index, and a search of
+// four characters or fewer counts the entries of its index lists, without
+// reading a device (searchCount); other searches test the rows they count.
+const BladeCountCap = 10_000
 
-// SearchCountCap bounds the count of a search that matches many rows: the
-// same as CountCap (groupedit.go counts member searches with it too).
+// bladeCap is BladeCountCap, unless a test lowered it.
+func (s *Store) bladeCap() int {
+	if s.countCap > 0 {
+		return s.countCap
+	}
+	return BladeCountCap
+}
+
+// SetCountCap bounds the count of a set filter.
+const SetCountCap = BladeCountCap
+
+// SearchCountCap bounds the count of a group's member search (groupedit.go).
 const SearchCountCap = CountCap
 
 // DevicePage returns up to q.Limit rows of a blade, the cursor of the next
@@ -1093,16 +1148,14 @@ func (s *Store) countDevices(ctx context.Context, p *devicePlan) (int, bool, err
 	}
 	var a args
 	var sqlText string
-	limit := CountCap
+	limit := s.bladeCap()
 	switch {
 	case p.how == gatherSet:
 		// A set is at most a pasted list's 10,000 devices, or the devices
 		// failing one check: counted exactly, in the set's own index.
-		limit = SetCountCap
 		sqlText = fmt.Sprintf("SELECT count(*), 0 FROM (SELECT 1 FROM devices d WHERE %s AND %s LIMIT %d)",
 			p.baseFilter(&a, ""), p.setFilter(&a), limit+1)
 	case q.Search != "":
-		limit = CountCap
 		sqlText = fmt.Sprintf("SELECT count(*), 0 FROM (SELECT 1 FROM devices d WHERE %s LIMIT %d)", p.filter(&a, ""), limit+1)
 	default:
 		// The ring's rows of blade_order, from its index alone, less the

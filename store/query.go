@@ -208,8 +208,9 @@ type devicePlan struct {
 	// their values in devices. Past gatherMax, the name order walks
 	// devices_name instead, which is always current.
 	orderQueued int
-	// ruleIDs is the JSON array of the ids of the devices q.Rule matches.
-	ruleIDs string
+	// ruleIDs is the JSON array of the ids of the devices q.Rule matches;
+	// listIDs of those the pasted list q.List names.
+	ruleIDs, listIDs string
 	// counted says the plan counted the rows already (total, capped).
 	counted bool
 	total   int
@@ -267,6 +268,11 @@ func (s *Store) planAt(ctx context.Context, v uint64, q DeviceQuery) (*devicePla
 		}
 		if q.Rule != "" {
 			if p.ruleIDs, err = s.ruleFilterIDs(ctx, v, q.Rule); err != nil {
+				return nil, err
+			}
+		}
+		if q.List != 0 {
+			if p.listIDs, err = s.listIDs(ctx, v, q.List); err != nil {
 				return nil, err
 			}
 		}

@@ -22,6 +22,17 @@ func (h *Devices) Home(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, views.StartPage)
 }
 
+// RulePreview answers the blades' advanced filter as the admin types, as
+// the group rule editor is answered, in the filter's language: a group rule
+// that may read ring too.
+func (h *Devices) RulePreview(c echo.Context) error {
+	v, err := previewRule(c, c.FormValue("rule"), h.Store.PreviewFilterRule)
+	if err != nil {
+		return err
+	}
+	return Render(c, http.StatusOK, views.RulePreview(v))
+}
+
 // parseBladeQuery reads the blade's state from the URL (or from a form that
 // includes the filters, as Modify columns does). Bad values are refused
 // naming the parameter.

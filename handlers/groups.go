@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -78,11 +79,17 @@ func (h *Groups) listView(c echo.Context) (views.GroupsView, error) {
 // ruleView previews src for the rule editor: what it matches, or where it
 // does not parse. An empty rule is neither.
 func (h *Groups) ruleView(c echo.Context, src string) (views.RuleView, error) {
+	return previewRule(c, src, h.Store.PreviewRule)
+}
+
+// previewRule previews src with preview, the store's preview of a group
+// rule or of a blade filter (which may read ring too).
+func previewRule(c echo.Context, src string, preview func(context.Context, string, int) (store.RulePreview, error)) (views.RuleView, error) {
 	v := views.RuleView{Source: src}
 	if strings.TrimSpace(src) == "" {
 		return v, nil
 	}
-	p, err := h.Store.PreviewRule(c.Request().Context(), src, rulePreviewDevices)
+	p, err := preview(c.Request().Context(), src, rulePreviewDevices)
 	var se *rule.SyntaxError
 	switch {
 	case errors.As(err, &se):

@@ -92,6 +92,47 @@ func peakHeap() (stop func() uint64) {
 	return func() uint64 { close(done); wg.Wait(); return peak.Load() }
 }
 
+// benchCachePath is where the fixture of key is built, and whether it was
+// built already. Fixtures live in a temporary directory of the process,
+// unless PATCHBOARD_BENCH_CACHE names a directory that keeps them between
+// runs: a 1,000,000-device fixture takes minutes to build, and comparing two
+// versions of a query needs the same one twice. A cached fixture is opened
+// as any database is, so later migrations apply to it. A fixture is built
+// under a temporary name and renamed when complete (benchFixtureBuilt), so
+// an interrupted build is never taken for a fixture.
+func benchCachePath(b *testing.B, key string) (string, bool) {
+	dir := os.Getenv("PATCHBOARD_BENCH_CACHE")
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "patchboard-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		return filepath.Join(tmp, "fixture.db"), false
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(dir, "fixture-"+key+".db")
+	if _, err := os.Stat(path); err == nil {
+		return path, true
+	}
+	os.Remove(path + ".building")
+	return path + ".building", false
+}
+
+// benchFixtureBuilt records the fixture of key, built and closed at path,
+// and returns where it is now.
+func benchFixtureBuilt(b *testing.B, key, path string) string {
+	if final, ok := strings.CutSuffix(path, ".building"); ok {
+		if err := os.Rename(path, final); err != nil {
+			b.Fatal(err)
+		}
+		path = final
+	}
+	benchFixtures.Store(key, path)
+	return path
+}
+
 // benchFixture builds, once per size and process, a database file holding
 // the inventory with every device in the registration group (a tenth through
 // a nested group), optionally after a first discovery.
@@ -102,17 +143,16 @@ func benchFixture(b *testing.B, n int, discovered bool) string {
 	if p, ok := benchFixtures.Load(key); ok {
 		return p.(string)
 	}
-	dir, err := os.MkdirTemp("", "patchboard-bench-")
-	if err != nil {
-		b.Fatal(err)
+	path, cached := benchCachePath(b, key)
+	if cached {
+		benchFixtures.Store(key, path)
+		return path
 	}
-	path := filepath.Join(dir, "fixture.db")
 	ctx := context.Background()
 	st, err := Open(ctx, path)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer st.Close()
 	if _, err := st.ImportDevices(ctx, bytes.NewReader(benchInventoryCSV(n)), "bench", "bench"); err != nil {
 		b.Fatal(err)
 	}
@@ -143,8 +183,10 @@ func benchFixture(b *testing.B, n int, discovered bool) string {
 			b.Fatal(err)
 		}
 	}
-	benchFixtures.Store(key, path)
-	return path
+	if err := st.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return benchFixtureBuilt(b, key, path)
 }
 
 // copyFixture opens a private copy of a fixture.
@@ -294,12 +336,12 @@ func benchBladeFixture(b *testing.B, n int) string {
 	if p, ok := benchFixtures.Load(key); ok {
 		return p.(string)
 	}
-	src := benchFixture(b, n, true)
-	dir, err := os.MkdirTemp("", "patchboard-bench-")
-	if err != nil {
-		b.Fatal(err)
+	path, cached := benchCachePath(b, key)
+	if cached {
+		benchFixtures.Store(key, path)
+		return path
 	}
-	path := filepath.Join(dir, "fixture.db")
+	src := benchFixture(b, n, true)
 	data, err := os.ReadFile(src)
 	if err != nil {
 		b.Fatal(err)
@@ -319,8 +361,7 @@ func benchBladeFixture(b *testing.B, n int) string {
 	if err := st.Close(); err != nil {
 		b.Fatal(err)
 	}
-	benchFixtures.Store(key, path)
-	return path
+	return benchFixtureBuilt(b, key, path)
 }
 
 // processCPU is the CPU time the process has used: on a shared machine it

@@ -39,6 +39,10 @@ type Store struct {
 	stmts stmtCache
 	sync  bladeSync
 	dir   directory
+
+	// countCap, when set, replaces BladeCountCap: the tests count past it
+	// with a fleet of hundreds, not of ten thousand devices.
+	countCap int
 }
 
 //go:embed migrations/*.sql

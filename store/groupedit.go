@@ -42,7 +42,21 @@ func (e *RuleError) Unwrap() []error { return []error{ErrInvalid, e.Syntax} }
 
 // parseRule parses a membership rule, reporting a rejection as a *RuleError.
 func parseRule(src string) (*rule.Rule, error) {
-	r, err := rule.Parse(src)
+	return ruleOrError(rule.Parse(src))
+}
+
+// parseFilterRule parses the advanced filter of the blades: a membership
+// rule that may read ring too (rule.ParseFilter).
+func parseFilterRule(src string) (*rule.Rule, error) {
+	names := make([]string, len(Rings))
+	for i, r := range Rings {
+		names[i] = string(r)
+	}
+	return ruleOrError(rule.ParseFilter(src, names))
+}
+
+// ruleOrError reports a parser's rejection as a *RuleError.
+func ruleOrError(r *rule.Rule, err error) (*rule.Rule, error) {
 	if err != nil {
 		var se *rule.SyntaxError
 		if errors.As(err, &se) {
@@ -385,6 +399,7 @@ var ruleColumns = func() map[rule.Property][]string {
 		rule.ProfileType:           {"profile_type"},
 		rule.SystemLabels:          {"system_labels"},
 		rule.SerialNumber:          {"serial_number"},
+		rule.Ring:                  {"ring"},
 	}
 	for n := 1; n <= NumExtensionAttributes; n++ {
 		m[rule.ExtensionAttribute(n)] = []string{"extension_attributes"}
@@ -569,6 +584,21 @@ func (s *Store) PreviewRule(ctx context.Context, src string, limit int) (RulePre
 	if err != nil {
 		return RulePreview{}, fmt.Errorf("preview rule: %w", err)
 	}
+	return s.previewRule(ctx, r, limit)
+}
+
+// PreviewFilterRule is PreviewRule for the advanced filter of the blades,
+// whose rules may read ring too.
+func (s *Store) PreviewFilterRule(ctx context.Context, src string, limit int) (RulePreview, error) {
+	r, err := parseFilterRule(src)
+	if err != nil {
+		return RulePreview{}, fmt.Errorf("preview rule: %w", err)
+	}
+	return s.previewRule(ctx, r, limit)
+}
+
+func (s *Store) previewRule(ctx context.Context, r *rule.Rule, limit int) (RulePreview, error) {
+	var err error
 	p := RulePreview{Rule: r.String(), Properties: r.Properties()}
 	first := firstByName{n: limit}
 	err = s.eachDirectoryDevice(ctx, ruleCols(p.Properties, "display_name"), func(d *DeviceRow) {

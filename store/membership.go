@@ -107,6 +107,15 @@ func extensionAttributeNumber(p rule.Property) (int, bool) {
 	return n, err == nil && n >= 1 && n <= NumExtensionAttributes
 }
 
+// RuleValue returns the value a rule reads for p; ring, which only the
+// blades' advanced filter reads, is the row's registration's.
+func (r *DeviceRow) RuleValue(p rule.Property) string {
+	if p == rule.Ring {
+		return string(r.Ring)
+	}
+	return r.Device.RuleValue(p)
+}
+
 // RuleValues returns the items of a collection property; device.memberOf
 // reads the object IDs of the row's assigned groups, loaded with the
 // member_of column.

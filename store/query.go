@@ -208,8 +208,9 @@ type devicePlan struct {
 	// their values in devices. Past gatherMax, the name order walks
 	// devices_name instead, which is always current.
 	orderQueued int
-	// ruleIDs is the JSON array of the ids of the devices q.Rule matches.
-	ruleIDs string
+	// ruleIDs is the JSON array of the ids of the devices q.Rule matches;
+	// listIDs of those the pasted list q.List names.
+	ruleIDs, listIDs string
 	// counted says the plan counted the rows already (total, capped).
 	counted bool
 	total   int
@@ -267,6 +268,11 @@ func (s *Store) planAt(ctx context.Context, v uint64, q DeviceQuery) (*devicePla
 		}
 		if q.Rule != "" {
 			if p.ruleIDs, err = s.ruleFilterIDs(ctx, v, q.Rule); err != nil {
+				return nil, err
+			}
+		}
+		if q.List != 0 {
+			if p.listIDs, err = s.listIDs(ctx, v, q.List); err != nil {
 				return nil, err
 			}
 		}
@@ -331,7 +337,7 @@ func (s *Store) planSearch(ctx context.Context, p *devicePlan) error {
 	var a args
 	fts := a.add(searchMatch(search))
 	serials := p.prefixRange(&a, "d.serial_number")
-	names := p.namePrefixCount(&a, max(gather, CountCap))
+	names := p.namePrefixCount(&a, max(gather, s.bladeCap()))
 	// The others, when the parts are few (else the search walks: a
 	// condition SQLite evaluates once, before the first device), in three
 	// arms that share no device: those the search index finds, read as it
@@ -347,17 +353,20 @@ func (s *Store) planSearch(ctx context.Context, p *devicePlan) error {
 		indexed = "1"
 	}
 	few := fmt.Sprintf("(SELECT n FROM nf) + (SELECT count(*) FROM q) <= %[1]d AND (SELECT count(*) FROM sp) <= %[1]d", gather)
-	others := fmt.Sprintf(`SELECT count(*) AS n, json_group_array(%[1]s) AS entries FROM (
+	// The others are a subquery of a CASE on few, which SQLite runs only
+	// when few holds: as a condition of their arms it was tested after the
+	// search index had been read, which cost a common search 10 ms.
+	others := fmt.Sprintf(`SELECT json_group_array(%[1]s) FROM (
 			SELECT d.id, d.display_name FROM devices_search s CROSS JOIN devices d ON d.id = s.rowid >> 2
-			WHERE %[2]s AND s.devices_search MATCH %[3]s AND s.rowid & 3 = %[8]d
-			AND d.id NOT IN q AND d.id NOT IN sp AND %[4]s AND %[5]s AND %[6]s
+			WHERE s.devices_search MATCH %[2]s AND s.rowid & 3 = %[7]d
+			AND d.id NOT IN q AND d.id NOT IN sp AND %[3]s AND %[4]s AND %[5]s
 			UNION ALL
 			SELECT d.id, d.display_name FROM sp CROSS JOIN devices d ON d.id = sp.id
-			WHERE %[2]s AND d.id NOT IN q AND %[4]s AND %[6]s
+			WHERE d.id NOT IN q AND %[3]s AND %[5]s
 			UNION ALL
 			SELECT d.id, d.display_name FROM q CROSS JOIN devices d ON d.id = q.id
-			WHERE %[2]s AND %[4]s AND %[7]s AND %[6]s) d`,
-		othersEntry, few, fts, filter, indexed, notName, like, tabCode(p.q.Tab))
+			WHERE %[3]s AND %[6]s AND %[5]s) d`,
+		othersEntry, fts, filter, indexed, notName, like, tabCode(p.q.Tab))
 	var nIDs, nSerial, nName, nOthers int
 	err = s.queryRow(ctx, fmt.Sprintf(`
 		WITH nf(n) AS MATERIALIZED (
@@ -365,26 +374,81 @@ func (s *Store) planSearch(ctx context.Context, p *devicePlan) error {
 		q(id) AS MATERIALIZED (
 			SELECT DISTINCT id FROM blade_queue WHERE search = 1 LIMIT %[2]d),
 		sp(id) AS MATERIALIZED (
-			SELECT d.id FROM devices d INDEXED BY devices_serial WHERE d.serial_number <> '' AND %[3]s LIMIT %[2]d)
+			SELECT d.id FROM devices d INDEXED BY devices_serial WHERE d.serial_number <> '' AND %[3]s LIMIT %[2]d),
+		o(entries) AS MATERIALIZED (
+			SELECT CASE WHEN %[7]s THEN (%[5]s) END)
 		SELECT EXISTS (SELECT 1 FROM q), (SELECT n FROM nf) + (SELECT count(*) FROM q), (SELECT count(*) FROM sp), (%[4]s),
-			o.n, o.entries
-		FROM (%[5]s) o`,
-		fts, gather+1, serials, names, others, tabCode(p.q.Tab)), a...).Scan(&p.queued, &nIDs, &nSerial, &nName, &nOthers, &p.others)
+			ifnull(json_array_length(o.entries), 0), ifnull(o.entries, '')
+		FROM o`,
+		fts, gather+1, serials, names, others, tabCode(p.q.Tab), few), a...).Scan(&p.queued, &nIDs, &nSerial, &nName, &nOthers, &p.others)
 	if err != nil {
 		return fmt.Errorf("devices: search: %w", err)
 	}
 	switch {
 	case nIDs > gather || nSerial > gather:
 		p.others = "" // common all over: walk the order testing each row
-		return nil
+		return s.searchCount(ctx, p)
 	case p.col.Key == "display_name":
 		p.how = mergeSearch
 	case nName <= gather:
 		p.how = gatherSearch
 	}
 	p.total, p.capped = nName+nOthers, false
-	if nName > CountCap {
-		p.total, p.capped = CountCap+nOthers, true
+	if limit := s.bladeCap(); p.total > limit {
+		p.total, p.capped = limit, true
+	}
+	p.counted = true
+	return nil
+}
+
+// searchCount counts a search that finds its devices in many places, up to
+// BladeCountCap, from the index entries alone when it can: a search of at
+// most four characters (searchExact) in a tab without status or ring
+// filter, while blade_order and the search index are current. Its matches
+// are then exactly the union of three lists no device is read for: the
+// names with the prefix (blade_order_name), the serial numbers with it
+// (blade_order_serial) and the tab's entries of the search index, which
+// hold it elsewhere in the name or serial number or anywhere in the device
+// ID. Counting them is a few thousand index steps, where testing every row
+// against the search costs a page's worth several times over. Otherwise the
+// rows are counted by testing them (countDevices).
+func (s *Store) searchCount(ctx context.Context, p *devicePlan) error {
+	if !searchExact(p.q.Search) || p.q.Status != "" || p.q.Ring != "" || p.queued || p.orderQueued > 0 {
+		return nil
+	}
+	limit := s.bladeCap()
+	// The three lists, each counted up to the cap: one past it settles the
+	// count. Counting reads only index entries; collecting the ids to unite
+	// them costs several times that, so only lists within the cap are
+	// united, in a second statement.
+	lists := func(a *args, limit int) (string, string, string) {
+		tab := a.add(string(p.q.Tab))
+		return fmt.Sprintf("SELECT rowid >> 2 AS id FROM devices_search WHERE devices_search MATCH %s AND rowid & 3 = %d LIMIT %d",
+				a.add(searchMatch(p.q.Search)), tabCode(p.q.Tab), limit),
+			fmt.Sprintf("SELECT o.id FROM blade_order o INDEXED BY blade_order_name WHERE o.tab = %s AND %s LIMIT %d",
+				tab, p.prefixRange(a, "o.display_name"), limit),
+			fmt.Sprintf("SELECT o.id FROM blade_order o INDEXED BY blade_order_serial WHERE o.tab = %s AND %s LIMIT %d",
+				tab, p.prefixRange(a, "o.serial_number"), limit)
+	}
+	var a args
+	ids, names, serials := lists(&a, limit+1)
+	var nIDs, nNames, nSerials int
+	err := s.queryRow(ctx, fmt.Sprintf("SELECT (SELECT count(*) FROM (%s)), (SELECT count(*) FROM (%s)), (SELECT count(*) FROM (%s))",
+		ids, names, serials), a...).Scan(&nIDs, &nNames, &nSerials)
+	if err != nil {
+		return fmt.Errorf("devices: count search: %w", err)
+	}
+	p.total, p.capped = limit, true
+	if max(nIDs, nNames, nSerials) <= limit {
+		var a args
+		ids, names, serials := lists(&a, limit+1)
+		err := s.queryRow(ctx, fmt.Sprintf("SELECT count(*) FROM (SELECT id FROM (%s) UNION SELECT id FROM (%s) UNION SELECT id FROM (%s))",
+			ids, names, serials), a...).Scan(&p.total)
+		if err != nil {
+			return fmt.Errorf("devices: count search: %w", err)
+		}
+		p.capped = p.total > limit
+		p.total = min(p.total, limit)
 	}
 	p.counted = true
 	return nil
@@ -1014,18 +1078,31 @@ type DevicePage struct {
 	Capped bool
 }
 
-// CountCap bounds how far a filtered blade counts its rows: tab and status
-// counts are kept by triggers, but a ring filter or a search is counted per
-// request, and counting rows costs about as much as reading them: ten
-// thousand made a page cost several times its rows.
+// CountCap bounds how far the update report and a group's member search
+// count their rows, per request: counting rows that must be read costs
+// about as much as reading them.
 const CountCap = 1000
 
-// SetCountCap bounds the count of a set filter (a failing check, a pasted
-// list): exact up to it, "more than" past it.
-const SetCountCap = 10_000
+// BladeCountCap bounds how far a blade counts the rows of a search, a ring
+// filter or a set filter (a failing check, a pasted list): exact up to it,
+// "more than 10,000" past it. Tab and status counts are kept by triggers and
+// always exact. A ring filter counts entries of its index, and a search of
+// four characters or fewer counts the entries of its index lists, without
+// reading a device (searchCount); other searches test the rows they count.
+const BladeCountCap = 10_000
 
-// SearchCountCap bounds the count of a search that matches many rows: the
-// same as CountCap (groupedit.go counts member searches with it too).
+// bladeCap is BladeCountCap, unless a test lowered it.
+func (s *Store) bladeCap() int {
+	if s.countCap > 0 {
+		return s.countCap
+	}
+	return BladeCountCap
+}
+
+// SetCountCap bounds the count of a set filter.
+const SetCountCap = BladeCountCap
+
+// SearchCountCap bounds the count of a group's member search (groupedit.go).
 const SearchCountCap = CountCap
 
 // DevicePage returns up to q.Limit rows of a blade, the cursor of the next
@@ -1093,16 +1170,18 @@ func (s *Store) countDevices(ctx context.Context, p *devicePlan) (int, bool, err
 	}
 	var a args
 	var sqlText string
-	limit := CountCap
+	limit := s.bladeCap()
 	switch {
 	case p.how == gatherSet:
 		// A set is at most a pasted list's 10,000 devices, or the devices
 		// failing one check: counted exactly, in the set's own index.
-		limit = SetCountCap
 		sqlText = fmt.Sprintf("SELECT count(*), 0 FROM (SELECT 1 FROM devices d WHERE %s AND %s LIMIT %d)",
 			p.baseFilter(&a, ""), p.setFilter(&a), limit+1)
+	case q.Search != "" && p.orderQueued == 0:
+		// Tested on blade_order's copies of the values, whose rows are a
+		// fraction of the devices' to read.
+		sqlText = fmt.Sprintf("SELECT count(*), 0 FROM (SELECT 1 FROM blade_order o NOT INDEXED WHERE %s LIMIT %d)", p.orderFilter(&a, ""), limit+1)
 	case q.Search != "":
-		limit = CountCap
 		sqlText = fmt.Sprintf("SELECT count(*), 0 FROM (SELECT 1 FROM devices d WHERE %s LIMIT %d)", p.filter(&a, ""), limit+1)
 	default:
 		// The ring's rows of blade_order, from its index alone, less the

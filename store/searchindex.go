@@ -114,20 +114,31 @@ func searchGrams(values ...string) string {
 const hexDigits = "0123456789abcdef"
 
 // searchMatch is the MATCH expression that finds the candidates of a search
-// of 3 bytes or more: the prefix of its 3 bytes, or its first and its last
-// gram, both. Two grams single out a device as well as more would (a pasted
-// device ID's first and last are each in a few hundred devices of a million),
-// and each costs a list read.
+// of 3 bytes or more: the prefix of its 3 bytes, or the grams that tile it
+// (at 0, 4, 8, … and its last), all of them. In a random device ID the first
+// and the last gram would single out a device as well as more would; but
+// serial numbers and names are runs of a few letters and many zeros, whose
+// grams ("0000", "N000") are each in most devices: their first and last
+// grams left thousands of candidates of a search that matched one, each
+// tested. Every tile is one more list, which FTS5 intersects by seeking.
 func searchMatch(search string) string {
 	b := asciiLower(search)
 	if len(b) < gramLen {
 		return hex.EncodeToString([]byte(b)) + "*"
 	}
-	first, last := hex.EncodeToString([]byte(b[:gramLen])), hex.EncodeToString([]byte(b[len(b)-gramLen:]))
-	if first == last {
-		return first
+	var grams []string
+	for i := 0; ; i += gramLen {
+		if i > len(b)-gramLen {
+			i = len(b) - gramLen
+		}
+		if g := hex.EncodeToString([]byte(b[i : i+gramLen])); !slices.Contains(grams, g) {
+			grams = append(grams, g)
+		}
+		if i == len(b)-gramLen {
+			break
+		}
 	}
-	return first + " AND " + last
+	return strings.Join(grams, " AND ")
 }
 
 // searchExact says whether the devices the search index finds for search

@@ -34,12 +34,13 @@ func TestSearchGrams(t *testing.T) {
 
 func TestSearchMatch(t *testing.T) {
 	for give, want := range map[string]string{
-		"AbC":       "616263*",               // 3 bytes: the grams starting with them
-		"0123":      "30313233",              // one gram
-		"0123-0123": "30313233",              // first and last are the same
-		"LT-0042":   "6c742d30 AND 30303432", // first and last
-		"Ü-0":       "c39c2d30",              // 3 characters, 4 bytes
-		`"*" NOT x`: "222a2220 AND 6f742078", // query syntax is text: only hex reaches FTS5
+		"AbC":       "616263*",                            // 3 bytes: the grams starting with them
+		"0123":      "30313233",                           // one gram
+		"0123-0123": "30313233 AND 2d303132",              // the tiles at 0 and 4; the last repeats the first
+		"LT-0042":   "6c742d30 AND 30303432",              // first and last
+		"SN-000000": "736e2d30 AND 30303030",              // tiles at 0 and 4, the last the same as the second
+		"Ü-0":       "c39c2d30",                           // 3 characters, 4 bytes
+		`"*" NOT x`: "222a2220 AND 6e6f7420 AND 6f742078", // query syntax is text: only hex reaches FTS5
 	} {
 		if got := searchMatch(give); got != want {
 			t.Errorf("searchMatch(%q) = %q, want %q", give, got, want)

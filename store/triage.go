@@ -25,7 +25,7 @@ func (p *devicePlan) setFilter(a *args) string {
 			a.add(string(p.q.Check))))
 	}
 	if p.q.List != 0 {
-		conds = append(conds, "d.id IN ("+listMembers(a.add(p.q.List))+")")
+		conds = append(conds, "d.id IN (SELECT value FROM json_each("+a.add(p.listIDs)+"))")
 	}
 	if p.q.Rule != "" {
 		conds = append(conds, "d.id IN (SELECT value FROM json_each("+a.add(p.ruleIDs)+"))")
@@ -34,6 +34,21 @@ func (p *devicePlan) setFilter(a *args) string {
 		conds = append(conds, likeCond(a.add(p.like)))
 	}
 	return strings.Join(conds, " AND ")
+}
+
+// listIDs returns the ids of the devices a saved list names as a JSON
+// array, kept until the next commit: a blade's page and its count each
+// tested every device against the list's 10,000 entries, three lookups an
+// entry, where they now read the ids found once.
+func (s *Store) listIDs(ctx context.Context, v uint64, id int64) (string, error) {
+	return memoized(s, v, fmt.Sprintf("device-list:%d", id), func() (string, error) {
+		var ids string
+		err := s.queryRow(ctx, "SELECT json_group_array(id) FROM ("+listMembers("?1")+")", id).Scan(&ids)
+		if err != nil {
+			return "", fmt.Errorf("device list: %w", err)
+		}
+		return ids, nil
+	})
 }
 
 // listMembers selects the ids of the devices a saved list names, by device
@@ -159,7 +174,7 @@ func (s *Store) listNotFound(ctx context.Context, id int64) ([]string, error) {
 func (s *Store) ruleFilterIDs(ctx context.Context, v uint64, src string) (string, error) {
 	src = strings.TrimSpace(src)
 	return memoized(s, v, "rule-filter:"+src, func() (string, error) {
-		r, err := parseRule(src)
+		r, err := parseFilterRule(src)
 		if err != nil {
 			return "", err
 		}

@@ -181,3 +181,64 @@ func TestRuleFilter(t *testing.T) {
 		t.Errorf("a rule that does not parse: %v", err)
 	}
 }
+
+// TestRuleFilterRing narrows the Ready blade with the issue's example, which
+// reads the ring: exactly the Latitudes of the Broad ring, as the blade's own
+// Ring filter finds them; the rule preview of the filter counts them too,
+// while a group rule that reads the ring is refused and says why.
+func TestRuleFilterRing(t *testing.T) {
+	st, _ := bladeFleet(t, 120)
+	ctx := context.Background()
+	if _, err := st.AssignRing(ctx, RingFast, []string{allRows(t, st, DeviceQuery{Tab: TabReady, Ring: RingBroad})[0].DeviceID}, "admin@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	const example = `device.deviceModel -startsWith "Latitude" -and ring -eq "broad"`
+	var want []string
+	for _, r := range allRows(t, st, DeviceQuery{Tab: TabReady, Ring: RingBroad}) {
+		if strings.HasPrefix(strings.ToLower(r.Model), "latitude") {
+			want = append(want, r.DeviceID)
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("the fleet has no Latitude in the Broad ring")
+	}
+	var got []string
+	for _, r := range allRows(t, st, DeviceQuery{Tab: TabReady, Rule: example}) {
+		got = append(got, r.DeviceID)
+		if r.Ring != RingBroad {
+			t.Errorf("%s is in the %s ring", r.DisplayName, r.Ring)
+		}
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("rule filter: %d devices, want %d", len(got), len(want))
+	}
+	// The preview counts the directory, every tab.
+	everywhere := 0
+	for _, tab := range Tabs {
+		for _, r := range allRows(t, st, DeviceQuery{Tab: tab, Ring: RingBroad}) {
+			if strings.HasPrefix(strings.ToLower(r.Model), "latitude") {
+				everywhere++
+			}
+		}
+	}
+	p, err := st.PreviewFilterRule(ctx, example, 20)
+	if err != nil || p.Matches != everywhere {
+		t.Errorf("filter preview: %d matches (%v), want %d", p.Matches, err, everywhere)
+	}
+	none, err := st.DevicePage(ctx, DeviceQuery{Tab: TabNotRegistered, Rule: `ring -ne null`, Limit: 5})
+	if err != nil || none.Total != 0 {
+		t.Errorf("Not registered devices with a ring: %d (%v)", none.Total, err)
+	}
+	var re *RuleError
+	if _, err := st.DevicePage(ctx, DeviceQuery{Tab: TabReady, Rule: `ring -eq "brod"`, Limit: 5}); !errors.As(err, &re) || !strings.Contains(re.Syntax.Msg, `unknown ring "brod"`) {
+		t.Errorf("a misspelt ring: %v", err)
+	}
+	if _, err := st.PreviewRule(ctx, example, 20); !errors.As(err, &re) || !strings.Contains(re.Syntax.Msg, "not by a group rule") {
+		t.Errorf("group rule preview with ring: %v", err)
+	}
+	if _, err := st.CreateGroup(ctx, "Broad Latitudes", example, "admin@example.com"); !errors.As(err, &re) {
+		t.Errorf("group with a ring rule: %v", err)
+	}
+}

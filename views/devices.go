@@ -257,11 +257,29 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 // Pager is the position of a blade page: rows From–To of Total (or of
 // more than Total when Capped), and the number of the last page when the
-// total is exact.
+// total is exact. When it is not, Known is the last page known to be full
+// (Total rows exist): a jump goes at most that far, and Next goes on.
 type Pager struct {
 	From, To, Total int
 	Capped          bool
 	Page, Last      int
+	Known           int
+}
+
+// JumpMax is the highest page Go to page offers: the last page, or the last
+// known to exist when the count stopped.
+func (p Pager) JumpMax() int { return max(p.Last, p.Known) }
+
+// Position is "Page 3 of 12", "Page 3 of more than 200" when the count
+// stopped, or "Page 203" past the pages it counted.
+func (p Pager) Position() string {
+	switch {
+	case p.Last > 0:
+		return fmt.Sprintf("Page %s of %s", Thousands(p.Page), Thousands(p.Last))
+	case p.Known >= p.Page:
+		return fmt.Sprintf("Page %s of more than %s", Thousands(p.Page), Thousands(p.Known))
+	}
+	return "Page " + Thousands(p.Page)
 }
 
 // Pager says where the page shown sits in the query's rows.
@@ -274,6 +292,8 @@ func (v BladeView) Pager() Pager {
 	}
 	if !p.Capped {
 		p.Last = max(1, (p.Total+size-1)/size)
+	} else {
+		p.Known = p.Total / size
 	}
 	return p
 }

@@ -184,3 +184,38 @@ func TestDiscoveryProgress(t *testing.T) {
 		})
 	}
 }
+
+// TestPagerCounts: an exact count says "51–100 of 8,214 devices" with the
+// last page; a count that stopped says "more than 10,000", offers no Last,
+// and lets Go to page reach the pages it counted, not beyond.
+func TestPagerCounts(t *testing.T) {
+	tests := []struct {
+		name      string
+		total     int
+		capped    bool
+		page      int
+		wantRange string
+		wantPos   string
+		wantJump  int
+	}{
+		{"exact", 8214, false, 2, "51–100 of 8,214 devices", "Page 2 of 165", 165},
+		{"capped", store.BladeCountCap, true, 1, "1–50 of more than 10,000 devices", "Page 1 of more than 200", 200},
+		{"capped, past the count", store.BladeCountCap, true, 203, "10,101–10,150 of more than 10,000 devices", "Page 203", 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := views.BladeView{Query: views.BladeQuery{Tab: store.TabReady, Size: 50, Page: tt.page},
+				Page: store.DevicePage{Rows: make([]store.DeviceRow, 50), Total: tt.total, Capped: tt.capped}}
+			p := v.Pager()
+			if got := p.Range(); got != tt.wantRange {
+				t.Errorf("Range() = %q, want %q", got, tt.wantRange)
+			}
+			if got := p.Position(); got != tt.wantPos {
+				t.Errorf("Position() = %q, want %q", got, tt.wantPos)
+			}
+			if got := p.JumpMax(); got != tt.wantJump {
+				t.Errorf("JumpMax() = %d, want %d", got, tt.wantJump)
+			}
+		})
+	}
+}

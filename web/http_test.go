@@ -1864,3 +1864,42 @@ func TestRuleFilterOverHTTP(t *testing.T) {
 		t.Errorf("the refusal does not say where the rule is wrong:\n%s", truncate(res.body))
 	}
 }
+
+// TestRuleFilterRingOverHTTP filters the Ready blade with the issue's
+// example, which reads the ring: the rows are the Broad ring's Latitudes;
+// the blade's preview checks the rule as it is typed and counts its
+// devices, while the group rule editor refuses ring and says why.
+func TestRuleFilterRingOverHTTP(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{fleet: true})
+	reader := e.as(t, store.RoleServiceReader)
+	const rule = `device.deviceModel -startsWith "Latitude" -and ring -eq "broad"`
+	page := reader.get(t, "/devices?tab=ready&size=200&rule="+url.QueryEscape(rule)).wantStatus(http.StatusOK)
+	var want []string
+	for _, r := range e.allRows(t, store.DeviceQuery{Tab: store.TabReady, Ring: store.RingBroad}) {
+		if strings.HasPrefix(strings.ToLower(r.Model), "latitude") {
+			want = append(want, r.DeviceID)
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("no Latitude in the Broad ring: the test checks nothing")
+	}
+	sameSet(t, "rule rows", rowIDs(page), want)
+
+	preview := reader.htmx(t, "/devices/rule-preview?rule="+url.QueryEscape(rule), "rule-preview").wantStatus(http.StatusOK)
+	wantPreview, err := e.st.PreviewFilterRule(e.ctx, rule, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := preview.text("rule-match-count"); got != strconv.Itoa(wantPreview.Matches) {
+		t.Errorf("the blade's preview counts %s, want %d", got, wantPreview.Matches)
+	}
+	misspelt := reader.htmx(t, "/devices/rule-preview?rule="+url.QueryEscape(`ring -eq "brod"`), "rule-preview").wantStatus(http.StatusOK)
+	if !strings.Contains(string(misspelt.body), "unknown ring") {
+		t.Errorf("the blade's preview of a misspelt ring:\n%s", truncate(misspelt.body))
+	}
+	group := reader.htmx(t, "/groups/rule-preview?rule="+url.QueryEscape(rule), "rule-preview").wantStatus(http.StatusOK)
+	if !strings.Contains(string(group.body), "not by a group rule") {
+		t.Errorf("the group rule editor does not refuse ring:\n%s", truncate(group.body))
+	}
+}

@@ -61,6 +61,7 @@ func routes(h handlerSet) []Route {
 		{http.MethodGet, "/overview", store.PermView, h.overview.Show},
 		{http.MethodGet, "/devices", store.PermView, h.devices.List},
 		{http.MethodGet, "/devices/export.csv", store.PermView, h.devices.Export},
+		{http.MethodGet, "/devices/rule-preview", store.PermView, h.devices.RulePreview},
 		{http.MethodGet, "/devices/:id", store.PermView, h.devices.Detail},
 		{http.MethodPost, "/devices/columns", store.PermView, h.devices.SaveColumns},
 		{http.MethodPost, "/devices/lists", store.PermView, h.devices.PasteList},

@@ -193,6 +193,7 @@ func TestRouteTable(t *testing.T) {
 		"GET /groups":                     store.PermView,
 		"POST /groups/create":             store.PermEditGroups,
 		"GET /groups/rule-preview":        store.PermView,
+		"GET /devices/rule-preview":       store.PermView,
 		"GET /groups/:id":                 store.PermView,
 		"GET /groups/:id/members":         store.PermView,
 		"GET /groups/:id/device-search":   store.PermView,

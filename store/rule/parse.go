@@ -14,16 +14,33 @@ import (
 // translated, checked and compiled here (see compileRegexp), so Match
 // cannot fail.
 func Parse(src string) (*Rule, error) {
+	return parseLimited(src, &parser{})
+}
+
+// ParseFilter parses the advanced filter of the device blades: a membership
+// rule that may also read ring, the deployment ring Patchboard placed the
+// device in (as in ring -eq "broad"; null when it has none), compared with
+// -eq, -ne, -in or -notIn to one of rings, or with the other string
+// operators. A membership rule cannot read ring (Parse says why): rings are
+// assigned to the members of the Device Registration group, so a group
+// defined by them would depend on itself.
+func ParseFilter(src string, rings []string) (*Rule, error) {
+	return parseLimited(src, &parser{filter: true, rings: rings})
+}
+
+func parseLimited(src string, p *parser) (*Rule, error) {
 	if n := utf8.RuneCountInString(src); n > MaxLength {
 		return nil, &SyntaxError{Pos: MaxLength + 1,
 			Msg: fmt.Sprintf("rule is %d characters long; the maximum is %d", n, MaxLength)}
 	}
-	return parse(src)
+	return p.parse(src)
 }
 
 // parse is Parse without the length limit; the tests use it to re-parse
 // canonical forms that grew past MaxLength.
-func parse(src string) (*Rule, error) {
+func parse(src string) (*Rule, error) { return (&parser{}).parse(src) }
+
+func (p *parser) parse(src string) (*Rule, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, &SyntaxError{Pos: 1, Msg: "rule is empty"}
 	}
@@ -39,7 +56,7 @@ func parse(src string) (*Rule, error) {
 		}
 		return nil, &SyntaxError{Pos: pos, Msg: "rule is not valid UTF-8 text"}
 	}
-	p := &parser{toks: lex(src)}
+	p.toks = lex(src)
 	root, err := p.parseOr()
 	if err != nil {
 		return nil, err
@@ -240,6 +257,10 @@ type parser struct {
 	toks  []token
 	i     int
 	props []Property
+	// filter: the rule is a blade filter, which may read ring, compared
+	// with one of rings (ParseFilter).
+	filter bool
+	rings  []string
 	// memberOfPos is where device.memberOf first appears, 0 if nowhere.
 	memberOfPos int
 	// regexpCost sums the costs of the rule's patterns so far; the sum is
@@ -359,7 +380,7 @@ func (p *parser) parsePrimary(want string) (node, error) {
 
 func (p *parser) parseComparison() (node, error) {
 	pt := p.next()
-	prop, err := property(pt)
+	prop, err := p.property(pt)
 	if err != nil {
 		return nil, err
 	}
@@ -385,7 +406,41 @@ func (p *parser) parseComparison() (node, error) {
 	}
 	p.next()
 	c.op = o
-	return c, p.parseValue(c, ot)
+	vt := p.peek()
+	if err := p.parseValue(c, ot); err != nil {
+		return nil, err
+	}
+	if prop == Ring {
+		return c, p.checkRings(c, vt)
+	}
+	return c, nil
+}
+
+// checkRings refuses a ring compared for equality with a value that is no
+// ring's name, which would match nothing: most likely a typing slip. vt is
+// the value's first token.
+func (p *parser) checkRings(c *comparison, vt token) error {
+	if c.null || c.op.positive() != opEq && c.op.positive() != opIn {
+		return nil
+	}
+	for _, v := range c.vals {
+		if !slices.ContainsFunc(p.rings, func(r string) bool { return strings.EqualFold(r, v) }) {
+			return &SyntaxError{Pos: vt.pos, Msg: fmt.Sprintf("unknown ring %q; the rings are %s", v, quotedList(p.rings))}
+		}
+	}
+	return nil
+}
+
+// quotedList spells names as "a", "b" and "c".
+func quotedList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	if len(q) < 2 {
+		return strings.Join(q, "")
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " and " + q[len(q)-1]
 }
 
 // parseQuantified reads `-any (item op value)` or `-all …`, the
@@ -394,8 +449,8 @@ func (p *parser) parseQuantified(c *comparison) error {
 	qt := p.next()
 	if c.prop.Kind() != KindCollection {
 		return &SyntaxError{Pos: qt.pos, Msg: fmt.Sprintf(
-			"%s applies only to the collections device.devicePhysicalIds, device.systemLabels and device.memberOf; device.%s is a single value",
-			canonicalKeyword(qt), c.prop)}
+			"%s applies only to the collections device.devicePhysicalIds, device.systemLabels and device.memberOf; %s is a single value",
+			canonicalKeyword(qt), c.prop.written())}
 	}
 	c.quant = quantAny
 	if isKeyword(qt, "all") {
@@ -517,9 +572,17 @@ func (p *parser) parseList(o op) ([]string, error) {
 	}
 }
 
-// property resolves a device.<name> token. Names are compared as Entra
-// compares them: ignoring case, "device." included.
-func property(t token) (Property, error) {
+// property resolves a device.<name> token, or ring. Names are compared as
+// Entra compares them: ignoring case, "device." included.
+func (p *parser) property(t token) (Property, error) {
+	if strings.EqualFold(t.text, string(Ring)) || strings.EqualFold(t.text, "device."+string(Ring)) {
+		if p.filter {
+			return Ring, nil
+		}
+		return "", &SyntaxError{Pos: t.pos,
+			Msg: "ring can be read only by the advanced filter of the device blades, not by a group rule: " +
+				"Patchboard assigns rings to the devices of the Device Registration group, so a group cannot be made of them"}
+	}
 	name, ok := cutPrefixFold(t.text, "device.")
 	if ok {
 		for _, p := range Properties {

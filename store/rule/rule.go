@@ -73,6 +73,19 @@ const (
 	SerialNumber          Property = "serialNumber"
 )
 
+// Ring is the deployment ring a device is in, which only the device blades'
+// advanced filter reads (ParseFilter): it is written ring, without the
+// "device." prefix, as it is no directory property.
+const Ring Property = "ring"
+
+// written is p as a rule writes it.
+func (p Property) written() string {
+	if p == Ring {
+		return string(Ring)
+	}
+	return "device." + string(p)
+}
+
 // ExtensionAttribute returns the property extensionAttributeN, N from 1 to
 // 15.
 func ExtensionAttribute(n int) Property { return Property(fmt.Sprintf("extensionAttribute%d", n)) }
@@ -382,8 +395,7 @@ func writeNode(b *strings.Builder, n node, inOr bool) {
 			b.WriteByte(')')
 		}
 	case *comparison:
-		b.WriteString("device.")
-		b.WriteString(string(n.prop))
+		b.WriteString(n.prop.written())
 		b.WriteByte(' ')
 		if n.quant != quantNone {
 			if n.quant == quantAny {

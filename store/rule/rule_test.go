@@ -492,3 +492,70 @@ func BenchmarkMatch(b *testing.B) {
 		b.Fatal("no device matched")
 	}
 }
+
+// TestParseFilterRing: the blades' advanced filter reads ring (the issue's
+// example), a group rule refuses it and says why, and a ring compared with
+// a name that is no ring is refused where it is written.
+func TestParseFilterRing(t *testing.T) {
+	rings := []string{"test", "first", "fast", "broad"}
+	const example = `device.deviceModel -startsWith "Latitude" -and ring -eq "broad"`
+	r, err := ParseFilter(example, rings)
+	if err != nil {
+		t.Fatalf("ParseFilter(%q): %v", example, err)
+	}
+	if got := r.String(); got != example {
+		t.Errorf("String() = %q, want %q", got, example)
+	}
+	if !slices.Equal(r.Properties(), []Property{DeviceModel, Ring}) {
+		t.Errorf("Properties() = %v", r.Properties())
+	}
+	tests := []struct {
+		give device
+		want bool
+	}{
+		{device{DeviceModel: "Latitude 7440", Ring: "broad"}, true},
+		{device{DeviceModel: "latitude 5550", Ring: "Broad"}, true},
+		{device{DeviceModel: "Latitude 7440", Ring: "fast"}, false},
+		{device{DeviceModel: "Latitude 7440"}, false},
+		{device{DeviceModel: "OptiPlex", Ring: "broad"}, false},
+	}
+	for _, tt := range tests {
+		if got := r.Match(tt.give); got != tt.want {
+			t.Errorf("Match(%v) = %v, want %v", tt.give, got, tt.want)
+		}
+	}
+	for _, src := range []string{`RING -in ["Test","first"]`, `device.ring -eq null`, `ring -ne "fast"`, `ring -startsWith "f"`} {
+		if _, err := ParseFilter(src, rings); err != nil {
+			t.Errorf("ParseFilter(%q): %v", src, err)
+		}
+	}
+
+	errs := []struct {
+		give    string
+		filter  bool
+		wantPos int
+		wantMsg string
+	}{
+		{example, false, 48, "ring can be read only by the advanced filter of the device blades, not by a group rule"},
+		{`device.ring -eq "test"`, false, 1, "not by a group rule"},
+		{`ring -eq "brod"`, true, 10, `unknown ring "brod"; the rings are "test", "first", "fast" and "broad"`},
+		{`ring -notIn ["test", "slow"]`, true, 13, `unknown ring "slow"`},
+		{`ring -any (_ -eq "test")`, true, 6, "-any applies only to the collections device.devicePhysicalIds, device.systemLabels and device.memberOf; ring is a single value"},
+	}
+	for _, tt := range errs {
+		var err error
+		if tt.filter {
+			_, err = ParseFilter(tt.give, rings)
+		} else {
+			_, err = Parse(tt.give)
+		}
+		var se *SyntaxError
+		if !errors.As(err, &se) {
+			t.Errorf("%q: err = %v, want a *SyntaxError", tt.give, err)
+			continue
+		}
+		if se.Pos != tt.wantPos || !strings.Contains(se.Msg, tt.wantMsg) {
+			t.Errorf("%q: error at %d %q, want at %d containing %q", tt.give, se.Pos, se.Msg, tt.wantPos, tt.wantMsg)
+		}
+	}
+}

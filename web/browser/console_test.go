@@ -354,10 +354,10 @@ func TestAdvancedFilter(t *testing.T) {
 	p.signIn(readerEmail)
 	before := p.text("result-count")
 	p.do("open the advanced filter", chromedp.Click(chromedp.CSS(`[data-testid="advanced-filter"] summary`)))
-	p.do("type a rule", chromedp.SendKeys(tid("rule-filter"), `device.deviceModel -startsWith "Latitude"`))
+	p.do("type a rule", chromedp.SendKeys(tid("rule-filter"), `device.deviceModel -startsWith "Latitude" -and ring -eq "broad"`))
 	p.waitSettled("the rule checked", `/match/i.test(document.querySelector('[data-testid="rule-preview"]').textContent)`)
 	p.do("apply", chromedp.Click(tid("rule-filter-apply")))
-	p.waitSettled("the filtered blade", `new URLSearchParams(location.search).get('rule') === 'device.deviceModel -startsWith "Latitude"'`)
+	p.waitSettled("the filtered blade", `new URLSearchParams(location.search).get('rule') === 'device.deviceModel -startsWith "Latitude" -and ring -eq "broad"'`)
 	if got := p.text("result-count"); got == before {
 		t.Errorf("the rule did not narrow the blade (%q)", got)
 	}

@@ -161,6 +161,20 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return nil
 }
 
+// exec runs one statement as its own immediate transaction, so that a
+// single-statement write (a session touch, saved columns, a token's last
+// use) waits out a busy database like every other write instead of failing
+// after SQLite's busy timeout.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	var res sql.Result
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		res, err = tx.ExecContext(ctx, query, args...)
+		return err
+	})
+	return res, err
+}
+
 // begin starts an immediate transaction, waiting up to writeWait for the
 // write lock (or until ctx ends).
 func (s *Store) begin(ctx context.Context) (*sql.Tx, error) {

@@ -434,56 +434,78 @@ func decideDevice(e *evaluated, via string, p Peers, now time.Time) (c change, f
 	return c, f, true
 }
 
-// walkDevices calls fn with each batch of devices in PK order whose PK is in
-// pks (every device when pks is nil), read through q with the projection of
-// sc. The batch and its rows are reused by the next call.
-func walkDevices(ctx context.Context, q queryer, sc *deviceScanner, pks []int64, fn func(batch []*evaluated) error) error {
-	buf := make([]evaluated, discoveryBatch)
-	batch := make([]*evaluated, 0, discoveryBatch)
-	sel := "SELECT " + sc.proj.sql + ", d.version, d.outcome_sig FROM devices d "
-	var after int64
-	for {
-		var rows *sql.Rows
-		var err error
-		if pks == nil {
-			rows, err = q.QueryContext(ctx, sel+"WHERE d.id > ? ORDER BY d.id LIMIT ?", after, discoveryBatch)
-		} else {
-			part := pks[:min(discoveryBatch, len(pks))]
-			pks = pks[len(part):]
-			if len(part) == 0 {
-				return nil
-			}
-			rows, err = q.QueryContext(ctx, sel+"WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.id", int64sJSON(part))
+// walkDevices calls fn with every device, in batches of discoveryBatch in
+// PK order, read through q with the projection of sc: a keyed walk, so no
+// query holds more than a batch. The batch and its rows are reused by the
+// next call.
+func walkDevices(ctx context.Context, q queryer, sc *deviceScanner, fn func(batch []*evaluated) error) error {
+	b := newDeviceBatch(sc)
+	for after := int64(0); ; {
+		batch, err := b.read(ctx, q, "WHERE d.id > ? ORDER BY d.id LIMIT ?", after, discoveryBatch)
+		if err != nil || len(batch) == 0 {
+			return err
 		}
+		if err := fn(batch); err != nil {
+			return err
+		}
+		after = batch[len(batch)-1].row.PK
+	}
+}
+
+// eachDevicesOf calls fn with the devices whose PKs are in pks (sorted), in
+// batches of at most discoveryBatch in PK order; devices that no longer
+// exist are left out.
+func eachDevicesOf(ctx context.Context, q queryer, sc *deviceScanner, pks []int64, fn func(batch []*evaluated) error) error {
+	b := newDeviceBatch(sc)
+	for len(pks) > 0 {
+		part := pks[:min(discoveryBatch, len(pks))]
+		pks = pks[len(part):]
+		batch, err := b.read(ctx, q, "WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.id", int64sJSON(part))
 		if err != nil {
 			return err
 		}
-		batch = batch[:0]
-		for rows.Next() {
-			e := &buf[len(batch)]
-			if err := sc.scan(rows, &e.row, &e.version, &e.sig); err != nil {
-				rows.Close()
-				return err
-			}
-			batch = append(batch, e)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if pks == nil && len(batch) == 0 {
-			return nil
-		}
 		if len(batch) > 0 {
-			after = batch[len(batch)-1].row.PK
 			if err := fn(batch); err != nil {
 				return err
 			}
 		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
 	}
+	return nil
+}
+
+// deviceBatch reads batches of device rows into reused memory.
+type deviceBatch struct {
+	sc    *deviceScanner
+	buf   []evaluated
+	batch []*evaluated
+}
+
+func newDeviceBatch(sc *deviceScanner) *deviceBatch {
+	return &deviceBatch{sc: sc, buf: make([]evaluated, discoveryBatch), batch: make([]*evaluated, 0, discoveryBatch)}
+}
+
+// read reads the devices a condition selects, at most discoveryBatch.
+func (b *deviceBatch) read(ctx context.Context, q queryer, cond string, args ...any) ([]*evaluated, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rows, err := q.QueryContext(ctx, "SELECT "+b.sc.proj.sql+", d.version, d.outcome_sig FROM devices d "+cond, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	b.batch = b.batch[:0]
+	for rows.Next() {
+		if len(b.batch) == len(b.buf) {
+			return nil, fmt.Errorf("read devices: more than %d in one batch", len(b.buf))
+		}
+		e := &b.buf[len(b.batch)]
+		if err := b.sc.scan(rows, &e.row, &e.version, &e.sig); err != nil {
+			return nil, err
+		}
+		b.batch = append(b.batch, e)
+	}
+	return b.batch, rows.Err()
 }
 
 // discoveryScanner reads what discovery decides on: every stored column,
@@ -513,7 +535,7 @@ func (s *Store) planDiscovery(ctx context.Context, now time.Time) (discoveryPlan
 		plan.ignored = g.ignored
 		via := make([]string, discoveryBatch)
 		rows := make([]*DeviceRow, discoveryBatch)
-		err = walkDevices(ctx, tx, discoveryScanner(g.memberOf), nil, func(batch []*evaluated) error {
+		err = walkDevices(ctx, tx, discoveryScanner(g.memberOf), func(batch []*evaluated) error {
 			for i, e := range batch {
 				rows[i] = &e.row
 			}
@@ -546,7 +568,7 @@ func (s *Store) planDiscovery(ctx context.Context, now time.Time) (discoveryPlan
 			return err
 		}
 		plan.peers.finish()
-		return plan.decidePeered(ctx, tx, g.memberOf)
+		return plan.decidePeered(ctx, tx)
 	})
 	if err != nil {
 		return discoveryPlan{}, fmt.Errorf("load directory: %w", err)
@@ -589,14 +611,15 @@ func (s *Store) planDiscovery(ctx context.Context, now time.Time) (discoveryPlan
 // decidePeered decides again, with their peers, the candidates the peer
 // index says have any (a serial shared with another registered device or
 // candidate, or a hybrid-joined twin).
-func (p *discoveryPlan) decidePeered(ctx context.Context, q queryer, memberOf bool) error {
+func (p *discoveryPlan) decidePeered(ctx context.Context, q queryer) error {
 	var pks []int64
 	for _, c := range p.changes {
 		if c.candidate && p.peers.mayHavePeers(c.pk) {
 			pks = append(pks, c.pk)
 		}
 	}
-	return walkDevices(ctx, q, discoveryScanner(memberOf), pks, func(batch []*evaluated) error {
+	// Membership is the plan's already, so memberOf is not read again.
+	return eachDevicesOf(ctx, q, discoveryScanner(false), pks, func(batch []*evaluated) error {
 		peers, err := p.peersOf(ctx, q, batch)
 		if err != nil {
 			return err
@@ -745,7 +768,7 @@ func (p *discoveryPlan) redecide(ctx context.Context, q queryer, sc *deviceScann
 		pks[i] = c.pk
 	}
 	changes := make([]change, 0, len(part))
-	err := walkDevices(ctx, q, sc, pks, func(batch []*evaluated) error {
+	err := eachDevicesOf(ctx, q, sc, pks, func(batch []*evaluated) error {
 		peers, err := p.peersOf(ctx, q, batch)
 		if err != nil {
 			return err
@@ -755,7 +778,10 @@ func (p *discoveryPlan) redecide(ctx context.Context, q queryer, sc *deviceScann
 			for j < len(part) && part[j].pk < e.row.PK {
 				j++
 			}
-			pc := &part[j] // batch and part are both in PK order, and batch ⊆ part
+			if j == len(part) || part[j].pk != e.row.PK {
+				continue // not planned (cannot happen: batch ⊆ part)
+			}
+			pc := &part[j]
 			if e.version != pc.version {
 				continue // changed since the plan: the next run sees it afresh
 			}

@@ -351,6 +351,7 @@ func benchExport(b *testing.B, cols []Column) {
 	st := copyFixture(b, benchFixture(b, n, true))
 	runtime.GC()
 	stop := peakHeap()
+	cpu := processCPU()
 	rows := 0
 	for b.Loop() {
 		var err error
@@ -359,8 +360,12 @@ func benchExport(b *testing.B, cols []Column) {
 			b.Fatal(err)
 		}
 	}
+	cpu = processCPU() - cpu
 	b.ReportMetric(float64(rows), "rows")
 	reportRate(b, rows, "rows", stop())
+	// CPU per row: on a shared machine the wall clock measures the
+	// neighbours; the export's goroutines overlap on two cores.
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N)/float64(max(rows, 1)), "cpu-ns/row")
 }
 
 // benchBladeFixture is the discovered fixture with blade_order and the search

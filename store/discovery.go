@@ -527,7 +527,7 @@ func (s *Store) planDiscovery(ctx context.Context, now time.Time) (discoveryPlan
 	plan := discoveryPlan{now: now}
 	var rings RingCounts
 	registeredAfter := 0
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	err := s.readWalk(ctx, func(tx *sql.Tx) error {
 		g, err := loadRegistrationGroup(ctx, tx)
 		if err != nil {
 			return err

@@ -214,6 +214,37 @@ func copyFixture(b *testing.B, path string) *Store {
 	return st
 }
 
+// peakRSS starts a new peak of the process's resident set (VmHWM, which
+// counts the mapped database pages too) and returns a function reading it;
+// 0 where /proc does not allow it.
+func peakRSS() (read func() uint64) {
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		return func() uint64 { return 0 }
+	}
+	return func() uint64 {
+		data, err := os.ReadFile("/proc/self/status")
+		if err != nil {
+			return 0
+		}
+		for line := range strings.Lines(string(data)) {
+			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+				return kb << 10
+			}
+		}
+		return 0
+	}
+}
+
+// reportDiscovery reports a discovery benchmark's figures: devices per
+// second, peak heap and peak resident set, and cpu (the CPU time of all
+// runs) per run.
+func reportDiscovery(b *testing.B, n int, heap, rss uint64, cpu time.Duration) {
+	reportRate(b, n, "devices", heap)
+	b.ReportMetric(float64(rss)/(1<<20), "peak-rss-MB")
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op")
+}
+
 func reportRate(b *testing.B, n int, what string, peak uint64) {
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), what+"/s")
 	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
@@ -241,22 +272,25 @@ func BenchmarkImportDevices(b *testing.B) {
 func BenchmarkDiscoveryFirst(b *testing.B) {
 	n := benchDevices(b)
 	path := benchFixture(b, n, false)
-	var peak uint64
+	var peak, rss uint64
 	var run DiscoveryRun
+	var cpu time.Duration
 	for b.Loop() {
 		b.StopTimer()
 		st := copyFixture(b, path)
 		runtime.GC()
-		stop := peakHeap()
+		stop, readRSS := peakHeap(), peakRSS()
+		start := processCPU()
 		b.StartTimer()
 		var err error
 		if run, err = st.Discover(context.Background(), TriggerCLI, "bench", testNow); err != nil {
 			b.Fatal(err)
 		}
-		peak = max(peak, stop())
+		cpu += processCPU() - start
+		peak, rss = max(peak, stop()), max(rss, readRSS())
 	}
 	b.ReportMetric(float64(run.Registered), "registered")
-	reportRate(b, n, "devices", peak)
+	reportDiscovery(b, n, peak, rss, cpu)
 }
 
 // BenchmarkDiscoveryWorstRegexp is BenchmarkDiscoveryUnchanged with a
@@ -288,7 +322,8 @@ func BenchmarkDiscoveryUnchanged(b *testing.B) {
 	n := benchDevices(b)
 	st := copyFixture(b, benchFixture(b, n, true))
 	runtime.GC()
-	stop := peakHeap()
+	stop, readRSS := peakHeap(), peakRSS()
+	cpu := processCPU()
 	var run DiscoveryRun
 	for b.Loop() {
 		var err error
@@ -299,7 +334,7 @@ func BenchmarkDiscoveryUnchanged(b *testing.B) {
 	if run.Total != 0 {
 		b.Fatalf("an unchanged directory wrote %d devices", run.Total)
 	}
-	reportRate(b, n, "devices", stop())
+	reportDiscovery(b, n, stop(), readRSS(), processCPU()-cpu)
 }
 
 func BenchmarkExportReady(b *testing.B) {
@@ -316,6 +351,7 @@ func benchExport(b *testing.B, cols []Column) {
 	st := copyFixture(b, benchFixture(b, n, true))
 	runtime.GC()
 	stop := peakHeap()
+	cpu := processCPU()
 	rows := 0
 	for b.Loop() {
 		var err error
@@ -324,8 +360,12 @@ func benchExport(b *testing.B, cols []Column) {
 			b.Fatal(err)
 		}
 	}
+	cpu = processCPU() - cpu
 	b.ReportMetric(float64(rows), "rows")
 	reportRate(b, rows, "rows", stop())
+	// CPU per row: on a shared machine the wall clock measures the
+	// neighbours; the export's goroutines overlap on two cores.
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N)/float64(max(rows, 1)), "cpu-ns/row")
 }
 
 // benchBladeFixture is the discovered fixture with blade_order and the search

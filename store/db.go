@@ -99,9 +99,19 @@ func dsn(path string, readOnly bool) string {
 		"synchronous(NORMAL)",
 		"cache_size(-65536)", // 64 MiB page cache per connection
 		"temp_store(MEMORY)",
-		"mmap_size(2147418112)", // reads map the file instead of copying pages (SQLite caps it at 2 GB)
 	} {
 		q.Add("_pragma", p)
+	}
+	// Readers map the file instead of copying pages (SQLite caps it at
+	// 2 GB). The writer does not: its reads walk the whole fleet (the
+	// update status recomputation, a discovery's batches), and each
+	// connection's mapping counts in the process's resident set anew, so
+	// mapping there too made a million devices' discovery peak at twice
+	// the database's size in file pages alone.
+	if readOnly {
+		q.Add("_pragma", "mmap_size("+strconv.Itoa(readerMmap)+")")
+	} else {
+		q.Add("_pragma", "mmap_size(0)")
 	}
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
@@ -161,6 +171,20 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return nil
 }
 
+// exec runs one statement as its own immediate transaction, so that a
+// single-statement write (a session touch, saved columns, a token's last
+// use) waits out a busy database like every other write instead of failing
+// after SQLite's busy timeout.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	var res sql.Result
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		res, err = tx.ExecContext(ctx, query, args...)
+		return err
+	})
+	return res, err
+}
+
 // begin starts an immediate transaction, waiting up to writeWait for the
 // write lock (or until ctx ends).
 func (s *Store) begin(ctx context.Context) (*sql.Tx, error) {
@@ -185,6 +209,36 @@ func isBusy(err error) bool {
 // from one snapshot.
 func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin read: %w", err)
+	}
+	defer tx.Rollback()
+	return fn(tx)
+}
+
+// readerMmap is how much of the file a reader maps.
+const readerMmap = 2147418112
+
+// readWalk is read for a walk of the whole directory (discovery's plan):
+// its connection reads the file through its page cache instead of mapping
+// it, so that the walk does not leave the whole database mapped (and
+// counted in the resident set) on one more connection. The mapping is
+// given back before the connection returns to the pool.
+func (s *Store) readWalk(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	conn, err := s.r.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("begin read: %w", err)
+	}
+	defer func() { _ = conn.Close() }() // back to the pool; nothing was left open on it
+	if _, err := conn.ExecContext(ctx, "PRAGMA mmap_size = 0"); err != nil {
+		return fmt.Errorf("begin read: %w", err)
+	}
+	defer func() {
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("PRAGMA mmap_size = %d", readerMmap)); err != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn }) // dropped from the pool rather than kept unmapped
+		}
+	}()
+	tx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("begin read: %w", err)
 	}

@@ -46,7 +46,8 @@ type Device struct {
 	SystemLabels          []string
 	IsRooted              Signal
 	// ExtensionAttributes is nil while every attribute is empty, as on most
-	// devices: discovery holds the whole directory in memory.
+	// devices: rows held in memory (the rule cache's lean copy of the
+	// directory) stay small.
 	ExtensionAttributes *ExtensionAttributes
 	UpdateAlerts        []string
 }

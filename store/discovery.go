@@ -1,11 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -344,146 +346,349 @@ type change struct {
 	via          string
 }
 
-// discoveryPlan is everything one run will write.
+// discoveryPlan is what one run will write, decided on one consistent
+// snapshot of the directory.
+//
+// It holds no device rows: the directory is walked in batches of
+// discoveryBatch devices, keeping per device only what the run needs across
+// batches (the peer index's keys, and a plannedChange for each device to
+// write), so that a million devices plan in a small fraction of the memory
+// their rows would take. applyPlan reads each batch's rows again in its
+// write transaction and decides them afresh with the same rules, the same
+// clock and the same peers.
 type discoveryPlan struct {
-	changes                                             []change
+	now     time.Time
+	changes []plannedChange // in PK order; after planDiscovery, only the devices to write
+	peers   peerIndex
+
 	candidates, registered, prereqFailed, statusChanges int
 	ignored                                             []string
 }
 
-// evaluated is what discovery keeps of a device it loaded.
+// plannedChange is one device of the plan: the version its outcome was
+// decided on (applyPlan skips the device when it moved since: the next run
+// evaluates it afresh), the group it was found through, the ring the
+// service gives it, and what the plan counted of it.
+type plannedChange struct {
+	pk, version int64
+	via         string // "" when the device is not a member of the registration group
+	ring        Ring
+	outcomeFlags
+}
+
+// outcomeFlags are what decideDevice found besides the change itself.
+type outcomeFlags struct {
+	candidate     bool // in the group, neither registered nor excluded
+	registers     bool // a candidate passing every prerequisite
+	statusChanged bool
+	write         bool // the outcome differs from what is stored
+	wantsRing     bool // registered (or registering) without a ring
+}
+
+// evaluated is a device row as discovery reads it.
 type evaluated struct {
 	row     DeviceRow
 	version int64
 	sig     int64
 }
 
-// planDiscovery loads one consistent snapshot and decides every device's
-// outcome.
-func (s *Store) planDiscovery(ctx context.Context, now time.Time) (discoveryPlan, error) {
-	var devs []evaluated
-	var cands candidates
-	err := s.read(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM devices`).Scan(&n); err != nil {
+// decideDevice is the pure core of discovery for one device: given its
+// stored state, the group it was found through ("" when none) and its peers
+// (for a candidate), it returns its outcome. considered is false for the
+// devices discovery leaves alone (excluded, or outside the group and never
+// evaluated).
+func decideDevice(e *evaluated, via string, p Peers, now time.Time) (c change, f outcomeFlags, considered bool) {
+	r := &e.row
+	c = change{pk: r.PK, version: e.version, oldStatus: r.Status, oldRing: r.Ring,
+		deviceID: r.DeviceID, name: r.DisplayName, serial: r.SerialNumber,
+		status: r.Status, via: r.DiscoveredVia, registeredAt: r.RegisteredAt}
+	if via != "" {
+		c.via = via
+	}
+	switch {
+	case r.Status == StatusExcluded:
+		return c, f, false // never re-registered automatically
+	case r.Status.Registered():
+		results := Readiness(&r.Device, now)
+		c.status, c.failures = ReadinessStatus(results), Failures(results)
+		f.wantsRing = r.Ring == "" // remediation: every registered device has a ring
+	case via != "":
+		f.candidate = true
+		c.status, c.failures, f.registers = evaluateCandidate(&r.Device, p, now)
+		if f.registers {
+			c.registeredAt = now
+			f.wantsRing = true
+		}
+	case r.Status == StatusPrerequisitesFailed:
+		// Left the group before registering: off the blades.
+		c.status, c.failures, c.via = "", nil, ""
+	default:
+		return c, f, false
+	}
+	c.sig = outcomeSig(c.failures)
+	c.writeChecks = c.sig != e.sig
+	f.statusChanged = c.status != r.Status
+	// A re-run with nothing changed writes nothing.
+	f.write = f.wantsRing || f.statusChanged || c.writeChecks || c.via != r.DiscoveredVia ||
+		!c.registeredAt.Equal(r.RegisteredAt)
+	return c, f, true
+}
+
+// walkDevices calls fn with every device, in batches of discoveryBatch in
+// PK order, read through q with the projection of sc: a keyed walk, so no
+// query holds more than a batch. The batch and its rows are reused by the
+// next call.
+func walkDevices(ctx context.Context, q queryer, sc *deviceScanner, fn func(batch []*evaluated) error) error {
+	b := newDeviceBatch(sc)
+	for after := int64(0); ; {
+		batch, err := b.read(ctx, q, "WHERE d.id > ? ORDER BY d.id LIMIT ?", after, discoveryBatch)
+		if err != nil || len(batch) == 0 {
 			return err
 		}
-		devs = make([]evaluated, 0, n)
-		rows, err := tx.QueryContext(ctx, "SELECT "+deviceCols+", d.version, d.outcome_sig FROM devices d ORDER BY d.id")
+		if err := fn(batch); err != nil {
+			return err
+		}
+		after = batch[len(batch)-1].row.PK
+	}
+}
+
+// eachDevicesOf calls fn with the devices whose PKs are in pks (sorted), in
+// batches of at most discoveryBatch in PK order; devices that no longer
+// exist are left out.
+func eachDevicesOf(ctx context.Context, q queryer, sc *deviceScanner, pks []int64, fn func(batch []*evaluated) error) error {
+	b := newDeviceBatch(sc)
+	for len(pks) > 0 {
+		part := pks[:min(discoveryBatch, len(pks))]
+		pks = pks[len(part):]
+		batch, err := b.read(ctx, q, "WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.id", int64sJSON(part))
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		sc := newDeviceScanner()
-		for rows.Next() {
-			devs = append(devs, evaluated{})
-			e := &devs[len(devs)-1]
-			if err := sc.scan(rows, &e.row, &e.version, &e.sig); err != nil {
+		if len(batch) > 0 {
+			if err := fn(batch); err != nil {
 				return err
 			}
 		}
-		if err := rows.Err(); err != nil {
+	}
+	return nil
+}
+
+// deviceBatch reads batches of device rows into reused memory.
+type deviceBatch struct {
+	sc    *deviceScanner
+	buf   []evaluated
+	batch []*evaluated
+}
+
+func newDeviceBatch(sc *deviceScanner) *deviceBatch {
+	return &deviceBatch{sc: sc, buf: make([]evaluated, discoveryBatch), batch: make([]*evaluated, 0, discoveryBatch)}
+}
+
+// read reads the devices a condition selects, at most discoveryBatch.
+func (b *deviceBatch) read(ctx context.Context, q queryer, cond string, args ...any) ([]*evaluated, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rows, err := q.QueryContext(ctx, "SELECT "+b.sc.proj.sql+", d.version, d.outcome_sig FROM devices d "+cond, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	b.batch = b.batch[:0]
+	for rows.Next() {
+		if len(b.batch) == len(b.buf) {
+			return nil, fmt.Errorf("read devices: more than %d in one batch", len(b.buf))
+		}
+		e := &b.buf[len(b.batch)]
+		if err := b.sc.scan(rows, &e.row, &e.version, &e.sig); err != nil {
+			return nil, err
+		}
+		b.batch = append(b.batch, e)
+	}
+	return b.batch, rows.Err()
+}
+
+// discoveryScanner reads what discovery decides on: every stored column,
+// and the device's group object IDs when a rule reads device.memberOf. It
+// shares no strings: the rows are not kept.
+func discoveryScanner(memberOf bool) *deviceScanner {
+	var cols []string
+	for _, c := range storedCols {
+		if c.expr == "" || (memberOf && c.name == "member_of") {
+			cols = append(cols, c.name)
+		}
+	}
+	return newProjectionScanner(projectionOf(cols))
+}
+
+// planDiscovery walks one consistent snapshot of the directory in batches
+// and decides every device's outcome.
+func (s *Store) planDiscovery(ctx context.Context, now time.Time) (discoveryPlan, error) {
+	plan := discoveryPlan{now: now}
+	var rings RingCounts
+	registeredAfter := 0
+	err := s.readWalk(ctx, func(tx *sql.Tx) error {
+		g, err := loadRegistrationGroup(ctx, tx)
+		if err != nil {
 			return err
 		}
-		ptrs := make([]*Device, len(devs))
-		for i := range devs {
-			ptrs[i] = &devs[i].row.Device
+		plan.ignored = g.ignored
+		via := make([]string, discoveryBatch)
+		rows := make([]*DeviceRow, discoveryBatch)
+		err = walkDevices(ctx, tx, discoveryScanner(g.memberOf), func(batch []*evaluated) error {
+			for i, e := range batch {
+				rows[i] = &e.row
+			}
+			if err := g.via(ctx, tx, rows[:len(batch)], via); err != nil {
+				return err
+			}
+			for i, e := range batch {
+				st := e.row.Status
+				plan.peers.add(newPeerOf(&e.row.Device, st.Registered(), via[i] != "" && !st.Registered() && st != StatusExcluded))
+				// A candidate is decided here as if it had no peers, which
+				// is the answer for almost every one; those that have peers
+				// are decided again once every device is indexed.
+				_, f, considered := decideDevice(e, via[i], Peers{}, now)
+				if !considered {
+					continue
+				}
+				if st.Registered() {
+					registeredAfter++
+					if e.row.Ring != "" {
+						rings.Add(e.row.Ring, 1)
+					}
+				}
+				if f.write || f.candidate {
+					plan.changes = append(plan.changes, plannedChange{pk: e.row.PK, version: e.version, via: via[i], outcomeFlags: f})
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		cands, err = expandRegistrationGroup(ctx, tx, ptrs)
-		return err
+		plan.peers.finish()
+		return plan.decidePeered(ctx, tx)
 	})
 	if err != nil {
 		return discoveryPlan{}, fmt.Errorf("load directory: %w", err)
 	}
-	plan := decide(devs, cands.via, now)
-	plan.ignored = cands.ignored
-	return plan, nil
-}
 
-// decide is the pure core of discovery: given every device with its stored
-// state and the candidate set, it returns the outcomes that differ from what
-// is stored.
-func decide(devs []evaluated, via map[int64]string, now time.Time) discoveryPlan {
-	var plan discoveryPlan
-
-	peerIn := make([]PeerInput, len(devs))
-	for i := range devs {
-		st := devs[i].row.Status
-		_, inGroup := via[devs[i].row.PK]
-		peerIn[i] = PeerInput{
-			Device:     &devs[i].row.Device,
-			Registered: st.Registered(),
-			Candidate:  inGroup && !st.Registered() && st != StatusExcluded,
-		}
-	}
-	peers := FindPeers(peerIn)
-
-	var rings RingCounts
-	registeredAfter := 0
-	var needRing []int // indexes into plan.changes
-	for i := range devs {
-		e := &devs[i]
-		r := &e.row
-		v, inGroup := via[r.PK]
-		wantsRing := false
-		c := change{pk: r.PK, version: e.version, oldStatus: r.Status, oldRing: r.Ring,
-			deviceID: r.DeviceID, name: r.DisplayName, serial: r.SerialNumber,
-			status: r.Status, via: r.DiscoveredVia, registeredAt: r.RegisteredAt}
-		if inGroup {
-			c.via = v
-		}
-		switch {
-		case r.Status == StatusExcluded:
-			continue // never re-registered automatically
-		case r.Status.Registered():
-			results := Readiness(&r.Device, now)
-			c.status, c.failures = ReadinessStatus(results), Failures(results)
-			registeredAfter++
-			if r.Ring == "" {
-				wantsRing = true // remediation: every registered device has a ring
-			} else {
-				rings.Add(r.Ring, 1)
-			}
-		case inGroup:
+	// Count, keep only the devices to write, and give rings in PK order
+	// after every device is counted, so that the split is the same however
+	// the work is batched.
+	kept := plan.changes[:0]
+	var needRing []int // indexes into kept
+	for _, c := range plan.changes {
+		if c.candidate {
 			plan.candidates++
-			var registers bool
-			c.status, c.failures, registers = evaluateCandidate(&r.Device, peers[r.PK], now)
-			if !registers {
+			if c.registers {
+				plan.registered++
+				registeredAfter++
+			} else {
 				plan.prereqFailed++
-				break
 			}
-			c.registeredAt = now
-			plan.registered++
-			registeredAfter++
-			wantsRing = true
-		case r.Status == StatusPrerequisitesFailed:
-			// Left the group before registering: off the blades.
-			c.status, c.failures, c.via = "", nil, ""
-		default:
-			continue
 		}
-		c.sig = outcomeSig(c.failures)
-		c.writeChecks = c.sig != e.sig
-		if c.status != r.Status {
+		if c.statusChanged {
 			plan.statusChanges++
 		}
-		if !wantsRing && c.status == r.Status && !c.writeChecks && c.via == r.DiscoveredVia &&
-			c.registeredAt.Equal(r.RegisteredAt) {
-			continue // nothing to write: a re-run with nothing changed writes nothing
+		if !c.write {
+			continue
 		}
-		if wantsRing {
-			needRing = append(needRing, len(plan.changes))
+		if c.wantsRing {
+			needRing = append(needRing, len(kept))
 		}
-		plan.changes = append(plan.changes, c)
+		kept = append(kept, c)
 	}
-
-	// Rings go out in PK order, after every device is counted, so the
-	// split is the same however the work is batched.
+	plan.changes = slices.Clip(kept)
 	assigned, _ := AssignRings(rings, registeredAfter, len(needRing))
 	for i, idx := range needRing {
 		plan.changes[idx].ring = assigned[i]
 	}
-	return plan
+	return plan, nil
+}
+
+// decidePeered decides again, with their peers, the candidates the peer
+// index says have any (a serial shared with another registered device or
+// candidate, or a hybrid-joined twin).
+func (p *discoveryPlan) decidePeered(ctx context.Context, q queryer) error {
+	var pks []int64
+	for _, c := range p.changes {
+		if c.candidate && p.peers.mayHavePeers(c.pk) {
+			pks = append(pks, c.pk)
+		}
+	}
+	// Membership is the plan's already, so memberOf is not read again.
+	return eachDevicesOf(ctx, q, discoveryScanner(false), pks, func(batch []*evaluated) error {
+		peers, err := p.peersOf(ctx, q, batch)
+		if err != nil {
+			return err
+		}
+		for _, e := range batch {
+			i, found := slices.BinarySearchFunc(p.changes, e.row.PK, func(c plannedChange, pk int64) int { return cmp.Compare(c.pk, pk) })
+			if !found {
+				continue
+			}
+			_, f, _ := decideDevice(e, p.changes[i].via, peers[e.row.PK], p.now)
+			p.changes[i].outcomeFlags = f
+		}
+		return nil
+	})
+}
+
+// peersOf returns the Peers of the candidates in batch that have any,
+// loading the peer devices the index names (their name and ID are what the
+// checks quote).
+func (p *discoveryPlan) peersOf(ctx context.Context, q queryer, batch []*evaluated) (map[int64]Peers, error) {
+	found := map[int64]peerPKs{}
+	var pks []int64
+	for _, e := range batch {
+		st := e.row.Status
+		if st.Registered() || st == StatusExcluded || !p.peers.mayHavePeers(e.row.PK) {
+			continue
+		}
+		pp := p.peers.peers(newPeerOf(&e.row.Device, false, true))
+		if pp.none() {
+			continue
+		}
+		found[e.row.PK] = pp
+		for _, pk := range []int64{pp.holder, pp.twin} {
+			if pk != 0 {
+				pks = append(pks, pk)
+			}
+		}
+	}
+	if len(found) == 0 {
+		return nil, nil
+	}
+	refs, err := deviceRefs(ctx, q, pks)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]Peers, len(found))
+	for pk, pp := range found {
+		out[pk] = Peers{SerialHolder: refs[pp.holder], SerialHolderRegistered: pp.holderRegistered && refs[pp.holder] != nil,
+			HybridTwin: refs[pp.twin]}
+	}
+	return out, nil
+}
+
+// deviceRefs loads the PK, ID and name of the devices with these PKs.
+func deviceRefs(ctx context.Context, q queryer, pks []int64) (map[int64]*Device, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, device_id, display_name FROM devices WHERE id IN (SELECT value FROM json_each(?))`, int64sJSON(pks))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[int64]*Device, len(pks))
+	for rows.Next() {
+		d := new(Device)
+		if err := rows.Scan(&d.PK, &d.DeviceID, &d.DisplayName); err != nil {
+			return nil, err
+		}
+		out[d.PK] = d
+	}
+	return out, rows.Err()
 }
 
 // evaluateCandidate decides a device that is not registered: it runs the
@@ -520,19 +725,28 @@ func outcomeSig(failures []CheckResult) int64 {
 	return sig
 }
 
-// applyPlan writes the plan in atomic batches, recording progress.
+// applyPlan writes the plan in atomic batches, recording progress. Each
+// batch reads its devices in the write transaction and decides them again:
+// a device whose version moved since the plan (an admin action, an import)
+// is skipped, and the next run evaluates it afresh; the others come out as
+// planned, with the ring the plan gave them.
 func (s *Store) applyPlan(ctx context.Context, run *DiscoveryRun, plan discoveryPlan) error {
 	now := run.StartedAt.Unix()
+	sc := discoveryScanner(false) // membership is the plan's, so memberOf is not read
 	for start, batch := 0, 0; start < len(plan.changes); start, batch = start+discoveryBatch, batch+1 {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		part := plan.changes[start:min(start+discoveryBatch, len(plan.changes))]
 		err := s.write(ctx, func(tx *sql.Tx) error {
-			if err := writeChanges(ctx, tx, part, now, fmt.Sprintf("discovery/%d", run.ID)); err != nil {
+			changes, err := plan.redecide(ctx, tx, sc, part)
+			if err != nil {
 				return err
 			}
-			_, err := tx.ExecContext(ctx, `UPDATE discovery_runs SET processed = ?, total = ?, heartbeat_at = ? WHERE id = ?`,
+			if err := writeChanges(ctx, tx, changes, now, fmt.Sprintf("discovery/%d", run.ID)); err != nil {
+				return err
+			}
+			_, err = tx.ExecContext(ctx, `UPDATE discovery_runs SET processed = ?, total = ?, heartbeat_at = ? WHERE id = ?`,
 				start+len(part), run.Total, time.Now().Unix(), run.ID)
 			return err
 		})
@@ -545,6 +759,44 @@ func (s *Store) applyPlan(ctx context.Context, run *DiscoveryRun, plan discovery
 		}
 	}
 	return nil
+}
+
+// redecide reads the planned devices through q and decides them again.
+func (p *discoveryPlan) redecide(ctx context.Context, q queryer, sc *deviceScanner, part []plannedChange) ([]change, error) {
+	pks := make([]int64, len(part))
+	for i, c := range part {
+		pks[i] = c.pk
+	}
+	changes := make([]change, 0, len(part))
+	err := eachDevicesOf(ctx, q, sc, pks, func(batch []*evaluated) error {
+		peers, err := p.peersOf(ctx, q, batch)
+		if err != nil {
+			return err
+		}
+		j := 0
+		for _, e := range batch {
+			for j < len(part) && part[j].pk < e.row.PK {
+				j++
+			}
+			if j == len(part) || part[j].pk != e.row.PK {
+				continue // not planned (cannot happen: batch ⊆ part)
+			}
+			pc := &part[j]
+			if e.version != pc.version {
+				continue // changed since the plan: the next run sees it afresh
+			}
+			c, f, considered := decideDevice(e, pc.via, peers[e.row.PK], p.now)
+			if !considered || !f.write || f.wantsRing != (pc.ring != "") {
+				// Not what was planned (a peer changed since): left for
+				// the next run rather than registered without a ring.
+				continue
+			}
+			c.ring = pc.ring
+			changes = append(changes, c)
+		}
+		return nil
+	})
+	return changes, err
 }
 
 // writeChanges writes a batch of outcomes inside tx, with the events of the

@@ -560,3 +560,52 @@ func TestDiscoveryConcurrentActionIsNotOverwritten(t *testing.T) {
 	}
 	wantStatus(t, st, a.DeviceID, StatusExcluded)
 }
+
+// Discovery reads the directory in batches, but a device's peers are
+// found across all of it: a candidate whose serial is held by a device
+// batches later, or whose hybrid-joined twin comes batches later, fails
+// its prerequisites as it would if the directory were read at once; the
+// devices between them register.
+func TestDiscoveryFindsPeersAcrossBatches(t *testing.T) {
+	st := openTestStore(t)
+	n := 2*discoveryBatch + 10
+	devs := make([]*Device, n)
+	for i := range devs {
+		devs[i] = healthy(i + 1)
+	}
+	first, last := devs[0], devs[n-1]
+	last.SerialNumber = strings.ToLower(first.SerialNumber) // matched case-insensitively
+	stale, twin := devs[1], devs[n-2]
+	stale.JoinType, twin.JoinType = JoinEntraRegistered, JoinHybridJoined
+	twin.DisplayName = stale.DisplayName
+	mustUpsert(t, st, devs...)
+	mustAddMembers(t, st, RegistrationGroupName, devs...)
+
+	run := mustDiscover(t, st, testNow)
+	for _, d := range []*Device{first, last} {
+		rec := wantStatus(t, st, d.DeviceID, StatusPrerequisitesFailed)
+		if !slices.Contains(rec.Reasons, CheckHardwareIdentity) {
+			t.Errorf("%s shares its serial with a device in another batch: reasons %v, want %s", d.DisplayName, rec.Reasons, CheckHardwareIdentity)
+		}
+	}
+	rec := wantStatus(t, st, stale.DeviceID, StatusPrerequisitesFailed)
+	if !strings.Contains(strings.Join(failureReasons(rec.Failures), " "), twin.DeviceID) {
+		t.Errorf("stale dual-state record: failures %+v, want its hybrid twin %s named", rec.Failures, twin.DeviceID)
+	}
+	wantStatus(t, st, twin.DeviceID, StatusActive)
+	if run.Registered != n-3 || run.PrerequisitesFailed != 3 {
+		t.Errorf("run %s; want %d registered and 3 not", run.Summary(), n-3)
+	}
+	c, _ := st.Counts(context.Background())
+	if c.Registered() != n-3 || c.Rings.Total() != n-3 {
+		t.Errorf("counts %+v, want %d registered, each with a ring", c, n-3)
+	}
+}
+
+func failureReasons(fs []CheckResult) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.Reason)
+	}
+	return out
+}

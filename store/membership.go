@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -86,7 +87,7 @@ func (d *Device) RuleValue(p rule.Property) string {
 }
 
 // RuleValues returns the items of a collection property. A Device does not
-// know its groups: device.memberOf reads through a DeviceRow or memberView.
+// know its groups: device.memberOf reads through a DeviceRow.
 func (d *Device) RuleValues(p rule.Property) []string {
 	switch p {
 	case rule.DevicePhysicalIDs:
@@ -126,145 +127,149 @@ func (r *DeviceRow) RuleValues(p rule.Property) []string {
 	return r.Device.RuleValues(p)
 }
 
-// memberView is a device with the object IDs of the assigned groups that
-// hold it, for rules that read device.memberOf.
-type memberView struct {
-	*Device
-	memberOf []string
-}
-
-func (v memberView) RuleValues(p rule.Property) []string {
-	if p == rule.MemberOf {
-		return v.memberOf
-	}
-	return v.Device.RuleValues(p)
-}
-
 // groupObjectID is the SQL of group g's object ID: the Entra object ID of a
 // mirrored group, else the one Patchboard gave it.
 const groupObjectID = `coalesce((SELECT dg.object_id FROM directory_groups dg WHERE dg.group_id = g.id), g.object_id)`
 
-// groupObjectIDsByDevice maps each device that is a direct member of an
-// assigned group to those groups' object IDs.
-func groupObjectIDsByDevice(ctx context.Context, q queryer) (map[int64][]string, error) {
-	rows, err := q.QueryContext(ctx, `
-		SELECT m.device_pk, `+groupObjectID+` FROM group_members m JOIN groups g ON g.id = m.group_id
-		WHERE m.device_pk IS NOT NULL`)
-	if err != nil {
-		return nil, fmt.Errorf("group memberships: %w", err)
-	}
-	defer rows.Close()
-	byDevice := make(map[int64][]string)
-	for rows.Next() {
-		var pk int64
-		var id string
-		if err := rows.Scan(&pk, &id); err != nil {
-			return nil, err
-		}
-		byDevice[pk] = append(byDevice[pk], id)
-	}
-	return byDevice, rows.Err()
-}
-
-// candidates is the expansion of the Device Registration group.
-type candidates struct {
-	// via maps each candidate device to the group it was found through: the
-	// registration group for direct members, else the first (by name) group
-	// nested one level that holds it.
-	via map[int64]string
-	// ignored names groups nested two or more levels deep, whose devices are
-	// not candidates.
+// registrationGroup is the Device Registration group as discovery expands
+// it, one batch of devices at a time: its direct device members, then the
+// groups nested one level in it, in name order (an assigned group's direct
+// device members, a dynamic group's rule). Deeper groups are not followed.
+type registrationGroup struct {
+	rootID int64
+	nested []nestedGroup
+	// ignored names groups nested two or more levels deep, whose devices
+	// are not candidates.
 	ignored []string
+	// memberOf says a nested rule reads device.memberOf: the walk then
+	// loads each device's group object IDs with it.
+	memberOf bool
 }
 
-// expandRegistrationGroup finds the candidates: direct device members of the
-// registration group, and members of groups nested exactly one level inside
-// it (assigned members, or the devices a dynamic group's rule matches).
-// Deeper nesting is reported, not followed.
-func expandRegistrationGroup(ctx context.Context, tx *sql.Tx, devices []*Device) (candidates, error) {
-	c := candidates{via: make(map[int64]string)}
-	var rootID int64
-	if err := tx.QueryRowContext(ctx, `SELECT id FROM groups WHERE builtin = 1`).Scan(&rootID); err != nil {
-		return c, fmt.Errorf("registration group: %w", err)
-	}
-	if err := addAssignedMembers(ctx, tx, rootID, RegistrationGroupName, c.via); err != nil {
-		return c, err
-	}
-	rows, err := tx.QueryContext(ctx, `
-		SELECT g.id, g.name, g.kind, g.rule FROM group_members m JOIN groups g ON g.id = m.member_group_id
-		WHERE m.group_id = ? ORDER BY g.name COLLATE NOCASE`, rootID)
+// nestedGroup is a group nested in the registration group; rule is nil for
+// an assigned group.
+type nestedGroup struct {
+	id   int64
+	name string
+	rule *rule.Rule
+}
+
+// loadRegistrationGroup reads the registration group's shape (not its
+// members).
+func loadRegistrationGroup(ctx context.Context, q queryer) (registrationGroup, error) {
+	var g registrationGroup
+	rows, err := q.QueryContext(ctx, `SELECT id FROM groups WHERE builtin = 1`)
 	if err != nil {
-		return c, fmt.Errorf("nested groups: %w", err)
+		return g, fmt.Errorf("registration group: %w", err)
+	}
+	found := rows.Next()
+	if found {
+		err = rows.Scan(&g.rootID)
+	}
+	rows.Close()
+	if err == nil && !found {
+		err = cmp.Or(rows.Err(), sql.ErrNoRows)
+	}
+	if err != nil {
+		return g, fmt.Errorf("registration group: %w", err)
+	}
+	rows, err = q.QueryContext(ctx, `
+		SELECT g.id, g.name, g.kind, g.rule FROM group_members m JOIN groups g ON g.id = m.member_group_id
+		WHERE m.group_id = ? ORDER BY g.name COLLATE NOCASE`, g.rootID)
+	if err != nil {
+		return g, fmt.Errorf("nested groups: %w", err)
 	}
 	var nested []Group
 	for rows.Next() {
-		var g Group
-		if err := rows.Scan(&g.ID, &g.Name, &g.Kind, &g.Rule); err != nil {
+		var n Group
+		if err := rows.Scan(&n.ID, &n.Name, &n.Kind, &n.Rule); err != nil {
 			rows.Close()
-			return c, err
+			return g, err
 		}
-		nested = append(nested, g)
+		nested = append(nested, n)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return c, err
+		return g, err
 	}
-	for _, g := range nested {
-		switch g.Kind {
+	for _, n := range nested {
+		switch n.Kind {
 		case GroupAssigned:
-			if err := addAssignedMembers(ctx, tx, g.ID, g.Name, c.via); err != nil {
-				return c, err
-			}
-			deeper, err := memberGroupNames(ctx, tx, g.ID)
+			g.nested = append(g.nested, nestedGroup{id: n.ID, name: n.Name})
+			deeper, err := memberGroupNames(ctx, q, n.ID)
 			if err != nil {
-				return c, err
+				return g, err
 			}
-			c.ignored = append(c.ignored, deeper...)
+			g.ignored = append(g.ignored, deeper...)
 		case GroupDynamic:
-			r, err := rule.Parse(g.Rule)
+			r, err := rule.Parse(n.Rule)
 			if err != nil {
 				// Rules are validated when saved; a rule that no longer
 				// parses (a stricter parser) matches nothing rather than
 				// failing every discovery.
 				continue
 			}
-			var memberOf map[int64][]string
-			if slices.Contains(r.Properties(), rule.MemberOf) {
-				if memberOf, err = groupObjectIDsByDevice(ctx, tx); err != nil {
-					return c, err
-				}
-			}
-			for _, d := range devices {
-				if _, ok := c.via[d.PK]; !ok && r.Match(memberView{d, memberOf[d.PK]}) {
-					c.via[d.PK] = g.Name
-				}
-			}
+			g.nested = append(g.nested, nestedGroup{id: n.ID, name: n.Name, rule: r})
+			g.memberOf = g.memberOf || slices.Contains(r.Properties(), rule.MemberOf)
 		}
 	}
-	sort.Strings(c.ignored)
-	return c, nil
+	sort.Strings(g.ignored)
+	return g, nil
 }
 
-func addAssignedMembers(ctx context.Context, tx *sql.Tx, groupID int64, name string, via map[int64]string) error {
-	rows, err := tx.QueryContext(ctx, `SELECT device_pk FROM group_members WHERE group_id = ? AND device_pk IS NOT NULL`, groupID)
-	if err != nil {
-		return fmt.Errorf("members of %s: %w", name, err)
+// via sets via[i] to the group through which devs[i] is a candidate: the
+// registration group for a direct member, else the first (by name) group
+// nested one level that holds it; "" when none does. devs is one batch of
+// the walk in PK order, so each assigned group's members are read for the
+// batch's PK range only.
+func (g *registrationGroup) via(ctx context.Context, q queryer, devs []*DeviceRow, via []string) error {
+	if len(devs) == 0 {
+		return nil
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var pk int64
-		if err := rows.Scan(&pk); err != nil {
-			return err
+	at := make(map[int64]int, len(devs))
+	for i, d := range devs {
+		at[d.PK] = i
+		via[i] = ""
+	}
+	lo, hi := devs[0].PK, devs[len(devs)-1].PK
+	assigned := func(id int64, name string) error {
+		rows, err := q.QueryContext(ctx, `SELECT device_pk FROM group_members WHERE group_id = ? AND device_pk BETWEEN ? AND ?`, id, lo, hi)
+		if err != nil {
+			return fmt.Errorf("members of %s: %w", name, err)
 		}
-		if _, ok := via[pk]; !ok {
-			via[pk] = name
+		defer rows.Close()
+		for rows.Next() {
+			var pk int64
+			if err := rows.Scan(&pk); err != nil {
+				return err
+			}
+			if i, ok := at[pk]; ok && via[i] == "" {
+				via[i] = name
+			}
+		}
+		return rows.Err()
+	}
+	if err := assigned(g.rootID, RegistrationGroupName); err != nil {
+		return err
+	}
+	for _, n := range g.nested {
+		if n.rule == nil {
+			if err := assigned(n.id, n.name); err != nil {
+				return err
+			}
+			continue
+		}
+		for i, d := range devs {
+			if via[i] == "" && n.rule.Match(d) {
+				via[i] = n.name
+			}
 		}
 	}
-	return rows.Err()
+	return nil
 }
 
-func memberGroupNames(ctx context.Context, tx *sql.Tx, groupID int64) ([]string, error) {
-	return queryNames(ctx, tx, `
+func memberGroupNames(ctx context.Context, q queryer, groupID int64) ([]string, error) {
+	return queryNames(ctx, q, `
 		SELECT g.name FROM group_members m JOIN groups g ON g.id = m.member_group_id WHERE m.group_id = ?`, groupID)
 }
 

@@ -127,7 +127,7 @@ func (s *Store) View(ctx context.Context, userID, id int64) (SavedView, error) {
 
 // DeleteView deletes a view of its owner's.
 func (s *Store) DeleteView(ctx context.Context, userID, id int64) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM saved_views WHERE id = ? AND owner_id = ?`, id, userID)
+	res, err := s.exec(ctx, `DELETE FROM saved_views WHERE id = ? AND owner_id = ?`, id, userID)
 	if err != nil {
 		return fmt.Errorf("delete view: %w", err)
 	}

@@ -171,8 +171,8 @@ type deviceScanner struct {
 	intern map[string]string
 }
 
-// newDeviceScanner scans every field, sharing repeated strings: its rows
-// are kept (discovery holds the whole directory).
+// newDeviceScanner scans every field, sharing repeated strings, for rows
+// that are kept (a registration's candidates and their peers).
 func newDeviceScanner() *deviceScanner {
 	sc := newProjectionScanner(projectionOf(nil))
 	sc.intern = make(map[string]string)

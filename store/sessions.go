@@ -26,7 +26,7 @@ func tokenHash(token string) string {
 
 // SaveSession creates or replaces the session with this token.
 func (s *Store) SaveSession(ctx context.Context, token string, sess Session) error {
-	_, err := s.w.ExecContext(ctx, `
+	_, err := s.exec(ctx, `
 		INSERT INTO sessions (token_hash, user_id, data, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (token_hash) DO UPDATE SET user_id = excluded.user_id, data = excluded.data,
 			last_seen_at = excluded.last_seen_at, expires_at = excluded.expires_at`,
@@ -81,7 +81,7 @@ func (s *Store) SessionByToken(ctx context.Context, token string, now time.Time)
 
 // TouchSession records activity and moves the idle expiry.
 func (s *Store) TouchSession(ctx context.Context, token string, seen, expires time.Time) error {
-	_, err := s.w.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE token_hash = ?`,
+	_, err := s.exec(ctx, `UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE token_hash = ?`,
 		seen.Unix(), expires.Unix(), tokenHash(token))
 	if err != nil {
 		return fmt.Errorf("touch session: %w", err)
@@ -91,7 +91,7 @@ func (s *Store) TouchSession(ctx context.Context, token string, seen, expires ti
 
 // DeleteSession revokes one session.
 func (s *Store) DeleteSession(ctx context.Context, token string) error {
-	if _, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, tokenHash(token)); err != nil {
+	if _, err := s.exec(ctx, `DELETE FROM sessions WHERE token_hash = ?`, tokenHash(token)); err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
 	return nil
@@ -99,11 +99,11 @@ func (s *Store) DeleteSession(ctx context.Context, token string) error {
 
 // DeleteExpiredSessions removes sessions that expired before now.
 func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, now.Unix())
+	res, err := s.exec(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, now.Unix())
 	if err != nil {
 		return 0, fmt.Errorf("delete expired sessions: %w", err)
 	}
-	if _, err := s.w.ExecContext(ctx, `DELETE FROM sign_in_flows WHERE expires_at <= ?`, now.Unix()); err != nil {
+	if _, err := s.exec(ctx, `DELETE FROM sign_in_flows WHERE expires_at <= ?`, now.Unix()); err != nil {
 		return 0, fmt.Errorf("delete expired sign-in flows: %w", err)
 	}
 	return res.RowsAffected()
@@ -111,7 +111,7 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64
 
 // SaveSignInFlow keeps a single sign-on flow under its token until expires.
 func (s *Store) SaveSignInFlow(ctx context.Context, token, data string, expires time.Time) error {
-	_, err := s.w.ExecContext(ctx, `INSERT OR REPLACE INTO sign_in_flows (token_hash, data, expires_at) VALUES (?, ?, ?)`,
+	_, err := s.exec(ctx, `INSERT OR REPLACE INTO sign_in_flows (token_hash, data, expires_at) VALUES (?, ?, ?)`,
 		tokenHash(token), data, expires.Unix())
 	if err != nil {
 		return fmt.Errorf("save sign-in flow: %w", err)
@@ -136,7 +136,7 @@ func (s *Store) SignInFlow(ctx context.Context, token string, now time.Time) (st
 // TakeSignInFlow deletes a flow that has not expired and reports whether
 // this call did: of two requests racing with one flow, one wins.
 func (s *Store) TakeSignInFlow(ctx context.Context, token string, now time.Time) (bool, error) {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM sign_in_flows WHERE token_hash = ? AND expires_at > ?`, tokenHash(token), now.Unix())
+	res, err := s.exec(ctx, `DELETE FROM sign_in_flows WHERE token_hash = ? AND expires_at > ?`, tokenHash(token), now.Unix())
 	if err != nil {
 		return false, fmt.Errorf("take sign-in flow: %w", err)
 	}
@@ -146,7 +146,7 @@ func (s *Store) TakeSignInFlow(ctx context.Context, token string, now time.Time)
 
 // DeleteSignInFlow forgets a flow.
 func (s *Store) DeleteSignInFlow(ctx context.Context, token string) error {
-	if _, err := s.w.ExecContext(ctx, `DELETE FROM sign_in_flows WHERE token_hash = ?`, tokenHash(token)); err != nil {
+	if _, err := s.exec(ctx, `DELETE FROM sign_in_flows WHERE token_hash = ?`, tokenHash(token)); err != nil {
 		return fmt.Errorf("delete sign-in flow: %w", err)
 	}
 	return nil

@@ -270,7 +270,7 @@ func (s *Store) TokenByValue(ctx context.Context, value string, now time.Time) (
 	}
 	if t.LastUsedAt.IsZero() || now.Sub(t.LastUsedAt) >= lastUsedEvery {
 		t.LastUsedAt = now.UTC().Truncate(time.Second)
-		_, err := s.w.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)`,
+		_, err := s.exec(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)`,
 			t.LastUsedAt.Unix(), t.ID, t.LastUsedAt.Add(-lastUsedEvery).Unix())
 		if err != nil {
 			return APIToken{}, fmt.Errorf("token: record use: %w", err)

@@ -562,66 +562,58 @@ func loadUpdatePolicy(ctx context.Context, q queryer, now time.Time) (*updatePol
 }
 
 // recomputeUpdates is RecomputeUpdates inside the caller's transaction.
+//
+// It walks the registered devices twice and keeps none of them, so that its
+// memory does not grow with the fleet: first for the rings' figures, which
+// the rollout gates read and which count eligible devices only (no plan
+// decides eligibility), then, with every ring planned, for each device's
+// row, written where its signature changed and counted for the reports.
 func recomputeUpdates(ctx context.Context, tx *sql.Tx, now time.Time) (UpdateRecompute, error) {
 	now = now.UTC().Truncate(time.Second)
 	pol, err := loadUpdatePolicy(ctx, tx, now)
 	if err != nil {
 		return UpdateRecompute{}, err
 	}
-	devs, byRing, err := loadUpdateDevices(ctx, tx)
+	figs, err := ringFigures(ctx, tx, pol)
 	if err != nil {
 		return UpdateRecompute{}, err
 	}
-	rows := make([]updateRow, len(devs))
-	sums := map[UpdateKind]*UpdateSummary{}
-	for _, k := range UpdateKinds {
-		sums[k] = &UpdateSummary{Kind: k, ComputedAt: now}
-	}
-	slo := releaseStats{eligible: make([]int, len(pol.releases)), on: make([]int, len(pol.releases))}
+	slo := pol.newStats()
 	var prev *releaseStats
 	var prevRing Ring
-	for _, ring := range append(Rings, "") {
-		stats := releaseStats{eligible: make([]int, len(pol.releases)), on: make([]int, len(pol.releases))}
-		if ring != "" {
-			pol.quality[ring] = pol.qualityPlan(ring, prev, prevRing)
-		}
-		fOn, fElig := 0, 0
-		for _, i := range byRing[ring] {
-			d := &devs[i]
-			row := pol.row(d, &rows[i])
-			if row.status != UpdateUpToDate && row.status != UpdateNotUpToDate {
-				continue
-			}
-			for j := range pol.releases {
-				if rev, ok := pol.releases[j].Revision(d.build); ok {
-					stats.eligible[j]++
-					if d.rev >= rev {
-						stats.on[j]++
-					}
-				}
-			}
-			if ft := pol.feature[ring]; ft != nil {
-				if cur, ok := ft.current[0]; ok && (row.fStatus == UpdateUpToDate || row.fStatus == UpdateNotUpToDate) {
-					fElig++
-					if d.build >= cur.revision {
-						fOn++
-					}
-				}
-			}
-		}
+	for _, ring := range Rings {
+		pol.quality[ring] = pol.qualityPlan(ring, prev, prevRing)
+		stats := &figs[ring].quality
 		for j := range slo.eligible {
 			slo.eligible[j] += stats.eligible[j]
 			slo.on[j] += stats.on[j]
 		}
-		if ring != "" {
-			sums[KindQuality].add(ring, rows, byRing[ring], false, pol.latestQuality(ring, stats))
-			sums[KindFeature].add(ring, rows, byRing[ring], true, pol.latestFeature(ring, fOn, fElig))
-			prev, prevRing = &stats, ring
-		}
+		prev, prevRing = stats, ring
 	}
-	changed, err := writeUpdateRows(ctx, tx, rows)
+
+	counts := map[Ring]*[2]UpdateRingCounts{} // quality, feature
+	for _, ring := range append(Rings, "") {
+		counts[ring] = &[2]UpdateRingCounts{}
+	}
+	res, err := writeUpdateRows(ctx, tx, pol, func(r *updateRow) {
+		c := counts[r.ring]
+		if c == nil {
+			c = counts[""]
+		}
+		c[0].count(r.status, r.sub)
+		c[1].count(r.fStatus, r.fSub)
+	})
 	if err != nil {
 		return UpdateRecompute{}, err
+	}
+	sums := map[UpdateKind]*UpdateSummary{}
+	for _, k := range UpdateKinds {
+		sums[k] = &UpdateSummary{Kind: k, ComputedAt: now}
+	}
+	for _, ring := range Rings {
+		f := figs[ring]
+		sums[KindQuality].add(ring, counts[ring][0], pol.latestQuality(ring, f.quality))
+		sums[KindFeature].add(ring, counts[ring][1], pol.latestFeature(ring, f.featureOn, f.featureEligible))
 	}
 	if err := writeUpdateSummaries(ctx, tx, sums, now); err != nil {
 		return UpdateRecompute{}, err
@@ -632,35 +624,74 @@ func recomputeUpdates(ctx context.Context, tx *sql.Tx, now time.Time) (UpdateRec
 	if err := announceOffers(ctx, tx, pol); err != nil {
 		return UpdateRecompute{}, err
 	}
-	return UpdateRecompute{Devices: len(devs), Changed: changed}, nil
+	return res, nil
 }
 
-// loadUpdateDevices reads the registered devices, grouped by ring (a
-// device not yet given a ring is under "").
-func loadUpdateDevices(ctx context.Context, tx *sql.Tx) ([]updateDevice, map[Ring][]int, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, device_id, display_name, serial_number, os_version, edition,
-		coalesce(last_checkin, 0), status, coalesce(ring, '') FROM devices WHERE status IN ('active', 'readiness-failed', 'inactive')`)
+func (p *updatePolicy) newStats() releaseStats {
+	return releaseStats{eligible: make([]int, len(p.releases)), on: make([]int, len(p.releases))}
+}
+
+// ringFigure is what one ring's eligible devices run: each release's
+// figures, and how many run the feature target offered to the ring.
+type ringFigure struct {
+	quality                    releaseStats
+	featureOn, featureEligible int
+}
+
+// registeredOnly selects the devices that have an update status.
+const registeredOnly = `status IN ('active', 'readiness-failed', 'inactive')`
+
+// ringFigures counts, per ring, the eligible devices on each release and
+// on the ring's feature target.
+func ringFigures(ctx context.Context, tx *sql.Tx, pol *updatePolicy) (map[Ring]*ringFigure, error) {
+	figs := map[Ring]*ringFigure{}
+	for _, ring := range Rings {
+		figs[ring] = &ringFigure{quality: pol.newStats()}
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT os_version, edition, coalesce(last_checkin, 0), status, coalesce(ring, '')
+		FROM devices WHERE `+registeredOnly)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer rows.Close()
-	var devs []updateDevice
-	byRing := map[Ring][]int{}
+	var d updateDevice
+	var version, edition, status, ring sql.RawBytes
+	var checkin int64
 	for rows.Next() {
-		var d updateDevice
-		var version string
-		var checkin int64
-		if err := rows.Scan(&d.pk, &d.deviceID, &d.name, &d.serial, &version, &d.edition, &checkin, &d.status, &d.ring); err != nil {
-			return nil, nil, err
+		if err := rows.Scan(&version, &edition, &checkin, &status, &ring); err != nil {
+			return nil, err
 		}
-		d.build, d.rev = parseRevision(version)
+		f := figs[Ring(ring)] // no allocation: a map index by a converted []byte
+		if f == nil {
+			continue // no ring yet: not ready, counted nowhere
+		}
+		d.status, d.edition = Status(status), string(edition)
+		d.build, d.rev = parseRevision(string(version))
+		d.lastCheckin = time.Time{}
 		if checkin != 0 {
 			d.lastCheckin = time.Unix(checkin, 0).UTC()
 		}
-		byRing[d.ring] = append(byRing[d.ring], len(devs))
-		devs = append(devs, d)
+		if _, _, ok := pol.eligibility(&d); !ok {
+			continue
+		}
+		for j := range pol.releases {
+			if rev, ok := pol.releases[j].Revision(d.build); ok {
+				f.quality.eligible[j]++
+				if d.rev >= rev {
+					f.quality.on[j]++
+				}
+			}
+		}
+		if ft := pol.feature[Ring(ring)]; ft != nil {
+			if cur, ok := ft.current[0]; ok {
+				f.featureEligible++
+				if d.build >= cur.revision {
+					f.featureOn++
+				}
+			}
+		}
 	}
-	return devs, byRing, rows.Err()
+	return figs, rows.Err()
 }
 
 // row fills out's update status of d.
@@ -728,36 +759,21 @@ func (r *updateRow) signature() int64 {
 	return int64(h)
 }
 
-// writeUpdateRows writes the rows whose signature differs from the stored
-// one and removes the devices no longer registered; it returns how many
-// changed. An existing row is updated in place, which rewrites only the
-// indexes whose columns changed: a pause changes every row's sub-status
-// and no index, where a replace rewrote the four indexes of every row.
-// (Rows sent as one JSON array per statement cost more: SQLite parses
-// each element again for each column it extracts.)
-func writeUpdateRows(ctx context.Context, tx *sql.Tx, rows []updateRow) (int, error) {
-	old := make(map[int64]int64, len(rows))
-	cur, err := tx.QueryContext(ctx, "SELECT id, sig FROM update_status")
-	if err != nil {
-		return 0, err
-	}
-	for cur.Next() {
-		var pk, sig int64
-		if err := cur.Scan(&pk, &sig); err != nil {
-			cur.Close()
-			return 0, err
-		}
-		old[pk] = sig
-	}
-	if err := cur.Err(); err != nil {
-		return 0, err
-	}
-	cur.Close()
+// writeUpdateRows walks the registered devices in batches, computes each
+// one's row, writes the rows whose signature differs from the stored one
+// (read with the device) and removes the rows of devices no longer
+// registered; each row is passed to count. An existing row is updated in
+// place, which rewrites only the indexes whose columns changed: a pause
+// changes every row's sub-status and no index, where a replace rewrote the
+// four indexes of every row. (Rows sent as one JSON array per statement
+// cost more: SQLite parses each element again for each column it extracts.)
+func writeUpdateRows(ctx context.Context, tx *sql.Tx, pol *updatePolicy, count func(*updateRow)) (UpdateRecompute, error) {
+	var res UpdateRecompute
 	ins, err := tx.PrepareContext(ctx, `INSERT INTO update_status (id, device_id, display_name, serial_number, ring, readiness,
 		build, revision, last_checkin, status, sub_status, target_build, target_revision, release_id, offer_at, due_at,
 		restart_at, feature_status, feature_sub, feature_target, sig) VALUES (`+strings.Repeat("?, ", 20)+`?)`)
 	if err != nil {
-		return 0, err
+		return res, err
 	}
 	defer ins.Close()
 	upd, err := tx.PrepareContext(ctx, `UPDATE update_status SET device_id = ?2, display_name = ?3, serial_number = ?4, ring = ?5,
@@ -765,38 +781,94 @@ func writeUpdateRows(ctx context.Context, tx *sql.Tx, rows []updateRow) (int, er
 		target_revision = ?13, release_id = ?14, offer_at = ?15, due_at = ?16, restart_at = ?17, feature_status = ?18,
 		feature_sub = ?19, feature_target = ?20, sig = ?21 WHERE id = ?1`)
 	if err != nil {
-		return 0, err
+		return res, err
 	}
 	defer upd.Close()
-	changed := 0
-	for i := range rows {
-		r := &rows[i]
-		sig := r.signature()
-		o, ok := old[r.pk]
-		delete(old, r.pk)
-		stmt := ins
-		switch {
-		case ok && o == sig:
-			continue
-		case ok:
-			stmt = upd
+
+	const batch = 2000
+	devs := make([]updateDevice, batch)
+	old := make([]sql.NullInt64, batch)
+	kept := 0 // stored rows of devices still registered
+	var row updateRow
+	for after := int64(0); ; {
+		n, err := loadUpdateDevices(ctx, tx, after, devs, old)
+		if err != nil {
+			return res, err
 		}
-		if _, err := stmt.ExecContext(ctx, append(r.values(), sig)...); err != nil {
+		// The rows are written after the batch is read: SQLite does not
+		// promise what a query sees of rows changed while it runs.
+		for i := range n {
+			r := pol.row(&devs[i], &row)
+			count(r)
+			sig := r.signature()
+			stmt := ins
+			switch o := old[i]; {
+			case o.Valid && o.Int64 == sig:
+				kept++
+				continue
+			case o.Valid:
+				kept++
+				stmt = upd
+			}
+			if _, err := stmt.ExecContext(ctx, append(r.values(), sig)...); err != nil {
+				return res, err
+			}
+			res.Changed++
+		}
+		res.Devices += n
+		if n < batch {
+			break
+		}
+		after = devs[n-1].pk
+	}
+
+	var stored int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM update_status`).Scan(&stored); err != nil {
+		return res, err
+	}
+	if stored > res.Devices {
+		gone, err := tx.ExecContext(ctx, `DELETE FROM update_status WHERE NOT EXISTS
+			(SELECT 1 FROM devices d WHERE d.id = update_status.id AND d.`+registeredOnly+`)`)
+		if err != nil {
+			return res, err
+		}
+		n, err := gone.RowsAffected()
+		if err != nil {
+			return res, err
+		}
+		res.Changed += int(n)
+	}
+	return res, nil
+}
+
+// loadUpdateDevices reads the next registered devices after PK after, in
+// PK order, into devs with their stored rows' signatures; it returns how
+// many it read.
+func loadUpdateDevices(ctx context.Context, tx *sql.Tx, after int64, devs []updateDevice, old []sql.NullInt64) (int, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT d.id, d.device_id, d.display_name, d.serial_number, d.os_version, d.edition,
+		coalesce(d.last_checkin, 0), d.status, coalesce(d.ring, ''), u.sig
+		FROM devices d LEFT JOIN update_status u ON u.id = d.id
+		WHERE d.id > ? AND d.`+registeredOnly+` ORDER BY d.id LIMIT ?`, after, len(devs))
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		d := &devs[n]
+		var version string
+		var checkin int64
+		if err := rows.Scan(&d.pk, &d.deviceID, &d.name, &d.serial, &version, &d.edition, &checkin, &d.status, &d.ring, &old[n]); err != nil {
 			return 0, err
 		}
-		changed++
-	}
-	if len(old) > 0 {
-		gone := make([]int64, 0, len(old))
-		for pk := range old {
-			gone = append(gone, pk)
+		d.build, d.rev = parseRevision(version)
+		d.lastCheckin = time.Time{}
+		if checkin != 0 {
+			d.lastCheckin = time.Unix(checkin, 0).UTC()
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM update_status WHERE id IN (SELECT value FROM json_each(?))`, int64sJSON(gone)); err != nil {
-			return 0, err
-		}
-		changed += len(gone)
+		n++
 	}
-	return changed, nil
+	return n, rows.Err()
 }
 
 // UpdateSummary is a report's counts per ring, kept by each recomputation.
@@ -874,30 +946,28 @@ func (p *updatePolicy) latestFeature(ring Ring, on, eligible int) latestFigure {
 	return latestFigure{strconv.Itoa(cur.revision), on, eligible}
 }
 
-// add counts the ring's rows (their feature status when feature).
-func (s *UpdateSummary) add(ring Ring, rows []updateRow, idx []int, feature bool, latest latestFigure) {
-	c := UpdateRingCounts{Ring: ring, Latest: latest.name, OnLatest: latest.on, LatestEligible: latest.eligible}
-	for _, i := range idx {
-		st, sub := rows[i].status, rows[i].sub
-		if feature {
-			st, sub = rows[i].fStatus, rows[i].fSub
-		}
-		c.Devices++
-		switch {
-		case st == UpdateUpToDate && sub == SubInProgress:
-			c.InProgress++
-		case st == UpdateUpToDate && sub == SubPaused:
-			c.Paused++
-		case st == UpdateUpToDate:
-			c.UpToDate++
-		case st == UpdateNotUpToDate:
-			c.NotUpToDate++
-		case st == UpdateIneligible:
-			c.Ineligible++
-		default:
-			c.NotReady++
-		}
+// count adds one device with status st and sub-status sub.
+func (c *UpdateRingCounts) count(st UpdateStatus, sub UpdateSubStatus) {
+	c.Devices++
+	switch {
+	case st == UpdateUpToDate && sub == SubInProgress:
+		c.InProgress++
+	case st == UpdateUpToDate && sub == SubPaused:
+		c.Paused++
+	case st == UpdateUpToDate:
+		c.UpToDate++
+	case st == UpdateNotUpToDate:
+		c.NotUpToDate++
+	case st == UpdateIneligible:
+		c.Ineligible++
+	default:
+		c.NotReady++
 	}
+}
+
+// add appends ring's counts, and the total after the last ring.
+func (s *UpdateSummary) add(ring Ring, c UpdateRingCounts, latest latestFigure) {
+	c.Ring, c.Latest, c.OnLatest, c.LatestEligible = ring, latest.name, latest.on, latest.eligible
 	s.Rings = append(s.Rings, c)
 	if len(s.Rings) == len(Rings) {
 		t := UpdateRingCounts{}

@@ -57,7 +57,7 @@ func (s *Store) SetUserColumns(ctx context.Context, userID int64, t Tab, keys []
 		return err
 	}
 	if keys == nil {
-		_, err := s.w.ExecContext(ctx, `DELETE FROM user_columns WHERE user_id = ? AND tab = ?`, userID, string(t))
+		_, err := s.exec(ctx, `DELETE FROM user_columns WHERE user_id = ? AND tab = ?`, userID, string(t))
 		return err
 	}
 	allowed := map[string]bool{}
@@ -78,7 +78,7 @@ func (s *Store) SetUserColumns(ctx context.Context, userID int64, t Tab, keys []
 	if len(clean) == 0 {
 		return invalidf("choose at least one column")
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO user_columns (user_id, tab, columns) VALUES (?, ?, ?)
+	_, err := s.exec(ctx, `INSERT INTO user_columns (user_id, tab, columns) VALUES (?, ?, ?)
 		ON CONFLICT (user_id, tab) DO UPDATE SET columns = excluded.columns`, userID, string(t), strings.Join(clean, ","))
 	if err != nil {
 		return fmt.Errorf("save columns: %w", err)

@@ -114,7 +114,7 @@ func (h *Reports) Export(c echo.Context) error {
 	name := fmt.Sprintf("patchboard-%s-updates-%s.csv", q.Kind, h.Now().UTC().Format("2006-01-02"))
 	dl := newDownload(c, name, "text/csv; charset=utf-8", h.WriteStall)
 	defer dl.done()
-	n, err := h.Store.ExportUpdateReport(ctx, dl, reportStoreQuery(q))
+	n, err := h.Store.ExportUpdateReport(ctx, dl, reportStoreQuery(q), store.CSVOptions{})
 	if err != nil && !c.Response().Committed {
 		return err
 	}

@@ -230,7 +230,7 @@ func BenchmarkExportUpdateReport(b *testing.B) {
 	cpu := processCPU()
 	for b.Loop() {
 		var err error
-		if rows, err = st.ExportUpdateReport(context.Background(), io.Discard, UpdateQuery{}); err != nil {
+		if rows, err = st.ExportUpdateReport(context.Background(), io.Discard, UpdateQuery{}, CSVOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}

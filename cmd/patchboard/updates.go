@@ -324,6 +324,7 @@ func cmdReport(e *env, fs *flag.FlagSet, db *string) func([]string) error {
 	status := fs.String("status", "", "only devices with this update status: up-to-date, not-up-to-date, ineligible, not-ready")
 	sub := fs.String("sub-status", "", "only devices with this sub-status, such as overdue or paused")
 	search := fs.String("search", "", "only devices whose name, serial number or ID contains this")
+	noBOM := fs.Bool("no-bom", false, "leave out the UTF-8 byte-order mark (Excel needs it to read names such as Müller right)")
 	return func(args []string) error {
 		if err := exactArgs(args, 1, "quality or feature"); err != nil {
 			return err
@@ -347,7 +348,7 @@ func cmdReport(e *env, fs *flag.FlagSet, db *string) func([]string) error {
 			return err
 		}
 		return withStore(e, *db, func(st *store.Store) error {
-			_, err := st.ExportUpdateReport(e.ctx, e.stdout, q)
+			_, err := st.ExportUpdateReport(e.ctx, e.stdout, q, store.CSVOptions{NoBOM: *noBOM})
 			return err
 		})
 	}

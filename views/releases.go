@@ -3,7 +3,6 @@ package views
 import (
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -70,30 +69,13 @@ func (q ReportQuery) Values() url.Values {
 	if q.Kind == store.KindFeature {
 		v.Set("kind", string(q.Kind))
 	}
-	if q.Ring != "" {
-		v.Set("ring", string(q.Ring))
-	}
 	if q.Status != "" {
 		v.Set("status", string(q.Status))
 	}
 	if q.Sub != "" {
 		v.Set("sub", string(q.Sub))
 	}
-	if q.Search != "" {
-		v.Set("q", q.Search)
-	}
-	if q.Sort != "" && q.Sort != "display_name" {
-		v.Set("sort", q.Sort)
-	}
-	if q.Desc {
-		v.Set("dir", "desc")
-	}
-	if q.Size != 0 && q.Size != 50 {
-		v.Set("size", strconv.Itoa(q.Size))
-	}
-	if q.After != "" {
-		v.Set("after", q.After)
-	}
+	listParams{Ring: q.Ring, Search: q.Search, Sort: q.Sort, Desc: q.Desc, Size: q.Size, After: q.After}.encode(v)
 	return v
 }
 
@@ -104,6 +86,15 @@ func (q ReportQuery) URL() string { return "/reports/devices?" + q.Values().Enco
 func (q ReportQuery) ExportURL() string {
 	q.After = ""
 	return "/reports/devices/export.csv?" + q.Values().Encode()
+}
+
+// ReportPageSizes are the page sizes the All devices report offers.
+var ReportPageSizes = []int{25, 50, 100, 250}
+
+// WithAfter is q from the page after cursor; "" is the first page.
+func (q ReportQuery) WithAfter(cursor string) ReportQuery {
+	q.After = cursor
+	return q
 }
 
 // SortBy is q sorted by key, ascending unless it already was.

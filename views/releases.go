@@ -13,6 +13,11 @@ import (
 type ReleasesView struct {
 	Board   store.ReleaseBoard
 	Message string // what the last change did
+	// UploadErrors are the problems of a refused releases CSV (UploadFile),
+	// UploadMore how many more were found.
+	UploadErrors []store.FieldError
+	UploadMore   int
+	UploadFile   string
 }
 
 // day formats a date as the UI shows days.

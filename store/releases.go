@@ -661,13 +661,19 @@ func (s *Store) ResumeRings(ctx context.Context, rings []Ring, kind UpdateKind, 
 	return out, nil
 }
 
-// ActivePauses lists the pauses holding now, in ring order.
+// ActivePauses lists the pauses holding now, in ring order. The pauses are
+// kept between commits (every blade page asks), and those holding are
+// picked at now: a pause ends by itself without a commit.
 func (s *Store) ActivePauses(ctx context.Context, now time.Time) ([]Pause, error) {
-	ps, err := activePauses(ctx, s.r, now)
+	v, err := s.version(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("pauses: %w", err)
 	}
-	return ps, nil
+	all, err := memoized(s, v, "pauses", func() ([]Pause, error) { return loadPauses(ctx, s.r) })
+	if err != nil {
+		return nil, fmt.Errorf("pauses: %w", err)
+	}
+	return holding(all, now), nil
 }
 
 func activePauses(ctx context.Context, q queryer, now time.Time) ([]Pause, error) {
@@ -675,6 +681,11 @@ func activePauses(ctx context.Context, q queryer, now time.Time) ([]Pause, error
 	if err != nil {
 		return nil, err
 	}
+	return holding(all, now), nil
+}
+
+// holding picks the pauses holding at now, in ring order, in a new slice.
+func holding(all []Pause, now time.Time) []Pause {
 	var out []Pause
 	for _, p := range all {
 		if p.ActiveAt(now) {
@@ -682,7 +693,7 @@ func activePauses(ctx context.Context, q queryer, now time.Time) ([]Pause, error
 		}
 	}
 	slices.SortStableFunc(out, func(a, b Pause) int { return slices.Index(Rings, a.Ring) - slices.Index(Rings, b.Ring) })
-	return out, nil
+	return out
 }
 
 // loadPauses reads every pause, the oldest first. Pauses are a few a month.

@@ -171,6 +171,8 @@ type BladeView struct {
 	List *store.DeviceList
 	// Views are the saved views the user sees.
 	Views []store.SavedView
+	// Pauses are the customer pauses holding now (the ring cells' pill).
+	Pauses []store.Pause
 }
 
 // TestRingMinimum is the recommended Test ring size for the fleet.

@@ -147,6 +147,33 @@ func TestReleaseManagementAndReports(t *testing.T) {
 	if r.text("detail-update-target") == "—" {
 		t.Error("detail shows no target version")
 	}
+	if got := r.text("detail-pause"); !strings.Contains(got, "Customer paused by "+admin.email) || !strings.Contains(got, "Test ring shows trouble") ||
+		!strings.Contains(got, "until ") {
+		t.Errorf("detail pause %q: want who, why and until when", got)
+	}
+
+	// The blades show the pill on Broad's devices only, its details in it.
+	r = reader.get(t, "/devices?tab=ready&size=200").wantStatus(http.StatusOK)
+	pills := 0
+	r.testid("device-row").Each(func(_ int, row *goquery.Selection) {
+		ring := strings.TrimSpace(row.Find(`[data-testid="cell-ring"]`).Contents().First().Text())
+		pill := row.Find(`[data-testid="cell-paused"]`)
+		switch {
+		case ring == "Broad" && pill.Length() == 1:
+			pills++
+			if tip := pill.Find(`[role="tooltip"]`).Text(); !strings.Contains(tip, "Quality updates: Customer paused by "+admin.email) ||
+				!strings.Contains(tip, "Test ring shows trouble") {
+				t.Errorf("pill details %q", tip)
+			}
+		case ring != "Broad" && pill.Length() != 0:
+			t.Errorf("a %s device shows Customer paused", ring)
+		case ring == "Broad":
+			t.Error("a Broad device shows no Customer paused")
+		}
+	})
+	if pills == 0 {
+		t.Error("no Broad device on the Ready blade shows Customer paused")
+	}
 
 	// Resume: in progress again.
 	admin.postHX(t, "/releases/resume", url.Values{"ring": {"broad"}, "kind": {"quality"}}).wantStatus(http.StatusOK)
@@ -155,6 +182,9 @@ func TestReleaseManagementAndReports(t *testing.T) {
 		t.Errorf("Broad in progress after resume: %d, want %d", n, broad)
 	}
 	admin.postHX(t, "/releases/resume", url.Values{"ring": {"broad"}}).wantStatus(http.StatusConflict)
+	if r = reader.get(t, "/devices?tab=ready&size=200").wantStatus(http.StatusOK); r.testid("cell-paused").Length() != 0 {
+		t.Error("the blade shows Customer paused after the resume")
+	}
 
 	// Schedules: saved and audited; bad values refused naming the field.
 	form := url.Values{"ring": {"broad"}, "deferral": {"10"}, "deadline": {"5"}, "grace": {"2"}, "feature_deferral": {"0"}, "gate_percent": {"90"}}

@@ -39,7 +39,7 @@ func (h *Reports) Summary(c echo.Context) error {
 		return err
 	}
 	return Render(c, http.StatusOK, views.ReportsPage(views.ReportsView{Kind: kind, Summary: sum, Pauses: pauses,
-		Trend: views.NewTrend(trend), Now: h.Now()}))
+		Trend: views.UpdateTrend(trend, h.Now()), Now: h.Now()}))
 }
 
 // parseReportQuery reads the All devices report's state from the URL; bad

@@ -3,7 +3,6 @@ package views
 import (
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"patchboard/store"
@@ -120,7 +119,7 @@ type ReportsView struct {
 	Kind    store.UpdateKind
 	Summary store.UpdateSummary
 	Pauses  []store.Pause
-	Trend   Trend
+	Trend   LineChart
 	Now     time.Time
 }
 
@@ -179,88 +178,23 @@ func updateStatusText(st store.UpdateStatus, sub store.UpdateSubStatus) string {
 	return st.Label() + " · " + sub.Label()
 }
 
-// Trend is the 90-day trend drawn as an SVG line chart: one line per
-// status, the devices of every ring added up, and the same figures as a
-// table for screen readers and copying.
-type Trend struct {
-	Days   []time.Time
-	Series []TrendSeries
-	Max    int
-}
-
-// TrendSeries is one status's line.
-type TrendSeries struct {
-	Status store.UpdateStatus
-	Counts []int // per day of Trend.Days
-}
-
-// Chart geometry, in SVG user units.
-const (
-	chartW, chartH = 720, 220
-	chartPad       = 30
-)
-
-// NewTrend adds up the rings of each day and status.
-func NewTrend(points []store.TrendPoint) Trend {
-	var t Trend
-	idx := map[time.Time]int{}
-	for _, p := range points {
-		if _, ok := idx[p.Day]; !ok {
-			idx[p.Day] = len(t.Days)
-			t.Days = append(t.Days, p.Day)
+// UpdateTrend is the update report's trend: the devices of every ring
+// added up per day and status, over the UpdateTrendDays days up to now.
+func UpdateTrend(points []store.TrendPoint, now time.Time) LineChart {
+	lines := make([]ChartLine, len(store.UpdateStatuses))
+	col := make(map[store.UpdateStatus]int, len(store.UpdateStatuses))
+	for i, st := range store.UpdateStatuses {
+		lines[i] = ChartLine{Key: string(st), Label: st.Label(), CSSClass: "series-update-" + string(st)}
+		col[st] = i
+	}
+	var rows []ChartRow
+	for _, p := range points { // oldest first
+		if len(rows) == 0 || !rows[len(rows)-1].Day.Equal(p.Day) {
+			rows = append(rows, ChartRow{Day: p.Day, Values: make([]int, len(lines))})
+		}
+		if i, ok := col[p.Status]; ok {
+			rows[len(rows)-1].Values[i] += p.N
 		}
 	}
-	for _, st := range store.UpdateStatuses {
-		t.Series = append(t.Series, TrendSeries{Status: st, Counts: make([]int, len(t.Days))})
-	}
-	for _, p := range points {
-		for i := range t.Series {
-			if t.Series[i].Status == p.Status {
-				t.Series[i].Counts[idx[p.Day]] += p.N
-			}
-		}
-	}
-	for _, s := range t.Series {
-		for _, n := range s.Counts {
-			t.Max = max(t.Max, n)
-		}
-	}
-	return t
-}
-
-// Polyline is the series' points attribute.
-func (t Trend) Polyline(s TrendSeries) string {
-	var b strings.Builder
-	for i, n := range s.Counts {
-		x, y := t.xy(i, n)
-		fmt.Fprintf(&b, "%d,%d ", x, y)
-	}
-	return strings.TrimSpace(b.String())
-}
-
-func (t Trend) xy(i, n int) (int, int) {
-	w, h := chartW-2*chartPad, chartH-2*chartPad
-	x := chartPad
-	if len(t.Days) > 1 {
-		x += i * w / (len(t.Days) - 1)
-	}
-	y := chartH - chartPad
-	if t.Max > 0 {
-		y -= n * h / t.Max
-	}
-	return x, y
-}
-
-// Summary is the chart's one-sentence text equivalent.
-func (t Trend) Summary() string {
-	if len(t.Days) == 0 {
-		return "No snapshots yet: the first is taken at the next discovery."
-	}
-	last := len(t.Days) - 1
-	parts := make([]string, len(t.Series))
-	for i, s := range t.Series {
-		parts[i] = fmt.Sprintf("%s %d", s.Status.Label(), s.Counts[last])
-	}
-	return fmt.Sprintf("%d days from %s to %s; on %s: %s.", len(t.Days), dayText(t.Days[0]), dayText(t.Days[last]),
-		dayText(t.Days[last]), strings.Join(parts, ", "))
+	return NewLineChart(now, store.UpdateTrendDays, lines, rows)
 }

@@ -86,7 +86,7 @@ func (h *Releases) Import(c echo.Context) error {
 	switch {
 	case errors.As(err, &ve):
 	case errors.Is(err, store.ErrInvalid): // the file as a whole: not a releases CSV, no rows
-		ve = &store.ValidationError{Errors: []store.FieldError{{Reason: err.Error()}}}
+		ve = &store.ValidationError{Errors: []store.FieldError{{Reason: store.Message(err)}}}
 	default:
 		return err
 	}

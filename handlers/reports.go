@@ -45,7 +45,7 @@ func (h *Reports) Summary(c echo.Context) error {
 // parseReportQuery reads the All devices report's state from the URL; bad
 // values are refused naming the parameter.
 func parseReportQuery(c echo.Context) (views.ReportQuery, error) {
-	q := views.ReportQuery{Size: 50, Search: strings.TrimSpace(c.QueryParam("q")), Sort: c.QueryParam("sort"),
+	q := views.ReportQuery{Size: views.ReportPageSizes[1], Search: strings.TrimSpace(c.QueryParam("q")), Sort: c.QueryParam("sort"),
 		Desc: c.QueryParam("dir") == "desc", After: c.QueryParam("after")}
 	var err error
 	if q.Kind, err = store.ParseUpdateKind(c.QueryParam("kind")); err != nil {
@@ -66,8 +66,8 @@ func parseReportQuery(c echo.Context) (views.ReportQuery, error) {
 	}
 	if v := c.QueryParam("size"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || !validSize(n) {
-			return q, store.Invalidf("page size %q is not offered; choose 25, 50, 100 or 200", v)
+		if err != nil || !slices.Contains(views.ReportPageSizes, n) {
+			return q, store.Invalidf("page size %q is not offered; choose 25, 50, 100 or 250", v)
 		}
 		q.Size = n
 	}

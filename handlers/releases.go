@@ -73,7 +73,7 @@ func (h *Releases) Import(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer closeRead(f)
 	added, err := h.Store.ImportReleases(c.Request().Context(), f, Actor(c), h.Now())
 	if err == nil {
 		names := make([]string, len(added))

@@ -220,7 +220,7 @@ func (s *Store) syncDirectory(ctx context.Context, run *SyncRun) error {
 		if err := applyDirectoryGroups(ctx, tx, read.Groups); err != nil {
 			return err
 		}
-		if _, err := applyCatalog(ctx, tx, catalog, now); err != nil {
+		if err := applyCatalog(ctx, tx, catalog, now); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO directory_state (key, value) VALUES (?, ?)

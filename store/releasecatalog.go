@@ -58,15 +58,15 @@ func (s *Store) readCatalog(ctx context.Context, now time.Time) ([]CatalogReleas
 }
 
 // applyCatalog adds the entries not seen before as releases and recomputes
-// the update status when it added any. It returns how many it added. An
+// the update status when it added any. An
 // entry that is not a usable release (no build line Patchboard can read)
 // is skipped and read again at the next sync.
-func applyCatalog(ctx context.Context, tx *sql.Tx, entries []CatalogRelease, now time.Time) (int, error) {
+func applyCatalog(ctx context.Context, tx *sql.Tx, entries []CatalogRelease, now time.Time) error {
 	var added []AuditEntry
 	for _, e := range entries {
 		var seen int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM release_catalog WHERE catalog_id = ?`, e.CatalogID).Scan(&seen); err != nil {
-			return 0, err
+			return err
 		}
 		if seen > 0 || e.CatalogID == "" {
 			continue
@@ -81,24 +81,24 @@ func applyCatalog(ctx context.Context, tx *sql.Tx, entries []CatalogRelease, now
 		case err == nil: // an administrator's release of that name stands
 			if _, err := tx.ExecContext(ctx, `INSERT INTO release_catalog (catalog_id, release_id, adopted, read_at) VALUES (?, ?, 0, ?)`,
 				e.CatalogID, id, now.Unix()); err != nil {
-				return 0, err
+				return err
 			}
 			continue
 		case !errNoRows(err):
-			return 0, err
+			return err
 		}
 		rel, err := insertRelease(ctx, tx, r, CatalogActor, now)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO release_catalog (catalog_id, release_id, adopted, read_at) VALUES (?, ?, 1, ?)`,
 			e.CatalogID, rel.ID, now.Unix()); err != nil {
-			return 0, err
+			return err
 		}
 		added = append(added, releaseAdded(rel, now))
 	}
 	if len(added) == 0 {
-		return 0, nil
+		return nil
 	}
-	return len(added), updatesChanged(ctx, tx, now, added...)
+	return updatesChanged(ctx, tx, now, added...)
 }

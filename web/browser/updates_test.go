@@ -71,6 +71,9 @@ func TestAdminRunsPatchTuesday(t *testing.T) {
 	}
 
 	p.do("back to Release management", chromedp.Click(tid("nav-releases")), chromedp.WaitVisible(tid("release-board")))
+	// htmx takes the forms over once the document has loaded; a click before
+	// that would post the form without it.
+	p.waitFor("the page loaded", `document.readyState === 'complete'`)
 	p.do("resume Broad", chromedp.Click(chromedp.CSS(banner+` [data-testid="resume"]`)))
 	p.waitSettled("the pause gone", `!document.querySelector('`+banner+`') && document.querySelector('[data-testid="release-message"]')`)
 	if got := p.text("release-message"); !strings.Contains(got, "Resumed quality updates in Broad") {

@@ -155,6 +155,9 @@ func (h *Devices) bladeView(c echo.Context, q views.BladeQuery) (views.BladeView
 			return views.BladeView{}, err
 		}
 	}
+	if v.Pauses, err = h.Store.ActivePauses(ctx, h.Now()); err != nil {
+		return views.BladeView{}, err
+	}
 	if q.List != 0 {
 		l, err := h.Store.DeviceListByID(ctx, q.List)
 		if err != nil {
@@ -315,7 +318,11 @@ func (h *Devices) Detail(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := views.DetailView{Record: rec, History: hist, Update: upd, Now: h.Now()}
+	pauses, err := h.Store.ActivePauses(ctx, h.Now())
+	if err != nil {
+		return err
+	}
+	v := views.DetailView{Record: rec, History: hist, Update: upd, Pauses: pauses, Now: h.Now()}
 	if IsFragment(c) {
 		return Render(c, http.StatusOK, views.DeviceDetail(v))
 	}

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -58,6 +59,54 @@ func (h *Releases) Add(c echo.Context) error {
 		return err
 	}
 	return h.board(c, fmt.Sprintf("Added release %s (%s).", rel.Name, rel.BuildsText()))
+}
+
+// Import adds the releases of an uploaded CSV (the format of `patchboard
+// release import`), all or nothing. A refused file is audited and answered
+// with the board showing every wrong row and field (422).
+func (h *Releases) Import(c echo.Context) error {
+	fh, err := c.FormFile("file")
+	if err != nil {
+		return h.uploadRefused(c, "", &store.ValidationError{Errors: []store.FieldError{{Reason: "choose a CSV file of releases to upload"}}})
+	}
+	f, err := fh.Open()
+	if err != nil {
+		return err
+	}
+	defer closeRead(f)
+	added, err := h.Store.ImportReleases(c.Request().Context(), f, Actor(c), h.Now())
+	if err == nil {
+		names := make([]string, len(added))
+		for i, r := range added {
+			names[i] = r.Name
+		}
+		return h.board(c, fmt.Sprintf("Added %d release(s) from %s: %s.", len(added), fh.Filename, strings.Join(names, ", ")))
+	}
+	var ve *store.ValidationError
+	switch {
+	case errors.As(err, &ve):
+	case errors.Is(err, store.ErrInvalid): // the file as a whole: not a releases CSV, no rows
+		ve = &store.ValidationError{Errors: []store.FieldError{{Reason: store.Message(err)}}}
+	default:
+		return err
+	}
+	h.Audit(c, store.AuditEntry{Actor: Actor(c), Action: store.ActionReleaseAdd, Target: fh.Filename, Outcome: store.OutcomeFailure,
+		Detail: "releases CSV refused, nothing added: " + ve.Error()})
+	return h.uploadRefused(c, fh.Filename, ve)
+}
+
+// uploadRefused answers a refused upload with the board showing its
+// problems (422).
+func (h *Releases) uploadRefused(c echo.Context, file string, ve *store.ValidationError) error {
+	b, err := h.Store.ReleaseBoard(c.Request().Context(), h.Now())
+	if err != nil {
+		return err
+	}
+	v := views.ReleasesView{Board: b, UploadErrors: ve.Errors, UploadMore: ve.Truncated, UploadFile: file}
+	if IsFragment(c) {
+		return Render(c, http.StatusUnprocessableEntity, views.ReleaseBoard(v))
+	}
+	return Render(c, http.StatusUnprocessableEntity, views.ReleasesPage(v))
 }
 
 // Expedite puts a release on the expedited schedule in every ring.

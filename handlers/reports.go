@@ -39,13 +39,13 @@ func (h *Reports) Summary(c echo.Context) error {
 		return err
 	}
 	return Render(c, http.StatusOK, views.ReportsPage(views.ReportsView{Kind: kind, Summary: sum, Pauses: pauses,
-		Trend: views.NewTrend(trend), Now: h.Now()}))
+		Trend: views.UpdateTrend(trend, h.Now()), Now: h.Now()}))
 }
 
 // parseReportQuery reads the All devices report's state from the URL; bad
 // values are refused naming the parameter.
 func parseReportQuery(c echo.Context) (views.ReportQuery, error) {
-	q := views.ReportQuery{Size: 50, Search: strings.TrimSpace(c.QueryParam("q")), Sort: c.QueryParam("sort"),
+	q := views.ReportQuery{Size: views.ReportPageSizes[1], Search: strings.TrimSpace(c.QueryParam("q")), Sort: c.QueryParam("sort"),
 		Desc: c.QueryParam("dir") == "desc", After: c.QueryParam("after")}
 	var err error
 	if q.Kind, err = store.ParseUpdateKind(c.QueryParam("kind")); err != nil {
@@ -66,8 +66,8 @@ func parseReportQuery(c echo.Context) (views.ReportQuery, error) {
 	}
 	if v := c.QueryParam("size"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || !validSize(n) {
-			return q, store.Invalidf("page size %q is not offered; choose 25, 50, 100 or 200", v)
+		if err != nil || !slices.Contains(views.ReportPageSizes, n) {
+			return q, store.Invalidf("page size %q is not offered; choose 25, 50, 100 or 250", v)
 		}
 		q.Size = n
 	}
@@ -114,7 +114,7 @@ func (h *Reports) Export(c echo.Context) error {
 	name := fmt.Sprintf("patchboard-%s-updates-%s.csv", q.Kind, h.Now().UTC().Format("2006-01-02"))
 	dl := newDownload(c, name, "text/csv; charset=utf-8", h.WriteStall)
 	defer dl.done()
-	n, err := h.Store.ExportUpdateReport(ctx, dl, reportStoreQuery(q))
+	n, err := h.Store.ExportUpdateReport(ctx, dl, reportStoreQuery(q), store.CSVOptions{})
 	if err != nil && !c.Response().Committed {
 		return err
 	}

@@ -139,7 +139,21 @@ func benchFixtureBuilt(b *testing.B, key, path string) string {
 var benchFixtures sync.Map // key → path
 
 func benchFixture(b *testing.B, n int, discovered bool) string {
-	key := fmt.Sprintf("%d-%v", n, discovered)
+	return seedFixture(b, fmt.Sprintf("%d-%v", n, discovered), n, benchInventoryCSV, true, func(ctx context.Context, st *Store) error {
+		if !discovered {
+			return nil
+		}
+		_, err := st.Discover(ctx, TriggerCLI, "bench", testNow)
+		return err
+	})
+}
+
+// seedFixture builds, once per key (and per cache, see benchCachePath), a
+// database file holding inventory(n) (devices testID(1) to testID(n)) with
+// every device in the registration group, every tenth through a nested
+// group when nested, and then runs prepare on it. The benchmarks of every
+// area seed through it.
+func seedFixture(b *testing.B, key string, n int, inventory func(n int) []byte, nested bool, prepare func(context.Context, *Store) error) string {
 	if p, ok := benchFixtures.Load(key); ok {
 		return p.(string)
 	}
@@ -153,35 +167,37 @@ func benchFixture(b *testing.B, n int, discovered bool) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := st.ImportDevices(ctx, bytes.NewReader(benchInventoryCSV(n)), "bench", "bench"); err != nil {
+	if _, err := st.ImportDevices(ctx, bytes.NewReader(inventory(n)), "bench", "bench"); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := st.CreateGroup(ctx, "Nested", "", "bench"); err != nil {
-		b.Fatal(err)
+	if nested {
+		if _, err := st.CreateGroup(ctx, "Nested", "", "bench"); err != nil {
+			b.Fatal(err)
+		}
+		if err := st.NestGroup(ctx, RegistrationGroupName, "Nested", "bench"); err != nil {
+			b.Fatal(err)
+		}
 	}
-	if err := st.NestGroup(ctx, RegistrationGroupName, "Nested", "bench"); err != nil {
-		b.Fatal(err)
-	}
-	var direct, nested bytes.Buffer
+	var direct, inner bytes.Buffer
 	direct.WriteString("device_id\n")
-	nested.WriteString("device_id\n")
+	inner.WriteString("device_id\n")
 	for i := 0; i < n; i++ {
 		w := &direct
-		if i%10 == 0 {
-			w = &nested
+		if nested && i%10 == 0 {
+			w = &inner
 		}
 		w.WriteString(testID(i+1) + "\n")
 	}
 	if _, err := st.ImportMembers(ctx, RegistrationGroupName, &direct, "bench", "bench", false); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := st.ImportMembers(ctx, "Nested", &nested, "bench", "bench", false); err != nil {
-		b.Fatal(err)
-	}
-	if discovered {
-		if _, err := st.Discover(ctx, TriggerCLI, "bench", testNow); err != nil {
+	if nested {
+		if _, err := st.ImportMembers(ctx, "Nested", &inner, "bench", "bench", false); err != nil {
 			b.Fatal(err)
 		}
+	}
+	if err := prepare(ctx, st); err != nil {
+		b.Fatal(err)
 	}
 	if err := st.Close(); err != nil {
 		b.Fatal(err)

@@ -116,6 +116,7 @@ type directory struct {
 	rings RingWriter
 	// policies, when set, writes the update ring policies with the rings.
 	policies UpdatePolicyWriter
+	catalog  ReleaseCatalog       // when set, each sync reads releases from it
 	onDone   func(SyncRun, error) // told of every finished run (the server logs them)
 	mu       sync.Mutex           // one sync or write-back at a time in this process
 }
@@ -207,11 +208,19 @@ func (s *Store) syncDirectory(ctx context.Context, run *SyncRun) error {
 	}
 	prev = DirectoryState{} // the records are in read now
 	run.FullRead, run.Read = read.FullRead, read.Count
+	now := time.Now().UTC()
+	catalog, err := s.readCatalog(ctx, now)
+	if err != nil {
+		return err
+	}
 	return s.write(ctx, func(tx *sql.Tx) error {
 		if err := applyDirectoryDevices(ctx, tx, read, run); err != nil {
 			return err
 		}
 		if err := applyDirectoryGroups(ctx, tx, read.Groups); err != nil {
+			return err
+		}
+		if err := applyCatalog(ctx, tx, catalog, now); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO directory_state (key, value) VALUES (?, ?)

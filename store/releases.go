@@ -359,24 +359,12 @@ func (s *Store) AddReleases(ctx context.Context, rs []NewRelease, actor string, 
 			if exists > 0 {
 				return conflictf("a release named %s already exists", r.Name)
 			}
-			res, err := tx.ExecContext(ctx, `INSERT INTO releases (name, release_date, classification, created_at, created_by) VALUES (?, ?, ?, ?, ?)`,
-				r.Name, r.Date.Unix(), r.Classification, now.Unix(), actor)
+			rel, err := insertRelease(ctx, tx, r, actor, now)
 			if err != nil {
 				return err
 			}
-			id, err := res.LastInsertId()
-			if err != nil {
-				return err
-			}
-			for _, b := range r.Builds {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO release_builds (release_id, build, revision) VALUES (?, ?, ?)`, id, b.Build, b.Revision); err != nil {
-					return err
-				}
-			}
-			out = append(out, Release{ID: id, Name: r.Name, Date: r.Date, Classification: r.Classification, Builds: r.Builds,
-				CreatedAt: now.UTC().Truncate(time.Second), CreatedBy: actor})
-			entries = append(entries, AuditEntry{At: now, Actor: actor, Action: ActionReleaseAdd, Target: r.Name, Outcome: OutcomeSuccess,
-				Detail: fmt.Sprintf("%s release of %s: %s", r.Classification.Label(), r.Date.Format(time.DateOnly), out[len(out)-1].BuildsText())})
+			out = append(out, rel)
+			entries = append(entries, releaseAdded(rel, now))
 		}
 		return updatesChanged(ctx, tx, now, entries...)
 	})
@@ -384,6 +372,32 @@ func (s *Store) AddReleases(ctx context.Context, rs []NewRelease, actor string, 
 		return nil, fmt.Errorf("add release: %w", err)
 	}
 	return out, nil
+}
+
+// insertRelease writes a normalized release that no other release names.
+func insertRelease(ctx context.Context, tx *sql.Tx, r NewRelease, actor string, now time.Time) (Release, error) {
+	res, err := tx.ExecContext(ctx, `INSERT INTO releases (name, release_date, classification, created_at, created_by) VALUES (?, ?, ?, ?, ?)`,
+		r.Name, r.Date.Unix(), r.Classification, now.Unix(), actor)
+	if err != nil {
+		return Release{}, err
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return Release{}, err
+	}
+	for _, b := range r.Builds {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO release_builds (release_id, build, revision) VALUES (?, ?, ?)`, id, b.Build, b.Revision); err != nil {
+			return Release{}, err
+		}
+	}
+	return Release{ID: id, Name: r.Name, Date: r.Date, Classification: r.Classification, Builds: r.Builds,
+		CreatedAt: now.UTC().Truncate(time.Second), CreatedBy: actor}, nil
+}
+
+// releaseAdded is the audit entry of an added release.
+func releaseAdded(rel Release, now time.Time) AuditEntry {
+	return AuditEntry{At: now, Actor: rel.CreatedBy, Action: ActionReleaseAdd, Target: rel.Name, Outcome: OutcomeSuccess,
+		Detail: fmt.Sprintf("%s release of %s: %s", rel.Classification.Label(), rel.Date.Format(time.DateOnly), rel.BuildsText())}
 }
 
 // ExpediteRelease moves every ring to the expedited schedule for the named
@@ -647,13 +661,19 @@ func (s *Store) ResumeRings(ctx context.Context, rings []Ring, kind UpdateKind, 
 	return out, nil
 }
 
-// ActivePauses lists the pauses holding now, in ring order.
+// ActivePauses lists the pauses holding now, in ring order. The pauses are
+// kept between commits (every blade page asks), and those holding are
+// picked at now: a pause ends by itself without a commit.
 func (s *Store) ActivePauses(ctx context.Context, now time.Time) ([]Pause, error) {
-	ps, err := activePauses(ctx, s.r, now)
+	v, err := s.version(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("pauses: %w", err)
 	}
-	return ps, nil
+	all, err := memoized(s, v, "pauses", func() ([]Pause, error) { return loadPauses(ctx, s.r) })
+	if err != nil {
+		return nil, fmt.Errorf("pauses: %w", err)
+	}
+	return holding(all, now), nil
 }
 
 func activePauses(ctx context.Context, q queryer, now time.Time) ([]Pause, error) {
@@ -661,6 +681,11 @@ func activePauses(ctx context.Context, q queryer, now time.Time) ([]Pause, error
 	if err != nil {
 		return nil, err
 	}
+	return holding(all, now), nil
+}
+
+// holding picks the pauses holding at now, in ring order, in a new slice.
+func holding(all []Pause, now time.Time) []Pause {
 	var out []Pause
 	for _, p := range all {
 		if p.ActiveAt(now) {
@@ -668,7 +693,7 @@ func activePauses(ctx context.Context, q queryer, now time.Time) ([]Pause, error
 		}
 	}
 	slices.SortStableFunc(out, func(a, b Pause) int { return slices.Index(Rings, a.Ring) - slices.Index(Rings, b.Ring) })
-	return out, nil
+	return out
 }
 
 // loadPauses reads every pause, the oldest first. Pauses are a few a month.

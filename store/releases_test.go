@@ -297,11 +297,16 @@ func TestUpdateReportPagesAndExport(t *testing.T) {
 	wantErrIs(t, err, ErrInvalid)
 
 	var buf bytes.Buffer
-	n, err := st.ExportUpdateReport(ctx, &buf, UpdateQuery{Ring: RingTest})
+	n, err := st.ExportUpdateReport(ctx, &buf, UpdateQuery{Ring: RingTest}, CSVOptions{})
 	if err != nil || n != 2 {
 		t.Fatalf("export: %d rows, %v", n, err)
 	}
-	recs, err := csv.NewReader(&buf).ReadAll()
+	// Written as the blades' exports: a byte-order mark, every cell quoted.
+	out, ok := strings.CutPrefix(buf.String(), utf8BOM)
+	if !ok || !strings.HasPrefix(out, `"device_id","display_name",`) {
+		t.Fatalf("export starts %q, want a byte-order mark and quoted cells", buf.String()[:min(buf.Len(), 40)])
+	}
+	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,7 @@
 package store
 
 import (
-	"bufio"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -191,13 +189,11 @@ func (r *UpdateReportRow) PauseStatus() string {
 var UpdateReportColumns = []string{"device_id", "display_name", "serial_number", "ring", "update_status", "update_sub_status",
 	"pause_status", "current_version", "target_version", "readiness", "alerts", "last_checkin"}
 
+// record fills rec with the row as exported (CSVWriter guards the cells).
 func (r *UpdateReportRow) record(rec []string) {
 	rec[0], rec[1], rec[2], rec[3] = r.DeviceID, r.DisplayName, r.SerialNumber, string(r.Ring)
 	rec[4], rec[5], rec[6] = string(r.Status), string(r.Sub), r.PauseStatus()
 	rec[7], rec[8], rec[9], rec[10], rec[11] = r.Current.String(), r.Target, string(r.Readiness), r.Alerts, timeCell(r.LastCheckin)
-	for i := range rec {
-		rec[i] = CSVSafe(rec[i])
-	}
 }
 
 // selectRow is the report's projection, in scanRow's order, followed by
@@ -370,10 +366,12 @@ type scanPlus struct {
 func (p scanPlus) Scan(dest ...any) error { return p.rows.Scan(append(dest, p.more...)...) }
 
 // ExportUpdateReport writes every row matching q (limit and cursor
-// ignored) as CSV with the header UpdateReportColumns, streamed. It reads
+// ignored) as CSV with the header UpdateReportColumns, streamed, written as
+// the blades' exports are (CSVWriter: every cell quoted and guarded, a
+// byte-order mark unless opts.NoBOM). It reads
 // from the exports' pool, like the blades' exports, and waits at most as
 // long for a slot.
-func (s *Store) ExportUpdateReport(ctx context.Context, w io.Writer, q UpdateQuery) (int, error) {
+func (s *Store) ExportUpdateReport(ctx context.Context, w io.Writer, q UpdateQuery, opts CSVOptions) (int, error) {
 	q.Limit, q.After = 0, ""
 	if err := q.validate(); err != nil {
 		return 0, err
@@ -399,7 +397,7 @@ func (s *Store) ExportUpdateReport(ctx context.Context, w io.Writer, q UpdateQue
 		return 0, fmt.Errorf("export update report: %w", err)
 	}
 	defer rows.Close()
-	cw := csv.NewWriter(bufio.NewWriterSize(w, 64<<10))
+	cw := NewCSVWriter(w, opts)
 	if err := cw.Write(UpdateReportColumns); err != nil {
 		return 0, err
 	}
@@ -421,6 +419,5 @@ func (s *Store) ExportUpdateReport(ctx context.Context, w io.Writer, q UpdateQue
 	if err := rows.Err(); err != nil {
 		return n, fmt.Errorf("export update report: %w", err)
 	}
-	cw.Flush()
-	return n, cw.Error()
+	return n, cw.Flush()
 }

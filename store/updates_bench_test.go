@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -37,43 +35,16 @@ var benchRelease = NewRelease{Name: "bench B", Date: testNow.Truncate(day).Add(-
 // benchUpdateFixture builds, once per process, n registered devices with
 // the blade indexes synced and the bench release added.
 func benchUpdateFixture(b *testing.B, n int) string {
-	key := fmt.Sprintf("%d-updates", n)
-	if p, ok := benchFixtures.Load(key); ok {
-		return p.(string)
-	}
-	dir, err := os.MkdirTemp("", "patchboard-bench-")
-	if err != nil {
-		b.Fatal(err)
-	}
-	path := filepath.Join(dir, "fixture.db")
-	ctx := context.Background()
-	st, err := Open(ctx, path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.ImportDevices(ctx, bytes.NewReader(benchUpdateInventoryCSV(n)), "bench", "bench"); err != nil {
-		b.Fatal(err)
-	}
-	var members bytes.Buffer
-	members.WriteString("device_id\n")
-	for i := 0; i < n; i++ {
-		members.WriteString(testID(i+1) + "\n")
-	}
-	if _, err := st.ImportMembers(ctx, RegistrationGroupName, &members, "bench", "bench", false); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := st.Discover(ctx, TriggerCLI, "bench", testNow); err != nil {
-		b.Fatal(err)
-	}
-	if err := st.SyncBladeIndexes(ctx); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := st.AddRelease(ctx, benchRelease, "bench", testNow); err != nil {
-		b.Fatal(err)
-	}
-	benchFixtures.Store(key, path)
-	return path
+	return seedFixture(b, fmt.Sprintf("%d-updates", n), n, benchUpdateInventoryCSV, false, func(ctx context.Context, st *Store) error {
+		if _, err := st.Discover(ctx, TriggerCLI, "bench", testNow); err != nil {
+			return err
+		}
+		if err := st.SyncBladeIndexes(ctx); err != nil {
+			return err
+		}
+		_, err := st.AddRelease(ctx, benchRelease, "bench", testNow)
+		return err
+	})
 }
 
 // cpuPerOp reports the process's CPU time per operation since start: the
@@ -230,7 +201,7 @@ func BenchmarkExportUpdateReport(b *testing.B) {
 	cpu := processCPU()
 	for b.Loop() {
 		var err error
-		if rows, err = st.ExportUpdateReport(context.Background(), io.Discard, UpdateQuery{}); err != nil {
+		if rows, err = st.ExportUpdateReport(context.Background(), io.Discard, UpdateQuery{}, CSVOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}

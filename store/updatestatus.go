@@ -980,8 +980,8 @@ func (s *UpdateSummary) add(ring Ring, c UpdateRingCounts, latest latestFigure) 
 	}
 }
 
-// trendDays is how long the daily snapshots are kept.
-const trendDays = 90
+// UpdateTrendDays is how long the daily snapshots are kept.
+const UpdateTrendDays = 90
 
 // writeUpdateSummaries keeps the summaries and today's snapshot, and drops
 // snapshots older than 90 days.
@@ -1009,7 +1009,7 @@ func writeUpdateSummaries(ctx context.Context, tx *sql.Tx, sums map[UpdateKind]*
 			}
 		}
 	}
-	_, err := tx.ExecContext(ctx, `DELETE FROM update_snapshots WHERE day < ?`, now.Add(-trendDays*day).Truncate(day).Unix())
+	_, err := tx.ExecContext(ctx, `DELETE FROM update_snapshots WHERE day < ?`, now.Add(-UpdateTrendDays*day).Truncate(day).Unix())
 	return err
 }
 

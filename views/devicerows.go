@@ -26,12 +26,15 @@ import (
 // attributes alike; only this file's constant markup is written unescaped.
 // The markup must stay the same as the rest of the blade's: tests and the
 // browser suite find cells by their data-testid.
-func deviceRows(rows []store.DeviceRow, cols []ColumnView, selectable bool) templ.Component {
+//
+// pauses are the pauses holding now: the ring cell of a paused ring's
+// devices carries the "Customer paused" pill.
+func deviceRows(rows []store.DeviceRow, cols []ColumnView, selectable bool, pauses []store.Pause) templ.Component {
 	return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		rc := rowColumns(cols)
+		rc := rowColumns(cols, pausePills(pauses))
 		var scratch []byte // a computed cell's text, before escaping
 		b := make([]byte, 0, 2048)
 		for i := range rows {
@@ -51,6 +54,7 @@ const (
 	cellPlain  cellKind = iota // <td data-testid="cell-KEY">text</td>
 	cellLink                   // the device name, opening the flyout
 	cellStatus                 // a status badge
+	cellRing                   // the ring, with the pill of a paused ring
 )
 
 // rowColumn is a visible column resolved for rendering: its markup and the
@@ -59,10 +63,12 @@ type rowColumn struct {
 	kind cellKind
 	open string // escaped opening markup of a plain cell
 	text cellFunc
+	// pills are the pause pills by ring (cellRing).
+	pills map[store.Ring]string
 }
 
 // rowColumns resolves the visible columns once per table.
-func rowColumns(cols []ColumnView) []rowColumn {
+func rowColumns(cols []ColumnView, pills map[store.Ring]string) []rowColumn {
 	out := make([]rowColumn, len(cols))
 	for i, c := range cols {
 		switch c.Key {
@@ -72,6 +78,8 @@ func rowColumns(cols []ColumnView) []rowColumn {
 			out[i] = rowColumn{kind: cellStatus}
 		case "reasons":
 			out[i] = rowColumn{open: `<td class="reason" data-testid="cell-reasons">`, text: cellText(c.Key)}
+		case "ring":
+			out[i] = rowColumn{kind: cellRing, open: `<td data-testid="cell-ring">`, text: cellText(c.Key), pills: pills}
 		default:
 			open := appendEscaped([]byte(`<td data-testid="cell-`), c.Key)
 			out[i] = rowColumn{open: string(append(open, `">`...)), text: cellText(c.Key)}
@@ -115,6 +123,12 @@ func appendDeviceRow(b []byte, r *store.DeviceRow, cols []rowColumn, selectable 
 			b = append(b, `" data-testid="cell-status">`...)
 			b = appendEscaped(b, r.Status.Label())
 			b = append(b, `</span></td>`...)
+		case cellRing:
+			b = append(b, c.open...)
+			*scratch = c.text((*scratch)[:0], r)
+			b = appendEscaped(b, *scratch)
+			b = append(b, c.pills[r.Ring]...) // escaped already
+			b = append(b, `</td>`...)
 		default:
 			b = append(b, c.open...)
 			*scratch = c.text((*scratch)[:0], r)

@@ -44,24 +44,7 @@ func (q BladeQuery) Values() url.Values {
 	if q.Status != "" {
 		v.Set("status", string(q.Status))
 	}
-	if q.Ring != "" {
-		v.Set("ring", string(q.Ring))
-	}
-	if q.Search != "" {
-		v.Set("q", q.Search)
-	}
-	if q.Sort != "" && q.Sort != "display_name" {
-		v.Set("sort", q.Sort)
-	}
-	if q.Desc {
-		v.Set("dir", "desc")
-	}
-	if q.Size != 0 && q.Size != 50 {
-		v.Set("size", strconv.Itoa(q.Size))
-	}
-	if q.After != "" {
-		v.Set("after", q.After)
-	}
+	listParams{Ring: q.Ring, Search: q.Search, Sort: q.Sort, Desc: q.Desc, Size: q.Size, After: q.After}.encode(v)
 	if q.Page > 1 {
 		v.Set("page", strconv.Itoa(q.Page))
 	}
@@ -188,6 +171,8 @@ type BladeView struct {
 	List *store.DeviceList
 	// Views are the saved views the user sees.
 	Views []store.SavedView
+	// Pauses are the customer pauses holding now (the ring cells' pill).
+	Pauses []store.Pause
 }
 
 // TestRingMinimum is the recommended Test ring size for the fleet.

@@ -1952,7 +1952,7 @@ func DeviceTable(v BladeView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = deviceRows(v.Page.Rows, v.Columns, Can(ctx, store.PermDeviceActions)).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = deviceRows(v.Page.Rows, v.Columns, Can(ctx, store.PermDeviceActions), v.Pauses).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

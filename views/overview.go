@@ -3,8 +3,6 @@ package views
 import (
 	"fmt"
 	"net/url"
-	"strconv"
-	"strings"
 	"time"
 
 	"patchboard/store"
@@ -178,171 +176,20 @@ func share(part, whole int) float64 {
 	return 100 * float64(part) / float64(whole)
 }
 
-// svgNum writes a coordinate: one decimal is finer than a pixel.
-func svgNum(f float64) string { return strconv.FormatFloat(f, 'f', 1, 64) }
-
-// The trend chart's drawing area, in SVG user units. The SVG scales to its
-// box (at most 960 px wide); on a phone, app.css doubles the text and dots
-// so that they stay legible.
-const (
-	trendW      = 720
-	trendH      = 240
-	trendLeft   = 64
-	trendRight  = 16
-	trendTop    = 12
-	trendBottom = 30
-)
-
-// TabTrend is the 30-day trend of the three tabs, ready to draw.
-type TabTrend struct {
-	Days   []time.Time // the window, oldest first
-	Series []TabSeries
-	YTicks []ChartTick
-	XTicks []ChartTick
-	// Rows are the snapshots, for the table that says what the chart shows.
-	Rows []store.Snapshot
-}
-
-// TabSeries is one tab's line: polylines broken where a day has no
-// snapshot, and a dot for each snapshot.
-type TabSeries struct {
-	Tab      store.Tab
-	Lines    []string // points attributes
-	Dots     []ChartDot
-	Summary  string // the line in words
-	CSSClass string
-}
-
-// ChartDot is one point of a series.
-type ChartDot struct{ X, Y, Title string }
-
-// ChartTick is an axis label at a coordinate.
-type ChartTick struct{ At, Label string }
-
-// ViewBox is the chart's SVG viewBox.
-func (TabTrend) ViewBox() string { return fmt.Sprintf("0 0 %d %d", trendW, trendH) }
-
-// Plot edges, for the axes.
-func (TabTrend) Left() string   { return strconv.Itoa(trendLeft) }
-func (TabTrend) Right() string  { return strconv.Itoa(trendW - trendRight) }
-func (TabTrend) Bottom() string { return strconv.Itoa(trendH - trendBottom) }
-
-// XLabelY is the baseline of the day labels.
-func (TabTrend) XLabelY() string { return strconv.Itoa(trendH - 8) }
-
-// YLabelX is where the value labels end.
-func (TabTrend) YLabelX() string { return strconv.Itoa(trendLeft - 6) }
-
-// Empty reports whether there is nothing to draw.
-func (c TabTrend) Empty() bool { return len(c.Rows) == 0 }
-
-// Description is the chart in one sentence per tab, for screen readers.
-func (c TabTrend) Description() string {
-	parts := make([]string, len(c.Series))
-	for i, s := range c.Series {
-		parts[i] = s.Summary
-	}
-	return strings.Join(parts, " ")
-}
-
 // Trend draws the snapshots of the TrendDays days up to now's day.
-func (v OverviewView) Trend() TabTrend {
-	last := v.Now.UTC().Truncate(24 * time.Hour)
-	c := TabTrend{Rows: v.Overview.Trend}
-	for i := store.TrendDays - 1; i >= 0; i-- {
-		c.Days = append(c.Days, last.AddDate(0, 0, -i))
+func (v OverviewView) Trend() LineChart {
+	lines := make([]ChartLine, len(store.Tabs))
+	for i, t := range store.Tabs {
+		lines[i] = ChartLine{Key: string(t), Label: t.Label(), CSSClass: "series-" + string(t)}
 	}
-	top := 0
-	for _, s := range c.Rows {
-		top = max(top, s.Ready, s.NotReady, s.NotRegistered)
-	}
-	top = niceCeil(top)
-	plotW := float64(trendW - trendLeft - trendRight)
-	plotH := float64(trendH - trendTop - trendBottom)
-	x := func(day time.Time) float64 {
-		i := day.Sub(c.Days[0]).Hours() / 24
-		return trendLeft + plotW*i/float64(len(c.Days)-1)
-	}
-	y := func(n int) float64 { return trendTop + plotH - plotH*float64(n)/float64(top) }
-
-	for _, t := range store.Tabs {
-		s := TabSeries{Tab: t, CSSClass: "series-" + string(t)}
-		var line []string
-		var prev time.Time
-		for _, sn := range c.Rows {
-			if len(line) > 0 && sn.Day.Sub(prev) > 24*time.Hour {
-				if len(line) > 1 { // a lone day is only its dot
-					s.Lines = append(s.Lines, strings.Join(line, " "))
-				}
-				line = nil
-			}
-			px, py := svgNum(x(sn.Day)), svgNum(y(sn.Tab(t)))
-			line = append(line, px+","+py)
-			s.Dots = append(s.Dots, ChartDot{X: px, Y: py, Title: fmt.Sprintf("%s, %s: %s", t.Label(), shortDay(sn.Day), Thousands(sn.Tab(t)))})
-			prev = sn.Day
-		}
-		if len(line) > 1 {
-			s.Lines = append(s.Lines, strings.Join(line, " "))
-		}
-		s.Summary = trendSummary(t, c.Rows)
-		c.Series = append(c.Series, s)
-	}
-	for _, n := range []int{0, top / 2, top} {
-		if n == top/2 && top%2 != 0 {
-			continue
-		}
-		c.YTicks = append(c.YTicks, ChartTick{At: svgNum(y(n)), Label: compact(n)})
-	}
-	for _, i := range []int{0, len(c.Days) / 2, len(c.Days) - 1} {
-		c.XTicks = append(c.XTicks, ChartTick{At: svgNum(x(c.Days[i])), Label: shortDay(c.Days[i])})
-	}
-	return c
-}
-
-// trendSummary says how a tab's count moved over the snapshots.
-func trendSummary(t store.Tab, rows []store.Snapshot) string {
-	if len(rows) == 0 {
-		return ""
-	}
-	first, last := rows[0], rows[len(rows)-1]
-	if len(rows) == 1 {
-		return fmt.Sprintf("%s: %s on %s.", t.Label(), Thousands(first.Tab(t)), shortDay(first.Day))
-	}
-	return fmt.Sprintf("%s: %s on %s, %s on %s.", t.Label(), Thousands(first.Tab(t)), shortDay(first.Day),
-		Thousands(last.Tab(t)), shortDay(last.Day))
-}
-
-// compact writes an axis value short enough for a phone: 800, 1.5k, 60k,
-// 1.2M.
-func compact(n int) string {
-	switch {
-	case n >= 1_000_000:
-		return strings.TrimSuffix(strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64), ".0") + "M"
-	case n >= 1000:
-		return strings.TrimSuffix(strconv.FormatFloat(float64(n)/1e3, 'f', 1, 64), ".0") + "k"
-	}
-	return strconv.Itoa(n)
-}
-
-// shortDay is a day as the chart labels it: "Nov 8".
-func shortDay(t time.Time) string { return t.UTC().Format("Jan 2") }
-
-// longDay is a day as the trend's table writes it.
-func longDay(t time.Time) string { return t.UTC().Format(time.DateOnly) }
-
-// niceCeil rounds n up to a round number (1, 2, 3, 4, 5, 6 or 8 times a
-// power of ten), so the axis reads in round numbers; at least 1.
-func niceCeil(n int) int {
-	if n <= 1 {
-		return 1
-	}
-	for p := 1; ; p *= 10 {
-		for _, m := range []int{1, 2, 3, 4, 5, 6, 8} {
-			if m*p >= n {
-				return m * p
-			}
+	rows := make([]ChartRow, len(v.Overview.Trend))
+	for i, sn := range v.Overview.Trend {
+		rows[i] = ChartRow{Day: sn.Day, Values: make([]int, len(store.Tabs))}
+		for j, t := range store.Tabs {
+			rows[i].Values[j] = sn.Tab(t)
 		}
 	}
+	return NewLineChart(v.Now, store.TrendDays, lines, rows)
 }
 
 // checkName is a check as the UI names it, or its id when it has no name.
@@ -351,16 +198,4 @@ func checkName(c store.CheckID) string {
 		return n
 	}
 	return string(c)
-}
-
-// xAnchor aligns the day labels: the first starts at its day, the last ends
-// at it, so neither leaves the chart.
-func xAnchor(i, n int) string {
-	switch i {
-	case 0:
-		return "start"
-	case n - 1:
-		return "end"
-	}
-	return "middle"
 }

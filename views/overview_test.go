@@ -99,7 +99,7 @@ func TestOverviewTrendAxis(t *testing.T) {
 	// Day 1 and day 30 are 28 days apart: two dots, no line between them.
 	for _, s := range c.Series {
 		if len(s.Dots) != 2 || len(s.Lines) != 0 {
-			t.Errorf("%s: %d dots, %d lines; want 2 dots and no line across the gap", s.Tab, len(s.Dots), len(s.Lines))
+			t.Errorf("%s: %d dots, %d lines; want 2 dots and no line across the gap", s.Label, len(s.Dots), len(s.Lines))
 		}
 	}
 	if want := "Ready: 61,294 on Nov 1, 64,000 on Nov 30."; c.Series[0].Summary != want {

@@ -3,8 +3,6 @@ package views
 import (
 	"fmt"
 	"net/url"
-	"strconv"
-	"strings"
 	"time"
 
 	"patchboard/store"
@@ -14,6 +12,11 @@ import (
 type ReleasesView struct {
 	Board   store.ReleaseBoard
 	Message string // what the last change did
+	// UploadErrors are the problems of a refused releases CSV (UploadFile),
+	// UploadMore how many more were found.
+	UploadErrors []store.FieldError
+	UploadMore   int
+	UploadFile   string
 }
 
 // day formats a date as the UI shows days.
@@ -70,30 +73,13 @@ func (q ReportQuery) Values() url.Values {
 	if q.Kind == store.KindFeature {
 		v.Set("kind", string(q.Kind))
 	}
-	if q.Ring != "" {
-		v.Set("ring", string(q.Ring))
-	}
 	if q.Status != "" {
 		v.Set("status", string(q.Status))
 	}
 	if q.Sub != "" {
 		v.Set("sub", string(q.Sub))
 	}
-	if q.Search != "" {
-		v.Set("q", q.Search)
-	}
-	if q.Sort != "" && q.Sort != "display_name" {
-		v.Set("sort", q.Sort)
-	}
-	if q.Desc {
-		v.Set("dir", "desc")
-	}
-	if q.Size != 0 && q.Size != 50 {
-		v.Set("size", strconv.Itoa(q.Size))
-	}
-	if q.After != "" {
-		v.Set("after", q.After)
-	}
+	listParams{Ring: q.Ring, Search: q.Search, Sort: q.Sort, Desc: q.Desc, Size: q.Size, After: q.After}.encode(v)
 	return v
 }
 
@@ -104,6 +90,15 @@ func (q ReportQuery) URL() string { return "/reports/devices?" + q.Values().Enco
 func (q ReportQuery) ExportURL() string {
 	q.After = ""
 	return "/reports/devices/export.csv?" + q.Values().Encode()
+}
+
+// ReportPageSizes are the page sizes the All devices report offers.
+var ReportPageSizes = []int{25, 50, 100, 250}
+
+// WithAfter is q from the page after cursor; "" is the first page.
+func (q ReportQuery) WithAfter(cursor string) ReportQuery {
+	q.After = cursor
+	return q
 }
 
 // SortBy is q sorted by key, ascending unless it already was.
@@ -124,7 +119,7 @@ type ReportsView struct {
 	Kind    store.UpdateKind
 	Summary store.UpdateSummary
 	Pauses  []store.Pause
-	Trend   Trend
+	Trend   LineChart
 	Now     time.Time
 }
 
@@ -183,88 +178,23 @@ func updateStatusText(st store.UpdateStatus, sub store.UpdateSubStatus) string {
 	return st.Label() + " · " + sub.Label()
 }
 
-// Trend is the 90-day trend drawn as an SVG line chart: one line per
-// status, the devices of every ring added up, and the same figures as a
-// table for screen readers and copying.
-type Trend struct {
-	Days   []time.Time
-	Series []TrendSeries
-	Max    int
-}
-
-// TrendSeries is one status's line.
-type TrendSeries struct {
-	Status store.UpdateStatus
-	Counts []int // per day of Trend.Days
-}
-
-// Chart geometry, in SVG user units.
-const (
-	chartW, chartH = 720, 220
-	chartPad       = 30
-)
-
-// NewTrend adds up the rings of each day and status.
-func NewTrend(points []store.TrendPoint) Trend {
-	var t Trend
-	idx := map[time.Time]int{}
-	for _, p := range points {
-		if _, ok := idx[p.Day]; !ok {
-			idx[p.Day] = len(t.Days)
-			t.Days = append(t.Days, p.Day)
+// UpdateTrend is the update report's trend: the devices of every ring
+// added up per day and status, over the UpdateTrendDays days up to now.
+func UpdateTrend(points []store.TrendPoint, now time.Time) LineChart {
+	lines := make([]ChartLine, len(store.UpdateStatuses))
+	col := make(map[store.UpdateStatus]int, len(store.UpdateStatuses))
+	for i, st := range store.UpdateStatuses {
+		lines[i] = ChartLine{Key: string(st), Label: st.Label(), CSSClass: "series-update-" + string(st)}
+		col[st] = i
+	}
+	var rows []ChartRow
+	for _, p := range points { // oldest first
+		if len(rows) == 0 || !rows[len(rows)-1].Day.Equal(p.Day) {
+			rows = append(rows, ChartRow{Day: p.Day, Values: make([]int, len(lines))})
+		}
+		if i, ok := col[p.Status]; ok {
+			rows[len(rows)-1].Values[i] += p.N
 		}
 	}
-	for _, st := range store.UpdateStatuses {
-		t.Series = append(t.Series, TrendSeries{Status: st, Counts: make([]int, len(t.Days))})
-	}
-	for _, p := range points {
-		for i := range t.Series {
-			if t.Series[i].Status == p.Status {
-				t.Series[i].Counts[idx[p.Day]] += p.N
-			}
-		}
-	}
-	for _, s := range t.Series {
-		for _, n := range s.Counts {
-			t.Max = max(t.Max, n)
-		}
-	}
-	return t
-}
-
-// Polyline is the series' points attribute.
-func (t Trend) Polyline(s TrendSeries) string {
-	var b strings.Builder
-	for i, n := range s.Counts {
-		x, y := t.xy(i, n)
-		fmt.Fprintf(&b, "%d,%d ", x, y)
-	}
-	return strings.TrimSpace(b.String())
-}
-
-func (t Trend) xy(i, n int) (int, int) {
-	w, h := chartW-2*chartPad, chartH-2*chartPad
-	x := chartPad
-	if len(t.Days) > 1 {
-		x += i * w / (len(t.Days) - 1)
-	}
-	y := chartH - chartPad
-	if t.Max > 0 {
-		y -= n * h / t.Max
-	}
-	return x, y
-}
-
-// Summary is the chart's one-sentence text equivalent.
-func (t Trend) Summary() string {
-	if len(t.Days) == 0 {
-		return "No snapshots yet: the first is taken at the next discovery."
-	}
-	last := len(t.Days) - 1
-	parts := make([]string, len(t.Series))
-	for i, s := range t.Series {
-		parts[i] = fmt.Sprintf("%s %d", s.Status.Label(), s.Counts[last])
-	}
-	return fmt.Sprintf("%d days from %s to %s; on %s: %s.", len(t.Days), dayText(t.Days[0]), dayText(t.Days[last]),
-		dayText(t.Days[last]), strings.Join(parts, ", "))
+	return NewLineChart(now, store.UpdateTrendDays, lines, rows)
 }

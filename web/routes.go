@@ -112,6 +112,7 @@ func routes(h handlerSet) []Route {
 		// pauses and the reports; changes need device actions.
 		{http.MethodGet, "/releases", store.PermView, h.releases.Page},
 		{http.MethodPost, "/releases/add", store.PermDeviceActions, h.releases.Add},
+		{http.MethodPost, "/releases/import", store.PermDeviceActions, h.releases.Import},
 		{http.MethodPost, "/releases/:id/expedite", store.PermDeviceActions, h.releases.Expedite},
 		{http.MethodPost, "/releases/pause", store.PermDeviceActions, h.releases.Pause},
 		{http.MethodPost, "/releases/resume", store.PermDeviceActions, h.releases.Resume},

@@ -116,7 +116,11 @@ func TestReleaseManagementAndReports(t *testing.T) {
 
 	// The export writes the same rows with the report's columns.
 	r = reader.get(t, "/reports/devices/export.csv?ring=broad&status=up-to-date&sub=paused").wantStatus(http.StatusOK)
-	recs, err := csv.NewReader(strings.NewReader(string(r.body))).ReadAll()
+	body, bom := strings.CutPrefix(string(r.body), "\ufeff")
+	if !bom || !strings.HasPrefix(body, `"device_id",`) {
+		t.Errorf("export starts %q: want the blades' CSV (a byte-order mark, quoted cells)", truncate(r.body))
+	}
+	recs, err := csv.NewReader(strings.NewReader(body)).ReadAll()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,6 +147,33 @@ func TestReleaseManagementAndReports(t *testing.T) {
 	if r.text("detail-update-target") == "—" {
 		t.Error("detail shows no target version")
 	}
+	if got := r.text("detail-pause"); !strings.Contains(got, "Customer paused by "+admin.email) || !strings.Contains(got, "Test ring shows trouble") ||
+		!strings.Contains(got, "until ") {
+		t.Errorf("detail pause %q: want who, why and until when", got)
+	}
+
+	// The blades show the pill on Broad's devices only, its details in it.
+	r = reader.get(t, "/devices?tab=ready&size=200").wantStatus(http.StatusOK)
+	pills := 0
+	r.testid("device-row").Each(func(_ int, row *goquery.Selection) {
+		ring := strings.TrimSpace(row.Find(`[data-testid="cell-ring"]`).Contents().First().Text())
+		pill := row.Find(`[data-testid="cell-paused"]`)
+		switch {
+		case ring == "Broad" && pill.Length() == 1:
+			pills++
+			if tip := pill.Find(`[role="tooltip"]`).Text(); !strings.Contains(tip, "Quality updates: Customer paused by "+admin.email) ||
+				!strings.Contains(tip, "Test ring shows trouble") {
+				t.Errorf("pill details %q", tip)
+			}
+		case ring != "Broad" && pill.Length() != 0:
+			t.Errorf("a %s device shows Customer paused", ring)
+		case ring == "Broad":
+			t.Error("a Broad device shows no Customer paused")
+		}
+	})
+	if pills == 0 {
+		t.Error("no Broad device on the Ready blade shows Customer paused")
+	}
 
 	// Resume: in progress again.
 	admin.postHX(t, "/releases/resume", url.Values{"ring": {"broad"}, "kind": {"quality"}}).wantStatus(http.StatusOK)
@@ -151,6 +182,9 @@ func TestReleaseManagementAndReports(t *testing.T) {
 		t.Errorf("Broad in progress after resume: %d, want %d", n, broad)
 	}
 	admin.postHX(t, "/releases/resume", url.Values{"ring": {"broad"}}).wantStatus(http.StatusConflict)
+	if r = reader.get(t, "/devices?tab=ready&size=200").wantStatus(http.StatusOK); r.testid("cell-paused").Length() != 0 {
+		t.Error("the blade shows Customer paused after the resume")
+	}
 
 	// Schedules: saved and audited; bad values refused naming the field.
 	form := url.Values{"ring": {"broad"}, "deferral": {"10"}, "deadline": {"5"}, "grace": {"2"}, "feature_deferral": {"0"}, "gate_percent": {"90"}}
@@ -169,6 +203,47 @@ func TestReleaseManagementAndReports(t *testing.T) {
 	if !strings.Contains(r.text("trend-summary"), "Up to date") || r.testid("trend-chart").Length() != 1 {
 		t.Errorf("trend: %q", r.text("trend-summary"))
 	}
+}
+
+// The All devices report offers 25, 50, 100 and 250 rows a page; the size
+// chosen stays in the URL of the pager, the sort links and the export.
+func TestReportPageSize(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{fleet: true})
+	admin := e.as(t, store.RoleServiceAdmin)
+	admin.postHX(t, "/releases/add", octoberB).wantStatus(http.StatusOK)
+
+	r := admin.get(t, "/reports/devices").wantStatus(http.StatusOK)
+	var sizes []string
+	r.testid("report-size").Find("option").Each(func(_ int, s *goquery.Selection) { sizes = append(sizes, s.AttrOr("value", "")) })
+	if strings.Join(sizes, " ") != "25 50 100 250" || r.testid("report-size").Find("option[selected]").AttrOr("value", "") != "50" {
+		t.Fatalf("page sizes %v, selected %q", sizes, r.testid("report-size").Find("option[selected]").AttrOr("value", ""))
+	}
+	total := r.testid("report-row").Length()
+
+	seen := 0
+	for path := "/reports/devices?size=25&sort=ring"; path != ""; {
+		r = admin.get(t, path).wantStatus(http.StatusOK)
+		rows := r.testid("report-row").Length()
+		if rows > 25 || r.testid("report-size").Find("option[selected]").AttrOr("value", "") != "25" {
+			t.Fatalf("%s: %d rows, size shown %q", path, rows, r.testid("report-size").Find("option[selected]").AttrOr("value", ""))
+		}
+		seen += rows
+		path = r.testid("report-next").AttrOr("href", "")
+		if path != "" && !strings.Contains(path, "size=25") {
+			t.Fatalf("the next page %s forgets the page size", path)
+		}
+	}
+	if seen <= 25 || seen < total {
+		t.Errorf("paged %d rows by 25 (a 50-row page showed %d)", seen, total)
+	}
+	if href := r.testid("report-devices-export").AttrOr("href", ""); !strings.Contains(href, "sort=ring") {
+		t.Errorf("export link %s forgets the sort", href)
+	}
+	if r = admin.get(t, "/reports/devices?size=250").wantStatus(http.StatusOK); r.testid("report-row").Length() < total {
+		t.Errorf("250 a page shows %d rows", r.testid("report-row").Length())
+	}
+	admin.get(t, "/reports/devices?size=200").wantStatus(http.StatusUnprocessableEntity)
 }
 
 func TestUpdateAPI(t *testing.T) {

@@ -23,6 +23,7 @@ type directoryConfig struct {
 	certFile     string
 	syncInterval time.Duration
 	writeBack    string
+	catalog      string // on: each sync reads releases from the Windows Update catalog
 	// secretErr is a problem reading the secret's file, reported by open.
 	secretErr error
 }
@@ -40,6 +41,7 @@ func directoryFlags(e *env, fs *flag.FlagSet) *directoryConfig {
 	fs.DurationVar(&c.syncInterval, "graph-sync-interval", envDuration(e, "PATCHBOARD_GRAPH_SYNC_INTERVAL", 15*time.Minute), "time between directory syncs (each discovery syncs first too)")
 	fs.StringVar(&c.writeBack, "graph-write-back", envString(e, "PATCHBOARD_GRAPH_WRITE_BACK", "off"), "on: keep the ring groups in Entra ID equal to the rings")
 	fs.StringVar(&c.graph.RingGroupPrefix, "graph-ring-group-prefix", envString(e, "PATCHBOARD_GRAPH_RING_GROUP_PREFIX", graph.DefaultRingGroupPrefix), "name of the ring groups before Test, First, Fast, Broad")
+	fs.StringVar(&c.catalog, "graph-release-catalog", envString(e, "PATCHBOARD_GRAPH_RELEASE_CATALOG", "on"), "on: each sync adds the quality updates of the Windows Update catalog as releases")
 	c.graph.ClientSecret, c.secretErr = secret(e, "PATCHBOARD_GRAPH_CLIENT_SECRET")
 	return c
 }
@@ -62,6 +64,9 @@ func (c *directoryConfig) connector() (*graph.Connector, error) {
 	}
 	if c.writeBack != "on" && c.writeBack != "off" {
 		return nil, usagef("--graph-write-back (PATCHBOARD_GRAPH_WRITE_BACK) must be on or off, got %q", c.writeBack)
+	}
+	if c.catalog != "on" && c.catalog != "off" {
+		return nil, usagef("--graph-release-catalog (PATCHBOARD_GRAPH_RELEASE_CATALOG) must be on or off, got %q", c.catalog)
 	}
 	cfg := c.graph
 	if c.certFile != "" {
@@ -89,8 +94,17 @@ func (c *directoryConfig) attach(st *store.Store, conn *graph.Connector) {
 		rings = conn
 	}
 	st.SetDirectory(conn, rings)
+	c.attachCatalog(st, conn)
 	if rings != nil {
 		st.SetUpdatePolicyWriter(conn) // the update ring policies go with the rings
+	}
+}
+
+// attachCatalog makes the syncs read releases from the catalog unless it
+// is turned off.
+func (c *directoryConfig) attachCatalog(st *store.Store, conn *graph.Connector) {
+	if c.catalog == "on" {
+		st.SetReleaseCatalog(conn)
 	}
 }
 
@@ -137,6 +151,7 @@ func cmdSync(e *env, fs *flag.FlagSet, db *string) func([]string) error {
 		}
 		return withStore(e, *db, func(st *store.Store) error {
 			st.SetDirectory(conn, nil)
+			dir.attachCatalog(st, conn)
 			run, err := st.SyncDirectory(e.ctx, store.TriggerCLI, cliActor(e))
 			if err != nil {
 				return err

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"encoding/csv"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -75,52 +72,14 @@ func cmdReleaseImport(e *env, fs *flag.FlagSet, db *string) func([]string) error
 			return err
 		}
 		defer closeIn()
-		rels, err := readReleasesCSV(in)
-		if err != nil {
-			return err
-		}
 		return withStore(e, *db, func(st *store.Store) error {
-			added, err := st.AddReleases(e.ctx, rels, cliActor(e), time.Now())
+			added, err := st.ImportReleases(e.ctx, in, cliActor(e), time.Now())
 			if err != nil {
-				return err
+				return printValidation(e, err)
 			}
 			fmt.Fprintf(e.stdout, "added %d release(s)\n", len(added))
 			return nil
 		})
-	}
-}
-
-func readReleasesCSV(in io.Reader) ([]store.NewRelease, error) {
-	r := csv.NewReader(in)
-	r.FieldsPerRecord = 4
-	header, err := r.Read()
-	if err != nil {
-		return nil, fmt.Errorf("%w: the releases CSV needs the header name,date,classification,builds", store.ErrInvalid)
-	}
-	if strings.Join(header, ",") != "name,date,classification,builds" {
-		return nil, fmt.Errorf("%w: the header is %q; it must be name,date,classification,builds", store.ErrInvalid, strings.Join(header, ","))
-	}
-	var out []store.NewRelease
-	for row := 2; ; row++ {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%w: row %d: %v", store.ErrInvalid, row, err)
-		}
-		d, err := store.ParseDay(rec[1])
-		if err == nil {
-			var c store.Classification
-			if c, err = store.ParseClassification(rec[2]); err == nil {
-				var b []store.BuildRevision
-				if b, err = store.ParseBuilds(rec[3]); err == nil {
-					out = append(out, store.NewRelease{Name: rec[0], Date: d, Classification: c, Builds: b})
-					continue
-				}
-			}
-		}
-		return nil, fmt.Errorf("row %d: %w", row, err)
 	}
 }
 
@@ -324,6 +283,7 @@ func cmdReport(e *env, fs *flag.FlagSet, db *string) func([]string) error {
 	status := fs.String("status", "", "only devices with this update status: up-to-date, not-up-to-date, ineligible, not-ready")
 	sub := fs.String("sub-status", "", "only devices with this sub-status, such as overdue or paused")
 	search := fs.String("search", "", "only devices whose name, serial number or ID contains this")
+	noBOM := fs.Bool("no-bom", false, "leave out the UTF-8 byte-order mark (Excel needs it to read names such as Müller right)")
 	return func(args []string) error {
 		if err := exactArgs(args, 1, "quality or feature"); err != nil {
 			return err
@@ -347,7 +307,7 @@ func cmdReport(e *env, fs *flag.FlagSet, db *string) func([]string) error {
 			return err
 		}
 		return withStore(e, *db, func(st *store.Store) error {
-			_, err := st.ExportUpdateReport(e.ctx, e.stdout, q)
+			_, err := st.ExportUpdateReport(e.ctx, e.stdout, q, store.CSVOptions{NoBOM: *noBOM})
 			return err
 		})
 	}

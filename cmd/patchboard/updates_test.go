@@ -36,7 +36,7 @@ func TestCLIUpdates(t *testing.T) {
 		t.Errorf("release list while paused: %q", out)
 	}
 
-	out := c.ok("", "report", "quality", "--ring", "broad")
+	out := c.ok("", "report", "quality", "--ring", "broad", "--no-bom")
 	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +56,7 @@ func TestCLIUpdates(t *testing.T) {
 		t.Errorf("no device is overdue 10 days after a release: %q", out)
 	}
 	c.ok("", "resume", "--ring", "broad")
-	if out := c.ok("", "report", "quality", "--ring", "broad", "--status", "up-to-date"); strings.Count(out, ",in-progress,") != 3 {
+	if out := c.ok("", "report", "quality", "--ring", "broad", "--status", "up-to-date"); strings.Count(out, `,"in-progress",`) != 3 {
 		t.Errorf("after resume: %q", out)
 	}
 

@@ -263,8 +263,10 @@ func (p *page) waitFor(what, cond string) {
 	_, err := chromedp.Run(p.ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(waitTimeout)))
 	// A document that is replaced while the poll runs (a redirect that
 	// lands late on a loaded machine) takes the poll's context with it:
-	// poll the new document.
-	for err != nil && strings.Contains(err.Error(), "Cannot find context") && time.Now().Before(deadline) {
+	// poll the new document. (A form posted before htmx took it over, on a
+	// loaded machine, navigates too: "Inspected target navigated".)
+	for err != nil && (strings.Contains(err.Error(), "Cannot find context") || strings.Contains(err.Error(), "Inspected target navigated")) &&
+		time.Now().Before(deadline) {
 		_, err = chromedp.Run(p.ctx, chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(time.Until(deadline))))
 	}
 	if err != nil {

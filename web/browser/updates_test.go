@@ -41,18 +41,39 @@ func TestAdminRunsPatchTuesday(t *testing.T) {
 		t.Errorf("pause banner %q", got)
 	}
 
+	// The Broad blade shows the pill; focusing it shows who, when, why
+	// and until when.
+	p.navigate("/devices?tab=ready&ring=broad")
+	p.do("focus Customer paused", chromedp.WaitVisible(tid("cell-paused")), chromedp.Focus(tid("cell-paused")))
+	tip := `document.querySelector('[data-testid="cell-paused"] [role="tooltip"]')`
+	p.waitFor("the pause details", tip+`.getBoundingClientRect().width > 100`)
+	if got := eval[string](p, tip+`.textContent`); !strings.Contains(got, "Customer paused by "+adminEmail) ||
+		!strings.Contains(got, "Test ring shows trouble") || !strings.Contains(got, "until ") {
+		t.Errorf("pill details %q", got)
+	}
+	p.shot("blade-customer-paused", false)
+
 	p.do("open the update report", chromedp.Click(tid("nav-reports")), chromedp.WaitVisible(tid("report-summary")))
 	cell := `[data-testid="summary-row"][data-ring="broad"] [data-testid="summary-pause"]`
 	if got := eval[string](p, `document.querySelector('`+cell+`').textContent`); !strings.Contains(got, "Customer paused") ||
 		!strings.Contains(got, "Test ring shows trouble") {
 		t.Errorf("report pause cell %q", got)
 	}
+	p.waitFor("the trend", `document.querySelectorAll('[data-testid="trend-chart"] circle').length > 0`)
+	for _, scheme := range []string{"light", "dark"} {
+		p.colorScheme(scheme)
+		p.shot("reports-trend-"+scheme, true)
+	}
+	p.colorScheme("light")
 	paused := eval[string](p, `document.querySelector('[data-testid="summary-row"][data-ring="broad"] [data-testid="summary-up-to-date-paused"]').textContent`)
 	if strings.TrimSpace(paused) == "0" {
 		t.Error("no Broad device is shown paused")
 	}
 
 	p.do("back to Release management", chromedp.Click(tid("nav-releases")), chromedp.WaitVisible(tid("release-board")))
+	// htmx takes the forms over once the document has loaded; a click before
+	// that would post the form without it.
+	p.waitFor("the page loaded", `document.readyState === 'complete'`)
 	p.do("resume Broad", chromedp.Click(chromedp.CSS(banner+` [data-testid="resume"]`)))
 	p.waitSettled("the pause gone", `!document.querySelector('`+banner+`') && document.querySelector('[data-testid="release-message"]')`)
 	if got := p.text("release-message"); !strings.Contains(got, "Resumed quality updates in Broad") {

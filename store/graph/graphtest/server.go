@@ -178,6 +178,8 @@ type Server struct {
 
 	policies    map[string]*policyDoc // Intune policies and profiles by ID
 	policyOrder []string
+
+	catalog []CatalogEntry // the Windows Update catalog (catalog.go)
 }
 
 // New starts a stand-in; close it with Close.
@@ -450,6 +452,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodGet && strings.HasPrefix(path, "/v1.0/groups/"):
 		s.group(w, strings.TrimPrefix(path, "/v1.0/groups/"))
 	case s.servePolicies(w, r):
+	case s.serveCatalog(w, r):
 	default:
 		graphError(w, http.StatusBadRequest, "BadRequest", "Resource not found for the segment '"+path+"'.")
 	}

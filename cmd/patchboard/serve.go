@@ -128,6 +128,13 @@ func cmdServe(e *env, fs *flag.FlagSet, db *string) func([]string) error {
 		}
 		return withStore(e, *db, func(st *store.Store) error {
 			c.dir.attach(st, conn)
+			if conn != nil {
+				// For the alert before the credential expires.
+				kind, expires, _ := c.dir.credentialExpiry(conn) // checked by connector()
+				if err := st.SetCredentialExpiry(e.ctx, kind, expires); err != nil {
+					return err
+				}
+			}
 			return serve(e, st, c)
 		})
 	}
@@ -200,6 +207,15 @@ func serve(e *env, st *store.Store, c serveConfig) error {
 	go func() {
 		defer wg.Done()
 		schedule(bg, st, c.discoveryInterval, logger)
+	}()
+	// "Discovery did not run" is measured from this schedule.
+	if err := st.SetDiscoveryInterval(e.ctx, c.discoveryInterval); err != nil {
+		return err
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		alertSchedule(bg, st, logger)
 	}()
 	if st.DirectorySynced() {
 		wg.Add(1)
@@ -281,6 +297,27 @@ func schedule(ctx context.Context, st *store.Store, interval time.Duration, logg
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		}
+	}
+}
+
+// alertEvery is how often the tenant alerts are evaluated besides after
+// every discovery and sync: the conditions that depend on the clock
+// (discovery overdue, a credential expiring, a release's SLO at risk).
+const alertEvery = 5 * time.Minute
+
+// alertSchedule evaluates the tenant alerts every alertEvery until ctx ends.
+func alertSchedule(ctx context.Context, st *store.Store, logger *slog.Logger) {
+	tick := time.NewTicker(alertEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if err := st.EvaluateAlerts(ctx, time.Now(), false); err != nil && ctx.Err() == nil {
+			logger.Error("alert evaluation failed", "error", err.Error())
 		}
 	}
 }

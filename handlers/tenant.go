@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -15,13 +16,62 @@ import (
 // contacts.
 type Tenant struct{ Deps }
 
-// Alerts lists the open and the latest resolved tenant alerts.
+// Alerts lists the open and the latest resolved tenant alerts, and the
+// alert settings.
 func (h *Tenant) Alerts(c echo.Context) error {
-	open, resolved, err := h.Store.Alerts(c.Request().Context())
-	if err != nil {
+	v := views.AlertsView{}
+	if c.QueryParam("restored") != "" {
+		v.Message = "Patchboard's ring groups and update ring policies were written back to the directory."
+	}
+	return h.renderAlerts(c, http.StatusOK, v)
+}
+
+func (h *Tenant) renderAlerts(c echo.Context, status int, v views.AlertsView) error {
+	ctx := c.Request().Context()
+	var err error
+	if v.Open, v.Resolved, err = h.Store.Alerts(ctx); err != nil {
 		return err
 	}
-	return Render(c, http.StatusOK, views.AlertsPage(views.AlertsView{Open: open, Resolved: resolved, Now: h.Now()}))
+	if v.Settings, err = h.Store.AlertSettings(ctx); err != nil {
+		return err
+	}
+	v.Now = h.Now()
+	return Render(c, status, views.AlertsPage(v))
+}
+
+// SaveAlertSettings saves the jump threshold; a refused value comes back
+// with the input and a message by the field.
+func (h *Tenant) SaveAlertSettings(c echo.Context) error {
+	raw := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(c.FormValue("jump_percent")), "%"))
+	pct, convErr := strconv.Atoi(raw)
+	if convErr != nil {
+		pct = 0 // refused below with the same message as an out-of-range number
+	}
+	err := h.Store.SaveAlertSettings(c.Request().Context(), store.AlertSettings{JumpPercent: pct}, Actor(c), h.Now())
+	var ve *store.ValidationError
+	switch {
+	case err == nil:
+		return h.renderAlerts(c, http.StatusOK, views.AlertsView{Message: "The jump threshold is now " + strconv.Itoa(pct) + " % of the registered devices."})
+	case errors.As(err, &ve):
+		v := views.AlertsView{SettingsInput: c.FormValue("jump_percent"), SettingsError: "The jump threshold " + ve.Errors[0].Reason + "."}
+		return h.renderAlerts(c, http.StatusUnprocessableEntity, v)
+	}
+	return err
+}
+
+// RestoreRingSettings is the Restore action of a ring settings alert: a
+// write-back of Patchboard's ring groups and policies now.
+func (h *Tenant) RestoreRingSettings(c echo.Context) error {
+	_, err := h.Store.RestoreRingSettings(c.Request().Context(), Actor(c), h.Now())
+	switch {
+	case err == nil:
+		return c.Redirect(http.StatusSeeOther, "/tenant/alerts?restored=1")
+	case errors.Is(err, store.ErrInvalid):
+		return err // its message says the write-back is off
+	}
+	h.Logger.Warn("restore ring settings", "error", err.Error())
+	return h.renderAlerts(c, http.StatusBadGateway, views.AlertsView{
+		Error: "The ring groups and policies could not be written back: the write-back failed. The Microsoft Graph alert below says why; try Restore again once it is fixed."})
 }
 
 // Contacts lists the admin contacts; ?edit=ID fills the form with one of

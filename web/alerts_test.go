@@ -1,0 +1,91 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"patchboard/store"
+	"patchboard/store/graph"
+	"patchboard/store/graph/graphtest"
+)
+
+// A Service Administrator changes the jump threshold on the alerts page
+// (validated, audited); a Service Reader sees it and cannot change it.
+func TestAlertSettingsForm(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	admin := e.as(t, store.RoleServiceAdmin)
+
+	res := admin.post(t, "/tenant/alerts/settings", url.Values{"jump_percent": {"0"}}).wantStatus(http.StatusUnprocessableEntity)
+	if msg := res.text("alert-settings-error"); !strings.Contains(msg, "from 1 to 100") || strings.Contains(msg, "save alert settings") {
+		t.Errorf("message %q", msg)
+	}
+	if v, _ := res.testid("alert-jump-percent").Attr("value"); v != "0" {
+		t.Errorf("the form lost the input: %q", v)
+	}
+	admin.post(t, "/tenant/alerts/settings", url.Values{"jump_percent": {"ten"}}).wantStatus(http.StatusUnprocessableEntity)
+
+	res = admin.post(t, "/tenant/alerts/settings", url.Values{"jump_percent": {"12"}}).wantStatus(http.StatusOK)
+	if v, _ := res.testid("alert-jump-percent").Attr("value"); v != "12" || res.testid("alerts-message").Length() != 1 {
+		t.Errorf("saved value %q, message %q", v, res.text("alerts-message"))
+	}
+	e.wantAudit(t, store.ActionAlertSettings, emailOf(store.RoleServiceAdmin), store.OutcomeSuccess, "Jump threshold")
+
+	reader := e.as(t, store.RoleServiceReader)
+	page := reader.get(t, "/tenant/alerts").wantStatus(http.StatusOK)
+	if page.testid("alert-settings-form").Length() != 0 || !strings.Contains(page.text("alert-jump-setting"), "12 %") {
+		t.Errorf("reader sees the form or not the setting: %q", page.text("alert-jump-setting"))
+	}
+	reader.post(t, "/tenant/alerts/settings", url.Values{"jump_percent": {"50"}}).wantStatus(http.StatusForbidden)
+}
+
+// A ring policy changed in Intune shows an alert with Restore for a
+// Service Administrator (not for a reader); Restore writes Patchboard's
+// settings back and the alert resolves.
+func TestAlertRestoreRingSettings(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	admin := e.as(t, store.RoleServiceAdmin)
+	// Without the write-back there is nothing to restore: a plain refusal.
+	res := admin.post(t, "/tenant/alerts/restore", nil).wantStatus(http.StatusUnprocessableEntity)
+	if !strings.Contains(string(res.body), "write-back is off") {
+		t.Errorf("refusal %s", truncate(res.body))
+	}
+
+	srv := graphtest.New()
+	t.Cleanup(srv.Close)
+	reg := srv.NewID()
+	srv.PutGroup(graphtest.Group{ID: reg, DisplayName: "Autopatch devices"})
+	conn, err := graph.New(graph.Config{TenantID: graphtest.TenantID, ClientID: graphtest.ClientID, ClientSecret: graphtest.ClientSecret,
+		RegistrationGroup: reg, GraphURL: srv.URL, LoginURL: srv.URL}, srv.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.st.SetDirectory(conn, conn)
+	e.st.SetUpdatePolicyWriter(conn)
+	if _, err := e.st.WriteBackRings(e.ctx, store.TriggerCLI, "test"); err != nil {
+		t.Fatal(err)
+	}
+	srv.EditPolicy("Patchboard Ring - Broad", func(p map[string]any) { p["qualityUpdatesDeferralPeriodInDays"] = 30.0 })
+	if _, err := e.st.WriteBackRings(e.ctx, store.TriggerCLI, "test"); err != nil {
+		t.Fatal(err)
+	}
+	sel := `[data-testid="alert-row"][data-alert-type="ring-settings-drift"][data-alert-subject="broad"]`
+	reader := e.as(t, store.RoleServiceReader)
+	page := reader.get(t, "/tenant/alerts").wantStatus(http.StatusOK)
+	if page.doc().Find(sel).Length() != 1 || page.testid("alert-restore").Length() != 0 {
+		t.Fatalf("reader: drift alert %d, restore buttons %d", page.doc().Find(sel).Length(), page.testid("alert-restore").Length())
+	}
+	page = admin.get(t, "/tenant/alerts").wantStatus(http.StatusOK)
+	if page.doc().Find(sel+` [data-testid="alert-restore"]`).Length() != 1 {
+		t.Fatal("no Restore on the drift alert for a Service Administrator")
+	}
+	res = admin.post(t, "/tenant/alerts/restore", nil).wantStatus(http.StatusSeeOther)
+	page = admin.get(t, res.header.Get("Location")).wantStatus(http.StatusOK)
+	if page.testid("alerts-message").Length() != 1 || page.doc().Find(`[data-testid="alerts-open"] `+sel).Length() != 0 {
+		t.Errorf("after Restore: message %q, drift alert still open", page.text("alerts-message"))
+	}
+	e.wantAudit(t, store.ActionAlertRestore, emailOf(store.RoleServiceAdmin), store.OutcomeSuccess, "Ring groups and policies")
+	reader.post(t, "/tenant/alerts/restore", nil).wantStatus(http.StatusForbidden)
+}

@@ -3,6 +3,7 @@ package web_test
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -88,4 +89,51 @@ func TestAlertRestoreRingSettings(t *testing.T) {
 	}
 	e.wantAudit(t, store.ActionAlertRestore, emailOf(store.RoleServiceAdmin), store.OutcomeSuccess, "Ring groups and policies")
 	reader.post(t, "/tenant/alerts/restore", nil).wantStatus(http.StatusForbidden)
+}
+
+// Update alerts a device reports show in its detail (with the
+// recommendation and who acts) and in the Alerts column of the update
+// report; the OpenAPI document lists the catalogue.
+func TestDeviceUpdateAlertsShown(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{fleet: true})
+	dev := e.devicesWith(t, store.StatusActive, 1)[0]
+	tok := e.apiToken(t, "intune script", store.RoleReporter)
+	res := e.api(t, tok, http.MethodPost, "/api/v1/signals", `[{"device_id": "`+dev.DeviceID+`", "update_alerts": ["DiskFull", "Nope"]}]`).
+		wantStatus(http.StatusUnprocessableEntity)
+	if !strings.Contains(string(res.body), `Nope`) || !strings.Contains(string(res.body), "not a Windows Update alert code") {
+		t.Errorf("refusal %s", truncate(res.body))
+	}
+	e.api(t, tok, http.MethodPost, "/api/v1/signals", `[{"device_id": "`+dev.DeviceID+`", "update_alerts": ["DiskFull", "SafeguardHold"]}]`).
+		wantStatus(http.StatusOK)
+
+	reader := e.as(t, store.RoleServiceReader)
+	page := reader.get(t, "/devices/"+dev.DeviceID).wantStatus(http.StatusOK)
+	rows := page.testid("update-alert-row")
+	if rows.Length() != 2 || !strings.Contains(page.doc().Find(`[data-code="DiskFull"]`).Text(), "Free disk space") ||
+		!strings.Contains(page.doc().Find(`[data-code="SafeguardHold"]`).Text(), "Service") {
+		t.Errorf("detail update alerts: %q", rows.Text())
+	}
+
+	page = reader.get(t, "/reports/devices?q="+url.QueryEscape(dev.SerialNumber)).wantStatus(http.StatusOK)
+	cell := page.doc().Find(`[data-testid="report-row"][data-device="` + dev.DeviceID + `"] [data-testid="report-alerts-cell"]`)
+	if cell.Length() != 1 || !strings.Contains(cell.Text(), "DiskFull") || !strings.Contains(cell.Text(), "SafeguardHold") {
+		t.Errorf("report alerts cell %q (%d)", cell.Text(), cell.Length())
+	}
+
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Enum []string `json:"enum"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	e.api(t, e.apiToken(t, "reader", store.RoleServiceReader), http.MethodGet, "/api/v1/openapi.json", nil).wantStatus(http.StatusOK).decode(&doc)
+	var want []string
+	for _, a := range store.UpdateAlertCodes {
+		want = append(want, a.Code)
+	}
+	if got := doc.Components.Schemas["UpdateAlertCode"].Enum; !slices.Equal(got, want) {
+		t.Errorf("OpenAPI UpdateAlertCode enum %v, want the catalogue %v", got, want)
+	}
 }

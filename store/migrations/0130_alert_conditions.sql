@@ -39,3 +39,23 @@ CREATE TABLE IF NOT EXISTS ring_drift_open (
     changes     TEXT    NOT NULL, -- "setting: want → found", '; '-joined
     detected_at INTEGER NOT NULL
 );
+
+-- When the last backup of this database was written (SPEC §13's readiness
+-- check "backed up in the last 24 hours once backups exist"); no row
+-- until one is.
+CREATE TABLE IF NOT EXISTS backup_log (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    last_at INTEGER NOT NULL
+);
+
+-- Readiness assessments (SPEC §13), kept 12 months: each run's checks as
+-- JSON (key, name, result, detail, remediation).
+CREATE TABLE IF NOT EXISTS readiness_runs (
+    id      INTEGER PRIMARY KEY,
+    ran_at  INTEGER NOT NULL,
+    trigger TEXT    NOT NULL,
+    actor   TEXT    NOT NULL,
+    overall TEXT    NOT NULL CHECK (overall IN ('ready','advisory','not-ready')),
+    checks  TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS readiness_runs_ran ON readiness_runs (ran_at);

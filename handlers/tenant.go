@@ -12,9 +12,14 @@ import (
 	"patchboard/views"
 )
 
-// Tenant is the tenant operations area (SPEC §13): the alerts and the admin
-// contacts.
-type Tenant struct{ Deps }
+// Tenant is the tenant operations area (SPEC §13): the alerts, the admin
+// contacts and the readiness assessment.
+type Tenant struct {
+	Deps
+	// SignIn is how people sign in to this server, for the readiness
+	// assessment.
+	SignIn store.SignInSetup
+}
 
 // Alerts lists the open and the latest resolved tenant alerts, and the
 // alert settings.
@@ -142,4 +147,40 @@ func (h *Tenant) DeleteContact(c echo.Context) error {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/tenant/contacts?deleted=1")
+}
+
+// Readiness shows an assessment (the latest, or ?id=) and the list of the
+// last 12 months.
+func (h *Tenant) Readiness(c echo.Context) error {
+	ctx := c.Request().Context()
+	v := views.ReadinessView{}
+	var err error
+	if v.History, err = h.Store.Assessments(ctx); err != nil {
+		return err
+	}
+	switch s := c.QueryParam("id"); {
+	case s != "":
+		id, perr := strconv.ParseInt(s, 10, 64)
+		if perr != nil {
+			return echo.NewHTTPError(http.StatusNotFound, "No such assessment.")
+		}
+		a, err := h.Store.Assessment(ctx, id)
+		if err != nil {
+			return err
+		}
+		v.Shown = &a
+	case len(v.History) > 0:
+		a := v.History[0]
+		v.Shown = &a
+	}
+	return Render(c, http.StatusOK, views.ReadinessPage(v))
+}
+
+// RunReadiness runs the assessment now and shows it.
+func (h *Tenant) RunReadiness(c echo.Context) error {
+	a, err := h.Store.RunReadiness(c.Request().Context(), h.SignIn, store.TriggerButton, Actor(c), h.Now())
+	if err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/tenant/readiness?id="+strconv.FormatInt(a.ID, 10))
 }

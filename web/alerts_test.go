@@ -137,3 +137,40 @@ func TestDeviceUpdateAlertsShown(t *testing.T) {
 		t.Errorf("OpenAPI UpdateAlertCode enum %v, want the catalogue %v", got, want)
 	}
 }
+
+// A Service Administrator runs the readiness assessment from its page;
+// every check shows its result and, unless Ready, the remediation; a
+// reader sees the assessments and their history but cannot run one.
+func TestReadinessPage(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{fleet: true})
+	reader := e.as(t, store.RoleServiceReader)
+	page := reader.get(t, "/tenant/readiness").wantStatus(http.StatusOK)
+	if page.testid("readiness-none").Length() != 1 || page.testid("readiness-run").Length() != 0 {
+		t.Fatal("reader: want no assessment yet and no Run button")
+	}
+	reader.post(t, "/tenant/readiness/run", nil).wantStatus(http.StatusForbidden)
+
+	admin := e.as(t, store.RoleServiceAdmin)
+	res := admin.post(t, "/tenant/readiness/run", nil).wantStatus(http.StatusSeeOther)
+	page = admin.get(t, res.header.Get("Location")).wantStatus(http.StatusOK)
+	checks := page.testid("readiness-check")
+	if checks.Length() < 6 {
+		t.Fatalf("%d checks shown", checks.Length())
+	}
+	contacts := page.doc().Find(`[data-testid="readiness-check"][data-check="contacts"]`)
+	if contacts.AttrOr("data-result", "") != "not-ready" || !strings.Contains(contacts.Find(`[data-testid="readiness-remediation"]`).Text(), "Admin contacts") {
+		t.Errorf("contacts check %q", contacts.Text())
+	}
+	if page.text("readiness-overall") != "Not ready" {
+		t.Errorf("overall %q", page.text("readiness-overall"))
+	}
+	e.wantAudit(t, store.ActionReadinessRun, emailOf(store.RoleServiceAdmin), store.OutcomeSuccess, "button")
+
+	page = reader.get(t, "/tenant/readiness").wantStatus(http.StatusOK)
+	if page.testid("readiness-history-row").Length() != 1 || page.testid("readiness-check").Length() != checks.Length() {
+		t.Errorf("reader: history %d, checks %d", page.testid("readiness-history-row").Length(), page.testid("readiness-check").Length())
+	}
+	reader.get(t, "/tenant/readiness?id=999").wantStatus(http.StatusNotFound)
+	reader.get(t, "/tenant/readiness?id=x").wantStatus(http.StatusNotFound)
+}

@@ -211,6 +211,8 @@ func TestRouteTable(t *testing.T) {
 		"GET /tenant/contacts":         store.PermView,
 		"POST /tenant/alerts/settings": store.PermManageAlerts,
 		"POST /tenant/alerts/restore":  store.PermManageAlerts,
+		"GET /tenant/readiness":        store.PermView,
+		"POST /tenant/readiness/run":   store.PermManageAlerts,
 		"POST /tenant/contacts/save":   store.PermEditContacts,
 		"POST /tenant/contacts/delete": store.PermEditContacts,
 

@@ -215,7 +215,7 @@ func serve(e *env, st *store.Store, c serveConfig) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		alertSchedule(bg, st, logger)
+		alertSchedule(bg, st, store.SignInSetup{SSO: c.sso.configured(), BreakGlass: c.sso.configured() && c.sso.localSignIn == "break-glass"}, logger)
 	}()
 	if st.DirectorySynced() {
 		wg.Add(1)
@@ -303,14 +303,19 @@ func schedule(ctx context.Context, st *store.Store, interval time.Duration, logg
 
 // alertEvery is how often the tenant alerts are evaluated besides after
 // every discovery and sync: the conditions that depend on the clock
-// (discovery overdue, a credential expiring, a release's SLO at risk).
+// (discovery overdue, a credential expiring, a release's SLO at risk). The
+// daily readiness assessment is checked for at the same pace.
 const alertEvery = 5 * time.Minute
 
-// alertSchedule evaluates the tenant alerts every alertEvery until ctx ends.
-func alertSchedule(ctx context.Context, st *store.Store, logger *slog.Logger) {
+// alertSchedule evaluates the tenant alerts every alertEvery, and runs the
+// readiness assessment when none ran for a day, until ctx ends.
+func alertSchedule(ctx context.Context, st *store.Store, signIn store.SignInSetup, logger *slog.Logger) {
 	tick := time.NewTicker(alertEvery)
 	defer tick.Stop()
 	for {
+		if _, err := st.RunReadinessIfDue(ctx, signIn, time.Now()); err != nil && ctx.Err() == nil {
+			logger.Error("readiness assessment failed", "error", err.Error())
+		}
 		select {
 		case <-ctx.Done():
 			return

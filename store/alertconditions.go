@@ -274,8 +274,8 @@ func operationsAlerts(f operationsFacts) []Alert {
 		switch {
 		case cf.permission != "":
 			a.Title = "Microsoft Graph permission missing: " + cf.permission
-			a.WhatHappened = fmt.Sprintf("The %s has failed since %s because the app registration lacks the application permission %s. %s",
-				syncKindLabel(cf.kind), cf.since.Format("2006-01-02 15:04 MST"), cf.permission, cf.message)
+			a.WhatHappened = fmt.Sprintf("The %s has failed since %s because Microsoft Graph refused a request that needs the application permission %s.",
+				syncKindLabel(cf.kind), cf.since.Format("2006-01-02 15:04 MST"), cf.permission)
 			a.Action = fmt.Sprintf("In Microsoft Entra ID, add the application permission %s (Microsoft Graph) to Patchboard's app registration and grant admin consent.", cf.permission)
 		case cf.expired:
 			a.Title = "Microsoft Graph credential expired"

@@ -202,16 +202,16 @@ func serve(e *env, st *store.Store, c serveConfig) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
+	// "Discovery did not run" is measured from this schedule.
+	if err := st.SetDiscoveryInterval(e.ctx, c.discoveryInterval); err != nil {
+		return err
+	}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		schedule(bg, st, c.discoveryInterval, logger)
 	}()
-	// "Discovery did not run" is measured from this schedule.
-	if err := st.SetDiscoveryInterval(e.ctx, c.discoveryInterval); err != nil {
-		return err
-	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

@@ -113,12 +113,14 @@ type tenantFacts struct {
 	prev map[Tab]int
 	// failingWebhooks are the subscriptions whose retries ran out.
 	failingWebhooks []Webhook
+	ops             operationsFacts // the facts of alertconditions.go
 }
 
 // jumpThreshold is how many devices a tab may grow by at one discovery
-// without an alert: DefaultJumpPercent of the registered devices, at least 1.
-func jumpThreshold(registered int) int {
-	return max(1, (registered*DefaultJumpPercent+99)/100)
+// without an alert: percent (the setting, DefaultJumpPercent unless
+// changed) of the registered devices, at least 1.
+func jumpThreshold(registered, percent int) int {
+	return max(1, (registered*percent+99)/100)
 }
 
 // wantedAlerts decides which conditions hold, given the facts and the alerts
@@ -168,7 +170,7 @@ func wantedAlerts(f tenantFacts, open map[alertKey]Alert) []Alert {
 			Action:       "Check that the receiver is up and answers 2xx (its delivery log under Tenant administration › Webhooks shows what it answered), or delete the subscription.",
 			WhoActs:      ActsCustomer, Objects: "Webhook " + w.URL})
 	}
-	threshold := jumpThreshold(f.counts.Registered())
+	threshold := jumpThreshold(f.counts.Registered(), f.ops.jumpPercent)
 	for _, tab := range []Tab{TabNotReady, TabNotRegistered} {
 		now := f.counts.Tab(tab)
 		a, isOpen := open[alertKey{AlertTabJump, string(tab)}]
@@ -186,11 +188,11 @@ func wantedAlerts(f tenantFacts, open map[alertKey]Alert) []Alert {
 		label := tabLabel(tab)
 		out = append(out, Alert{Type: AlertTabJump, Subject: string(tab), Severity: SeverityWarning,
 			Title:        fmt.Sprintf("Jump in %s devices", label),
-			WhatHappened: fmt.Sprintf("%s went from %d to %d devices at one discovery (an alert is raised at +%d, %d%% of the registered devices).", label, base, now, threshold, DefaultJumpPercent),
+			WhatHappened: fmt.Sprintf("%s went from %d to %d devices at one discovery (an alert is raised at +%d, %d%% of the registered devices).", label, base, now, threshold, f.ops.jumpPercent),
 			Action:       fmt.Sprintf("Open the %s tab and look at the checks the new devices fail; a policy or network change is the usual cause.", label),
 			WhoActs:      ActsCustomer, Objects: label + " tab", Baseline: base})
 	}
-	return out
+	return append(out, operationsAlerts(f.ops)...)
 }
 
 func tabLabel(t Tab) string {
@@ -216,7 +218,7 @@ func (s *Store) EvaluateAlerts(ctx context.Context, now time.Time, afterDiscover
 }
 
 func evaluateAlerts(ctx context.Context, tx *sql.Tx, now time.Time, afterDiscovery bool) error {
-	f, err := loadTenantFacts(ctx, tx)
+	f, err := loadTenantFacts(ctx, tx, now)
 	if err != nil {
 		return err
 	}
@@ -277,8 +279,8 @@ func evaluateAlerts(ctx context.Context, tx *sql.Tx, now time.Time, afterDiscove
 
 // loadTenantFacts reads what the alert rules need: counters and a few
 // single-row lookups, never a scan of the devices.
-func loadTenantFacts(ctx context.Context, tx *sql.Tx) (tenantFacts, error) {
-	f := tenantFacts{contacts: make(map[Area]int)}
+func loadTenantFacts(ctx context.Context, tx *sql.Tx, now time.Time) (tenantFacts, error) {
+	f := tenantFacts{contacts: make(map[Area]int), ops: operationsFacts{now: now.UTC()}}
 	var err error
 	if f.counts, err = readCounts(ctx, tx); err != nil {
 		return f, err
@@ -321,7 +323,7 @@ func loadTenantFacts(ctx context.Context, tx *sql.Tx) (tenantFacts, error) {
 	case !errors.Is(err, sql.ErrNoRows):
 		return f, fmt.Errorf("alert baseline: %w", err)
 	}
-	return f, nil
+	return f, loadOperationsFacts(ctx, tx, &f.ops)
 }
 
 const alertCols = `id, type, subject, severity, title, what_happened, action, who_acts, objects, baseline, raised_at, resolved_at`

@@ -140,6 +140,15 @@ func (s *Store) Backup(ctx context.Context, path string) error {
 	if _, err := s.w.ExecContext(ctx, "VACUUM INTO ?", path); err != nil {
 		return fmt.Errorf("backup to %s: %w", path, err)
 	}
+	// For the readiness assessment; the copy is whole whether or not this
+	// is written.
+	if err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO backup_log (id, last_at) VALUES (1, ?)
+			ON CONFLICT (id) DO UPDATE SET last_at = excluded.last_at`, time.Now().Unix())
+		return err
+	}); err != nil {
+		return fmt.Errorf("record the backup: %w", err)
+	}
 	return nil
 }
 

@@ -714,9 +714,15 @@ func (s *Store) finishSyncRun(ctx context.Context, run SyncRun, runErr error) (S
 		if run.Error != "" {
 			detail += "; error: " + run.Error
 		}
+		if err := recordConnectorFault(ctx, tx, run, runErr); err != nil {
+			return err
+		}
 		return recordAudit(ctx, tx, AuditEntry{At: run.FinishedAt, Actor: run.Actor, Action: syncAction(run.Kind),
 			Target: string(run.Trigger), Outcome: outcome, Detail: detail}, nil)
 	})
+	// The connector's alerts follow every run (as discovery's do); a failed
+	// evaluation is retried by the next run or the alert timer.
+	_ = s.EvaluateAlerts(context.WithoutCancel(ctx), run.FinishedAt, false)
 	if runErr == nil {
 		runErr = err
 	}

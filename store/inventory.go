@@ -580,17 +580,6 @@ func listField(key, label string, itemLen int, check func(string) error, ptr fun
 	}
 }
 
-// checkAlertCode accepts a Windows Update client alert code such as
-// DiskFull or PolicyConflictDeferral: letters, digits, "_", "-" and ".".
-func checkAlertCode(v string) error {
-	for _, r := range v {
-		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_' || r == '-' || r == '.') {
-			return reason("is not an alert code such as DiskFull (letters, digits, _, - and . only)")
-		}
-	}
-	return nil
-}
-
 // setUnreachableEndpoints parses a ;-separated list. Empty items (a trailing
 // ";") are ignored; the result is deduplicated and in knownEndpoints order.
 func setUnreachableEndpoints(d *Device, v string) error {

@@ -243,7 +243,9 @@ func TestInventoryFieldSet(t *testing.T) {
 		{field: "extension_attribute_15", give: strings.Repeat("x", 1024), want: strings.Repeat("x", 1024)},
 		{field: "extension_attribute_15", give: strings.Repeat("x", 1025), wantErr: "is 1025 characters long; at most 1024 are allowed"},
 		{field: "update_alerts", give: "DiskFull; SafeguardHold;DiskFull", want: "DiskFull;SafeguardHold"},
-		{field: "update_alerts", give: "Disk Full", wantErr: `item "Disk Full" is not an alert code such as DiskFull`},
+		{field: "update_alerts", give: "Disk Full", wantErr: `item "Disk Full" is not a Windows Update alert code Patchboard knows, such as DiskFull`},
+		{field: "update_alerts", give: "diskfull", wantErr: `item "diskfull" is spelt DiskFull`},
+		{field: "update_alerts", give: "DiskFul", wantErr: `item "DiskFul" is not a Windows Update alert code`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.field+"/"+tt.give, func(t *testing.T) {

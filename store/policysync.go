@@ -50,6 +50,9 @@ func (s *Store) syncUpdatePolicies(ctx context.Context, now time.Time) ([]Policy
 	}
 	writeErr := s.dir.policies.WriteRingPolicies(ctx, want)
 	err = s.write(context.WithoutCancel(ctx), func(tx *sql.Tx) error {
+		if err := keepOpenDrift(ctx, tx, drift, now); err != nil {
+			return err
+		}
 		for _, d := range drift {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO update_policy_drift (ring, setting, want, found, detected_at) VALUES (?, ?, ?, ?, ?)`,
 				d.Ring, d.Setting, d.Want, d.Found, now.Unix()); err != nil {

@@ -80,6 +80,10 @@ const (
 	// PermEditContacts: add, edit and delete the tenant's admin contacts
 	// (SPEC §13). Everyone with PermView sees them and the alerts.
 	PermEditContacts
+	// PermManageAlerts: the alert settings, an alert's Restore action and
+	// running the readiness assessment (SPEC §13). Everyone with PermView
+	// sees the alerts and the assessments.
+	PermManageAlerts
 )
 
 var permNames = map[Permission]string{
@@ -92,6 +96,7 @@ var permNames = map[Permission]string{
 	PermManage:                "manage users and settings",
 	PermReportSignals:         "report device signals",
 	PermEditContacts:          "edit admin contacts",
+	PermManageAlerts:          "manage alerts and run the readiness assessment",
 }
 
 // String names the permission for messages ("… needs permission to discover devices").
@@ -100,10 +105,11 @@ func (p Permission) String() string { return permNames[p] }
 // grants is the matrix of SPEC §7.
 var grants = map[Role][]Permission{
 	RoleGlobalAdmin: {PermView, PermDiscover, PermDeviceActions, PermEditRegistrationGroup,
-		PermEditGroups, PermViewAudit, PermManage, PermEditContacts},
+		PermEditGroups, PermViewAudit, PermManage, PermEditContacts, PermManageAlerts},
 	RoleIntuneAdmin: {PermView, PermDiscover, PermDeviceActions, PermEditRegistrationGroup,
-		PermEditGroups, PermViewAudit, PermEditContacts},
-	RoleServiceAdmin:  {PermView, PermDiscover, PermDeviceActions, PermEditGroups, PermViewAudit, PermEditContacts},
+		PermEditGroups, PermViewAudit, PermEditContacts, PermManageAlerts},
+	RoleServiceAdmin: {PermView, PermDiscover, PermDeviceActions, PermEditGroups, PermViewAudit, PermEditContacts,
+		PermManageAlerts},
 	RoleServiceReader: {PermView},
 }
 

@@ -173,7 +173,7 @@ type UpdateReportRow struct {
 	Current                             BuildRevision
 	Target                              string // build.revision, or the feature build
 	Readiness                           Status
-	Alerts                              string
+	Alerts                              string // the device's update alert codes, ;-separated
 	LastCheckin                         time.Time
 }
 
@@ -200,7 +200,7 @@ func (r *UpdateReportRow) record(rec []string) {
 // the sort values.
 func (q *UpdateQuery) selectRow() string {
 	status, sub, target := q.statusColumns()
-	return fmt.Sprintf("d.id, d.device_id, d.display_name, d.serial_number, d.ring, %s, %s, d.build, d.revision, d.target_build, %s, d.readiness, d.last_checkin",
+	return fmt.Sprintf("d.id, d.device_id, d.display_name, d.serial_number, d.ring, %s, %s, d.build, d.revision, d.target_build, %s, d.readiness, d.last_checkin, (SELECT dv.update_alerts FROM devices dv WHERE dv.id = d.id)",
 		status, sub, target)
 }
 
@@ -208,7 +208,7 @@ func (q *UpdateQuery) scanRow(sc interface{ Scan(...any) error }, r *UpdateRepor
 	var targetBuild, target int
 	var checkin int64
 	if err := sc.Scan(pk, &r.DeviceID, &r.DisplayName, &r.SerialNumber, &r.Ring, &r.Status, &r.Sub,
-		&r.Current.Build, &r.Current.Revision, &targetBuild, &target, &r.Readiness, &checkin); err != nil {
+		&r.Current.Build, &r.Current.Revision, &targetBuild, &target, &r.Readiness, &checkin, &r.Alerts); err != nil {
 		return err
 	}
 	r.Target = ""

@@ -125,6 +125,10 @@ func routes(h handlerSet) []Route {
 		// tenant operations (SPEC §13): everyone sees the alerts and the
 		// admin contacts; Service Administrators and above edit contacts.
 		{http.MethodGet, "/tenant/alerts", store.PermView, h.tenant.Alerts},
+		{http.MethodPost, "/tenant/alerts/settings", store.PermManageAlerts, h.tenant.SaveAlertSettings},
+		{http.MethodPost, "/tenant/alerts/restore", store.PermManageAlerts, h.tenant.RestoreRingSettings},
+		{http.MethodGet, "/tenant/readiness", store.PermView, h.tenant.Readiness},
+		{http.MethodPost, "/tenant/readiness/run", store.PermManageAlerts, h.tenant.RunReadiness},
 		{http.MethodGet, "/tenant/contacts", store.PermView, h.tenant.Contacts},
 		{http.MethodPost, "/tenant/contacts/save", store.PermEditContacts, h.tenant.SaveContact},
 		{http.MethodPost, "/tenant/contacts/delete", store.PermEditContacts, h.tenant.DeleteContact},

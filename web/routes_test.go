@@ -209,6 +209,10 @@ func TestRouteTable(t *testing.T) {
 
 		"GET /tenant/alerts":           store.PermView,
 		"GET /tenant/contacts":         store.PermView,
+		"POST /tenant/alerts/settings": store.PermManageAlerts,
+		"POST /tenant/alerts/restore":  store.PermManageAlerts,
+		"GET /tenant/readiness":        store.PermView,
+		"POST /tenant/readiness/run":   store.PermManageAlerts,
 		"POST /tenant/contacts/save":   store.PermEditContacts,
 		"POST /tenant/contacts/delete": store.PermEditContacts,
 

@@ -115,7 +115,7 @@ func New(st *store.Store, cfg Config) *Server {
 		releases:  &handlers.Releases{Deps: deps},
 		reports:   &handlers.Reports{Deps: deps},
 		overview:  &handlers.Overview{Deps: deps, DiscoveryInterval: cfg.DiscoveryInterval},
-		tenant:    &handlers.Tenant{Deps: deps},
+		tenant:    &handlers.Tenant{Deps: deps, SignIn: store.SignInSetup{SSO: cfg.OIDC != nil, BreakGlass: cfg.OIDC != nil && cfg.BreakGlass}},
 		webhooks:  &handlers.Webhooks{Deps: deps},
 	}
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"patchboard/store"
@@ -24,6 +25,10 @@ type directoryConfig struct {
 	syncInterval time.Duration
 	writeBack    string
 	catalog      string // on: each sync reads releases from the Windows Update catalog
+	// secretExpires is when the client secret expires (YYYY-MM-DD, as the
+	// Entra admin center shows it): the secret does not say, and an alert
+	// warns before it does.
+	secretExpires string
 	// secretErr is a problem reading the secret's file, reported by open.
 	secretErr error
 }
@@ -42,8 +47,26 @@ func directoryFlags(e *env, fs *flag.FlagSet) *directoryConfig {
 	fs.StringVar(&c.writeBack, "graph-write-back", envString(e, "PATCHBOARD_GRAPH_WRITE_BACK", "off"), "on: keep the ring groups in Entra ID equal to the rings")
 	fs.StringVar(&c.graph.RingGroupPrefix, "graph-ring-group-prefix", envString(e, "PATCHBOARD_GRAPH_RING_GROUP_PREFIX", graph.DefaultRingGroupPrefix), "name of the ring groups before Test, First, Fast, Broad")
 	fs.StringVar(&c.catalog, "graph-release-catalog", envString(e, "PATCHBOARD_GRAPH_RELEASE_CATALOG", "on"), "on: each sync adds the quality updates of the Windows Update catalog as releases")
+	fs.StringVar(&c.secretExpires, "graph-client-secret-expires", e.getenv("PATCHBOARD_GRAPH_CLIENT_SECRET_EXPIRES"), "date the client secret expires (YYYY-MM-DD), for the alert before it does")
 	c.graph.ClientSecret, c.secretErr = secret(e, "PATCHBOARD_GRAPH_CLIENT_SECRET")
 	return c
+}
+
+// credentialExpiry is what conn signs in with and when that expires: the
+// certificate's own date, or the client secret's as configured; zero when
+// unknown.
+func (c *directoryConfig) credentialExpiry(conn *graph.Connector) (string, time.Time, error) {
+	if t := conn.CertificateExpiry(); !t.IsZero() {
+		return "certificate", t, nil
+	}
+	if c.secretExpires == "" {
+		return "client secret", time.Time{}, nil
+	}
+	t, err := time.Parse(time.DateOnly, strings.TrimSpace(c.secretExpires))
+	if err != nil {
+		return "", time.Time{}, usagef("--graph-client-secret-expires (PATCHBOARD_GRAPH_CLIENT_SECRET_EXPIRES) must be a date such as 2027-06-30, got %q", c.secretExpires)
+	}
+	return "client secret", t, nil
 }
 
 // connector checks the settings and returns the Graph connector, or nil
@@ -79,6 +102,9 @@ func (c *directoryConfig) connector() (*graph.Connector, error) {
 	conn, err := graph.New(cfg, nil)
 	if err != nil {
 		return nil, usagef("%s", err)
+	}
+	if _, _, err := c.credentialExpiry(conn); err != nil {
+		return nil, err
 	}
 	return conn, nil
 }

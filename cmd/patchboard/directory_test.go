@@ -44,6 +44,7 @@ func TestDirectoryConfigurationRefused(t *testing.T) {
 		{"missing secret file", merge(good, map[string]string{"PATCHBOARD_GRAPH_CLIENT_SECRET": "", "PATCHBOARD_GRAPH_CLIENT_SECRET_FILE": "/nonexistent/secret"}), nil, "PATCHBOARD_GRAPH_CLIENT_SECRET_FILE: cannot read /nonexistent/secret: no such file"},
 		{"missing certificate", merge(good, map[string]string{"PATCHBOARD_GRAPH_CLIENT_SECRET": "", "PATCHBOARD_GRAPH_CERTIFICATE_FILE": "/nonexistent/cert.pem"}), nil, "PATCHBOARD_GRAPH_CERTIFICATE_FILE: no such file"},
 		{"short interval", merge(good, map[string]string{"PATCHBOARD_GRAPH_SYNC_INTERVAL": "10s"}), nil, "must be at least 1m"},
+		{"secret expiry not a date", merge(good, map[string]string{"PATCHBOARD_GRAPH_CLIENT_SECRET_EXPIRES": "next June"}), nil, "PATCHBOARD_GRAPH_CLIENT_SECRET_EXPIRES) must be a date such as 2027-06-30"},
 		{"write-back yes", merge(good, map[string]string{"PATCHBOARD_GRAPH_WRITE_BACK": "yes"}), nil, "must be on or off"},
 		{"release catalog yes", merge(good, map[string]string{"PATCHBOARD_GRAPH_RELEASE_CATALOG": "yes"}), nil, "PATCHBOARD_GRAPH_RELEASE_CATALOG"},
 		{"bad cloud URL", good, []string{"--graph-url", "graph.microsoft.us"}, "PATCHBOARD_GRAPH_URL \"graph.microsoft.us\" must be an https URL"},

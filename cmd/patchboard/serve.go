@@ -128,6 +128,13 @@ func cmdServe(e *env, fs *flag.FlagSet, db *string) func([]string) error {
 		}
 		return withStore(e, *db, func(st *store.Store) error {
 			c.dir.attach(st, conn)
+			if conn != nil {
+				// For the alert before the credential expires.
+				kind, expires, _ := c.dir.credentialExpiry(conn) // checked by connector()
+				if err := st.SetCredentialExpiry(e.ctx, kind, expires); err != nil {
+					return err
+				}
+			}
 			return serve(e, st, c)
 		})
 	}
@@ -195,11 +202,20 @@ func serve(e *env, st *store.Store, c serveConfig) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
+	// "Discovery did not run" is measured from this schedule.
+	if err := st.SetDiscoveryInterval(e.ctx, c.discoveryInterval); err != nil {
+		return err
+	}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		schedule(bg, st, c.discoveryInterval, logger)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		alertSchedule(bg, st, store.SignInSetup{SSO: c.sso.configured(), BreakGlass: c.sso.configured() && c.sso.localSignIn == "break-glass"}, logger)
 	}()
 	if st.DirectorySynced() {
 		wg.Add(1)
@@ -281,6 +297,32 @@ func schedule(ctx context.Context, st *store.Store, interval time.Duration, logg
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		}
+	}
+}
+
+// alertEvery is how often the tenant alerts are evaluated besides after
+// every discovery and sync: the conditions that depend on the clock
+// (discovery overdue, a credential expiring, a release's SLO at risk). The
+// daily readiness assessment is checked for at the same pace.
+const alertEvery = 5 * time.Minute
+
+// alertSchedule evaluates the tenant alerts every alertEvery, and runs the
+// readiness assessment when none ran for a day, until ctx ends.
+func alertSchedule(ctx context.Context, st *store.Store, signIn store.SignInSetup, logger *slog.Logger) {
+	tick := time.NewTicker(alertEvery)
+	defer tick.Stop()
+	for {
+		if _, err := st.RunReadinessIfDue(ctx, signIn, time.Now()); err != nil && ctx.Err() == nil {
+			logger.Error("readiness assessment failed", "error", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if err := st.EvaluateAlerts(ctx, time.Now(), false); err != nil && ctx.Err() == nil {
+			logger.Error("alert evaluation failed", "error", err.Error())
 		}
 	}
 }

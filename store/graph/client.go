@@ -104,6 +104,9 @@ func (e *PermissionError) Error() string {
 
 func (e *PermissionError) Unwrap() error { return e.Err }
 
+// MissingPermission names the permission to grant (store.PermissionNamer).
+func (e *PermissionError) MissingPermission() string { return e.Permission }
+
 // graphError is the body of a Graph error response.
 type graphError struct {
 	Error struct {

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	"patchboard/store"
 )
@@ -123,7 +124,18 @@ func New(cfg Config, httpClient *http.Client) (*Connector, error) {
 // count).
 func (g *Connector) Client() *Client { return g.client }
 
+// CertificateExpiry is when the connector's certificate expires; zero
+// when it signs in with a client secret (whose expiry only Entra knows).
+func (g *Connector) CertificateExpiry() time.Time {
+	if g.client.tokens.cert == nil {
+		return time.Time{}
+	}
+	return g.client.tokens.cert.notAfter
+}
+
 var (
-	_ store.DirectorySource = (*Connector)(nil)
-	_ store.RingWriter      = (*Connector)(nil)
+	_ store.PermissionNamer   = (*PermissionError)(nil)
+	_ store.CredentialExpirer = (*TokenError)(nil)
+	_ store.DirectorySource   = (*Connector)(nil)
+	_ store.RingWriter        = (*Connector)(nil)
 )

@@ -93,6 +93,16 @@ func diffMembers(group string, have, want []string) []memberOp {
 // finds it by name.
 func (g *Connector) ringGroup(ctx context.Context, ring store.Ring) (string, error) {
 	name := g.cfg.RingGroupPrefix + ring.Label()
+	id, err := g.findGroup(ctx, name)
+	if err != nil || id != "" {
+		return id, err
+	}
+	return g.createRingGroup(ctx, ring, name)
+}
+
+// findGroup returns the ID of the group with the display name, "" when
+// there is none.
+func (g *Connector) findGroup(ctx context.Context, name string) (string, error) {
 	q := url.Values{
 		"$filter": {"displayName eq '" + strings.ReplaceAll(name, "'", "''") + "'"},
 		"$select": {"id,displayName"},
@@ -108,6 +118,10 @@ func (g *Connector) ringGroup(ctx context.Context, ring store.Ring) (string, err
 	if len(found.Value) > 0 {
 		return strings.ToLower(found.Value[0].ID), nil
 	}
+	return "", nil
+}
+
+func (g *Connector) createRingGroup(ctx context.Context, ring store.Ring, name string) (string, error) {
 	var created struct {
 		ID string `json:"id"`
 	}

@@ -44,6 +44,7 @@ type certificate struct {
 	key        *rsa.PrivateKey
 	thumbprint []byte // SHA-1 of the DER certificate (Entra's x5t)
 	sha256     []byte // SHA-256 of it (x5t#S256)
+	notAfter   time.Time
 }
 
 // renewBefore is how long before its expiry a token is renewed, so that a
@@ -105,13 +106,38 @@ func tokenError(err error) error {
 		if i := strings.Index(desc, "\r\n"); i > 0 {
 			desc = desc[:i] // the rest is trace and correlation IDs
 		}
-		return fmt.Errorf("getting a Microsoft Graph token failed: %s %s", code, desc)
+		return &TokenError{Code: code, Description: desc}
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		return fmt.Errorf("getting a Microsoft Graph token failed: %w", ue.Err)
 	}
 	return fmt.Errorf("getting a Microsoft Graph token failed: %w", err)
+}
+
+// TokenError is the identity platform's refusal of a token: its OAuth error
+// code (invalid_client, …) and the description, which starts with the
+// AADSTS code that says why.
+type TokenError struct {
+	Code        string
+	Description string
+}
+
+func (e *TokenError) Error() string {
+	return fmt.Sprintf("getting a Microsoft Graph token failed: %s %s", e.Code, e.Description)
+}
+
+// CredentialExpired reports whether the client secret (AADSTS7000222) or
+// the certificate (AADSTS700027, "the key used is expired") expired
+// (store.CredentialExpirer).
+func (e *TokenError) CredentialExpired() bool {
+	switch {
+	case strings.HasPrefix(e.Description, "AADSTS7000222"):
+		return true
+	case strings.HasPrefix(e.Description, "AADSTS700027"):
+		return strings.Contains(strings.ToLower(e.Description), "expired")
+	}
+	return false
 }
 
 // parseCertificate reads a PEM file holding a certificate and its RSA
@@ -160,6 +186,7 @@ func parseCertificate(pemData []byte) (*certificate, error) {
 	if pub, ok := cert.PublicKey.(*rsa.PublicKey); !ok || !pub.Equal(&c.key.PublicKey) {
 		return nil, errors.New("its private key does not belong to its certificate")
 	}
+	c.notAfter = cert.NotAfter.UTC()
 	s1 := sha1.Sum(der)
 	s256 := sha256.Sum256(der)
 	c.thumbprint, c.sha256 = s1[:], s256[:]

@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -154,6 +155,9 @@ type Server struct {
 	// CertificateKey, when set, is accepted for client assertions instead of
 	// the client secret.
 	CertificateKey *rsa.PublicKey
+	// SecretExpired makes the token endpoint refuse the client secret as
+	// expired (AADSTS7000222).
+	SecretExpired atomic.Bool
 
 	mu         sync.Mutex
 	seq        int64
@@ -516,6 +520,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		}
 	case f.Get("client_secret") != ClientSecret:
 		tokenErr("invalid_client", "AADSTS7000215: Invalid client secret provided.")
+		return
+	case s.SecretExpired.Load():
+		tokenErr("invalid_client", "AADSTS7000222: The provided client secret keys for app '"+ClientID+"' are expired. Visit the Azure portal to create new keys for your app.")
 		return
 	}
 	s.mu.Lock()

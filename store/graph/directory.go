@@ -119,7 +119,7 @@ func (g *Connector) readDirectory(ctx context.Context, prev store.DirectoryState
 		}
 		return nil
 	}
-	read.Groups, err = g.registrationTree(ctx)
+	read.Groups, read.GroupCursor, read.GroupsChanged, err = g.registrationTree(ctx, prev)
 	return read, err
 }
 
@@ -351,90 +351,6 @@ func (g *Connector) cloudPCs(ctx context.Context) (map[string]*cloudPC, error) {
 				}
 				if c.AADDeviceID != "" {
 					out[strings.ToLower(c.AADDeviceID)] = c
-				}
-			}
-			return nil
-		})
-	return out, err
-}
-
-// member is a directory object in a group's members.
-type member struct {
-	Type        string `json:"@odata.type"`
-	ID          string `json:"id"`
-	DisplayName string `json:"displayName"`
-}
-
-// registrationTree reads the registration group, its members, and the
-// members of the groups nested in it. Groups nested deeper are listed with
-// no members read: discovery does not follow them, and the portal says so.
-func (g *Connector) registrationTree(ctx context.Context) ([]store.DirectoryGroup, error) {
-	var root struct {
-		ID          string `json:"id"`
-		DisplayName string `json:"displayName"`
-	}
-	err := g.client.do(ctx, request{method: http.MethodGet, permission: groupPermission,
-		path: "v1.0/groups/" + url.PathEscape(g.cfg.RegistrationGroup) + "?$select=id,displayName"}, &root)
-	if err != nil {
-		var ge *Error
-		if errors.As(err, &ge) && ge.Status == http.StatusNotFound {
-			return nil, fmt.Errorf("the registration group %s (PATCHBOARD_GRAPH_REGISTRATION_GROUP) does not exist in the tenant", g.cfg.RegistrationGroup)
-		}
-		return nil, err
-	}
-	top, err := g.groupMembers(ctx, strings.ToLower(root.ID), root.DisplayName, 0)
-	if err != nil {
-		return nil, err
-	}
-	tree := []store.DirectoryGroup{top.group}
-	seen := map[string]bool{top.group.ObjectID: true}
-	var deeper []member
-	for _, child := range top.nested {
-		if seen[child.ID] {
-			continue
-		}
-		seen[child.ID] = true
-		n, err := g.groupMembers(ctx, child.ID, child.DisplayName, 1)
-		if err != nil {
-			return nil, err
-		}
-		tree = append(tree, n.group)
-		deeper = append(deeper, n.nested...)
-	}
-	for _, d := range deeper {
-		if !seen[d.ID] {
-			seen[d.ID] = true
-			tree = append(tree, store.DirectoryGroup{ObjectID: d.ID, Name: d.DisplayName, Depth: 2})
-		}
-	}
-	return tree, nil
-}
-
-type groupRead struct {
-	group  store.DirectoryGroup
-	nested []member
-}
-
-// groupMembers reads a group's direct members: devices and groups (users
-// and other objects are not Patchboard's).
-func (g *Connector) groupMembers(ctx context.Context, id, name string, depth int) (groupRead, error) {
-	out := groupRead{group: store.DirectoryGroup{ObjectID: id, Name: name, Depth: depth}}
-	q := url.Values{"$select": {"id,displayName"}, "$top": {fmt.Sprint(pageSize)}}
-	_, err := g.client.pages(ctx, request{method: http.MethodGet, permission: groupPermission,
-		path: "v1.0/groups/" + url.PathEscape(id) + "/members?" + q.Encode()},
-		func(items []json.RawMessage) error {
-			for _, raw := range items {
-				var m member
-				if err := json.Unmarshal(raw, &m); err != nil {
-					return fmt.Errorf("Microsoft Graph group member: %w", err)
-				}
-				m.ID = strings.ToLower(m.ID)
-				switch m.Type {
-				case "#microsoft.graph.device":
-					out.group.Devices = append(out.group.Devices, m.ID)
-				case "#microsoft.graph.group":
-					out.group.Groups = append(out.group.Groups, m.ID)
-					out.nested = append(out.nested, m)
 				}
 			}
 			return nil

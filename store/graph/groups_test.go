@@ -1,0 +1,131 @@
+package graph_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"patchboard/store"
+)
+
+// The registration group's tree is read by groups delta: an unchanged
+// tenant costs one request a round, members added and removed (directly
+// and in a nested group) and a renamed group arrive as changes, and the
+// members listing is never read.
+func TestGroupsDelta(t *testing.T) {
+	tn := newTenant(t)
+	tn.srv.PageCap = 4 // the first round's members over several pages
+	for n := 1; n <= 12; n++ {
+		tn.addPC(n)
+	}
+	kiosks := tn.srv.NewID()
+	tn.setMembers(tn.reg, "Autopatch Device Registration", objectID(1), objectID(2), objectID(3), objectID(4), objectID(5), kiosks)
+	tn.setMembers(kiosks, "Kiosks", objectID(6), objectID(7))
+	tn.sync()
+	if reg := tn.group(store.RegistrationGroupName); reg.Devices != 5 || reg.Groups != 1 {
+		t.Fatalf("registration group after the first sync = %+v, want 5 devices and 1 group", reg)
+	}
+
+	before := tn.srv.Requests("groupdelta")
+	run := tn.sync()
+	if got := tn.srv.Requests("groupdelta") - before; got != 2 {
+		t.Errorf("an unchanged tenant's sync made %d groups delta requests, want 2 (one round for the registration group, one for the nested)", got)
+	}
+	if run.Added+run.Updated+run.Removed != 0 {
+		t.Errorf("unchanged sync = %s", run.Summary())
+	}
+
+	tn.setMembers(tn.reg, "Autopatch Device Registration", objectID(2), objectID(3), objectID(4), objectID(5), objectID(8), kiosks)
+	tn.setMembers(kiosks, "Kiosks - Front desk", objectID(7), objectID(9))
+	before = tn.srv.Requests("groupdelta")
+	tn.sync()
+	if got := tn.srv.Requests("groupdelta") - before; got != 2 {
+		t.Errorf("a sync of a few membership changes made %d groups delta requests, want 2", got)
+	}
+	if got := tn.srv.Requests("members"); got != 0 {
+		t.Errorf("the members listing was read %d times, want none (groups delta carries the members)", got)
+	}
+	reg := tn.group(store.RegistrationGroupName)
+	nested := tn.group("Kiosks - Front desk")
+	if reg.Devices != 5 || nested.Devices != 2 || nested.Depth != 1 {
+		t.Errorf("after the changes: registration %+v, nested %+v; want 5 devices and a renamed nested group of 2", reg, nested)
+	}
+	disc := tn.discover()
+	if disc.Candidates != 7 {
+		t.Errorf("discovery = %s, want 7 candidates (2-5, 8 and the nested 7, 9)", disc.Summary())
+	}
+	if rec := tn.mustDevice(1); rec.Status == store.StatusActive {
+		t.Error("device 1 left the registration group but was registered")
+	}
+	if rec := tn.mustDevice(9); rec.Status != store.StatusActive {
+		t.Errorf("device 9, added to the nested group, has status %q, want active", rec.Status)
+	}
+}
+
+// Nesting a new group changes the groups a round follows: the tree is read
+// in full, the new group with its members and the group nested in it (two
+// levels: listed, not followed). Deleting the nested group removes it.
+func TestGroupsDeltaNestingChanges(t *testing.T) {
+	tn := newTenant(t)
+	for n := 1; n <= 6; n++ {
+		tn.addPC(n)
+	}
+	tn.setMembers(tn.reg, "Reg", objectID(1))
+	tn.sync()
+
+	labs, deeper := tn.srv.NewID(), tn.srv.NewID()
+	tn.setMembers(labs, "Labs", objectID(2), objectID(3), deeper)
+	tn.setMembers(deeper, "Labs - Night", objectID(4))
+	tn.setMembers(tn.reg, "Reg", objectID(1), labs)
+	tn.sync()
+	if g := tn.group("Labs"); g.Depth != 1 || g.Devices != 2 {
+		t.Errorf("newly nested group = %+v, want depth 1 with 2 devices", g)
+	}
+	if g := tn.group("Labs - Night"); g.Depth != 2 || g.Devices != 0 {
+		t.Errorf("group two levels down = %+v, want depth 2 with its members not read", g)
+	}
+	before := tn.srv.Requests("groupdelta")
+	tn.sync()
+	if got := tn.srv.Requests("groupdelta") - before; got != 2 {
+		t.Errorf("unchanged sync after nesting made %d groups delta requests, want 2", got)
+	}
+
+	tn.srv.DeleteGroup(labs)
+	tn.sync()
+	if _, err := tn.st.Group(context.Background(), "Labs"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a group deleted in Entra ID is still mirrored (err %v)", err)
+	}
+	if _, err := tn.st.Group(context.Background(), "Labs - Night"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the group nested in a deleted group is still mirrored (err %v)", err)
+	}
+	if reg := tn.group(store.RegistrationGroupName); reg.Devices != 1 || reg.Groups != 0 {
+		t.Errorf("registration group = %+v, want 1 device and no groups", reg)
+	}
+}
+
+// A lost groups delta token falls back to a full read of the tree; a
+// deleted registration group fails the sync with a message naming the
+// setting, and the last good data stays.
+func TestGroupsDeltaLostTokenAndDeletedGroup(t *testing.T) {
+	tn := newTenant(t)
+	tn.addPC(1)
+	tn.addPC(2)
+	tn.setMembers(tn.reg, "Reg", objectID(1))
+	tn.sync()
+	tn.srv.ExpireDeltaTokens()
+	tn.setMembers(tn.reg, "Reg", objectID(1), objectID(2))
+	tn.sync()
+	if reg := tn.group(store.RegistrationGroupName); reg.Devices != 2 {
+		t.Errorf("after a lost token the registration group has %d devices, want 2", reg.Devices)
+	}
+
+	tn.srv.DeleteGroup(tn.reg)
+	_, err := tn.st.SyncDirectory(context.Background(), store.TriggerCLI, "test")
+	if err == nil || !strings.Contains(err.Error(), "PATCHBOARD_GRAPH_REGISTRATION_GROUP") {
+		t.Fatalf("sync with the registration group deleted: err = %v, want one naming the setting", err)
+	}
+	if reg := tn.group(store.RegistrationGroupName); reg.Devices != 2 {
+		t.Errorf("a failed sync changed the registration group: %d devices, want the last good 2", reg.Devices)
+	}
+}

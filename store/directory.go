@@ -72,6 +72,8 @@ type DirectoryRead struct {
 	// in it (Depth 1, members read) and the groups nested in those (Depth 2,
 	// members not read: their devices are not discovered).
 	Groups []DirectoryGroup
+	// Owners are the registration group's owners in the directory.
+	Owners []DirectoryOwner
 	// GroupCursor resumes the next read of the groups; GroupsChanged is
 	// false when the source reports the tree as the last read left it.
 	GroupCursor   string
@@ -230,7 +232,11 @@ func (s *Store) syncDirectory(ctx context.Context, run *SyncRun) error {
 				return err
 			}
 		}
-		state := map[string]string{cursorKey: read.Cursor, groupCursorKey: read.GroupCursor}
+		owners, err := json.Marshal(read.Owners)
+		if err != nil {
+			return err
+		}
+		state := map[string]string{cursorKey: read.Cursor, groupCursorKey: read.GroupCursor, ownersKey: string(owners)}
 		if read.GroupsChanged {
 			tree, err := json.Marshal(read.Groups)
 			if err != nil {
@@ -253,6 +259,7 @@ func (s *Store) syncDirectory(ctx context.Context, run *SyncRun) error {
 const (
 	groupCursorKey = "group_cursor"
 	groupsKey      = "groups"
+	ownersKey      = "owners"
 )
 
 // directoryState loads what the last good sync left.

@@ -25,6 +25,8 @@ func TestSyncedDirectoryInThePortal(t *testing.T) {
 	srv.PutDevice(graphtest.Device{ID: objectID, DeviceID: deviceID, DisplayName: "PC-1", OperatingSystem: "Windows",
 		OperatingSystemVersion: "10.0.22631.4317", TrustType: "AzureAd", AccountEnabled: true})
 	srv.PutGroup(graphtest.Group{ID: reg, DisplayName: "Autopatch devices", Members: []string{objectID}})
+	srv.SetOwners(reg, graphtest.Owner{ID: "aaaaaaaa-0000-4000-8000-000000000001", DisplayName: "Service admin",
+		UserPrincipalName: emailOf(store.RoleServiceAdmin)})
 	conn, err := graph.New(graph.Config{TenantID: graphtest.TenantID, ClientID: graphtest.ClientID, ClientSecret: graphtest.ClientSecret,
 		RegistrationGroup: reg, GraphURL: srv.URL, LoginURL: srv.URL}, srv.Client())
 	if err != nil {
@@ -69,6 +71,13 @@ func TestSyncedDirectoryInThePortal(t *testing.T) {
 	gp := admin.get(t, fmt.Sprintf("/groups/%d", regID)).wantStatus(http.StatusOK)
 	if href := gp.testid("group-source").AttrOr("href", ""); !strings.HasSuffix(href, "/groupId/"+reg) {
 		t.Errorf("Entra admin center link = %q", href)
+	}
+	if src := gp.testid("group-owners").AttrOr("data-source", ""); src != "entra" ||
+		!strings.Contains(gp.text("owner-account"), "signs in as "+emailOf(store.RoleServiceAdmin)) {
+		t.Errorf("owners of the synced group (%s) = %q", src, gp.text("group-owners"))
+	}
+	if gp.testid("owner-add-submit").Length() != 0 {
+		t.Error("a synced group offers to add owners")
 	}
 	if gp.testid("add-devices").Length() != 0 {
 		t.Error("a synced group offers to add devices")

@@ -120,6 +120,10 @@ func (g *Connector) readDirectory(ctx context.Context, prev store.DirectoryState
 		return nil
 	}
 	read.Groups, read.GroupCursor, read.GroupsChanged, err = g.registrationTree(ctx, prev)
+	if err != nil {
+		return read, err
+	}
+	read.Owners, err = g.registrationOwners(ctx)
 	return read, err
 }
 

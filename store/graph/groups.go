@@ -321,3 +321,36 @@ func (g *Connector) deviceMembers(ctx context.Context, id string) ([]string, err
 		})
 	return devices, err
 }
+
+// registrationOwners reads the registration group's owners (users and
+// service principals; GroupMember.Read.All). Without User.ReadBasic.All
+// Graph returns a user's id alone, which is enough to match an account
+// that signed in with Entra ID.
+func (g *Connector) registrationOwners(ctx context.Context) ([]store.DirectoryOwner, error) {
+	var owners []store.DirectoryOwner
+	q := url.Values{"$select": {"id,displayName,userPrincipalName"}}
+	_, err := g.client.pages(ctx, request{method: http.MethodGet, permission: groupPermission,
+		path: "v1.0/groups/" + url.PathEscape(g.cfg.RegistrationGroup) + "/owners?" + q.Encode()},
+		func(items []json.RawMessage) error {
+			for _, raw := range items {
+				var o struct {
+					ID                string  `json:"id"`
+					DisplayName       *string `json:"displayName"`
+					UserPrincipalName *string `json:"userPrincipalName"`
+				}
+				if err := json.Unmarshal(raw, &o); err != nil || o.ID == "" {
+					return errors.New("Microsoft Graph group owners: an owner without an id")
+				}
+				owner := store.DirectoryOwner{ObjectID: strings.ToLower(o.ID)}
+				if o.DisplayName != nil {
+					owner.DisplayName = *o.DisplayName
+				}
+				if o.UserPrincipalName != nil {
+					owner.UserPrincipalName = *o.UserPrincipalName
+				}
+				owners = append(owners, owner)
+			}
+			return nil
+		})
+	return owners, err
+}

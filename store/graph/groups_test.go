@@ -5,8 +5,10 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"patchboard/store"
+	"patchboard/store/graph/graphtest"
 )
 
 // The registration group's tree is read by groups delta: an unchanged
@@ -127,5 +129,71 @@ func TestGroupsDeltaLostTokenAndDeletedGroup(t *testing.T) {
 	}
 	if reg := tn.group(store.RegistrationGroupName); reg.Devices != 2 {
 		t.Errorf("a failed sync changed the registration group: %d devices, want the last good 2", reg.Devices)
+	}
+}
+
+// The registration group's owners come from Entra ID: an account that
+// signed in with Entra ID as an owner (its subject is the owner's object
+// ID), or whose e-mail is an owner's user principal name, owns the group;
+// other Service Administrators do not. Owners are not edited in Patchboard.
+func TestRegistrationGroupOwnersFromEntra(t *testing.T) {
+	tn := newTenant(t)
+	ctx := context.Background()
+	tn.addPC(1)
+	tn.setMembers(tn.reg, "Reg", objectID(1))
+	const adaOID, bobOID = "aaaaaaaa-0000-4000-8000-000000000001", "bbbbbbbb-0000-4000-8000-000000000002"
+	tn.srv.SetOwners(tn.reg,
+		graphtest.Owner{ID: adaOID, DisplayName: "Ada", UserPrincipalName: "ada@contoso.com"},
+		graphtest.Owner{ID: bobOID, DisplayName: "Bob", UserPrincipalName: "bob@contoso.com"},
+		graphtest.Owner{ID: "cccccccc-0000-4000-8000-000000000003", DisplayName: "Provisioning app"})
+	m, err := store.ParseRoleMap("admins=" + string(store.RoleServiceAdmin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sso := func(oid, email string) store.User {
+		u, _, err := tn.st.SignInSSO(ctx, store.Identity{Issuer: "https://login.microsoftonline.com/" + graphtest.TenantID + "/v2.0",
+			Subject: oid, Email: email, Roles: []string{"admins"}}, m, "192.0.2.1", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	// Ada signs in with a different e-mail than her UPN: her object ID
+	// matches. Bob has a local account named by his UPN. Eve owns nothing.
+	ada := sso(adaOID, "ada.lovelace@contoso.com")
+	bob, err := tn.st.AddUser(ctx, "BOB@contoso.com", store.RoleServiceAdmin, "correct horse battery staple 1", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eve := sso("eeeeeeee-0000-4000-8000-000000000005", "eve@contoso.com")
+	tn.sync()
+
+	reg := tn.group(store.RegistrationGroupName)
+	owners, err := tn.st.DirectoryOwners(ctx, reg.ID)
+	if err != nil || len(owners) != 3 {
+		t.Fatalf("directory owners = %+v, %v; want 3", owners, err)
+	}
+	for _, tt := range []struct {
+		user store.User
+		want bool
+	}{{ada, true}, {bob, true}, {eve, false}} {
+		got, err := tn.st.IsGroupOwner(ctx, reg.ID, tt.user.ID)
+		if err != nil || got != tt.want {
+			t.Errorf("%s owns the registration group = %v, %v; want %v", tt.user.Email, got, err, tt.want)
+		}
+	}
+	if owners[2].Account != nil {
+		t.Errorf("the service principal owner matched account %s", owners[2].Account.Email)
+	}
+	if _, err := tn.st.AddGroupOwner(ctx, reg.ID, eve.ID, "test"); !errors.Is(err, store.ErrInvalid) ||
+		!strings.Contains(err.Error(), "Entra admin center") {
+		t.Errorf("adding an owner to the synced group: %v, want refused naming the Entra admin center", err)
+	}
+
+	// Bob stops owning it in Entra ID: the next sync takes it away.
+	tn.srv.SetOwners(tn.reg, graphtest.Owner{ID: adaOID, DisplayName: "Ada", UserPrincipalName: "ada@contoso.com"})
+	tn.sync()
+	if got, _ := tn.st.IsGroupOwner(ctx, reg.ID, bob.ID); got {
+		t.Error("an owner removed in Entra ID still owns the registration group")
 	}
 }

@@ -44,16 +44,23 @@ type DirectoryState struct {
 	// Cursor is the source's own resume point (for Graph, the delta link);
 	// empty for a full read.
 	Cursor string
-	// Records are the source's records of the devices by object ID, as it
-	// returned them in DirectoryDevice.Record, and Fingerprints their
-	// DirectoryDevice.Fingerprint.
-	Records      map[string][]byte
-	Fingerprints map[string]int64
+	// Objects are the devices' objects the last good sync stored, by object
+	// ID. Their records are not loaded with them (a tenant's worth would sit
+	// in memory): Record reads one, for a delta read to merge changes into.
+	Objects map[string]DirectoryObject
+	Record  func(ctx context.Context, objectID string) ([]byte, error)
 	// GroupCursor is the source's resume point for the registration group's
 	// tree (for Graph, its groups delta links), and Groups the tree the last
 	// good read returned; a delta read applies the changes since to it.
 	GroupCursor string
 	Groups      []DirectoryGroup
+}
+
+// DirectoryObject is a device's object as the last good sync stored it.
+type DirectoryObject struct {
+	DeviceID string // as mapped (normalized)
+	// Fingerprint is DirectoryDevice.Fingerprint as the source gave it.
+	Fingerprint int64
 }
 
 // DirectoryRead is one complete read of the directory: every device it holds
@@ -88,14 +95,15 @@ type DirectoryDevice struct {
 	// Record is the source's own copy of the object, handed back in the next
 	// DirectoryState.
 	Record []byte
-	// Changed is true when Record differs from the previous read's.
+	// Changed is true when Record may differ from the previous read's (a
+	// full read marks every record changed).
 	Changed bool
-	// Fingerprint is the source's hash of everything Device was mapped
-	// from (Record and the source's other data on the device).
+	// Fingerprint is the source's hash of what Device was mapped from
+	// besides Record (the source's other data on the device, the mapping).
 	Fingerprint int64
-	// Unchanged is true when Fingerprint equals the previous read's: the
-	// source did not map the device again (Device is empty), and the
-	// stored one stands.
+	// Unchanged is true when neither Record nor Fingerprint changed: the
+	// source did not map the device again (Device and Record are empty),
+	// and the stored one stands.
 	Unchanged bool
 	// Device is the inventory record mapped from the source. Readiness
 	// signals are not the directory's: they are kept as reported.
@@ -264,7 +272,7 @@ const (
 
 // directoryState loads what the last good sync left.
 func (s *Store) directoryState(ctx context.Context) (DirectoryState, error) {
-	st := DirectoryState{Records: make(map[string][]byte), Fingerprints: make(map[string]int64)}
+	st := DirectoryState{Objects: make(map[string]DirectoryObject), Record: s.directoryRecord}
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		var tree string
 		for key, into := range map[string]*string{cursorKey: &st.Cursor, groupCursorKey: &st.GroupCursor, groupsKey: &tree} {
@@ -279,19 +287,18 @@ func (s *Store) directoryState(ctx context.Context) (DirectoryState, error) {
 				st.GroupCursor, st.Groups = "", nil
 			}
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT object_id, record, source_hash FROM directory_devices`)
+		rows, err := tx.QueryContext(ctx, `SELECT object_id, device_id, source_hash FROM directory_devices`)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var id string
-			var rec []byte
-			var fp int64
-			if err := rows.Scan(&id, &rec, &fp); err != nil {
+			var o DirectoryObject
+			if err := rows.Scan(&id, &o.DeviceID, &o.Fingerprint); err != nil {
 				return err
 			}
-			st.Records[id], st.Fingerprints[id] = rec, fp
+			st.Objects[id] = o
 		}
 		return rows.Err()
 	})
@@ -299,6 +306,20 @@ func (s *Store) directoryState(ctx context.Context) (DirectoryState, error) {
 		return DirectoryState{}, fmt.Errorf("load directory state: %w", err)
 	}
 	return st, nil
+}
+
+// directoryRecord reads the stored record of a device's object; nil when
+// there is none.
+func (s *Store) directoryRecord(ctx context.Context, objectID string) ([]byte, error) {
+	var rec []byte
+	err := s.r.QueryRowContext(ctx, `SELECT record FROM directory_devices WHERE object_id = ?`, objectID).Scan(&rec)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("directory record %s: %w", objectID, err)
+	}
+	return rec, nil
 }
 
 // directoryHash is the hash of the fields a source fills: what a sync

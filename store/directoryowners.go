@@ -32,8 +32,15 @@ type DirectoryOwnerAccount struct {
 // accounts: empty unless the group is the registration group mirrored from
 // the directory.
 func (s *Store) DirectoryOwners(ctx context.Context, groupID int64) ([]DirectoryOwnerAccount, error) {
-	var out []DirectoryOwnerAccount
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	out, _, err := s.directoryOwners(ctx, groupID)
+	return out, err
+}
+
+// directoryOwners is DirectoryOwners; mirrored is false when the group is
+// not the registration group mirrored from the directory (or no sync has
+// read its owners yet): its owners are then Patchboard's own.
+func (s *Store) directoryOwners(ctx context.Context, groupID int64) (out []DirectoryOwnerAccount, mirrored bool, err error) {
+	err = s.read(ctx, func(tx *sql.Tx) error {
 		var raw string
 		err := tx.QueryRowContext(ctx, `SELECT ds.value FROM directory_state ds, groups g JOIN directory_groups dg ON dg.group_id = g.id
 			WHERE ds.key = ? AND g.id = ? AND g.builtin = 1`, ownersKey, groupID).Scan(&raw)
@@ -43,6 +50,7 @@ func (s *Store) DirectoryOwners(ctx context.Context, groupID int64) ([]Directory
 		if err != nil {
 			return err
 		}
+		mirrored = true
 		var owners []DirectoryOwner
 		if err := json.Unmarshal([]byte(raw), &owners); err != nil {
 			return nil // unreadable: the next sync writes it again
@@ -63,22 +71,23 @@ func (s *Store) DirectoryOwners(ctx context.Context, groupID int64) ([]Directory
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("directory owners: %w", err)
+		return nil, false, fmt.Errorf("directory owners: %w", err)
 	}
-	return out, nil
+	return out, mirrored, nil
 }
 
 // isDirectoryOwner reports whether the account is one of the directory's
-// owners of the group.
-func (s *Store) isDirectoryOwner(ctx context.Context, groupID, userID int64) (bool, error) {
-	owners, err := s.DirectoryOwners(ctx, groupID)
-	if err != nil {
-		return false, err
+// owners of the group; mirrored is false when the directory does not hold
+// the group's owners.
+func (s *Store) isDirectoryOwner(ctx context.Context, groupID, userID int64) (owner, mirrored bool, err error) {
+	owners, mirrored, err := s.directoryOwners(ctx, groupID)
+	if err != nil || !mirrored {
+		return false, mirrored, err
 	}
 	for _, o := range owners {
 		if o.Account != nil && o.Account.ID == userID {
-			return true, nil
+			return true, true, nil
 		}
 	}
-	return false, nil
+	return false, true, nil
 }

@@ -276,15 +276,18 @@ func (s *Store) GroupOwners(ctx context.Context, groupID int64) ([]User, error) 
 	return out, rows.Err()
 }
 
-// IsGroupOwner reports whether the user owns the group: made an owner in
-// Patchboard, or, for the registration group synced from Microsoft Entra
-// ID, one of its owners there.
+// IsGroupOwner reports whether the user owns the group: for the
+// registration group synced from Microsoft Entra ID, as one of its owners
+// there; otherwise as made an owner in Patchboard.
 func (s *Store) IsGroupOwner(ctx context.Context, groupID, userID int64) (bool, error) {
+	if owner, mirrored, err := s.isDirectoryOwner(ctx, groupID, userID); err != nil || mirrored {
+		return owner, err
+	}
 	var one int
 	err := s.r.QueryRowContext(ctx, `SELECT 1 FROM group_owners WHERE group_id = ? AND user_id = ?`, groupID, userID).Scan(&one)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return s.isDirectoryOwner(ctx, groupID, userID)
+		return false, nil
 	case err != nil:
 		return false, fmt.Errorf("group owner: %w", err)
 	}

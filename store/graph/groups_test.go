@@ -166,6 +166,15 @@ func TestRegistrationGroupOwnersFromEntra(t *testing.T) {
 		t.Fatal(err)
 	}
 	eve := sso("eeeeeeee-0000-4000-8000-000000000005", "eve@contoso.com")
+	// Eve was made an owner in Patchboard while the directory was local:
+	// once synced, the owners are Entra's alone.
+	regID, err := tn.st.RegistrationGroupID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tn.st.AddGroupOwner(ctx, regID, eve.ID, "test"); err != nil {
+		t.Fatal(err)
+	}
 	tn.sync()
 
 	reg := tn.group(store.RegistrationGroupName)

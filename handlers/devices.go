@@ -322,7 +322,11 @@ func (h *Devices) Detail(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := views.DetailView{Record: rec, History: hist, Update: upd, Pauses: pauses, Now: h.Now()}
+	src, err := h.Store.DeviceSource(ctx, rec.DeviceID)
+	if err != nil {
+		return err
+	}
+	v := views.DetailView{Record: rec, History: hist, Update: upd, Pauses: pauses, Source: src, Now: h.Now()}
 	if IsFragment(c) {
 		return Render(c, http.StatusOK, views.DeviceDetail(v))
 	}

@@ -278,7 +278,11 @@ func (h *Groups) groupView(c echo.Context, g store.Group, parts groupParts) (vie
 		}
 		v.MemberCount = v.Rule.Preview.Matches
 	}
-	if parts.owners {
+	if parts.owners && g.Synced() {
+		if v.DirectoryOwners, err = h.Store.DirectoryOwners(ctx, g.ID); err != nil {
+			return v, err
+		}
+	} else if parts.owners {
 		if v.Owners, err = h.Store.GroupOwners(ctx, g.ID); err != nil {
 			return v, err
 		}

@@ -247,6 +247,14 @@ type deviceUpserter struct {
 	// synced, when set, finds the directory hash of a device mirrored from
 	// the directory source (see guardSynced).
 	synced *sql.Stmt
+	// origin, when set, is recorded for the devices the upserter creates.
+	origin *deviceOrigin
+}
+
+// deviceOrigin says where the devices an import creates come from (table
+// device_origins): kind is OriginImport or OriginAPI.
+type deviceOrigin struct {
+	kind, source, actor string
 }
 
 // guardSynced makes the upserter refuse changes to the directory's fields
@@ -365,6 +373,12 @@ func (u *deviceUpserter) result(ctx context.Context) (ImportResult, error) {
 	if err := u.tx.QueryRowContext(ctx, `SELECT count(*) FROM devices WHERE id > ?`, u.maxPK).Scan(&inserted); err != nil {
 		return ImportResult{}, fmt.Errorf("count devices: %w", err)
 	}
+	if o := u.origin; o != nil && inserted > 0 {
+		if _, err := u.tx.ExecContext(ctx, `INSERT OR IGNORE INTO device_origins (device_pk, kind, source, actor, at)
+			SELECT id, ?, ?, ?, ? FROM devices WHERE id > ?`, o.kind, o.source, o.actor, u.now, u.maxPK); err != nil {
+			return ImportResult{}, fmt.Errorf("record device origins: %w", err)
+		}
+	}
 	return ImportResult{Rows: u.rows, Inserted: inserted, Updated: u.written - inserted, Unchanged: u.rows - u.written}, nil
 }
 
@@ -388,7 +402,8 @@ func (s *Store) ImportDevices(ctx context.Context, r io.Reader, source, actor st
 		// Rows are written as they are read so that memory stays flat; a
 		// rejected row anywhere rolls the whole transaction back.
 		var err error
-		res, err = upsertAll(ctx, tx, func(write func(*Device) error) error { return pipeInventory(ctx, r, write) })
+		res, err = upsertAll(ctx, tx, &deviceOrigin{kind: OriginImport, source: source, actor: actor},
+			func(write func(*Device) error) error { return pipeInventory(ctx, r, write) })
 		if err != nil {
 			return err
 		}
@@ -405,11 +420,12 @@ func (s *Store) ImportDevices(ctx context.Context, r io.Reader, source, actor st
 
 // upsertAll writes every device feed passes to write through one upserter
 // in tx, and counts what it did.
-func upsertAll(ctx context.Context, tx *sql.Tx, feed func(write func(*Device) error) error) (ImportResult, error) {
+func upsertAll(ctx context.Context, tx *sql.Tx, origin *deviceOrigin, feed func(write func(*Device) error) error) (ImportResult, error) {
 	u, err := newDeviceUpserter(ctx, tx, time.Now())
 	if err != nil {
 		return ImportResult{}, err
 	}
+	u.origin = origin
 	defer u.close()
 	if err := u.guardSynced(ctx); err != nil {
 		return ImportResult{}, err
@@ -510,6 +526,7 @@ func (s *Store) UpsertDevices(ctx context.Context, devs []*Device, source, actor
 			return err
 		}
 		defer u.close()
+		u.origin = &deviceOrigin{kind: OriginAPI, source: source, actor: actor}
 		if err := u.guardSynced(ctx); err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -43,11 +44,23 @@ type DirectoryState struct {
 	// Cursor is the source's own resume point (for Graph, the delta link);
 	// empty for a full read.
 	Cursor string
-	// Records are the source's records of the devices by object ID, as it
-	// returned them in DirectoryDevice.Record, and Fingerprints their
-	// DirectoryDevice.Fingerprint.
-	Records      map[string][]byte
-	Fingerprints map[string]int64
+	// Objects are the devices' objects the last good sync stored, by object
+	// ID. Their records are not loaded with them (a tenant's worth would sit
+	// in memory): Record reads one, for a delta read to merge changes into.
+	Objects map[string]DirectoryObject
+	Record  func(ctx context.Context, objectID string) ([]byte, error)
+	// GroupCursor is the source's resume point for the registration group's
+	// tree (for Graph, its groups delta links), and Groups the tree the last
+	// good read returned; a delta read applies the changes since to it.
+	GroupCursor string
+	Groups      []DirectoryGroup
+}
+
+// DirectoryObject is a device's object as the last good sync stored it.
+type DirectoryObject struct {
+	DeviceID string // as mapped (normalized)
+	// Fingerprint is DirectoryDevice.Fingerprint as the source gave it.
+	Fingerprint int64
 }
 
 // DirectoryRead is one complete read of the directory: every device it holds
@@ -66,6 +79,12 @@ type DirectoryRead struct {
 	// in it (Depth 1, members read) and the groups nested in those (Depth 2,
 	// members not read: their devices are not discovered).
 	Groups []DirectoryGroup
+	// Owners are the registration group's owners in the directory.
+	Owners []DirectoryOwner
+	// GroupCursor resumes the next read of the groups; GroupsChanged is
+	// false when the source reports the tree as the last read left it.
+	GroupCursor   string
+	GroupsChanged bool
 	// Requests counts the requests the read made.
 	Requests int
 }
@@ -76,14 +95,15 @@ type DirectoryDevice struct {
 	// Record is the source's own copy of the object, handed back in the next
 	// DirectoryState.
 	Record []byte
-	// Changed is true when Record differs from the previous read's.
+	// Changed is true when Record may differ from the previous read's (a
+	// full read marks every record changed).
 	Changed bool
-	// Fingerprint is the source's hash of everything Device was mapped
-	// from (Record and the source's other data on the device).
+	// Fingerprint is the source's hash of what Device was mapped from
+	// besides Record (the source's other data on the device, the mapping).
 	Fingerprint int64
-	// Unchanged is true when Fingerprint equals the previous read's: the
-	// source did not map the device again (Device is empty), and the
-	// stored one stands.
+	// Unchanged is true when neither Record nor Fingerprint changed: the
+	// source did not map the device again (Device and Record are empty),
+	// and the stored one stands.
 	Unchanged bool
 	// Device is the inventory record mapped from the source. Readiness
 	// signals are not the directory's: they are kept as reported.
@@ -92,13 +112,13 @@ type DirectoryDevice struct {
 
 // DirectoryGroup is one group of the registration group's tree.
 type DirectoryGroup struct {
-	ObjectID string
-	Name     string
-	Depth    int
+	ObjectID string `json:"id"`
+	Name     string `json:"name"`
+	Depth    int    `json:"depth"`
 	// Devices and Groups are the object IDs of the direct device and group
 	// members.
-	Devices []string
-	Groups  []string
+	Devices []string `json:"devices,omitempty"`
+	Groups  []string `json:"groups,omitempty"`
 }
 
 // RingWriteResult counts what a ring write-back did.
@@ -214,42 +234,80 @@ func (s *Store) syncDirectory(ctx context.Context, run *SyncRun) error {
 		return err
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
-		if err := applyDirectoryDevices(ctx, tx, read, run); err != nil {
+		moved, err := applyDirectoryDevices(ctx, tx, read, run)
+		if err != nil {
 			return err
 		}
-		if err := applyDirectoryGroups(ctx, tx, read.Groups); err != nil {
+		// The groups' device members are mapped to devices by object ID: an
+		// unchanged tree needs applying again only when objects came, went
+		// or changed device.
+		if read.GroupsChanged || moved {
+			if err := applyDirectoryGroups(ctx, tx, read.Groups); err != nil {
+				return err
+			}
+		}
+		owners, err := json.Marshal(read.Owners)
+		if err != nil {
 			return err
 		}
 		if err := applyCatalog(ctx, tx, catalog, now); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO directory_state (key, value) VALUES (?, ?)
-			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, cursorKey, read.Cursor)
-		return err
+		state := map[string]string{cursorKey: read.Cursor, groupCursorKey: read.GroupCursor, ownersKey: string(owners)}
+		if read.GroupsChanged {
+			tree, err := json.Marshal(read.Groups)
+			if err != nil {
+				return err
+			}
+			state[groupsKey] = string(tree)
+		}
+		for k, v := range state {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO directory_state (key, value) VALUES (?, ?)
+				ON CONFLICT (key) DO UPDATE SET value = excluded.value`, k, v); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 
+// Keys of directory_state besides cursorKey: the groups delta links and the
+// registration group's tree as the last good read returned it (JSON).
+const (
+	groupCursorKey = "group_cursor"
+	groupsKey      = "groups"
+	ownersKey      = "owners"
+)
+
 // directoryState loads what the last good sync left.
 func (s *Store) directoryState(ctx context.Context) (DirectoryState, error) {
-	st := DirectoryState{Records: make(map[string][]byte), Fingerprints: make(map[string]int64)}
+	st := DirectoryState{Objects: make(map[string]DirectoryObject), Record: s.directoryRecord}
 	err := s.read(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `SELECT value FROM directory_state WHERE key = ?`, cursorKey).Scan(&st.Cursor)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
+		var tree string
+		for key, into := range map[string]*string{cursorKey: &st.Cursor, groupCursorKey: &st.GroupCursor, groupsKey: &tree} {
+			err := tx.QueryRowContext(ctx, `SELECT value FROM directory_state WHERE key = ?`, key).Scan(into)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT object_id, record, source_hash FROM directory_devices`)
+		if tree != "" {
+			if err := json.Unmarshal([]byte(tree), &st.Groups); err != nil {
+				// A tree that cannot be read is read again in full.
+				st.GroupCursor, st.Groups = "", nil
+			}
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT object_id, device_id, source_hash FROM directory_devices`)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var id string
-			var rec []byte
-			var fp int64
-			if err := rows.Scan(&id, &rec, &fp); err != nil {
+			var o DirectoryObject
+			if err := rows.Scan(&id, &o.DeviceID, &o.Fingerprint); err != nil {
 				return err
 			}
-			st.Records[id], st.Fingerprints[id] = rec, fp
+			st.Objects[id] = o
 		}
 		return rows.Err()
 	})
@@ -257,6 +315,20 @@ func (s *Store) directoryState(ctx context.Context) (DirectoryState, error) {
 		return DirectoryState{}, fmt.Errorf("load directory state: %w", err)
 	}
 	return st, nil
+}
+
+// directoryRecord reads the stored record of a device's object; nil when
+// there is none.
+func (s *Store) directoryRecord(ctx context.Context, objectID string) ([]byte, error) {
+	var rec []byte
+	err := s.r.QueryRowContext(ctx, `SELECT record FROM directory_devices WHERE object_id = ?`, objectID).Scan(&rec)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("directory record %s: %w", objectID, err)
+	}
+	return rec, nil
 }
 
 // directoryHash is the hash of the fields a source fills: what a sync
@@ -291,42 +363,44 @@ type storedObject struct {
 
 // applyDirectoryDevices upserts the devices that changed, keeping their
 // readiness signals, and removes the devices the read no longer lists.
-func applyDirectoryDevices(ctx context.Context, tx *sql.Tx, read DirectoryRead, run *SyncRun) error {
+// moved reports whether an object came, went or changed its device ID (the
+// groups' members then map to other devices).
+func applyDirectoryDevices(ctx context.Context, tx *sql.Tx, read DirectoryRead, run *SyncRun) (moved bool, err error) {
 	stored := make(map[string]storedObject)
 	rows, err := tx.QueryContext(ctx, `SELECT object_id, device_id, hash, source_hash FROM directory_devices`)
 	if err != nil {
-		return err
+		return false, err
 	}
 	for rows.Next() {
 		var id string
 		var o storedObject
 		if err := rows.Scan(&id, &o.deviceID, &o.hash, &o.fp); err != nil {
 			rows.Close()
-			return err
+			return false, err
 		}
 		stored[id] = o
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return err
+		return false, err
 	}
 
 	u, err := newDeviceUpserter(ctx, tx, time.Now())
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer u.close()
 	signals, err := tx.PrepareContext(ctx, `SELECT wu_policy_source, office_policy_source, unreachable_endpoints, internet_connected,
 		update_alerts FROM devices WHERE device_id = ?`)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer signals.Close()
 	put, err := tx.PrepareContext(ctx, `INSERT INTO directory_devices (object_id, device_id, record, hash, source_hash) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (object_id) DO UPDATE SET device_id = excluded.device_id, record = excluded.record, hash = excluded.hash,
 			source_hash = excluded.source_hash`)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer put.Close()
 	putRecord := func(dd *DirectoryDevice, h int64) error {
@@ -353,6 +427,9 @@ func applyDirectoryDevices(ctx context.Context, tx *sql.Tx, read DirectoryRead, 
 		h := directoryHash(d)
 		old, known := stored[dd.ObjectID]
 		delete(stored, dd.ObjectID)
+		if !known || old.deviceID != d.DeviceID {
+			moved = true
+		}
 		if listed[d.DeviceID] {
 			// A second Entra object with the same device ID (a stale
 			// registration): the first one read is the device; this one's
@@ -375,11 +452,11 @@ func applyDirectoryDevices(ctx context.Context, tx *sql.Tx, read DirectoryRead, 
 		return putRecord(dd, h)
 	})
 	if err != nil {
-		return err
+		return false, err
 	}
 	res, err := u.result(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	run.Added, run.Updated = res.Inserted, res.Updated
 
@@ -387,8 +464,9 @@ func applyDirectoryDevices(ctx context.Context, tx *sql.Tx, read DirectoryRead, 
 	// missing from a complete read.
 	var gone []AuditDevice
 	for id, o := range stored {
+		moved = true
 		if _, err := tx.ExecContext(ctx, `DELETE FROM directory_devices WHERE object_id = ?`, id); err != nil {
-			return err
+			return false, err
 		}
 		if listed[o.deviceID] {
 			continue // another object holds the same device ID
@@ -399,17 +477,17 @@ func applyDirectoryDevices(ctx context.Context, tx *sql.Tx, read DirectoryRead, 
 		case errors.Is(err, sql.ErrNoRows):
 			continue
 		case err != nil:
-			return err
+			return false, err
 		}
 		gone = append(gone, AuditDevice{DeviceID: o.deviceID, SerialNumber: serial})
 	}
 	run.Removed = len(gone)
 	if len(gone) > 0 {
 		sort.Slice(gone, func(i, j int) bool { return gone[i].DeviceID < gone[j].DeviceID })
-		return recordAudit(ctx, tx, AuditEntry{Actor: syncActor, Action: ActionDirectoryRemove, Target: "entra",
+		return moved, recordAudit(ctx, tx, AuditEntry{Actor: syncActor, Action: ActionDirectoryRemove, Target: "entra",
 			Outcome: OutcomeSuccess, Detail: fmt.Sprintf("%d devices left the directory", len(gone))}, gone)
 	}
-	return nil
+	return moved, nil
 }
 
 // keepSignals copies the readiness signals and update alerts the device has

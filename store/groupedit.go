@@ -276,8 +276,13 @@ func (s *Store) GroupOwners(ctx context.Context, groupID int64) ([]User, error) 
 	return out, rows.Err()
 }
 
-// IsGroupOwner reports whether the user owns the group.
+// IsGroupOwner reports whether the user owns the group: for the
+// registration group synced from Microsoft Entra ID, as one of its owners
+// there; otherwise as made an owner in Patchboard.
 func (s *Store) IsGroupOwner(ctx context.Context, groupID, userID int64) (bool, error) {
+	if owner, mirrored, err := s.isDirectoryOwner(ctx, groupID, userID); err != nil || mirrored {
+		return owner, err
+	}
 	var one int
 	err := s.r.QueryRowContext(ctx, `SELECT 1 FROM group_owners WHERE group_id = ? AND user_id = ?`, groupID, userID).Scan(&one)
 	switch {
@@ -317,6 +322,9 @@ func (s *Store) AddGroupOwner(ctx context.Context, groupID, userID int64, actor 
 		g, err := groupByIDForWrite(ctx, tx, groupID)
 		if err != nil {
 			return err
+		}
+		if g.Synced() {
+			return invalidf("%q is synced from Microsoft Entra ID: manage its owners in the Entra admin center", g.Name)
 		}
 		u, err = scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, userID))
 		if errors.Is(err, sql.ErrNoRows) {

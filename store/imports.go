@@ -401,7 +401,7 @@ func (s *Store) PreviewDevices(ctx context.Context, r io.Reader) (ImportResult, 
 	var res ImportResult
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var err error
-		res, err = upsertAll(ctx, tx, func(write func(*Device) error) error { return pipeInventory(ctx, r, write) })
+		res, err = upsertAll(ctx, tx, nil, func(write func(*Device) error) error { return pipeInventory(ctx, r, write) })
 		if err != nil {
 			return err
 		}

@@ -85,7 +85,7 @@ func (s *Store) ImportDevicesJSON(ctx context.Context, r io.Reader, source, acto
 		// Small chunks: a batch of a thousand records should start being
 		// written soon after its parsing starts.
 		var err error
-		res, err = upsertAll(ctx, tx, func(write func(*Device) error) error {
+		res, err = upsertAll(ctx, tx, &deviceOrigin{kind: OriginAPI, source: source, actor: actor}, func(write func(*Device) error) error {
 			return pipeDevices(ctx, 64, func(each func(*Device) error) error { return readInventoryJSON(body, each) }, write)
 		})
 		if err != nil || res.Rows == 0 {

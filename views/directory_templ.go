@@ -66,6 +66,12 @@ func EntraGroupURL(objectID string) string {
 	return "https://entra.microsoft.com/#view/Microsoft_AAD_IAM/GroupDetailsMenuBlade/~/Overview/groupId/" + url.PathEscape(objectID)
 }
 
+// EntraDeviceURL is a device's page in the Microsoft Entra admin center.
+func EntraDeviceURL(objectID, deviceID string) string {
+	return "https://entra.microsoft.com/#view/Microsoft_AAD_Devices/DeviceDetailsMenuBlade/~/Properties/objectId/" +
+		url.PathEscape(objectID) + "/deviceId/" + url.PathEscape(deviceID)
+}
+
 // DirectoryStatus shows the last directory sync when the directory is
 // synced: a warning when it failed, since the blades then show older data.
 func DirectoryStatus(run *store.SyncRun, lastGood time.Time, now time.Time) templ.Component {
@@ -97,7 +103,7 @@ func DirectoryStatus(run *store.SyncRun, lastGood time.Time, now time.Time) temp
 			var templ_7745c5c3_Var4 string
 			templ_7745c5c3_Var4, templ_7745c5c3_Err = templ.JoinStringErrs(fmt.Sprintf("Directory sync from Microsoft Entra ID failed %s: %s", Ago(now, run.FinishedAt), run.Error))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/directory.templ`, Line: 28, Col: 109}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/directory.templ`, Line: 34, Col: 109}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var4))
 			if templ_7745c5c3_Err != nil {
@@ -116,7 +122,7 @@ func DirectoryStatus(run *store.SyncRun, lastGood time.Time, now time.Time) temp
 				var templ_7745c5c3_Var5 string
 				templ_7745c5c3_Var5, templ_7745c5c3_Err = templ.JoinStringErrs(" The devices and groups shown are from the last good sync, " + Ago(now, lastGood) + ".")
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/directory.templ`, Line: 32, Col: 94}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/directory.templ`, Line: 38, Col: 94}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var5))
 				if templ_7745c5c3_Err != nil {
@@ -135,7 +141,7 @@ func DirectoryStatus(run *store.SyncRun, lastGood time.Time, now time.Time) temp
 			var templ_7745c5c3_Var6 string
 			templ_7745c5c3_Var6, templ_7745c5c3_Err = templ.JoinStringErrs("Directory synced from Microsoft Entra ID " + Ago(now, run.FinishedAt) + ".")
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/directory.templ`, Line: 37, Col: 81}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/directory.templ`, Line: 43, Col: 81}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var6))
 			if templ_7745c5c3_Err != nil {

@@ -94,6 +94,8 @@ type GroupView struct {
 	MemberCount int
 	Members     MembersView
 	Owners      []store.User
+	// DirectoryOwners are a synced registration group's owners in Entra ID.
+	DirectoryOwners []store.DirectoryOwnerAccount
 	// Accounts are who may be made an owner (for Global Administrators).
 	Accounts []store.Account
 	// Nestable are the groups the picker offers for nesting here.

@@ -58,49 +58,49 @@ func (g *Connector) ReadDirectory(ctx context.Context, prev store.DirectoryState
 
 func (g *Connector) readDirectory(ctx context.Context, prev store.DirectoryState) (store.DirectoryRead, error) {
 	var read store.DirectoryRead
-	records, changed, cursor, full, err := g.entraDevices(ctx, prev)
+	ents, err := g.entraDevices(ctx, prev)
 	if err != nil {
 		return read, err
 	}
-	read.Cursor, read.FullRead = cursor, full
-	managed, err := g.managedDevices(ctx)
-	if err != nil {
-		return read, err
-	}
+	read.Cursor, read.FullRead = ents.cursor, ents.full
 	cloudPCs, err := g.cloudPCs(ctx)
+	if err != nil {
+		return read, err
+	}
+	managed, err := g.managedDevices(ctx, ents.needsMapping(prev, cloudPCs))
 	if err != nil {
 		return read, err
 	}
 	// In object ID order, so that every sync sees the same one first where
 	// two objects share a device ID.
-	ids := make([]string, 0, len(records))
-	for id := range records {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
+	ids := ents.objects(prev)
 	read.Count = len(ids)
 	// Each device is mapped as the store takes it: a tenant's worth of
 	// inventory records never sits in memory at once.
 	read.Devices = func(each func(*store.DirectoryDevice) error) error {
 		var dd store.DirectoryDevice
 		for _, id := range ids {
-			var head struct {
-				DeviceID string `json:"deviceId"`
+			rec, changed := ents.records[id]
+			key, err := ents.deviceKey(id, prev)
+			if err != nil {
+				return err
 			}
-			var ok bool
-			if head.DeviceID, ok = stringProp(records[id], "deviceId"); !ok {
-				if err := json.Unmarshal(records[id], &head); err != nil {
-					return fmt.Errorf("device %s: %w", id, err)
-				}
-			}
-			key := strings.ToLower(head.DeviceID)
 			mr, cpc := managed[key], cloudPCs[key]
-			dd = store.DirectoryDevice{ObjectID: id, Record: records[id], Changed: changed[id], Fingerprint: fingerprint(records[id], mr, cpc)}
-			if prev, ok := prev.Fingerprints[id]; ok && prev == dd.Fingerprint && !dd.Changed {
+			dd = store.DirectoryDevice{ObjectID: id, Changed: changed, Fingerprint: fingerprint(mr, cpc)}
+			if old, ok := prev.Objects[id]; ok && !changed && old.Fingerprint == dd.Fingerprint {
 				dd.Unchanged = true // nothing it is mapped from changed: not mapped again
 			} else {
+				if !changed {
+					// Its managed device or Cloud PC changed: map the stored record again.
+					if rec, err = prev.Record(ctx, id); err != nil {
+						return err
+					}
+					if rec == nil {
+						continue // another process's sync removed it meanwhile: the next sync reads it
+					}
+				}
 				var e entraDevice
-				if err := json.Unmarshal(records[id], &e); err != nil {
+				if err := json.Unmarshal(rec, &e); err != nil {
 					return fmt.Errorf("device %s: %w", id, err)
 				}
 				m, err := mr.decode()
@@ -111,7 +111,7 @@ func (g *Connector) readDirectory(ctx context.Context, prev store.DirectoryState
 				if !ok {
 					continue // no device ID: nothing Patchboard can identify it by
 				}
-				dd.Device = *d
+				dd.Record, dd.Device = rec, *d
 			}
 			if err := each(&dd); err != nil {
 				return err
@@ -119,43 +119,124 @@ func (g *Connector) readDirectory(ctx context.Context, prev store.DirectoryState
 		}
 		return nil
 	}
-	read.Groups, err = g.registrationTree(ctx)
+	read.Groups, read.GroupCursor, read.GroupsChanged, err = g.registrationTree(ctx, prev)
+	if err != nil {
+		return read, err
+	}
+	read.Owners, err = g.registrationOwners(ctx)
 	return read, err
 }
 
-// entraDevices runs the devices delta query. With a delta link it applies
-// the changes to prev's records; without one, or when Graph answers that
-// the link's state is gone (410 Gone, syncStateNotFound or
-// resyncRequired), it reads every device. changed marks the records that
-// differ from prev's.
-func (g *Connector) entraDevices(ctx context.Context, prev store.DirectoryState) (records map[string][]byte, changed map[string]bool, cursor string, full bool, err error) {
+// entraRead is what the devices delta query returned: the records of the
+// objects that are new or changed (all of them in a full read) and the
+// objects deleted.
+type entraRead struct {
+	records map[string][]byte
+	removed map[string]bool
+	cursor  string
+	full    bool
+}
+
+// objects lists the object IDs the directory holds now, sorted: after a
+// full read the records read, after a delta read the stored objects that
+// were not deleted and the new ones.
+func (r *entraRead) objects(prev store.DirectoryState) []string {
+	ids := make([]string, 0, len(prev.Objects)+len(r.records))
+	for id := range r.records {
+		ids = append(ids, id)
+	}
+	if !r.full {
+		for id := range prev.Objects {
+			if _, ok := r.records[id]; !ok && !r.removed[id] {
+				ids = append(ids, id)
+			}
+		}
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// deviceKey is an object's device ID in lower case: from its record when
+// it was read, else as stored.
+func (r *entraRead) deviceKey(id string, prev store.DirectoryState) (string, error) {
+	rec, ok := r.records[id]
+	if !ok {
+		return strings.ToLower(prev.Objects[id].DeviceID), nil
+	}
+	deviceID, ok := stringProp(rec, "deviceId")
+	if !ok {
+		var head struct {
+			DeviceID string `json:"deviceId"`
+		}
+		if err := json.Unmarshal(rec, &head); err != nil {
+			return "", fmt.Errorf("device %s: %w", id, err)
+		}
+		deviceID = head.DeviceID
+	}
+	return strings.ToLower(deviceID), nil
+}
+
+// needsMapping returns the test the managed devices read uses to decide
+// whether to keep a managed device's record: only the devices that will
+// be mapped again need it (all in a full read; in a delta read those whose
+// Entra record changed, and those whose managed device or Cloud PC did).
+// Every other managed device is kept as its hash.
+func (r *entraRead) needsMapping(prev store.DirectoryState, cloudPCs map[string]*cloudPC) func(key string, hash uint64) bool {
+	if r.full {
+		return func(string, uint64) bool { return true }
+	}
+	stored := make(map[string][]int64, len(prev.Objects)) // device key -> fingerprints
+	for id, o := range prev.Objects {
+		if _, changed := r.records[id]; !changed && !r.removed[id] {
+			key := strings.ToLower(o.DeviceID)
+			stored[key] = append(stored[key], o.Fingerprint)
+		}
+	}
+	for id := range r.records {
+		if key, err := r.deviceKey(id, prev); err == nil {
+			stored[key] = append(stored[key], 0) // mapped again whatever its fingerprint
+		}
+	}
+	return func(key string, hash uint64) bool {
+		fps, ok := stored[key]
+		if !ok {
+			return false // no Entra object has it: never mapped
+		}
+		want := fingerprint(&managedRecord{hash: hash}, cloudPCs[key])
+		for _, fp := range fps {
+			if fp != want {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// entraDevices runs the devices delta query. With a delta link it reads
+// the changes since; without one, or when Graph answers that the link's
+// state is gone (410 Gone, syncStateNotFound or resyncRequired), it reads
+// every device, and every record counts as changed.
+func (g *Connector) entraDevices(ctx context.Context, prev store.DirectoryState) (*entraRead, error) {
 	if prev.Cursor != "" {
-		records, changed, cursor, err = g.deltaRound(ctx, prev.Cursor, prev.Records)
+		r, err := g.deltaRound(ctx, prev.Cursor, &prev)
 		if err == nil || !lostDeltaState(err) {
-			return records, changed, cursor, false, err
+			return r, err
 		}
 	}
 	first := url.Values{"$select": {devicesSelect}}
-	records, changed, cursor, err = g.deltaRound(ctx, devicesPath+"?"+first.Encode(), nil)
+	r, err := g.deltaRound(ctx, devicesPath+"?"+first.Encode(), nil)
 	if err != nil {
-		return nil, nil, "", true, err
+		return nil, err
 	}
-	for id, rec := range records {
-		if !bytes.Equal(rec, prev.Records[id]) {
-			changed[id] = true
-		}
-	}
-	return records, changed, cursor, true, nil
+	r.full = true
+	return r, nil
 }
 
-// deltaRound follows one delta round from link to its @odata.deltaLink,
-// applying each page to base (nil: start from nothing).
-func (g *Connector) deltaRound(ctx context.Context, link string, base map[string][]byte) (map[string][]byte, map[string]bool, string, error) {
-	records := base
-	if records == nil {
-		records = make(map[string][]byte)
-	}
-	changed := make(map[string]bool)
+// deltaRound follows one delta round from link to its @odata.deltaLink. A
+// changed object's properties are merged into its record: the one read
+// earlier in the round, else prev's stored one (nil prev: a full read).
+func (g *Connector) deltaRound(ctx context.Context, link string, prev *store.DirectoryState) (*entraRead, error) {
+	out := &entraRead{records: make(map[string][]byte), removed: make(map[string]bool)}
 	r := request{method: http.MethodGet, path: link, permission: devicesPermission,
 		header: http.Header{"Prefer": {fmt.Sprintf("odata.maxpagesize=%d", pageSize)}}}
 	deltaLink, err := g.client.pages(ctx, r, func(items []json.RawMessage) error {
@@ -164,57 +245,73 @@ func (g *Connector) deltaRound(ctx context.Context, link string, base map[string
 				ID      string          `json:"id"`
 				Removed json.RawMessage `json:"@removed"`
 			}
-			if err := json.Unmarshal(raw, &head); err != nil || head.ID == "" {
+			var ok bool
+			if head.ID, ok = stringProp(raw, "id"); !ok || bytes.Contains(raw, []byte(`"@removed"`)) {
+				if err := json.Unmarshal(raw, &head); err != nil {
+					return fmt.Errorf("Microsoft Graph devices delta: %w", err)
+				}
+			}
+			if head.ID == "" {
 				return fmt.Errorf("Microsoft Graph devices delta: an item without an id")
 			}
 			id := strings.ToLower(head.ID)
-			switch {
-			case head.Removed != nil:
-				delete(records, id)
-				delete(changed, id)
-			case base != nil && records[id] != nil:
-				// An updated object carries at least its changed properties.
-				merged, err := mergeObject(records[id], raw)
-				if err != nil {
-					return fmt.Errorf("device %s: %w", id, err)
-				}
-				records[id], changed[id] = merged, true
-			default:
-				records[id], changed[id] = raw, true // decoding copied it
+			if head.Removed != nil {
+				delete(out.records, id)
+				out.removed[id] = true
+				continue
 			}
+			delete(out.removed, id)
+			base := out.records[id]
+			if base == nil && prev != nil {
+				if _, known := prev.Objects[id]; known {
+					var err error
+					if base, err = prev.Record(ctx, id); err != nil {
+						return err
+					}
+				}
+			}
+			if base == nil {
+				out.records[id] = raw // decoding copied it
+				continue
+			}
+			// An updated object carries at least its changed properties.
+			merged, err := mergeObject(base, raw)
+			if err != nil {
+				return fmt.Errorf("device %s: %w", id, err)
+			}
+			out.records[id] = merged
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, nil, "", err
+		return nil, err
 	}
 	if deltaLink == "" {
-		return nil, nil, "", errors.New("Microsoft Graph devices delta ended without an @odata.deltaLink")
+		return nil, errors.New("Microsoft Graph devices delta ended without an @odata.deltaLink")
 	}
-	return records, changed, deltaLink, nil
+	out.cursor = deltaLink
+	return out, nil
 }
 
-// fingerprint is the hash of everything a device is mapped from: its Entra
-// record, its managed device, whether it is a Cloud PC, and the mapping
-// itself (the inventory schema's fields and mappingVersion), so that a new
-// field or a changed rule maps every device again.
-func fingerprint(record []byte, m *managedRecord, cpc *cloudPC) int64 {
-	h := fnv.New64a()
-	h.Write(record)
-	var extra [17]byte
+// fingerprint is the hash of what a device is mapped from besides its
+// Entra record (which a delta query says changed or not): its managed
+// device, whether it is a Cloud PC, and the mapping itself (the inventory
+// schema's fields and mappingVersion), so that a new field or a changed
+// rule maps every device again.
+func fingerprint(m *managedRecord, cpc *cloudPC) int64 {
+	var b [17]byte
 	if m != nil {
-		binary.LittleEndian.PutUint64(extra[:8], m.hash)
+		binary.LittleEndian.PutUint64(b[:8], m.hash)
 	}
-	binary.LittleEndian.PutUint64(extra[8:16], mappingHash())
+	binary.LittleEndian.PutUint64(b[8:16], mappingHash())
 	if cpc != nil {
-		extra[16] = 1
+		b[16] = 1
 	}
-	h.Write(extra[:])
-	return int64(h.Sum64())
+	return int64(hashBytes(b[:]))
 }
 
 // mappingVersion changes whenever mapDevice maps something differently.
-const mappingVersion = "1"
+const mappingVersion = "2"
 
 var mappingHash = sync.OnceValue(func() uint64 {
 	h := fnv.New64a()
@@ -259,7 +356,9 @@ func mergeObject(base, change []byte) ([]byte, error) {
 
 // managedDevices reads every Intune managed device, keyed by its Entra
 // device ID (lower case).
-func (g *Connector) managedDevices(ctx context.Context) (map[string]*managedRecord, error) {
+// keep says whether a managed device's record is kept (its device will be
+// mapped); otherwise only its hash is.
+func (g *Connector) managedDevices(ctx context.Context, keep func(key string, hash uint64) bool) (map[string]*managedRecord, error) {
 	q := url.Values{"$select": {managedSelect}, "$top": {fmt.Sprint(pageSize)}}
 	out := make(map[string]*managedRecord)
 	_, err := g.client.pages(ctx, request{method: http.MethodGet, path: managedPath + "?" + q.Encode(), permission: managedPermission},
@@ -285,7 +384,11 @@ func (g *Connector) managedDevices(ctx context.Context) (map[string]*managedReco
 				// Two records for one device (re-enrolment): the last sync
 				// wins (RFC 3339 times in UTC sort as text).
 				if old := out[key]; old == nil || head.LastSyncDateTime > old.lastSync {
-					out[key] = &managedRecord{raw: raw, hash: hashBytes(raw), lastSync: head.LastSyncDateTime}
+					h := hashBytes(raw)
+					if !keep(key, h) {
+						raw = nil
+					}
+					out[key] = &managedRecord{raw: raw, hash: h, lastSync: head.LastSyncDateTime}
 				}
 			}
 			return nil
@@ -294,9 +397,10 @@ func (g *Connector) managedDevices(ctx context.Context) (map[string]*managedReco
 }
 
 // managedRecord is a managed device as read: it is decoded only when its
-// device is mapped, which a delta sync does for the few that changed.
+// device is mapped, which a delta sync does for the few that changed, and
+// its record is kept only then.
 type managedRecord struct {
-	raw      []byte
+	raw      []byte // nil when its device is not mapped again
 	hash     uint64
 	lastSync string
 }
@@ -304,6 +408,9 @@ type managedRecord struct {
 func (r *managedRecord) decode() (*managedDevice, error) {
 	if r == nil {
 		return nil, nil
+	}
+	if r.raw == nil {
+		return nil, errors.New("Microsoft Graph managed device: its record was not kept for mapping")
 	}
 	m := new(managedDevice)
 	if err := json.Unmarshal(r.raw, m); err != nil {
@@ -351,90 +458,6 @@ func (g *Connector) cloudPCs(ctx context.Context) (map[string]*cloudPC, error) {
 				}
 				if c.AADDeviceID != "" {
 					out[strings.ToLower(c.AADDeviceID)] = c
-				}
-			}
-			return nil
-		})
-	return out, err
-}
-
-// member is a directory object in a group's members.
-type member struct {
-	Type        string `json:"@odata.type"`
-	ID          string `json:"id"`
-	DisplayName string `json:"displayName"`
-}
-
-// registrationTree reads the registration group, its members, and the
-// members of the groups nested in it. Groups nested deeper are listed with
-// no members read: discovery does not follow them, and the portal says so.
-func (g *Connector) registrationTree(ctx context.Context) ([]store.DirectoryGroup, error) {
-	var root struct {
-		ID          string `json:"id"`
-		DisplayName string `json:"displayName"`
-	}
-	err := g.client.do(ctx, request{method: http.MethodGet, permission: groupPermission,
-		path: "v1.0/groups/" + url.PathEscape(g.cfg.RegistrationGroup) + "?$select=id,displayName"}, &root)
-	if err != nil {
-		var ge *Error
-		if errors.As(err, &ge) && ge.Status == http.StatusNotFound {
-			return nil, fmt.Errorf("the registration group %s (PATCHBOARD_GRAPH_REGISTRATION_GROUP) does not exist in the tenant", g.cfg.RegistrationGroup)
-		}
-		return nil, err
-	}
-	top, err := g.groupMembers(ctx, strings.ToLower(root.ID), root.DisplayName, 0)
-	if err != nil {
-		return nil, err
-	}
-	tree := []store.DirectoryGroup{top.group}
-	seen := map[string]bool{top.group.ObjectID: true}
-	var deeper []member
-	for _, child := range top.nested {
-		if seen[child.ID] {
-			continue
-		}
-		seen[child.ID] = true
-		n, err := g.groupMembers(ctx, child.ID, child.DisplayName, 1)
-		if err != nil {
-			return nil, err
-		}
-		tree = append(tree, n.group)
-		deeper = append(deeper, n.nested...)
-	}
-	for _, d := range deeper {
-		if !seen[d.ID] {
-			seen[d.ID] = true
-			tree = append(tree, store.DirectoryGroup{ObjectID: d.ID, Name: d.DisplayName, Depth: 2})
-		}
-	}
-	return tree, nil
-}
-
-type groupRead struct {
-	group  store.DirectoryGroup
-	nested []member
-}
-
-// groupMembers reads a group's direct members: devices and groups (users
-// and other objects are not Patchboard's).
-func (g *Connector) groupMembers(ctx context.Context, id, name string, depth int) (groupRead, error) {
-	out := groupRead{group: store.DirectoryGroup{ObjectID: id, Name: name, Depth: depth}}
-	q := url.Values{"$select": {"id,displayName"}, "$top": {fmt.Sprint(pageSize)}}
-	_, err := g.client.pages(ctx, request{method: http.MethodGet, permission: groupPermission,
-		path: "v1.0/groups/" + url.PathEscape(id) + "/members?" + q.Encode()},
-		func(items []json.RawMessage) error {
-			for _, raw := range items {
-				var m member
-				if err := json.Unmarshal(raw, &m); err != nil {
-					return fmt.Errorf("Microsoft Graph group member: %w", err)
-				}
-				m.ID = strings.ToLower(m.ID)
-				switch m.Type {
-				case "#microsoft.graph.device":
-					out.group.Devices = append(out.group.Devices, m.ID)
-				case "#microsoft.graph.group":
-					out.group.Groups = append(out.group.Groups, m.ID)
-					out.nested = append(out.nested, m)
 				}
 			}
 			return nil

@@ -41,12 +41,12 @@ func (g *Connector) WriteRings(ctx context.Context, want map[store.Ring][]string
 			res.Requests = g.client.Requests() - start
 			return res, err
 		}
-		have, err := g.groupMembers(ctx, gid, "", 0)
+		have, err := g.deviceMembers(ctx, gid)
 		if err != nil {
 			res.Requests = g.client.Requests() - start
 			return res, err
 		}
-		ops = append(ops, diffMembers(gid, have.group.Devices, want[ring])...)
+		ops = append(ops, diffMembers(gid, have, want[ring])...)
 	}
 	err := g.applyMemberOps(ctx, ops, &res)
 	res.Requests = g.client.Requests() - start

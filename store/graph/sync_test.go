@@ -348,6 +348,16 @@ func TestCloudPCAndMultiSessionMapped(t *testing.T) {
 			t.Errorf("device %d kind = %q, want %q", n, got, want)
 		}
 	}
+	// The detail's source: Entra ID with Intune, and Windows 365 for the
+	// Cloud PC; an Entra device Intune does not manage is Entra ID alone.
+	tn.addPC(5, func(d *graphtest.Device, m *graphtest.ManagedDevice) { m.ID = "" })
+	tn.sync()
+	for n, want := range map[int]string{1: "Microsoft Entra ID, Intune", 2: "Microsoft Entra ID, Intune, Windows 365", 5: "Microsoft Entra ID"} {
+		src, err := tn.st.DeviceSource(context.Background(), deviceID(n))
+		if err != nil || src.Kind != store.OriginEntra || src.Label() != want || src.ObjectID != objectID(n) || src.LastSynced.IsZero() {
+			t.Errorf("device %d source = %+v (%q), %v; want %q with its object ID and the last sync", n, src, src.Label(), err, want)
+		}
+	}
 	tn.discover()
 	if rec := tn.mustDevice(3); rec.Status != store.StatusPrerequisitesFailed {
 		t.Errorf("multi-session host status = %q, want prerequisites failed", rec.Status)

@@ -141,6 +141,7 @@ type cursor struct {
 	from    int64 // delta: changes after this
 	to      int64 // delta: the round's token
 	context string
+	items   []json.RawMessage // groupdelta: the round's items, built at its start
 }
 
 // Server is the stand-in. Its methods are safe for concurrent use.
@@ -183,7 +184,11 @@ type Server struct {
 	policies    map[string]*policyDoc // Intune policies and profiles by ID
 	policyOrder []string
 
-	catalog []CatalogEntry // the Windows Update catalog (catalog.go)
+	catalog     []CatalogEntry   // the Windows Update catalog (catalog.go)
+	groupNamed  map[string]int64 // group ID -> when its name last changed
+	groupEvents []memberEvent    // every membership change, in order
+	groupTombs  []tombstone      // deleted groups
+	owners      map[string][]Owner
 }
 
 // New starts a stand-in; close it with Close.
@@ -198,6 +203,8 @@ func New() *Server {
 		tokens:        make(map[string]time.Time),
 		requests:      make(map[string]int),
 		policies:      make(map[string]*policyDoc),
+		groupNamed:    make(map[string]int64),
+		owners:        make(map[string][]Owner),
 	}
 	s.Server = httptest.NewTLSServer(http.HandlerFunc(s.serve))
 	return s
@@ -264,7 +271,10 @@ func (s *Server) DeleteDevice(id string) {
 	delete(s.devices, id)
 	s.tombs = append(s.tombs, tombstone{id: id, seq: s.seq})
 	for _, g := range s.groups {
-		g.Members = without(g.Members, id)
+		if s.isMember(g, id) {
+			g.Members = without(g.Members, id)
+			s.memberChanged(g.ID, id, true)
+		}
 	}
 	clear(s.memberSets)
 }
@@ -312,15 +322,54 @@ func (s *Server) PutCloudPC(c CloudPC) {
 	s.cloudPCs = append(s.cloudPCs, &c)
 }
 
-// PutGroup adds or replaces a group.
+// PutGroup adds or replaces a group. What differs from the stored group
+// (its name, each member added or removed) counts as changed for groups
+// delta queries.
 func (s *Server) PutGroup(g Group) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.groups[g.ID]; !ok {
+	s.seq++
+	old, ok := s.groups[g.ID]
+	if !ok {
 		s.groupOrder = append(s.groupOrder, g.ID)
+		old = &Group{}
+	}
+	if old.DisplayName != g.DisplayName {
+		s.groupNamed[g.ID] = s.seq
+	}
+	before := make(map[string]bool, len(old.Members))
+	for _, m := range old.Members {
+		before[m] = true
+	}
+	for _, m := range g.Members {
+		if !before[m] {
+			s.memberChanged(g.ID, m, false)
+		}
+		delete(before, m)
+	}
+	for m := range before {
+		s.memberChanged(g.ID, m, true)
 	}
 	s.groups[g.ID] = &g
 	delete(s.memberSets, g.ID)
+}
+
+// DeleteGroup deletes a group: groups delta queries report it @removed,
+// and it leaves the groups it was a member of.
+func (s *Server) DeleteGroup(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seq++
+	delete(s.groups, id)
+	s.groupOrder = without(s.groupOrder, id)
+	s.groupTombs = append(s.groupTombs, tombstone{id: id, seq: s.seq})
+	for _, g := range s.groups {
+		if s.isMember(g, id) {
+			g.Members = without(g.Members, id)
+			delete(s.memberSets[g.ID], id)
+			s.memberChanged(g.ID, id, true)
+		}
+	}
 }
 
 // GroupByName returns a copy of the group with this display name.
@@ -451,6 +500,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.createGroup(w, r)
 	case r.Method == http.MethodPost && path == "/v1.0/$batch":
 		s.batch(w, r)
+	case r.Method == http.MethodGet && path == "/v1.0/groups/delta":
+		s.groupsDelta(w, r)
+	case r.Method == http.MethodGet && strings.HasPrefix(path, "/v1.0/groups/") && strings.HasSuffix(path, "/owners"):
+		s.groupOwners(w, r, strings.TrimSuffix(strings.TrimPrefix(path, "/v1.0/groups/"), "/owners"))
 	case r.Method == http.MethodGet && strings.HasPrefix(path, "/v1.0/groups/") && strings.HasSuffix(path, "/members"):
 		s.members(w, r, strings.TrimSuffix(strings.TrimPrefix(path, "/v1.0/groups/"), "/members"))
 	case r.Method == http.MethodGet && strings.HasPrefix(path, "/v1.0/groups/"):
@@ -939,6 +992,8 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
 			default:
 				g.Members = append(g.Members, oid)
 				s.memberSets[g.ID][oid] = true
+				s.seq++
+				s.memberChanged(g.ID, oid, false)
 				res.Status = 204
 			}
 		case q.Method == http.MethodDelete && len(parts) == 5 && parts[0] == "groups" && parts[2] == "members" && parts[4] == "$ref":
@@ -948,6 +1003,8 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request) {
 			} else {
 				g.Members = without(g.Members, parts[3])
 				delete(s.memberSets[g.ID], parts[3])
+				s.seq++
+				s.memberChanged(g.ID, parts[3], true)
 				res.Status = 204
 			}
 		default:

@@ -80,6 +80,15 @@ const (
 	// PermEditContacts: add, edit and delete the tenant's admin contacts
 	// (SPEC §13). Everyone with PermView sees them and the alerts.
 	PermEditContacts
+	// PermRaiseSupport: raise support requests and follow one's own (SPEC
+	// §7: the administrator roles). Everyone with PermView reads them.
+	PermRaiseSupport
+	// PermHandleSupport: the service desk — assign, note and mitigate any
+	// support request (Global Administrators).
+	PermHandleSupport
+	// PermUnenroll: request or cancel the tenant's unenrollment (Global
+	// Administrators).
+	PermUnenroll
 )
 
 var permNames = map[Permission]string{
@@ -92,6 +101,9 @@ var permNames = map[Permission]string{
 	PermManage:                "manage users and settings",
 	PermReportSignals:         "report device signals",
 	PermEditContacts:          "edit admin contacts",
+	PermRaiseSupport:          "raise support requests",
+	PermHandleSupport:         "handle support requests",
+	PermUnenroll:              "request or cancel unenrollment",
 }
 
 // String names the permission for messages ("… needs permission to discover devices").
@@ -100,10 +112,10 @@ func (p Permission) String() string { return permNames[p] }
 // grants is the matrix of SPEC §7.
 var grants = map[Role][]Permission{
 	RoleGlobalAdmin: {PermView, PermDiscover, PermDeviceActions, PermEditRegistrationGroup,
-		PermEditGroups, PermViewAudit, PermManage, PermEditContacts},
+		PermEditGroups, PermViewAudit, PermManage, PermEditContacts, PermRaiseSupport, PermHandleSupport, PermUnenroll},
 	RoleIntuneAdmin: {PermView, PermDiscover, PermDeviceActions, PermEditRegistrationGroup,
-		PermEditGroups, PermViewAudit, PermEditContacts},
-	RoleServiceAdmin:  {PermView, PermDiscover, PermDeviceActions, PermEditGroups, PermViewAudit, PermEditContacts},
+		PermEditGroups, PermViewAudit, PermEditContacts, PermRaiseSupport},
+	RoleServiceAdmin:  {PermView, PermDiscover, PermDeviceActions, PermEditGroups, PermViewAudit, PermEditContacts, PermRaiseSupport},
 	RoleServiceReader: {PermView},
 }
 

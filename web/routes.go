@@ -44,6 +44,7 @@ type handlerSet struct {
 	overview  *handlers.Overview
 	tenant    *handlers.Tenant
 	webhooks  *handlers.Webhooks
+	support   *handlers.Support
 }
 
 // routes is THE route table.
@@ -133,6 +134,21 @@ func routes(h handlerSet) []Route {
 		{http.MethodGet, "/tenant/webhooks/:id", store.PermManage, h.webhooks.Log},
 		{http.MethodPost, "/tenant/webhooks/:id/delete", store.PermManage, h.webhooks.Delete},
 		{http.MethodPost, "/tenant/webhooks/:id/redeliver", store.PermManage, h.webhooks.Redeliver},
+
+		// support requests (SPEC §7, §13): everyone reads them and their
+		// attachments; administrators raise them, and the raiser follows
+		// up (the store checks who raised it); Global Administrators
+		// handle them.
+		{http.MethodGet, "/tenant/support", store.PermView, h.support.List},
+		{http.MethodGet, "/tenant/support/export.csv", store.PermView, h.support.Export},
+		{http.MethodGet, "/tenant/support/new", store.PermRaiseSupport, h.support.New},
+		{http.MethodPost, "/tenant/support/raise", store.PermRaiseSupport, h.support.Raise},
+		{http.MethodGet, "/tenant/support/:id", store.PermView, h.support.Detail},
+		{http.MethodGet, "/tenant/support/:id/attachments/:att", store.PermView, h.support.Attachment},
+		{http.MethodPost, "/tenant/support/:id/note", store.PermRaiseSupport, h.support.Note},
+		{http.MethodPost, "/tenant/support/:id/reactivate", store.PermRaiseSupport, h.support.Reactivate},
+		{http.MethodPost, "/tenant/support/:id/assign", store.PermHandleSupport, h.support.Assign},
+		{http.MethodPost, "/tenant/support/:id/mitigate", store.PermHandleSupport, h.support.Mitigate},
 
 		{http.MethodGet, "/settings/users", store.PermManage, h.users.List},
 		{http.MethodPost, "/settings/users/create", store.PermManage, h.users.Create},

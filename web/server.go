@@ -117,6 +117,7 @@ func New(st *store.Store, cfg Config) *Server {
 		overview:  &handlers.Overview{Deps: deps, DiscoveryInterval: cfg.DiscoveryInterval},
 		tenant:    &handlers.Tenant{Deps: deps},
 		webhooks:  &handlers.Webhooks{Deps: deps},
+		support:   &handlers.Support{Deps: deps},
 	}
 
 	e := echo.New()

@@ -398,7 +398,7 @@ func (s *Store) RaiseSupportRequest(ctx context.Context, in NewSupportRequest, a
 		return enqueueSupportEvent(ctx, tx, r, "created", actor.Email, now)
 	})
 	if err != nil {
-		return SupportRequest{}, supportError("raise support request", err)
+		return SupportRequest{}, userFacing("raise support request", err)
 	}
 	return r, nil
 }
@@ -550,7 +550,7 @@ func (s *Store) changeSupport(ctx context.Context, id int64, actor SupportActor,
 		return enqueueSupportEvent(ctx, tx, r, change, actor.Email, now)
 	})
 	if err != nil {
-		return supportError(op+" support request", err)
+		return userFacing(op+" support request", err)
 	}
 	return nil
 }
@@ -640,9 +640,13 @@ func truncateDetail(s string) string {
 	return s
 }
 
-// supportError keeps a message meant for the person as it is and wraps
-// anything else with op for the log.
-func supportError(op string, err error) error {
+// userFacing keeps a message meant for the person (a refusal or a
+// validation error) as it is, so a page shows it without the operation
+// prefix, and wraps anything else with op for the log.
+func userFacing(op string, err error) error {
+	if err == nil {
+		return nil
+	}
 	var ke *kindError
 	var ve *ValidationError
 	if errors.As(err, &ke) || errors.As(err, &ve) {

@@ -42,7 +42,9 @@ type Unenrollment struct {
 }
 
 // Pending reports whether the request is waiting.
-func (u Unenrollment) Pending() bool { return u.ID != 0 && u.CancelledAt.IsZero() && u.CompletedAt.IsZero() }
+func (u Unenrollment) Pending() bool {
+	return u.ID != 0 && u.CancelledAt.IsZero() && u.CompletedAt.IsZero()
+}
 
 // Completed reports whether the tenant was unenrolled.
 func (u Unenrollment) Completed() bool { return !u.CompletedAt.IsZero() }

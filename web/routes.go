@@ -45,6 +45,7 @@ type handlerSet struct {
 	tenant    *handlers.Tenant
 	webhooks  *handlers.Webhooks
 	support   *handlers.Support
+	unenroll  *handlers.Unenroll
 }
 
 // routes is THE route table.
@@ -149,6 +150,14 @@ func routes(h handlerSet) []Route {
 		{http.MethodPost, "/tenant/support/:id/reactivate", store.PermRaiseSupport, h.support.Reactivate},
 		{http.MethodPost, "/tenant/support/:id/assign", store.PermHandleSupport, h.support.Assign},
 		{http.MethodPost, "/tenant/support/:id/mitigate", store.PermHandleSupport, h.support.Mitigate},
+
+		// unenrollment (SPEC §13): Global Administrators only, the full
+		// export included.
+		{http.MethodGet, "/tenant/unenroll", store.PermUnenroll, h.unenroll.Page},
+		{http.MethodGet, "/tenant/unenroll/export.zip", store.PermUnenroll, h.unenroll.Export},
+		{http.MethodPost, "/tenant/unenroll/organisation", store.PermUnenroll, h.unenroll.SaveOrganisation},
+		{http.MethodPost, "/tenant/unenroll/request", store.PermUnenroll, h.unenroll.Request},
+		{http.MethodPost, "/tenant/unenroll/cancel", store.PermUnenroll, h.unenroll.Cancel},
 
 		{http.MethodGet, "/settings/users", store.PermManage, h.users.List},
 		{http.MethodPost, "/settings/users/create", store.PermManage, h.users.Create},

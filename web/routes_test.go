@@ -230,6 +230,11 @@ func TestRouteTable(t *testing.T) {
 		"POST /tenant/support/:id/reactivate":      store.PermRaiseSupport,
 		"POST /tenant/support/:id/assign":          store.PermHandleSupport,
 		"POST /tenant/support/:id/mitigate":        store.PermHandleSupport,
+		"GET /tenant/unenroll":                     store.PermUnenroll,
+		"GET /tenant/unenroll/export.zip":          store.PermUnenroll,
+		"POST /tenant/unenroll/organisation":       store.PermUnenroll,
+		"POST /tenant/unenroll/request":            store.PermUnenroll,
+		"POST /tenant/unenroll/cancel":             store.PermUnenroll,
 	}
 	for _, r := range srv.Routes {
 		if w, ok := want[r.Method+" "+r.Path]; ok && r.Access != w {

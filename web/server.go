@@ -118,6 +118,7 @@ func New(st *store.Store, cfg Config) *Server {
 		tenant:    &handlers.Tenant{Deps: deps},
 		webhooks:  &handlers.Webhooks{Deps: deps},
 		support:   &handlers.Support{Deps: deps},
+		unenroll:  &handlers.Unenroll{Deps: deps},
 	}
 
 	e := echo.New()
@@ -324,6 +325,10 @@ func loadUser(st *store.Store, sessions *sessionStore, log *slog.Logger) echo.Mi
 						// page; a failed count only hides it.
 						if n, err := st.OpenCriticalAlerts(ctx); err == nil {
 							ctx = views.WithCriticalAlerts(ctx, n)
+						}
+						// So is the pending unenrollment's (kept per commit too).
+						if u, pending, err := st.PendingUnenrollment(ctx); err == nil && pending {
+							ctx = views.WithUnenrollment(ctx, u.DueAt)
 						}
 					case !errors.Is(err, store.ErrNotFound):
 						return err

@@ -94,7 +94,9 @@ func TestUnenrollFlow(t *testing.T) {
 	if global.get(t, "/devices").testid("unenroll-banner").Length() != 0 {
 		t.Error("banner after cancel")
 	}
-	activeCount := func() int { return len(e.allRows(t, store.DeviceQuery{Tab: store.TabReady, Status: store.StatusActive})) }
+	activeCount := func() int {
+		return len(e.allRows(t, store.DeviceQuery{Tab: store.TabReady, Status: store.StatusActive}))
+	}
 	active := activeCount()
 	if did, err := e.st.CompleteDueUnenrollment(e.ctx, e.clock.Now().Add(8*24*time.Hour)); err != nil || did {
 		t.Fatalf("after cancel: did %v, %v", did, err)

@@ -93,8 +93,9 @@ func (h *Support) Export(c echo.Context) error {
 // New is the raise form. Device actions on the blades open it with the
 // selected devices (device_id=…) filled in.
 func (h *Support) New(c echo.Context) error {
-	v := views.SupportNewView{Form: views.SupportForm{Severity: store.SeverityModerate,
-		Devices: strings.Join(c.QueryParams()["device_id"], "\n")}}
+	picked := c.QueryParams()["device_id"]
+	v := views.SupportNewView{Form: views.SupportForm{Severity: store.SeverityModerate, Devices: strings.Join(picked, "\n")},
+		Picked: len(picked), AllMatching: c.QueryParam("all_matching") != ""}
 	return h.renderNew(c, http.StatusOK, v)
 }
 

@@ -262,20 +262,14 @@ func (s *Store) unenrollDevices(ctx context.Context, id int64, now time.Time) (U
 			}); err != nil {
 			return err
 		}
-		for _, q := range []string{
-			// As Deregister does, for every device that is on a blade.
-			`UPDATE devices SET status = 'excluded', reasons = '', reason_count = 0, outcome_sig = 0,
+		// As Deregister does, for every device that is on a blade.
+		if _, err := tx.ExecContext(ctx, `UPDATE devices SET status = 'excluded', reasons = '', reason_count = 0, outcome_sig = 0,
 				ring = NULL, ring_by = NULL, ring_actor = NULL, ring_at = NULL, registered_at = NULL,
-				evaluated_at = ? WHERE status IS NOT NULL AND status <> 'excluded'`,
-			`DELETE FROM check_results`,
-			`DELETE FROM update_status`,
-			`DELETE FROM update_summary`,
-		} {
-			args := []any{}
-			if strings.Contains(q, "?") {
-				args = append(args, now.Unix())
-			}
-			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+				evaluated_at = ? WHERE status IS NOT NULL AND status <> 'excluded'`, now.Unix()); err != nil {
+			return err
+		}
+		for _, table := range []string{"check_results", "update_status", "update_summary"} {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM "+table); err != nil {
 				return err
 			}
 		}

@@ -42,6 +42,10 @@ type SupportNewView struct {
 	Form     SupportForm
 	Contacts []store.Contact
 	Errors   []store.FieldError
+	// Picked is how many devices the blade's selection filled in; AllMatching
+	// says the selection was a whole view, which names no rows.
+	Picked      int
+	AllMatching bool
 }
 
 // FieldError is the message for one field of the form, "" when it is fine.
@@ -52,15 +56,6 @@ func (v SupportNewView) FieldError(field string) string {
 		}
 	}
 	return ""
-}
-
-// DeviceCount counts the lines of the devices field that name something.
-func (f SupportForm) DeviceCount() int {
-	ids, err := store.ParseDeviceList(f.Devices)
-	if err != nil {
-		return 0
-	}
-	return len(ids)
 }
 
 // SupportDetailView is the model of one request's page.

@@ -92,6 +92,13 @@ func TestSupportRequestFlow(t *testing.T) {
 		t.Errorf("count %q", res.text("support-device-count"))
 	}
 
+	// A selection of every matching device names no rows: the form says
+	// to name them.
+	res = admin.get(t, "/tenant/support/new?all_matching=1&tab=ready").wantStatus(http.StatusOK)
+	if res.testid("support-all-matching").Length() != 1 || res.text("support-devices") != "" {
+		t.Errorf("all matching: %q", res.text("support-devices"))
+	}
+
 	form := url.Values{"title": {"Updates stuck on two laptops"}, "description": {"Both stopped at 0 %."}, "severity": {"critical"},
 		"contact": {strconv.FormatInt(contact.ID, 10)}, "devices": {d1.DeviceID + "\nTSN000002\nGHOST-1"}}
 	// An unknown device is named, the input is kept, nothing is saved.

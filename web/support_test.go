@@ -122,6 +122,12 @@ func TestSupportRequestFlow(t *testing.T) {
 	if res.testid("support-saved").Length() != 1 || res.testid("support-device").Length() != 2 || res.text("support-state-value") != "Active" {
 		t.Fatalf("raised request page\n%s", truncate(res.body))
 	}
+	if facts := res.text("support-facts"); !strings.Contains(facts, "by "+emailOf(store.RoleServiceAdmin)) {
+		t.Errorf("the facts do not say who raised it: %q", facts)
+	}
+	if h := res.text("support-history"); !strings.Contains(h, "raised the request") {
+		t.Errorf("history %q", h)
+	}
 	e.wantAudit(t, store.ActionSupportRaise, emailOf(store.RoleServiceAdmin), store.OutcomeSuccess, "Updates stuck")
 
 	// The attachment downloads as a file, whatever it contains.

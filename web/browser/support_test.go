@@ -63,6 +63,11 @@ func TestRaiseSupportRequestFromBlade(t *testing.T) {
 			}
 			p.noSideScroll(fmt.Sprintf("raised request at %d px", w))
 			p.shot(fmt.Sprintf("support-raised-%d", w), true)
+			p.navigate("/tenant/support")
+			if n := eval[int](p, `document.querySelectorAll('[data-testid="support-row"]').length`); n < 1 {
+				t.Errorf("the list shows %d requests", n)
+			}
+			p.noSideScroll(fmt.Sprintf("support requests at %d px", w))
 		})
 	}
 }

@@ -122,7 +122,7 @@ func (h *Support) Raise(c echo.Context) error {
 	if strings.TrimSpace(form.Devices) != "" {
 		if devices, err = store.ParseDeviceList(form.Devices); err != nil {
 			return h.renderNew(c, http.StatusUnprocessableEntity, views.SupportNewView{Form: form,
-				Errors: []store.FieldError{{Field: "devices", Reason: err.Error()}}})
+				Errors: []store.FieldError{{Field: "devices", Reason: store.Message(err)}}})
 		}
 	}
 	r, err := h.Store.RaiseSupportRequest(c.Request().Context(), store.NewSupportRequest{Title: form.Title, Description: form.Description,
@@ -210,14 +210,14 @@ func (h *Support) change(c echo.Context, done string, fn func(id int64) error) e
 	case err == nil:
 		return h.renderDetail(c, http.StatusOK, views.SupportDetailView{Saved: done})
 	case errors.Is(err, store.ErrInvalid):
-		return h.renderDetail(c, http.StatusUnprocessableEntity, views.SupportDetailView{Error: err.Error()})
+		return h.renderDetail(c, http.StatusUnprocessableEntity, views.SupportDetailView{Error: store.Message(err)})
 	case errors.Is(err, store.ErrConflict):
-		return h.renderDetail(c, http.StatusConflict, views.SupportDetailView{Error: err.Error()})
+		return h.renderDetail(c, http.StatusConflict, views.SupportDetailView{Error: store.Message(err)})
 	case errors.Is(err, store.ErrForbidden):
 		// The role may act on requests, but not on this one (it is
 		// someone else's): refused like the guard's refusals, and audited.
 		h.Audit(c, store.AuditEntry{Actor: Actor(c), Action: "support.refused", Target: c.Request().URL.Path,
-			Outcome: store.OutcomeDenied, Detail: err.Error()})
+			Outcome: store.OutcomeDenied, Detail: store.Message(err)})
 	}
 	return err
 }

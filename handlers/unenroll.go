@@ -56,9 +56,9 @@ func (h *Unenroll) step(c echo.Context, done string, err error) error {
 	case err == nil:
 		return h.render(c, http.StatusOK, views.UnenrollView{Saved: done})
 	case errors.Is(err, store.ErrInvalid):
-		return h.render(c, http.StatusUnprocessableEntity, views.UnenrollView{Error: err.Error()})
+		return h.render(c, http.StatusUnprocessableEntity, views.UnenrollView{Error: store.Message(err)})
 	case errors.Is(err, store.ErrConflict):
-		return h.render(c, http.StatusConflict, views.UnenrollView{Error: err.Error()})
+		return h.render(c, http.StatusConflict, views.UnenrollView{Error: store.Message(err)})
 	}
 	return err
 }

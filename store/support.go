@@ -398,7 +398,7 @@ func (s *Store) RaiseSupportRequest(ctx context.Context, in NewSupportRequest, a
 		return enqueueSupportEvent(ctx, tx, r, "created", actor.Email, now)
 	})
 	if err != nil {
-		return SupportRequest{}, userFacing("raise support request", err)
+		return SupportRequest{}, fmt.Errorf("raise support request: %w", err)
 	}
 	return r, nil
 }
@@ -550,7 +550,7 @@ func (s *Store) changeSupport(ctx context.Context, id int64, actor SupportActor,
 		return enqueueSupportEvent(ctx, tx, r, change, actor.Email, now)
 	})
 	if err != nil {
-		return userFacing(op+" support request", err)
+		return fmt.Errorf("%s support request: %w", op, err)
 	}
 	return nil
 }
@@ -638,21 +638,6 @@ func truncateDetail(s string) string {
 		return string(r[:300]) + "…"
 	}
 	return s
-}
-
-// userFacing keeps a message meant for the person (a refusal or a
-// validation error) as it is, so a page shows it without the operation
-// prefix, and wraps anything else with op for the log.
-func userFacing(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var ke *kindError
-	var ve *ValidationError
-	if errors.As(err, &ke) || errors.As(err, &ve) {
-		return err
-	}
-	return fmt.Errorf("%s: %w", op, err)
 }
 
 const supportCols = `r.id, r.title, r.description, r.severity, r.state, r.raised_by, r.assigned_to, r.contact_name, r.contact_email,

@@ -117,7 +117,7 @@ func (s *Store) SupportRequest(ctx context.Context, id int64, now time.Time) (Su
 			})
 	})
 	if err != nil {
-		return SupportDetail{}, userFacing("support request", err)
+		return SupportDetail{}, fmt.Errorf("support request: %w", err)
 	}
 	return d, nil
 }

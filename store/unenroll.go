@@ -95,7 +95,10 @@ func (s *Store) SetOrganisationName(ctx context.Context, name, actor string, now
 		}
 		return recordAudit(ctx, tx, AuditEntry{At: now, Actor: actor, Action: ActionOrgName, Target: name, Outcome: OutcomeSuccess}, nil)
 	})
-	return userFacing("set organisation name", err)
+	if err != nil {
+		return fmt.Errorf("set organisation name: %w", err)
+	}
+	return nil
 }
 
 // Unenrollment returns the latest request (the zero Unenrollment if there
@@ -183,7 +186,7 @@ func (s *Store) RequestUnenrollment(ctx context.Context, confirm, actor string, 
 			Detail: "every device is deregistered on " + u.DueAt.Format("2 Jan 2006 15:04") + " UTC unless a Global Administrator cancels"}, nil)
 	})
 	if err != nil {
-		return Unenrollment{}, userFacing("request unenrollment", err)
+		return Unenrollment{}, fmt.Errorf("request unenrollment: %w", err)
 	}
 	return u, nil
 }
@@ -205,7 +208,10 @@ func (s *Store) CancelUnenrollment(ctx context.Context, actor string, now time.T
 		return recordAudit(ctx, tx, AuditEntry{At: now, Actor: actor, Action: ActionUnenrollCancel, Target: fmt.Sprintf("unenrollment %d", u.ID),
 			Outcome: OutcomeSuccess, Detail: "requested by " + u.RequestedBy}, nil)
 	})
-	return userFacing("cancel unenrollment", err)
+	if err != nil {
+		return fmt.Errorf("cancel unenrollment: %w", err)
+	}
+	return nil
 }
 
 // Unenrolled reports whether the tenant has been unenrolled: the ring

@@ -718,7 +718,12 @@ func (s *Store) WriteBackRings(ctx context.Context, trigger Trigger, actor strin
 		run.Added, run.Removed, run.Requests = res.Added, res.Removed, res.Requests
 	}
 	if err == nil && s.dir.policies != nil {
-		_, err = s.syncUpdatePolicies(ctx, time.Now().UTC())
+		// An unenrolled tenant's update policies were deleted: none are
+		// written again.
+		var gone bool
+		if gone, err = s.Unenrolled(ctx); err == nil && !gone {
+			_, err = s.syncUpdatePolicies(ctx, time.Now().UTC())
+		}
 	}
 	return s.finishSyncRun(ctx, run, err)
 }

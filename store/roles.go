@@ -84,6 +84,15 @@ const (
 	// running the readiness assessment (SPEC §13). Everyone with PermView
 	// sees the alerts and the assessments.
 	PermManageAlerts
+	// PermRaiseSupport: raise support requests and follow one's own (SPEC
+	// §7: the administrator roles). Everyone with PermView reads them.
+	PermRaiseSupport
+	// PermHandleSupport: the service desk — assign, note and mitigate any
+	// support request (Global Administrators).
+	PermHandleSupport
+	// PermUnenroll: request or cancel the tenant's unenrollment (Global
+	// Administrators).
+	PermUnenroll
 )
 
 var permNames = map[Permission]string{
@@ -97,6 +106,9 @@ var permNames = map[Permission]string{
 	PermReportSignals:         "report device signals",
 	PermEditContacts:          "edit admin contacts",
 	PermManageAlerts:          "manage alerts and run the readiness assessment",
+	PermRaiseSupport:          "raise support requests",
+	PermHandleSupport:         "handle support requests",
+	PermUnenroll:              "request or cancel unenrollment",
 }
 
 // String names the permission for messages ("… needs permission to discover devices").
@@ -105,11 +117,11 @@ func (p Permission) String() string { return permNames[p] }
 // grants is the matrix of SPEC §7.
 var grants = map[Role][]Permission{
 	RoleGlobalAdmin: {PermView, PermDiscover, PermDeviceActions, PermEditRegistrationGroup,
-		PermEditGroups, PermViewAudit, PermManage, PermEditContacts, PermManageAlerts},
+		PermEditGroups, PermViewAudit, PermManage, PermEditContacts, PermManageAlerts, PermRaiseSupport, PermHandleSupport, PermUnenroll},
 	RoleIntuneAdmin: {PermView, PermDiscover, PermDeviceActions, PermEditRegistrationGroup,
-		PermEditGroups, PermViewAudit, PermEditContacts, PermManageAlerts},
+		PermEditGroups, PermViewAudit, PermEditContacts, PermManageAlerts, PermRaiseSupport},
 	RoleServiceAdmin: {PermView, PermDiscover, PermDeviceActions, PermEditGroups, PermViewAudit, PermEditContacts,
-		PermManageAlerts},
+		PermManageAlerts, PermRaiseSupport},
 	RoleServiceReader: {PermView},
 }
 

@@ -5,6 +5,7 @@ package views
 
 import (
 	"context"
+	"time"
 
 	"patchboard/store"
 )
@@ -77,4 +78,19 @@ func WithCriticalAlerts(ctx context.Context, n int) context.Context {
 func CriticalAlerts(ctx context.Context) int {
 	n, _ := ctx.Value(criticalKey).(int)
 	return n
+}
+
+type unenrollKey struct{}
+
+// WithUnenrollment returns ctx carrying when a pending unenrollment is
+// carried out, for the banner every page shows while one waits.
+func WithUnenrollment(ctx context.Context, due time.Time) context.Context {
+	return context.WithValue(ctx, unenrollKey{}, due)
+}
+
+// PendingUnenrollment is when the pending unenrollment is carried out;
+// false when none is pending.
+func PendingUnenrollment(ctx context.Context) (time.Time, bool) {
+	due, ok := ctx.Value(unenrollKey{}).(time.Time)
+	return due, ok
 }

@@ -22,6 +22,8 @@ func bodyLimit(method, path string) int64 {
 	switch {
 	case method == http.MethodPost && strings.HasPrefix(path, "/imports/"):
 		return handlers.MaxUploadBytes
+	case method == http.MethodPost && strings.HasPrefix(path, "/tenant/support/"):
+		return handlers.MaxSupportBody // attachments of up to 10 MB each
 	case isAPIPath(path):
 		return handlers.MaxAPIBody
 	default:

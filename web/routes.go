@@ -44,6 +44,8 @@ type handlerSet struct {
 	overview  *handlers.Overview
 	tenant    *handlers.Tenant
 	webhooks  *handlers.Webhooks
+	support   *handlers.Support
+	unenroll  *handlers.Unenroll
 }
 
 // routes is THE route table.
@@ -138,6 +140,29 @@ func routes(h handlerSet) []Route {
 		{http.MethodGet, "/tenant/webhooks/:id", store.PermManage, h.webhooks.Log},
 		{http.MethodPost, "/tenant/webhooks/:id/delete", store.PermManage, h.webhooks.Delete},
 		{http.MethodPost, "/tenant/webhooks/:id/redeliver", store.PermManage, h.webhooks.Redeliver},
+
+		// support requests (SPEC §7, §13): everyone reads them and their
+		// attachments; administrators raise them, and the raiser follows
+		// up (the store checks who raised it); Global Administrators
+		// handle them.
+		{http.MethodGet, "/tenant/support", store.PermView, h.support.List},
+		{http.MethodGet, "/tenant/support/export.csv", store.PermView, h.support.Export},
+		{http.MethodGet, "/tenant/support/new", store.PermRaiseSupport, h.support.New},
+		{http.MethodPost, "/tenant/support/raise", store.PermRaiseSupport, h.support.Raise},
+		{http.MethodGet, "/tenant/support/:id", store.PermView, h.support.Detail},
+		{http.MethodGet, "/tenant/support/:id/attachments/:att", store.PermView, h.support.Attachment},
+		{http.MethodPost, "/tenant/support/:id/note", store.PermRaiseSupport, h.support.Note},
+		{http.MethodPost, "/tenant/support/:id/reactivate", store.PermRaiseSupport, h.support.Reactivate},
+		{http.MethodPost, "/tenant/support/:id/assign", store.PermHandleSupport, h.support.Assign},
+		{http.MethodPost, "/tenant/support/:id/mitigate", store.PermHandleSupport, h.support.Mitigate},
+
+		// unenrollment (SPEC §13): Global Administrators only, the full
+		// export included.
+		{http.MethodGet, "/tenant/unenroll", store.PermUnenroll, h.unenroll.Page},
+		{http.MethodGet, "/tenant/unenroll/export.zip", store.PermUnenroll, h.unenroll.Export},
+		{http.MethodPost, "/tenant/unenroll/organisation", store.PermUnenroll, h.unenroll.SaveOrganisation},
+		{http.MethodPost, "/tenant/unenroll/request", store.PermUnenroll, h.unenroll.Request},
+		{http.MethodPost, "/tenant/unenroll/cancel", store.PermUnenroll, h.unenroll.Cancel},
 
 		{http.MethodGet, "/settings/users", store.PermManage, h.users.List},
 		{http.MethodPost, "/settings/users/create", store.PermManage, h.users.Create},

@@ -38,6 +38,9 @@ func TestRolePermissions(t *testing.T) {
 		// Only reporter API tokens report signals; no person does.
 		{store.PermReportSignals, [4]bool{no, no, no, no}},
 		{store.PermEditContacts, [4]bool{yes, yes, yes, no}},
+		{store.PermRaiseSupport, [4]bool{yes, yes, yes, no}},
+		{store.PermHandleSupport, [4]bool{yes, no, no, no}},
+		{store.PermUnenroll, [4]bool{yes, no, no, no}},
 	}
 	roles := []store.Role{store.RoleGlobalAdmin, store.RoleIntuneAdmin, store.RoleServiceAdmin, store.RoleServiceReader}
 	if !slices.Equal(roles, store.Roles) {
@@ -216,11 +219,26 @@ func TestRouteTable(t *testing.T) {
 		"POST /tenant/contacts/save":   store.PermEditContacts,
 		"POST /tenant/contacts/delete": store.PermEditContacts,
 
-		"GET /tenant/webhooks":                store.PermManage,
-		"POST /tenant/webhooks/create":        store.PermManage,
-		"GET /tenant/webhooks/:id":            store.PermManage,
-		"POST /tenant/webhooks/:id/delete":    store.PermManage,
-		"POST /tenant/webhooks/:id/redeliver": store.PermManage,
+		"GET /tenant/webhooks":                     store.PermManage,
+		"POST /tenant/webhooks/create":             store.PermManage,
+		"GET /tenant/webhooks/:id":                 store.PermManage,
+		"POST /tenant/webhooks/:id/delete":         store.PermManage,
+		"POST /tenant/webhooks/:id/redeliver":      store.PermManage,
+		"GET /tenant/support":                      store.PermView,
+		"GET /tenant/support/export.csv":           store.PermView,
+		"GET /tenant/support/new":                  store.PermRaiseSupport,
+		"POST /tenant/support/raise":               store.PermRaiseSupport,
+		"GET /tenant/support/:id":                  store.PermView,
+		"GET /tenant/support/:id/attachments/:att": store.PermView,
+		"POST /tenant/support/:id/note":            store.PermRaiseSupport,
+		"POST /tenant/support/:id/reactivate":      store.PermRaiseSupport,
+		"POST /tenant/support/:id/assign":          store.PermHandleSupport,
+		"POST /tenant/support/:id/mitigate":        store.PermHandleSupport,
+		"GET /tenant/unenroll":                     store.PermUnenroll,
+		"GET /tenant/unenroll/export.zip":          store.PermUnenroll,
+		"POST /tenant/unenroll/organisation":       store.PermUnenroll,
+		"POST /tenant/unenroll/request":            store.PermUnenroll,
+		"POST /tenant/unenroll/cancel":             store.PermUnenroll,
 	}
 	for _, r := range srv.Routes {
 		if w, ok := want[r.Method+" "+r.Path]; ok && r.Access != w {
@@ -296,6 +314,7 @@ func TestRouteMatrix(t *testing.T) {
 		return "/tenant/webhooks/" + strconv.FormatInt(w.ID, 10)
 	}
 	matrixHook, doomedHook := hookPath(), hookPath()
+	supportPath, supportAttachment := raiseSupport(t, e, dev.DeviceID)
 	paths := map[string]string{
 		"/devices/:id":                   "/devices/" + dev.DeviceID,
 		"/discovery/runs/:id":            "/discovery/runs/" + strconv.FormatInt(run.ID, 10),
@@ -316,6 +335,14 @@ func TestRouteMatrix(t *testing.T) {
 		"/tenant/webhooks/:id":           matrixHook,
 		"/tenant/webhooks/:id/delete":    doomedHook + "/delete",
 		"/tenant/webhooks/:id/redeliver": matrixHook + "/redeliver",
+		// Reads open a real request; changes name none (404 once the guard
+		// lets them through), so the walk changes nothing.
+		"/tenant/support/:id":                  supportPath,
+		"/tenant/support/:id/attachments/:att": supportAttachment,
+		"/tenant/support/:id/note":             "/tenant/support/999999/note",
+		"/tenant/support/:id/reactivate":       "/tenant/support/999999/reactivate",
+		"/tenant/support/:id/assign":           "/tenant/support/999999/assign",
+		"/tenant/support/:id/mitigate":         "/tenant/support/999999/mitigate",
 	}
 
 	type who struct {

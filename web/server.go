@@ -117,6 +117,8 @@ func New(st *store.Store, cfg Config) *Server {
 		overview:  &handlers.Overview{Deps: deps, DiscoveryInterval: cfg.DiscoveryInterval},
 		tenant:    &handlers.Tenant{Deps: deps, SignIn: store.SignInSetup{SSO: cfg.OIDC != nil, BreakGlass: cfg.OIDC != nil && cfg.BreakGlass}},
 		webhooks:  &handlers.Webhooks{Deps: deps},
+		support:   &handlers.Support{Deps: deps},
+		unenroll:  &handlers.Unenroll{Deps: deps},
 	}
 
 	e := echo.New()
@@ -323,6 +325,10 @@ func loadUser(st *store.Store, sessions *sessionStore, log *slog.Logger) echo.Mi
 						// page; a failed count only hides it.
 						if n, err := st.OpenCriticalAlerts(ctx); err == nil {
 							ctx = views.WithCriticalAlerts(ctx, n)
+						}
+						// So is the pending unenrollment's (kept per commit too).
+						if u, pending, err := st.PendingUnenrollment(ctx); err == nil && pending {
+							ctx = views.WithUnenrollment(ctx, u.DueAt)
 						}
 					case !errors.Is(err, store.ErrNotFound):
 						return err

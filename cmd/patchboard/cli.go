@@ -74,6 +74,9 @@ func commands() []command {
 		{"report", "quality|feature", "write the All devices update report as CSV to standard output", cmdReport},
 		{"backup", "FILE", "write a consistent copy of the database", cmdBackup},
 		{"counts", "", "print the three tabs' counts and the ring split", cmdCounts},
+		{"unenroll request", "", "request unenrollment: every device is deregistered after 14 days (--confirm ORGANISATION)", cmdUnenrollRequest},
+		{"unenroll cancel", "", "cancel the pending unenrollment", cmdUnenrollCancel},
+		{"unenroll status", "", "say whether an unenrollment is pending, and when it is carried out", cmdUnenrollStatus},
 	}
 }
 

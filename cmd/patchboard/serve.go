@@ -274,6 +274,9 @@ func schedule(ctx context.Context, st *store.Store, interval time.Duration, logg
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
+		// Before the discovery: a due unenrollment leaves it nothing to
+		// register.
+		tenantChores(ctx, st, logger, time.Now())
 		run, err := st.Discover(ctx, store.TriggerSchedule, "scheduler", time.Now())
 		switch {
 		case err == nil:
@@ -324,6 +327,22 @@ func alertSchedule(ctx context.Context, st *store.Store, signIn store.SignInSetu
 		if err := st.EvaluateAlerts(ctx, time.Now(), false); err != nil && ctx.Err() == nil {
 			logger.Error("alert evaluation failed", "error", err.Error())
 		}
+	}
+}
+
+// tenantChores carries out an unenrollment whose 14 days are over (and
+// retries its directory part) and closes the support requests whose
+// reactivation window has passed. It runs at start-up and on every tick.
+func tenantChores(ctx context.Context, st *store.Store, logger *slog.Logger, now time.Time) {
+	if did, err := st.CompleteDueUnenrollment(ctx, now); err != nil && ctx.Err() == nil {
+		logger.Error("unenrollment failed; it is retried at the next check", "error", err.Error())
+	} else if did {
+		logger.Warn("unenrollment carried out: every device was deregistered")
+	}
+	if n, err := st.CloseLapsedSupportRequests(ctx, now); err != nil && ctx.Err() == nil {
+		logger.Error("closing lapsed support requests failed", "error", err.Error())
+	} else if n > 0 {
+		logger.Info("support requests closed", "count", n)
 	}
 }
 

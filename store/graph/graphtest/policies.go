@@ -78,6 +78,26 @@ func (s *Server) DeletePolicy(name string) {
 	}
 }
 
+// deletePolicyByID answers DELETE of a policy or profile: 204, or 404 when
+// it does not exist.
+func (s *Server) deletePolicyByID(w http.ResponseWriter, coll, id string) {
+	s.count("policy-delete")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d, ok := s.policies[id]; !ok || d.collection != coll {
+		graphError(w, http.StatusNotFound, "ResourceNotFound", "The policy was not found.")
+		return
+	}
+	delete(s.policies, id)
+	for i, pid := range s.policyOrder {
+		if pid == id {
+			s.policyOrder = append(s.policyOrder[:i], s.policyOrder[i+1:]...)
+			break
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
 func clone(m map[string]any) map[string]any {
 	out := make(map[string]any, len(m))
 	for k, v := range m {
@@ -111,6 +131,8 @@ func (s *Server) servePolicies(w http.ResponseWriter, r *http.Request) bool {
 			s.updatePolicy(w, r, coll, id)
 		case r.Method == http.MethodPost && action == "assign":
 			s.assignPolicy(w, r, coll, id)
+		case r.Method == http.MethodDelete && action == "":
+			s.deletePolicyByID(w, coll, id)
 		default:
 			return false
 		}

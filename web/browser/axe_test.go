@@ -3,6 +3,8 @@ package browser_test
 import (
 	_ "embed"
 	"fmt"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -126,6 +128,9 @@ func TestAxeEveryPage(t *testing.T) {
 	// slow axe down.
 	a := newApp(t, 100)
 	fx := a.axeFixtures(t)
+	// With PATCHBOARD_SHOTS set, the walk also saves a screenshot of every
+	// page it checks there, for a person to look the portal over.
+	shots := os.Getenv("PATCHBOARD_SHOTS") != ""
 	for _, who := range []string{asNobody, asReader, asAdmin, asGlobal} {
 		var mine []axePage
 		for _, pg := range axePages {
@@ -160,6 +165,9 @@ func TestAxeEveryPage(t *testing.T) {
 						if pg.then != nil {
 							pg.then(p)
 						}
+						if shots {
+							p.shot(shotName(who, scheme, w, pg), true)
+						}
 						if vs := p.axeCheck(); len(vs) > 0 {
 							t.Errorf("%s: %d accessibility violations:\n%s", where, len(vs), formatViolations(vs))
 						}
@@ -181,6 +189,16 @@ func (p *page) signInAs(who string) {
 	case asGlobal:
 		p.signIn(globalEmail)
 	}
+}
+
+// shotName names the screenshot of a page of the walk.
+func shotName(who, scheme string, width int64, pg axePage) string {
+	name := pg.path
+	if pg.name != "" {
+		name += "-" + pg.name
+	}
+	name = strings.Trim(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(name, "_"), "_")
+	return fmt.Sprintf("axe-%d-%s-%s-%s", width, scheme, who, name)
 }
 
 // formatViolations lists violations one rule a paragraph, with the elements

@@ -168,6 +168,11 @@ func TestAxeEveryPage(t *testing.T) {
 						if shots {
 							p.shot(shotName(who, scheme, w, pg), true)
 						}
+						// A component call written inside a line of text is
+						// printed, not called: templ calls only at a line's start.
+						if leak := eval[string](p, `(document.body.innerText.match(/@[A-Z]\w*\(/) || [''])[0]`); leak != "" {
+							t.Errorf("%s: the page shows template source %q", where, leak)
+						}
 						if vs := p.axeCheck(); len(vs) > 0 {
 							t.Errorf("%s: %d accessibility violations:\n%s", where, len(vs), formatViolations(vs))
 						}

@@ -35,8 +35,8 @@ const (
 
 // axePage is one page of the accessibility walk. Path may name fixtures in
 // braces: {device} (a device failing prerequisite checks), {registration}
-// (the Device Registration group) and {dynamic} (the demo's dynamic group,
-// whose page holds the rule editor).
+// (the Device Registration group), {dynamic} (the demo's dynamic group,
+// whose page holds the rule editor) and {webhook} (a webhook subscription).
 type axePage struct {
 	path string
 	// as lists who opens the page; nil means a Service Reader and a
@@ -78,6 +78,8 @@ var axePages = []axePage{
 	{path: "/reports/devices"},
 	{path: "/tenant/alerts"},
 	{path: "/tenant/contacts"},
+	{path: "/tenant/webhooks", as: []string{asGlobal}},
+	{path: "/tenant/webhooks/{webhook}", as: []string{asGlobal}},
 	{path: "/settings/users", as: []string{asGlobal}},
 	{path: "/settings/tokens", as: []string{asGlobal}},
 	{path: "/no-such-page"}, // the 404 page
@@ -228,7 +230,7 @@ const axeTimeout = 4 * time.Minute
 const globalEmail = "global@example.com"
 
 // axeFixtures adds what the walk's pages should show beyond the demo fleet
-// (a Global Administrator, a release and a pause, an admin contact) and
+// (a Global Administrator, a release and a pause, a webhook) and
 // returns the replacer of the path placeholders.
 func (a *app) axeFixtures(t *testing.T) *strings.Replacer {
 	t.Helper()
@@ -248,6 +250,12 @@ func (a *app) axeFixtures(t *testing.T) *strings.Replacer {
 	if _, err := a.Store.PauseRings(ctx, []store.Ring{store.RingBroad}, store.KindQuality, "Test ring shows trouble", adminEmail, now); err != nil {
 		t.Fatalf("pause: %v", err)
 	}
+	// Nothing listens on the discard port of the loopback address: the
+	// delivery log shows refused deliveries, and nothing leaves the machine.
+	hook, err := a.Store.AddWebhook(ctx, "http://127.0.0.1:9/patchboard", []store.EventType{store.EventDeviceTabChanged}, "", adminEmail, now)
+	if err != nil {
+		t.Fatalf("add webhook: %v", err)
+	}
 	dev := a.firstDevice(t, store.TabNotRegistered, store.StatusPrerequisitesFailed)
 	dynamic, err := a.Store.Group(ctx, "Autopatch - AP devices")
 	if err != nil {
@@ -255,7 +263,8 @@ func (a *app) axeFixtures(t *testing.T) *strings.Replacer {
 	}
 	return strings.NewReplacer("{device}", dev.DeviceID,
 		"{registration}", fmt.Sprint(mustRegID(t, a)),
-		"{dynamic}", fmt.Sprint(dynamic.ID))
+		"{dynamic}", fmt.Sprint(dynamic.ID),
+		"{webhook}", fmt.Sprint(hook.ID))
 }
 
 // openFlyout opens the first device's detail in the flyout.

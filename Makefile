@@ -50,7 +50,7 @@ lint:
 test: lint check-generated
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/web/browser$$')
 	@$(MAKE) --no-print-directory fuzz-brief
-	@log=$$(mktemp); $(GO) test -count=1 -v ./web/browser/ >$$log 2>&1; rc=$$?; \
+	@log=$$(mktemp); $(GO) test -count=1 -timeout 30m -v ./web/browser/ >$$log 2>&1; rc=$$?; \
 	ran=$$(grep -cE '^--- (PASS|FAIL)' $$log); skipped=$$(grep -cE '^--- SKIP' $$log); \
 	if [ $$rc -ne 0 ]; then cat $$log; fi; \
 	echo "browser tests: $$ran ran, $$skipped skipped$$( [ $$skipped -gt 0 ] && grep -m1 -B1 -E '^--- SKIP' $$log | head -1 | sed -E 's/^ *[a-z_]+\.go:[0-9]+: / (/; s/$$/)/')"; \

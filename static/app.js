@@ -285,6 +285,43 @@
   document.addEventListener("htmx:historyRestore", syncFiltersFromURL);
   window.addEventListener("pageshow", syncFiltersFromURL);
 
+  // A table too wide (or too tall) for its frame scrolls inside it: the
+  // frame then takes the keyboard focus, so that arrow keys scroll it even
+  // when no cell holds a link, and says which table it is. Frames that fit
+  // are not focusable, to keep the Tab order short.
+  function tableName(wrap) {
+    var table = wrap.querySelector("table");
+    if (table && table.getAttribute("aria-label")) return table.getAttribute("aria-label");
+    var caption = table && table.querySelector("caption");
+    if (caption && caption.textContent.trim()) return caption.textContent.trim();
+    var heading = null, all = document.querySelectorAll("h1, h2, h3, h4");
+    for (var i = 0; i < all.length; i++) {
+      if (all[i].compareDocumentPosition(wrap) & Node.DOCUMENT_POSITION_FOLLOWING) heading = all[i];
+    }
+    return heading ? heading.textContent.trim() : "Table";
+  }
+  function markScrollers() {
+    document.querySelectorAll(".table-wrap").forEach(function (wrap) {
+      var scrolls = wrap.scrollWidth > wrap.clientWidth + 1 || wrap.scrollHeight > wrap.clientHeight + 1;
+      if (scrolls && !wrap.hasAttribute("tabindex")) {
+        wrap.setAttribute("tabindex", "0");
+        wrap.setAttribute("role", "region");
+        wrap.setAttribute("aria-label", tableName(wrap) + " (scrolls)");
+      } else if (!scrolls && wrap.hasAttribute("tabindex")) {
+        ["tabindex", "role", "aria-label"].forEach(function (a) { wrap.removeAttribute(a); });
+      }
+    });
+  }
+  var scrollersPending = false;
+  function markScrollersSoon() {
+    if (scrollersPending) return;
+    scrollersPending = true;
+    requestAnimationFrame(function () { scrollersPending = false; markScrollers(); });
+  }
+  document.addEventListener("DOMContentLoaded", markScrollers);
+  document.addEventListener("htmx:afterSettle", markScrollersSoon);
+  window.addEventListener("resize", markScrollersSoon);
+
   // Imports: a file over the upload limit is refused before it is sent
   // (input[data-max-bytes]); while a preview uploads, its indicator shows
   // the upload's progress, then the server's checking.

@@ -739,7 +739,7 @@ func ContactsPage(v ContactsView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 				if Can(ctx, store.PermEditContacts) {
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 60, "<th scope=\"col\" aria-label=\"Actions\"></th>")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 60, "<th scope=\"col\"><span class=\"visually-hidden\">Actions</span></th>")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}

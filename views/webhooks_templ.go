@@ -162,7 +162,7 @@ func WebhooksPage(v WebhooksView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 10, "<div class=\"table-wrap\"><table class=\"grid\" data-testid=\"webhooks-table\"><thead><tr><th scope=\"col\">URL</th><th scope=\"col\">Events</th><th scope=\"col\">State</th><th scope=\"col\">Created</th><th scope=\"col\" aria-label=\"Actions\"></th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 10, "<div class=\"table-wrap\"><table class=\"grid\" data-testid=\"webhooks-table\"><thead><tr><th scope=\"col\">URL</th><th scope=\"col\">Events</th><th scope=\"col\">State</th><th scope=\"col\">Created</th><th scope=\"col\"><span class=\"visually-hidden\">Actions</span></th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -659,7 +659,7 @@ func WebhookLogPage(v WebhookLogView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 55, "<div class=\"table-wrap\"><table class=\"grid\" data-testid=\"deliveries-table\"><thead><tr><th scope=\"col\">Sent</th><th scope=\"col\">Event</th><th scope=\"col\">Attempt</th><th scope=\"col\">Status</th><th scope=\"col\">Duration</th><th scope=\"col\">Error</th><th scope=\"col\" aria-label=\"Actions\"></th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 55, "<div class=\"table-wrap\"><table class=\"grid\" data-testid=\"deliveries-table\"><thead><tr><th scope=\"col\">Sent</th><th scope=\"col\">Event</th><th scope=\"col\">Attempt</th><th scope=\"col\">Status</th><th scope=\"col\">Duration</th><th scope=\"col\">Error</th><th scope=\"col\"><span class=\"visually-hidden\">Actions</span></th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

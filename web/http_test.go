@@ -1698,8 +1698,8 @@ func TestTriage(t *testing.T) {
 				t.Errorf("the %s filter shows %s, which does not fail it", check, id)
 			}
 		}
-		if on := filtered.doc().Find(`[data-testid="check-chip-`+check+`"]`).AttrOr("aria-pressed", ""); on != "true" {
-			t.Errorf("the chip on shows aria-pressed=%q", on)
+		if on := filtered.doc().Find(`[data-testid="check-chip-`+check+`"]`).AttrOr("aria-current", ""); on != "true" {
+			t.Errorf("the chip on shows aria-current=%q", on)
 		}
 		csv := reader.get(t, filtered.testid("export").AttrOr("href", "")).wantStatus(http.StatusOK)
 		if lines := strings.Count(strings.TrimSpace(string(csv.body)), "\n"); lines != n {

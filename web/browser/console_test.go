@@ -286,7 +286,7 @@ func TestTriageInTheBrowser(t *testing.T) {
 	chip := eval[string](p, `document.querySelector('[data-testid="check-chips"] a.chip').dataset.testid`)
 	before := p.text("result-count")
 	p.do("click the chip", chromedp.Click(tid(chip)))
-	p.waitSettled("the filtered blade", fmt.Sprintf(`document.querySelector('[data-testid=%q]').getAttribute('aria-pressed') === 'true'`, chip))
+	p.waitSettled("the filtered blade", fmt.Sprintf(`document.querySelector('[data-testid=%q]').getAttribute('aria-current') === 'true'`, chip))
 	if got := p.text("result-count"); got == before {
 		t.Errorf("the chip did not narrow the blade (%q)", got)
 	}

@@ -188,12 +188,19 @@ type page struct {
 // cookies. On failure the test's cleanup saves a screenshot of the tab.
 func (a *app) open(t *testing.T) *page {
 	t.Helper()
+	return a.openWithin(t, testTimeout)
+}
+
+// openWithin is open with a deadline of its own, for a test that walks many
+// pages in one tab.
+func (a *app) openWithin(t *testing.T, timeout time.Duration) *page {
+	t.Helper()
 	tabCtx, cancelTab := chromedp.NewContext(browserCtx, chromedp.WithNewBrowserContext())
 	if err := chromedp.Do(tabCtx); err != nil {
 		cancelTab()
 		t.Fatalf("open a tab: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(tabCtx, testTimeout)
+	ctx, cancel := context.WithTimeout(tabCtx, timeout)
 	t.Cleanup(func() {
 		if t.Failed() {
 			saveFailureShot(t, tabCtx)

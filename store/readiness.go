@@ -100,6 +100,9 @@ type PermissionProbe struct {
 type ConnectorReadiness interface {
 	ProbePermissions(ctx context.Context, writeBack bool) []PermissionProbe
 	MissingRingObjects(ctx context.Context, policyNames []string) ([]string, error)
+	// ForeignRingPolicies names the update ring policies, other than
+	// those of policyNames, assigned to a ring group.
+	ForeignRingPolicies(ctx context.Context, policyNames []string) ([]string, error)
 }
 
 // RunReadiness runs every readiness check now, keeps the result (deleting
@@ -295,7 +298,23 @@ func (s *Store) connectorChecks(ctx context.Context, cr ConnectorReadiness) []Re
 	default:
 		rings.Result, rings.Detail = ReadinessReady, "Every ring has its group and policy."
 	}
-	return append(out, rings)
+	out = append(out, rings)
+	if policies == nil {
+		return out // Patchboard writes no policies: others may well target the groups
+	}
+	only := ReadinessCheck{Key: "ring-policies-exclusive", Name: "No other update ring policy targets the ring groups"}
+	foreign, err := cr.ForeignRingPolicies(ctx, policies)
+	switch {
+	case err != nil:
+		only.Result, only.Detail = ReadinessNotReady, "The policies' assignments could not be read: "+err.Error()
+		only.Remediation = "Grant the permissions above; the check runs again with the next assessment."
+	case len(foreign) > 0:
+		only.Result, only.Detail = ReadinessNotReady, "Found: "+strings.Join(foreign, "; ")+"."
+		only.Remediation = "In the Intune admin center, remove the ring groups from those policies' assignments (or exclude them): a device in two update ring policies gets neither's settings."
+	default:
+		only.Result, only.Detail = ReadinessReady, "Only Patchboard's update ring policies target the ring groups."
+	}
+	return append(out, only)
 }
 
 // Assessments lists the assessments of the last 12 months, newest first,

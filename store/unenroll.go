@@ -258,14 +258,26 @@ func (s *Store) unenrollDevices(ctx context.Context, id int64, now time.Time) (U
 		if u.ID != id || !u.Pending() {
 			return nil // cancelled or done meanwhile
 		}
+		// Every device leaving a blade tab is a tab change for the webhooks,
+		// sent in batches as a discovery's are.
 		var devs []AuditDevice
-		if err := eachRow(ctx, tx, `SELECT device_id, serial_number FROM devices WHERE status IS NOT NULL AND status <> 'excluded' ORDER BY id`, nil,
+		tabs := newDeviceEvents(EventDeviceTabChanged, "unenrollment requested by "+u.RequestedBy, now)
+		if err := eachRow(ctx, tx, `SELECT device_id, serial_number, display_name, status FROM devices
+				WHERE status IS NOT NULL AND status <> 'excluded' ORDER BY id`, nil,
 			func(rs rowScanner) error {
 				var d AuditDevice
-				err := rs.Scan(&d.DeviceID, &d.SerialNumber)
+				var name string
+				var status Status
+				if err := rs.Scan(&d.DeviceID, &d.SerialNumber, &name, &status); err != nil {
+					return err
+				}
 				devs = append(devs, d)
-				return err
+				c := change{deviceID: d.DeviceID, name: name, serial: d.SerialNumber, oldStatus: status, status: StatusExcluded}
+				return c.events(ctx, tx, tabs, nil)
 			}); err != nil {
+			return err
+		}
+		if err := tabs.flush(ctx, tx); err != nil {
 			return err
 		}
 		// As Deregister does, for every device that is on a blade.

@@ -89,6 +89,19 @@ func TestUnenrollTimeline(t *testing.T) {
 			t.Errorf("%s = %d, want %d", q, got, want)
 		}
 	}
+	// The webhooks hear of every device that left Ready or Not ready, in
+	// one batch: the fixture's 3 active devices (its fourth was Not
+	// registered already, and changes no tab).
+	events := outboxEvents(t, st, EventDeviceTabChanged)
+	last := decodeChanges(t, events[len(events)-1])
+	if last.Count != 3 || !strings.HasPrefix(last.Cause, "unenrollment requested by global@example.com") {
+		t.Fatalf("last tab change event %+v", last)
+	}
+	for _, c := range last.Changes {
+		if c.To != string(TabNotRegistered) || c.From == c.To {
+			t.Errorf("change %+v", c)
+		}
+	}
 	u, _ = st.Unenrollment(ctx)
 	if !u.Completed() || u.Devices != 4 {
 		t.Fatalf("after: %+v", u)

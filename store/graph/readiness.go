@@ -2,8 +2,12 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 
 	"patchboard/store"
 )
@@ -67,6 +71,66 @@ func (g *Connector) MissingRingObjects(ctx context.Context, policyNames []string
 		}
 	}
 	return missing, nil
+}
+
+// ForeignRingPolicies names the update ring policies other than
+// Patchboard's (policyNames) that are assigned to one of the ring groups
+// (store.ConnectorReadiness): a device in two update ring policies gets
+// conflicting deferrals, and Intune reports the conflict instead of
+// applying either. Each foreign policy's assignments are one request
+// (List deviceConfigurationAssignments); a tenant has a handful.
+func (g *Connector) ForeignRingPolicies(ctx context.Context, policyNames []string) ([]string, error) {
+	rings := make(map[string]string) // group ID → ring group name
+	for _, ring := range store.Rings {
+		name := g.cfg.RingGroupPrefix + ring.Label()
+		id, err := g.findGroup(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		if id != "" {
+			rings[id] = name
+		}
+	}
+	if len(rings) == 0 {
+		return nil, nil
+	}
+	configs, err := g.ringConfigs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for name, c := range configs {
+		if slices.Contains(policyNames, name) {
+			continue
+		}
+		var targets []string
+		_, err := g.client.pages(ctx, request{method: http.MethodGet, path: deviceConfigsPath + "/" + url.PathEscape(c.ID) + "/assignments", permission: policyPermission},
+			func(items []json.RawMessage) error {
+				for _, raw := range items {
+					var a struct {
+						Target struct {
+							GroupID string `json:"groupId"`
+						} `json:"target"`
+					}
+					if err := json.Unmarshal(raw, &a); err != nil {
+						return fmt.Errorf("Microsoft Graph returned a policy assignment Patchboard cannot read: %w", err)
+					}
+					if group, ok := rings[strings.ToLower(a.Target.GroupID)]; ok && !slices.Contains(targets, group) {
+						targets = append(targets, group)
+					}
+				}
+				return nil
+			})
+		if err != nil {
+			return nil, err
+		}
+		if len(targets) > 0 {
+			slices.Sort(targets)
+			out = append(out, fmt.Sprintf("%q targets %s", name, strings.Join(targets, " and ")))
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 var _ store.ConnectorReadiness = (*Connector)(nil)

@@ -49,14 +49,34 @@ func TestReadinessTestsGraphPermissions(t *testing.T) {
 	if _, err := tn.st.WriteBackRings(ctx, store.TriggerCLI, "test"); err != nil {
 		t.Fatal(err)
 	}
-	if c := checkOf(t, run(), "ring-objects"); c.Result != store.ReadinessReady {
+	a = run()
+	if c := checkOf(t, a, "ring-objects"); c.Result != store.ReadinessReady {
 		t.Errorf("ring objects after a write-back: %+v", c)
+	}
+	if c := checkOf(t, a, "ring-policies-exclusive"); c.Result != store.ReadinessReady {
+		t.Errorf("only Patchboard's policies target the ring groups: %+v", c)
+	}
+
+	// An administrator's own update ring policy assigned to the Fast ring
+	// group (and one assigned elsewhere, which is no concern): Not ready,
+	// naming it and the group.
+	fast, _ := tn.srv.GroupByName("Patchboard Ring - Fast")
+	other := "5b6f1c7e-0000-4000-8000-00000000f001"
+	tn.srv.PutGroup(graphtest.Group{ID: other, DisplayName: "Pilot users"})
+	tn.srv.AddPolicy("deviceConfigurations", map[string]any{"@odata.type": "#microsoft.graph.windowsUpdateForBusinessConfiguration",
+		"displayName": "Legacy WUfB ring"}, other, fast.ID)
+	tn.srv.AddPolicy("deviceConfigurations", map[string]any{"@odata.type": "#microsoft.graph.windowsUpdateForBusinessConfiguration",
+		"displayName": "Pilot ring"}, other)
+	c := checkOf(t, run(), "ring-policies-exclusive")
+	if c.Result != store.ReadinessNotReady || !strings.Contains(c.Detail, `"Legacy WUfB ring" targets Patchboard Ring - Fast`) ||
+		strings.Contains(c.Detail, "Pilot ring") || c.Remediation == "" {
+		t.Errorf("a foreign policy on the Fast ring group: %+v", c)
 	}
 
 	// Intune's managed devices refused: that permission is Not ready, named.
 	tn.srv.Inject(graphtest.Fault{Path: "/beta/deviceManagement/managedDevices", Status: 403, Count: 1})
 	a = run()
-	c := checkOf(t, a, "graph-permission:DeviceManagementManagedDevices.Read.All")
+	c = checkOf(t, a, "graph-permission:DeviceManagementManagedDevices.Read.All")
 	if c.Result != store.ReadinessNotReady || !strings.Contains(c.Remediation, "DeviceManagementManagedDevices.Read.All") || !strings.Contains(c.Detail, "Not granted") {
 		t.Errorf("refused permission: %+v", c)
 	}

@@ -65,6 +65,25 @@ func (s *Server) EditPolicy(name string, fn func(props map[string]any)) bool {
 	return false
 }
 
+// AddPolicy creates a policy in a collection ("deviceConfigurations", …)
+// assigned to groups, as an administrator would in Intune, and returns its
+// ID.
+func (s *Server) AddPolicy(collection string, props map[string]any, groups ...string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for coll := range policyCollections {
+		if strings.HasSuffix(coll, "/"+collection) {
+			id := s.newIDLocked()
+			props = clone(props)
+			props["id"] = id
+			s.policies[id] = &policyDoc{collection: coll, props: props, groups: groups}
+			s.policyOrder = append(s.policyOrder, id)
+			return id
+		}
+	}
+	panic("graphtest: no policy collection " + collection)
+}
+
 // DeletePolicy removes a policy as an administrator would in Intune.
 func (s *Server) DeletePolicy(name string) {
 	s.mu.Lock()
@@ -131,6 +150,8 @@ func (s *Server) servePolicies(w http.ResponseWriter, r *http.Request) bool {
 			s.updatePolicy(w, r, coll, id)
 		case r.Method == http.MethodPost && action == "assign":
 			s.assignPolicy(w, r, coll, id)
+		case r.Method == http.MethodGet && action == "assignments":
+			s.listAssignments(w, coll, id)
 		case r.Method == http.MethodDelete && action == "":
 			s.deletePolicyByID(w, coll, id)
 		default:
@@ -256,6 +277,26 @@ func (s *Server) updatePolicy(w http.ResponseWriter, r *http.Request, coll, id s
 	out := clone(d.props)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, out)
+}
+
+// listAssignments is GET …/{id}/assignments (List
+// deviceConfigurationAssignments): the policy's group assignments.
+func (s *Server) listAssignments(w http.ResponseWriter, coll, id string) {
+	s.count("policy-assignments")
+	s.mu.Lock()
+	d := s.policies[id]
+	if d == nil || d.collection != coll {
+		s.mu.Unlock()
+		graphError(w, http.StatusNotFound, "ResourceNotFound", "The policy "+id+" was not found.")
+		return
+	}
+	value := []any{}
+	for _, g := range d.groups {
+		value = append(value, map[string]any{"@odata.type": "#microsoft.graph.deviceConfigurationAssignment", "id": id + "_" + g,
+			"target": map[string]any{"@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": g}})
+	}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"@odata.context": s.URL + coll + "('" + id + "')/assignments/$metadata", "value": value})
 }
 
 // assignPolicy is POST …/{id}/assign: the assignments replace the

@@ -258,8 +258,15 @@ func (s *Store) runDiscovery(ctx context.Context, run DiscoveryRun) (DiscoveryRu
 		err = s.applyPlan(ctx, &run, plan)
 	}
 	if err == nil {
-		// Update status follows registration, readiness and the clock.
-		_, err = s.RecomputeUpdates(ctx, run.StartedAt)
+		// Update status follows registration, readiness and the clock:
+		// recomputed when either changed something it reads.
+		err = s.write(ctx, func(tx *sql.Tx) error {
+			_, err := recomputeUpdatesIfStale(ctx, tx, run.StartedAt)
+			return err
+		})
+		if err != nil {
+			err = fmt.Errorf("recompute update status: %w", err)
+		}
 	}
 	run.FinishedAt = run.StartedAt.Add(time.Since(wallStart)).Truncate(time.Second)
 	switch {

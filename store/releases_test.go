@@ -367,3 +367,86 @@ func TestUpdatePoliciesCarrySchedulesAndPauses(t *testing.T) {
 		t.Errorf("pauses still written after 35 days: %+v", ps)
 	}
 }
+
+// A discovery recomputes the update status only when a device column it
+// reads changed or the clock passed a date that changes a status; each
+// time, what it leaves equals a full recomputation at its clock.
+func TestDiscoveryRecomputesUpdatesWhenSomethingChanged(t *testing.T) {
+	ctx := context.Background()
+	st, now, _ := patchMonth(t)
+	if _, err := st.AddRelease(ctx, NewRelease{Name: "2026-12 B", Date: patchTuesday,
+		Builds: []BuildRevision{{26100, 7462}}}, "admin@example.com", now); err != nil {
+		t.Fatal(err)
+	}
+	rows := func() string {
+		t.Helper()
+		var b strings.Builder
+		rs, err := st.r.QueryContext(ctx, `SELECT device_id, status, sub_status, revision, target_revision, feature_status, feature_sub,
+			coalesce(offer_at, 0), coalesce(due_at, 0) FROM update_status ORDER BY id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rs.Close()
+		for rs.Next() {
+			var id, status, sub, fStatus, fSub string
+			var rev, target, offer, due int64
+			if err := rs.Scan(&id, &status, &sub, &rev, &target, &fStatus, &fSub, &offer, &due); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintln(&b, id, status, sub, rev, target, fStatus, fSub, offer, due)
+		}
+		if err := rs.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	// discover runs a discovery at when, says whether it recomputed, and
+	// checks its result against a full recomputation at the same clock.
+	discover := func(when time.Time) bool {
+		t.Helper()
+		mustDiscover(t, st, when)
+		recomputed := count(t, st, `SELECT computed_at FROM update_recompute`) == int(when.Unix())
+		if sum, err := st.UpdateSummary(ctx, KindQuality); err != nil || !sum.ComputedAt.Equal(when) {
+			t.Fatalf("the report is as of %v (%v), want %s", sum.ComputedAt, err, when)
+		}
+		got := rows()
+		if _, err := st.RecomputeUpdates(ctx, when); err != nil {
+			t.Fatal(err)
+		}
+		if want := rows(); got != want {
+			t.Fatalf("discovery at %s left\n%s\na full recomputation gives\n%s", when, got, want)
+		}
+		return recomputed
+	}
+
+	// An hour later nothing changed: nothing is recomputed.
+	if discover(now.Add(time.Hour)) {
+		t.Error("an unchanged discovery recomputed the update status")
+	}
+	// A device updated: recomputed.
+	d := mustDevice(t, st, testID(3)).Device
+	d.OSVersion = "10.0.26100.7462"
+	mustUpsert(t, st, &d)
+	if !discover(now.Add(2 * time.Hour)) {
+		t.Error("a device's new revision did not recompute")
+	}
+	if discover(now.Add(3 * time.Hour)) {
+		t.Error("an unchanged discovery recomputed the update status")
+	}
+	// First's offer (day 1) and deadline pass with nothing else changed.
+	if !discover(patchTuesday.Add(day + time.Hour)) {
+		t.Error("First's offer did not recompute")
+	}
+	// The check-ins (an hour before 9:00 on the 8th) turn older than 5
+	// days a second after 8:00 on the 13th: every device Ineligible.
+	if !discover(at(2026, 12, 13, 8, 0).Add(2 * time.Second)) {
+		t.Error("stale check-ins did not recompute")
+	}
+	if c := summaryOf(t, st, KindQuality)[""]; c.Ineligible != c.Devices {
+		t.Errorf("after 5 days without a check-in: %+v", c)
+	}
+	// A clock set back recomputes too.
+	if !discover(now.Add(4 * time.Hour)) {
+		t.Error("an earlier clock did not recompute")
+	}
+}

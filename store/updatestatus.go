@@ -595,6 +595,7 @@ func recomputeUpdates(ctx context.Context, tx *sql.Tx, now time.Time) (UpdateRec
 	for _, ring := range append(Rings, "") {
 		counts[ring] = &[2]UpdateRingCounts{}
 	}
+	next := pol.nextChange()
 	res, err := writeUpdateRows(ctx, tx, pol, func(r *updateRow) {
 		c := counts[r.ring]
 		if c == nil {
@@ -602,6 +603,9 @@ func recomputeUpdates(ctx context.Context, tx *sql.Tx, now time.Time) (UpdateRec
 		}
 		c[0].count(r.status, r.sub)
 		c[1].count(r.fStatus, r.fSub)
+		if r.lastCheckin != 0 { // the day its Intune sync turns too old
+			next = pol.earlier(next, time.Unix(r.lastCheckin, 0).Add(syncStaleAfter))
+		}
 	})
 	if err != nil {
 		return UpdateRecompute{}, err
@@ -624,7 +628,77 @@ func recomputeUpdates(ctx context.Context, tx *sql.Tx, now time.Time) (UpdateRec
 	if err := announceOffers(ctx, tx, pol); err != nil {
 		return UpdateRecompute{}, err
 	}
+	if _, err := tx.ExecContext(ctx, `UPDATE update_recompute SET dirty = 0, computed_at = ?, valid_until = ? WHERE id = 1`,
+		now.Unix(), next.Unix()); err != nil {
+		return UpdateRecompute{}, err
+	}
 	return res, nil
+}
+
+// recomputeUpdatesIfStale is recomputeUpdates unless nothing it reads has
+// changed since the last one (update_recompute, migration 0160): no device
+// column it reads, and not the clock — now is before the next instant at
+// which a date of the policy or a device's check-in changes a status, and
+// not before the last recomputation's clock. Then only the reports' "as
+// of" moves to now. It reports whether it recomputed.
+func recomputeUpdatesIfStale(ctx context.Context, tx *sql.Tx, now time.Time) (bool, error) {
+	now = now.UTC().Truncate(time.Second)
+	var dirty bool
+	var computed, until int64
+	err := tx.QueryRowContext(ctx, `SELECT dirty, computed_at, valid_until FROM update_recompute WHERE id = 1`).Scan(&dirty, &computed, &until)
+	if err != nil {
+		return false, err
+	}
+	if dirty || now.Unix() < computed || now.Unix() >= until {
+		_, err := recomputeUpdates(ctx, tx, now)
+		return true, err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE update_summary SET computed_at = ?`, now.Unix())
+	return false, err
+}
+
+// nextChange is the first instant after now at which the clock alone
+// changes the plans (an offer, deadline or restart date, a release's
+// support window or 21-day line, a pause's start or end, a feature
+// target's start), or the next day, whose trend snapshot a recomputation
+// writes.
+func (p *updatePolicy) nextChange() time.Time {
+	next := p.now.Truncate(day).Add(day)
+	for _, r := range p.releases {
+		for _, t := range []time.Time{r.Date, r.Date.Add(overdueAfter), r.Date.Add(supportedWindow), r.ExpeditedAt} {
+			next = p.earlier(next, t)
+		}
+	}
+	for _, f := range p.features {
+		next = p.earlier(next, f.Start)
+		next = p.earlier(next, f.Start.Add(overdueAfter))
+	}
+	for _, ps := range p.pauses {
+		next = p.earlier(next, ps.At)
+		next = p.earlier(next, ps.End())
+	}
+	for _, plans := range []map[Ring]*ringPlan{p.quality, p.feature} {
+		for _, plan := range plans {
+			for _, o := range plan.offers {
+				next = p.earlier(next, o.OfferAt)
+				next = p.earlier(next, o.DueAt)
+				next = p.earlier(next, o.RestartAt)
+			}
+		}
+	}
+	return next
+}
+
+// earlier is next, or t when t is after now and before next. The rules
+// compare with the clock both ways (a date reached, a date passed), so t's
+// next second counts too: the clock is kept in whole seconds.
+func (p *updatePolicy) earlier(next, t time.Time) time.Time {
+	for _, c := range []time.Time{t, t.Add(time.Second)} {
+		if c.After(p.now) && c.Before(next) {
+			next = c
+		}
+	}
+	return next
 }
 
 func (p *updatePolicy) newStats() releaseStats {

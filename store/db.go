@@ -166,6 +166,7 @@ const (
 
 // write runs fn in one immediate transaction on the writer.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	defer endVersionScope(ctx) // committed or not, the request reads afresh
 	tx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // versionWatch tells whether anything was committed to the database since
@@ -45,11 +46,46 @@ const pageKeyPrefix = "page:"
 // version returns the database's current version: equal versions mean
 // nothing was committed in between.
 func (s *Store) version(ctx context.Context) (uint64, error) {
-	w := &s.watch
+	scope, _ := ctx.Value(versionScopeKey{}).(*atomic.Uint64)
+	if scope != nil {
+		if g := scope.Load(); g != 0 {
+			return g - 1, nil
+		}
+	}
+	g, err := s.watch.version(ctx, s.r)
+	if err == nil && scope != nil {
+		scope.Store(g + 1)
+	}
+	return g, err
+}
+
+// versionScopeKey is the context key of a version scope.
+type versionScopeKey struct{}
+
+// WithVersionScope returns a context in which the store asks the
+// database's version once, for a whole request: a blade page read it
+// seven times (the session, the user, the alerts banner, the pauses, the
+// saved views, the blade), each on the one watch connection under its
+// lock, which cost a sixth of the page and queued concurrent requests.
+// Facts kept at that version are never older than it, so a request sees
+// the database as of its start or later, as before; a write made with the
+// context ends the scope, so the request's next read sees its own write.
+func WithVersionScope(ctx context.Context) context.Context {
+	return context.WithValue(ctx, versionScopeKey{}, new(atomic.Uint64)) // version+1; 0: not asked yet
+}
+
+// endVersionScope makes the next read in ctx's scope ask again.
+func endVersionScope(ctx context.Context) {
+	if scope, _ := ctx.Value(versionScopeKey{}).(*atomic.Uint64); scope != nil {
+		scope.Store(0)
+	}
+}
+
+func (w *versionWatch) version(ctx context.Context, pool *sql.DB) (uint64, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.conn == nil {
-		conn, err := s.r.Conn(ctx)
+		conn, err := pool.Conn(ctx)
 		if err != nil {
 			return 0, fmt.Errorf("data version: %w", err)
 		}

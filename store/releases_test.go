@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/csv"
 	"fmt"
 	"strings"
@@ -368,85 +369,150 @@ func TestUpdatePoliciesCarrySchedulesAndPauses(t *testing.T) {
 	}
 }
 
-// A discovery recomputes the update status only when a device column it
-// reads changed or the clock passed a date that changes a status; each
-// time, what it leaves equals a full recomputation at its clock.
-func TestDiscoveryRecomputesUpdatesWhenSomethingChanged(t *testing.T) {
+// A discovery recomputes the update status of the devices whose columns
+// it reads changed, and of every device when the clock passed a date that
+// changes a status; each time, what it leaves equals a full recomputation
+// at its clock.
+func TestRecomputeUpdatesWhatChanged(t *testing.T) {
 	ctx := context.Background()
 	st, now, _ := patchMonth(t)
 	if _, err := st.AddRelease(ctx, NewRelease{Name: "2026-12 B", Date: patchTuesday,
 		Builds: []BuildRevision{{26100, 7462}}}, "admin@example.com", now); err != nil {
 		t.Fatal(err)
 	}
-	rows := func() string {
+	recompute := func(when time.Time, want recomputed) { t.Helper(); checkRecompute(t, st, when, want) }
+	setVersion := func(i int, version string) {
 		t.Helper()
-		var b strings.Builder
-		rs, err := st.r.QueryContext(ctx, `SELECT device_id, status, sub_status, revision, target_revision, feature_status, feature_sub,
-			coalesce(offer_at, 0), coalesce(due_at, 0) FROM update_status ORDER BY id`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rs.Close()
-		for rs.Next() {
-			var id, status, sub, fStatus, fSub string
-			var rev, target, offer, due int64
-			if err := rs.Scan(&id, &status, &sub, &rev, &target, &fStatus, &fSub, &offer, &due); err != nil {
-				t.Fatal(err)
-			}
-			fmt.Fprintln(&b, id, status, sub, rev, target, fStatus, fSub, offer, due)
-		}
-		if err := rs.Err(); err != nil {
-			t.Fatal(err)
-		}
-		return b.String()
-	}
-	// discover runs a discovery at when, says whether it recomputed, and
-	// checks its result against a full recomputation at the same clock.
-	discover := func(when time.Time) bool {
-		t.Helper()
-		mustDiscover(t, st, when)
-		recomputed := count(t, st, `SELECT computed_at FROM update_recompute`) == int(when.Unix())
-		if sum, err := st.UpdateSummary(ctx, KindQuality); err != nil || !sum.ComputedAt.Equal(when) {
-			t.Fatalf("the report is as of %v (%v), want %s", sum.ComputedAt, err, when)
-		}
-		got := rows()
-		if _, err := st.RecomputeUpdates(ctx, when); err != nil {
-			t.Fatal(err)
-		}
-		if want := rows(); got != want {
-			t.Fatalf("discovery at %s left\n%s\na full recomputation gives\n%s", when, got, want)
-		}
-		return recomputed
+		d := mustDevice(t, st, testID(i)).Device
+		d.OSVersion = version
+		mustUpsert(t, st, &d)
 	}
 
 	// An hour later nothing changed: nothing is recomputed.
-	if discover(now.Add(time.Hour)) {
-		t.Error("an unchanged discovery recomputed the update status")
+	recompute(now.Add(time.Hour), recomputedNothing)
+	// A Test device and a Broad device updated: those two.
+	setVersion(1, "10.0.26100.7462")
+	setVersion(3, "10.0.26100.7462")
+	recompute(now.Add(2*time.Hour), recomputedDirty)
+	recompute(now.Add(3*time.Hour), recomputedNothing)
+	// A device deregistered, one moved to Test: those two.
+	if _, err := st.Deregister(ctx, []string{testID(4)}, "admin@example.com"); err != nil {
+		t.Fatal(err)
 	}
-	// A device updated: recomputed.
-	d := mustDevice(t, st, testID(3)).Device
-	d.OSVersion = "10.0.26100.7462"
-	mustUpsert(t, st, &d)
-	if !discover(now.Add(2 * time.Hour)) {
-		t.Error("a device's new revision did not recompute")
+	if _, err := st.AssignRing(ctx, RingTest, []string{testID(5)}, "admin@example.com"); err != nil {
+		t.Fatal(err)
 	}
-	if discover(now.Add(3 * time.Hour)) {
-		t.Error("an unchanged discovery recomputed the update status")
+	recompute(now.Add(4*time.Hour), recomputedDirty)
+	// Most of the fleet changed: every device.
+	for i := 6; i <= 20; i++ {
+		setVersion(i, "10.0.26100.7100")
 	}
-	// First's offer (day 1) and deadline pass with nothing else changed.
-	if !discover(patchTuesday.Add(day + time.Hour)) {
-		t.Error("First's offer did not recompute")
-	}
+	recompute(now.Add(5*time.Hour), recomputedEvery)
+	// First's offer (day 1) passes with nothing else changed: every device.
+	recompute(patchTuesday.Add(day+time.Hour), recomputedEvery)
 	// The check-ins (an hour before 9:00 on the 8th) turn older than 5
 	// days a second after 8:00 on the 13th: every device Ineligible.
-	if !discover(at(2026, 12, 13, 8, 0).Add(2 * time.Second)) {
-		t.Error("stale check-ins did not recompute")
+	recompute(at(2026, 12, 13, 8, 0), recomputedEvery) // the day's first
+	if c := summaryOf(t, st, KindQuality)[""]; c.Ineligible == c.Devices {
+		t.Errorf("5 days after the check-ins: %+v, want them eligible still", c)
 	}
+	recompute(at(2026, 12, 13, 8, 0).Add(time.Second), recomputedEvery)
 	if c := summaryOf(t, st, KindQuality)[""]; c.Ineligible != c.Devices {
 		t.Errorf("after 5 days without a check-in: %+v", c)
 	}
-	// A clock set back recomputes too.
-	if !discover(now.Add(4 * time.Hour)) {
-		t.Error("an earlier clock did not recompute")
+	recompute(at(2026, 12, 13, 8, 0).Add(2*time.Second), recomputedNothing)
+	// A clock set back recomputes every device too.
+	recompute(now.Add(6*time.Hour), recomputedEvery)
+}
+
+// updateRows is every stored update status row and the reports' counts,
+// as text, for comparing two recomputations.
+func updateRows(t *testing.T, st *Store) string {
+	t.Helper()
+	ctx := context.Background()
+	var b strings.Builder
+	rs, err := st.r.QueryContext(ctx, `SELECT device_id, status, sub_status, revision, target_revision, feature_status, feature_sub,
+		coalesce(offer_at, 0), coalesce(due_at, 0) FROM update_status ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var id, status, sub, fStatus, fSub string
+		var rev, target, offer, due int64
+		if err := rs.Scan(&id, &status, &sub, &rev, &target, &fStatus, &fSub, &offer, &due); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintln(&b, id, status, sub, rev, target, fStatus, fSub, offer, due)
+	}
+	if err := rs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range UpdateKinds {
+		sum, err := st.UpdateSummary(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s %+v\n", k, sum.Rings)
+	}
+	return b.String()
+}
+
+// checkRecompute does what a discovery at when does for the update
+// status, checks that it recomputed what want says, and that it left what
+// a full recomputation at the same clock leaves.
+func checkRecompute(t *testing.T, st *Store, when time.Time, want recomputed) {
+	t.Helper()
+	ctx := context.Background()
+	var did recomputed
+	if err := st.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		did, err = recomputeUpdatesIfStale(ctx, tx, when)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if did != want {
+		t.Errorf("at %s: recomputed %d, want %d", when, did, want)
+	}
+	if sum, err := st.UpdateSummary(ctx, KindQuality); err != nil || !sum.ComputedAt.Equal(when) {
+		t.Fatalf("the report is as of %v (%v), want %s", sum.ComputedAt, err, when)
+	}
+	got := updateRows(t, st)
+	if _, err := st.RecomputeUpdates(ctx, when); err != nil {
+		t.Fatal(err)
+	}
+	if full := updateRows(t, st); got != full {
+		t.Fatalf("at %s the recomputation left\n%s\na full one gives\n%s", when, got, full)
+	}
+}
+
+// Devices that bring the ring before a gated one to its share open the
+// gate: the recomputation of those devices becomes one of every device,
+// since the gated ring's devices all have a new target.
+func TestRecomputeUpdatesOpensGate(t *testing.T) {
+	ctx := context.Background()
+	st, now, test := patchMonth(t)
+	if err := st.SetSchedule(ctx, Schedule{Ring: RingFirst, QualityDeferral: 1, QualityDeadline: 2, QualityGrace: 2,
+		GateEnabled: true, GatePercent: 90}, "admin@example.com", now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AddRelease(ctx, NewRelease{Name: "2026-12 B", Date: patchTuesday,
+		Builds: []BuildRevision{{26100, 7462}}}, "admin@example.com", now); err != nil {
+		t.Fatal(err)
+	}
+	day2 := patchTuesday.Add(day + time.Hour)
+	checkRecompute(t, st, day2, recomputedEvery)
+	if c := summaryOf(t, st, KindQuality)[RingFirst]; c.Devices == 0 || c.InProgress != 0 {
+		t.Fatalf("First while Test is at 0 %%: %+v, want it waiting", c)
+	}
+	for _, id := range test {
+		d := mustDevice(t, st, id).Device
+		d.OSVersion, d.LastCheckin = "10.0.26100.7462", day2
+		mustUpsert(t, st, &d)
+	}
+	checkRecompute(t, st, day2.Add(time.Hour), recomputedEvery)
+	if c := summaryOf(t, st, KindQuality)[RingFirst]; c.InProgress != c.Devices {
+		t.Errorf("First once Test is up to date: %+v, want every device in progress", c)
 	}
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"testing"
@@ -124,6 +125,42 @@ func BenchmarkRecomputeUpdates(b *testing.B) {
 		}
 		cpuPerOp(b, cpu)
 	})
+	// What a discovery recomputes an hour after the last when a tenth of
+	// the fleet checked in meanwhile (Intune devices sync about every
+	// eight hours): those devices only.
+	b.Run("checkins-10pct", func(b *testing.B) {
+		st := copyFixture(b, benchUpdateFixture(b, n))
+		if _, err := st.RecomputeUpdates(ctx, testNow); err != nil {
+			b.Fatal(err)
+		}
+		var cpu time.Duration
+		for i := 0; b.Loop(); i++ {
+			b.StopTimer()
+			checkInTenth(b, st, i)
+			b.StartTimer()
+			start := processCPU()
+			var did recomputed
+			err := st.write(ctx, func(tx *sql.Tx) error {
+				var err error
+				did, err = recomputeUpdatesIfStale(ctx, tx, testNow.Add(time.Minute))
+				return err
+			})
+			if err != nil || did != recomputedDirty {
+				b.Fatalf("recompute: %v, %v", did, err)
+			}
+			cpu += processCPU() - start
+		}
+		b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op")
+	})
+}
+
+// checkInTenth moves the check-in of a tenth of the devices (the i-th
+// tenth) a second on, as an Intune sync does.
+func checkInTenth(b *testing.B, st *Store, i int) {
+	b.Helper()
+	if _, err := st.w.ExecContext(context.Background(), `UPDATE devices SET last_checkin = last_checkin + 1 WHERE id % 10 = ?`, i%10); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // BenchmarkUpdateReportPage measures 50-row pages of the All devices report
@@ -213,12 +250,32 @@ func BenchmarkExportUpdateReport(b *testing.B) {
 // nothing changed, which recomputes the update status too; set beside
 // BenchmarkRecomputeUpdates/unchanged it gives the recomputation's share.
 func BenchmarkDiscoveryUpdates(b *testing.B) {
-	st := copyFixture(b, benchUpdateFixture(b, benchDevices(b)))
-	cpu := processCPU()
-	for b.Loop() {
-		if _, err := st.Discover(context.Background(), TriggerCLI, "bench", testNow); err != nil {
-			b.Fatal(err)
+	b.Run("unchanged", func(b *testing.B) {
+		st := copyFixture(b, benchUpdateFixture(b, benchDevices(b)))
+		cpu := processCPU()
+		for b.Loop() {
+			if _, err := st.Discover(context.Background(), TriggerCLI, "bench", testNow); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
-	cpuPerOp(b, cpu)
+		cpuPerOp(b, cpu)
+	})
+	// A tenth of the fleet checked in since the last run: the discovery
+	// recomputes their update status (BenchmarkRecomputeUpdates/checkins-10pct
+	// gives that part's cost).
+	b.Run("checkins-10pct", func(b *testing.B) {
+		st := copyFixture(b, benchUpdateFixture(b, benchDevices(b)))
+		var cpu time.Duration
+		for i := 0; b.Loop(); i++ {
+			b.StopTimer()
+			checkInTenth(b, st, i)
+			b.StartTimer()
+			start := processCPU()
+			if _, err := st.Discover(context.Background(), TriggerCLI, "bench", testNow.Add(time.Minute)); err != nil {
+				b.Fatal(err)
+			}
+			cpu += processCPU() - start
+		}
+		b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op")
+	})
 }

@@ -561,22 +561,89 @@ func loadUpdatePolicy(ctx context.Context, q queryer, now time.Time) (*updatePol
 	return newUpdatePolicy(now, scs, rels, fts, ps, gates), nil
 }
 
-// recomputeUpdates is RecomputeUpdates inside the caller's transaction.
-//
-// It walks the registered devices twice and keeps none of them, so that its
-// memory does not grow with the fleet: first for the rings' figures, which
-// the rollout gates read and which count eligible devices only (no plan
-// decides eligibility), then, with every ring planned, for each device's
-// row, written where its signature changed and counted for the reports.
+// recomputeUpdates is RecomputeUpdates inside the caller's transaction:
+// every registered device.
 func recomputeUpdates(ctx context.Context, tx *sql.Tx, now time.Time) (UpdateRecompute, error) {
 	now = now.UTC().Truncate(time.Second)
+	res, _, err := recompute(ctx, tx, now, everyDevice)
+	return res, err
+}
+
+// recomputeUpdatesIfStale recomputes what changed since the last
+// recomputation (update_recompute and update_dirty, migration 0160): every
+// device once now is at or past the next instant at which a date of the
+// policy or a device's check-in changes a status, or before the last
+// recomputation's clock; else the devices whose columns changed, and
+// nothing when there are none (then only the reports' "as of" moves to
+// now). It reports what it recomputed.
+func recomputeUpdatesIfStale(ctx context.Context, tx *sql.Tx, now time.Time) (recomputed, error) {
+	now = now.UTC().Truncate(time.Second)
+	var computed, until int64
+	var dirty, rows int
+	err := tx.QueryRowContext(ctx, `SELECT computed_at, valid_until, (SELECT count(*) FROM update_dirty), (SELECT count(*) FROM update_status)
+		FROM update_recompute WHERE id = 1`).Scan(&computed, &until, &dirty, &rows)
+	if err != nil {
+		return recomputedNothing, err
+	}
+	switch {
+	case now.Unix() < computed || now.Unix() >= until:
+		_, _, err := recompute(ctx, tx, now, everyDevice)
+		return recomputedEvery, err
+	case dirty == 0:
+		_, err = tx.ExecContext(ctx, `UPDATE update_summary SET computed_at = ?`, now.Unix())
+		return recomputedNothing, err
+	case dirty*4 > rows:
+		// Reading a device by its id costs several times its share of a
+		// walk: past a quarter of the fleet, walk.
+		_, _, err := recompute(ctx, tx, now, everyDevice)
+		return recomputedEvery, err
+	}
+	_, replanned, err := recompute(ctx, tx, now, dirtyDevices)
+	if err == nil && replanned {
+		// A rollout gate opened: its ring's every device has a new target.
+		_, _, err = recompute(ctx, tx, now, everyDevice)
+		return recomputedEvery, err
+	}
+	return recomputedDirty, err
+}
+
+// recomputed is what recomputeUpdatesIfStale recomputed.
+type recomputed int
+
+const (
+	recomputedNothing recomputed = iota
+	recomputedDirty
+	recomputedEvery
+)
+
+// recomputeScope is which devices a recomputation computes again.
+type recomputeScope int
+
+const (
+	everyDevice  recomputeScope = iota
+	dirtyDevices                // those of update_dirty; the others' rows are current
+)
+
+// recompute recomputes the update status of the devices of scope as of
+// now, then the reports' counts, the releases' figures and the offers'
+// events, and records what the next recomputation must do.
+//
+// It keeps no device in memory, so that its memory does not grow with the
+// fleet: first it counts the rings' figures, which the rollout gates read
+// and which count eligible devices only (no plan decides eligibility), from
+// the devices of scope and the stored rows of the others, whose report
+// counts it takes too; then, with every ring planned, it computes the row
+// of each device of scope, written where its signature changed and counted. replanned says that a dirtyDevices recomputation
+// opened a rollout gate, whose ring's other rows it did not compute, and
+// wrote nothing.
+func recompute(ctx context.Context, tx *sql.Tx, now time.Time, scope recomputeScope) (res UpdateRecompute, replanned bool, err error) {
 	pol, err := loadUpdatePolicy(ctx, tx, now)
 	if err != nil {
-		return UpdateRecompute{}, err
+		return res, false, err
 	}
-	figs, err := ringFigures(ctx, tx, pol)
+	figs, counts, err := ringFigures(ctx, tx, pol, scope)
 	if err != nil {
-		return UpdateRecompute{}, err
+		return res, false, err
 	}
 	slo := pol.newStats()
 	var prev *releaseStats
@@ -590,25 +657,17 @@ func recomputeUpdates(ctx context.Context, tx *sql.Tx, now time.Time) (UpdateRec
 		}
 		prev, prevRing = stats, ring
 	}
-
-	counts := map[Ring]*[2]UpdateRingCounts{} // quality, feature
-	for _, ring := range append(Rings, "") {
-		counts[ring] = &[2]UpdateRingCounts{}
+	if scope == dirtyDevices && len(pol.newGates) > 0 {
+		return res, true, nil
 	}
-	next := pol.nextChange()
-	res, err := writeUpdateRows(ctx, tx, pol, func(r *updateRow) {
-		c := counts[r.ring]
-		if c == nil {
-			c = counts[""]
-		}
-		c[0].count(r.status, r.sub)
-		c[1].count(r.fStatus, r.fSub)
-		if r.lastCheckin != 0 { // the day its Intune sync turns too old
-			next = pol.earlier(next, time.Unix(r.lastCheckin, 0).Add(syncStaleAfter))
+	res, err = writeUpdateRows(ctx, tx, pol, scope, func(r *updateRow) {
+		if c := counts[r.ring]; c != nil {
+			c[0].count(r.status, r.sub, 1)
+			c[1].count(r.fStatus, r.fSub, 1)
 		}
 	})
 	if err != nil {
-		return UpdateRecompute{}, err
+		return res, false, err
 	}
 	sums := map[UpdateKind]*UpdateSummary{}
 	for _, k := range UpdateKinds {
@@ -620,41 +679,41 @@ func recomputeUpdates(ctx context.Context, tx *sql.Tx, now time.Time) (UpdateRec
 		sums[KindFeature].add(ring, counts[ring][1], pol.latestFeature(ring, f.featureOn, f.featureEligible))
 	}
 	if err := writeUpdateSummaries(ctx, tx, sums, now); err != nil {
-		return UpdateRecompute{}, err
+		return res, false, err
 	}
 	if err := writeReleaseFigures(ctx, tx, pol, slo); err != nil {
-		return UpdateRecompute{}, err
+		return res, false, err
 	}
 	if err := announceOffers(ctx, tx, pol); err != nil {
-		return UpdateRecompute{}, err
+		return res, false, err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE update_recompute SET dirty = 0, computed_at = ?, valid_until = ? WHERE id = 1`,
-		now.Unix(), next.Unix()); err != nil {
-		return UpdateRecompute{}, err
-	}
-	return res, nil
+	return res, false, recordRecompute(ctx, tx, pol, scope)
 }
 
-// recomputeUpdatesIfStale is recomputeUpdates unless nothing it reads has
-// changed since the last one (update_recompute, migration 0160): no device
-// column it reads, and not the clock — now is before the next instant at
-// which a date of the policy or a device's check-in changes a status, and
-// not before the last recomputation's clock. Then only the reports' "as
-// of" moves to now. It reports whether it recomputed.
-func recomputeUpdatesIfStale(ctx context.Context, tx *sql.Tx, now time.Time) (bool, error) {
-	now = now.UTC().Truncate(time.Second)
-	var dirty bool
-	var computed, until int64
-	err := tx.QueryRowContext(ctx, `SELECT dirty, computed_at, valid_until FROM update_recompute WHERE id = 1`).Scan(&dirty, &computed, &until)
-	if err != nil {
-		return false, err
+// recordRecompute empties update_dirty and, after recomputing every
+// device, records the clock and the next instant at which it changes a
+// status: a policy date, or the first stored check-in to turn too old.
+func recordRecompute(ctx context.Context, tx *sql.Tx, pol *updatePolicy, scope recomputeScope) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM update_dirty`); err != nil {
+		return err
 	}
-	if dirty || now.Unix() < computed || now.Unix() >= until {
-		_, err := recomputeUpdates(ctx, tx, now)
-		return true, err
+	next := pol.nextChange()
+	var oldest sql.NullInt64 // the oldest check-in not too old yet
+	if err := tx.QueryRowContext(ctx, `SELECT min(last_checkin) FROM update_status WHERE last_checkin >= ?`,
+		pol.now.Add(-syncStaleAfter).Unix()).Scan(&oldest); err != nil {
+		return err
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE update_summary SET computed_at = ?`, now.Unix())
-	return false, err
+	if oldest.Valid {
+		next = pol.earlier(next, time.Unix(oldest.Int64, 0).Add(syncStaleAfter))
+	}
+	if scope == everyDevice {
+		_, err := tx.ExecContext(ctx, `UPDATE update_recompute SET computed_at = ?, valid_until = ? WHERE id = 1`, pol.now.Unix(), next.Unix())
+		return err
+	}
+	// The devices recomputed may check in before every other: the window
+	// only shrinks.
+	_, err := tx.ExecContext(ctx, `UPDATE update_recompute SET valid_until = min(valid_until, ?) WHERE id = 1`, next.Unix())
+	return err
 }
 
 // nextChange is the first instant after now at which the clock alone
@@ -716,16 +775,49 @@ type ringFigure struct {
 const registeredOnly = `status IN ('active', 'readiness-failed', 'inactive')`
 
 // ringFigures counts, per ring, the eligible devices on each release and
-// on the ring's feature target.
-func ringFigures(ctx context.Context, tx *sql.Tx, pol *updatePolicy) (map[Ring]*ringFigure, error) {
+// on the ring's feature target: those of scope read from devices, the
+// others from their stored rows (which say whether they are eligible, and
+// on which build and revision). It returns the others' report counts too
+// (quality, then feature), to which the rows of scope are added as they
+// are computed.
+func ringFigures(ctx context.Context, tx *sql.Tx, pol *updatePolicy, scope recomputeScope) (map[Ring]*ringFigure, map[Ring]*[2]UpdateRingCounts, error) {
 	figs := map[Ring]*ringFigure{}
+	counts := map[Ring]*[2]UpdateRingCounts{}
 	for _, ring := range Rings {
 		figs[ring] = &ringFigure{quality: pol.newStats()}
+		counts[ring] = &[2]UpdateRingCounts{}
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT os_version, edition, coalesce(last_checkin, 0), status, coalesce(ring, '')
-		FROM devices WHERE `+registeredOnly)
+	if scope == dirtyDevices {
+		// One pass, no sorting: grouping in SQL sorted every row twice.
+		err := eachRow(ctx, tx, `SELECT ring, build, revision, status, sub_status, feature_status, feature_sub FROM update_status
+			WHERE id NOT IN (SELECT id FROM update_dirty)`, nil, func(rs rowScanner) error {
+			var ring, st, sub, fst, fsub sql.RawBytes
+			var build, rev int
+			if err := rs.Scan(&ring, &build, &rev, &st, &sub, &fst, &fsub); err != nil {
+				return err
+			}
+			c := counts[Ring(ring)]
+			if c == nil {
+				return nil
+			}
+			c[0].count(UpdateStatus(st), UpdateSubStatus(sub), 1)
+			c[1].count(UpdateStatus(fst), UpdateSubStatus(fsub), 1)
+			if st := UpdateStatus(st); st == UpdateUpToDate || st == UpdateNotUpToDate {
+				figs[Ring(ring)].add(pol, Ring(ring), build, rev, 1)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	from := `devices d WHERE d.` + registeredOnly
+	if scope == dirtyDevices {
+		from = `update_dirty x CROSS JOIN devices d ON d.id = x.id WHERE d.` + registeredOnly
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT d.os_version, d.edition, coalesce(d.last_checkin, 0), d.status, coalesce(d.ring, '') FROM `+from)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer rows.Close()
 	var d updateDevice
@@ -733,7 +825,7 @@ func ringFigures(ctx context.Context, tx *sql.Tx, pol *updatePolicy) (map[Ring]*
 	var checkin int64
 	for rows.Next() {
 		if err := rows.Scan(&version, &edition, &checkin, &status, &ring); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		f := figs[Ring(ring)] // no allocation: a map index by a converted []byte
 		if f == nil {
@@ -745,27 +837,31 @@ func ringFigures(ctx context.Context, tx *sql.Tx, pol *updatePolicy) (map[Ring]*
 		if checkin != 0 {
 			d.lastCheckin = time.Unix(checkin, 0).UTC()
 		}
-		if _, _, ok := pol.eligibility(&d); !ok {
-			continue
+		if _, _, ok := pol.eligibility(&d); ok {
+			f.add(pol, Ring(ring), d.build, d.rev, 1)
 		}
-		for j := range pol.releases {
-			if rev, ok := pol.releases[j].Revision(d.build); ok {
-				f.quality.eligible[j]++
-				if d.rev >= rev {
-					f.quality.on[j]++
-				}
-			}
-		}
-		if ft := pol.feature[Ring(ring)]; ft != nil {
-			if cur, ok := ft.current[0]; ok {
-				f.featureEligible++
-				if d.build >= cur.revision {
-					f.featureOn++
-				}
+	}
+	return figs, counts, rows.Err()
+}
+
+// add counts n eligible devices of ring on build and revision rev.
+func (f *ringFigure) add(pol *updatePolicy, ring Ring, build, rev, n int) {
+	for j := range pol.releases {
+		if want, ok := pol.releases[j].Revision(build); ok {
+			f.quality.eligible[j] += n
+			if rev >= want {
+				f.quality.on[j] += n
 			}
 		}
 	}
-	return figs, rows.Err()
+	if ft := pol.feature[ring]; ft != nil {
+		if cur, ok := ft.current[0]; ok {
+			f.featureEligible += n
+			if build >= cur.revision {
+				f.featureOn += n
+			}
+		}
+	}
 }
 
 // row fills out's update status of d.
@@ -833,15 +929,15 @@ func (r *updateRow) signature() int64 {
 	return int64(h)
 }
 
-// writeUpdateRows walks the registered devices in batches, computes each
-// one's row, writes the rows whose signature differs from the stored one
-// (read with the device) and removes the rows of devices no longer
-// registered; each row is passed to count. An existing row is updated in
+// writeUpdateRows walks the registered devices of scope in batches,
+// computes each one's row, writes the rows whose signature differs from
+// the stored one (read with the device) and removes the rows of the
+// devices of scope no longer registered. An existing row is updated in
 // place, which rewrites only the indexes whose columns changed: a pause
 // changes every row's sub-status and no index, where a replace rewrote the
 // four indexes of every row. (Rows sent as one JSON array per statement
 // cost more: SQLite parses each element again for each column it extracts.)
-func writeUpdateRows(ctx context.Context, tx *sql.Tx, pol *updatePolicy, count func(*updateRow)) (UpdateRecompute, error) {
+func writeUpdateRows(ctx context.Context, tx *sql.Tx, pol *updatePolicy, scope recomputeScope, count func(*updateRow)) (UpdateRecompute, error) {
 	var res UpdateRecompute
 	ins, err := tx.PrepareContext(ctx, `INSERT INTO update_status (id, device_id, display_name, serial_number, ring, readiness,
 		build, revision, last_checkin, status, sub_status, target_build, target_revision, release_id, offer_at, due_at,
@@ -858,14 +954,26 @@ func writeUpdateRows(ctx context.Context, tx *sql.Tx, pol *updatePolicy, count f
 		return res, err
 	}
 	defer upd.Close()
+	// A row whose indexed columns (name, status, ring, feature status) did
+	// not change is updated without naming them: SQLite rewrites every
+	// index a SET names, changed or not, which cost an update of a check-in
+	// four index rewrites.
+	narrow, err := tx.PrepareContext(ctx, `UPDATE update_status SET device_id = ?2, serial_number = ?4,
+		readiness = ?6, build = ?7, revision = ?8, last_checkin = ?9, sub_status = ?11, target_build = ?12,
+		target_revision = ?13, release_id = ?14, offer_at = ?15, due_at = ?16, restart_at = ?17,
+		feature_sub = ?19, feature_target = ?20, sig = ?21 WHERE id = ?1`)
+	if err != nil {
+		return res, err
+	}
+	defer narrow.Close()
 
 	const batch = 2000
 	devs := make([]updateDevice, batch)
-	old := make([]sql.NullInt64, batch)
+	old := make([]storedRow, batch)
 	kept := 0 // stored rows of devices still registered
 	var row updateRow
 	for after := int64(0); ; {
-		n, err := loadUpdateDevices(ctx, tx, after, devs, old)
+		n, err := loadUpdateDevices(ctx, tx, scope, after, devs, old)
 		if err != nil {
 			return res, err
 		}
@@ -876,11 +984,14 @@ func writeUpdateRows(ctx context.Context, tx *sql.Tx, pol *updatePolicy, count f
 			count(r)
 			sig := r.signature()
 			stmt := ins
-			switch o := old[i]; {
-			case o.Valid && o.Int64 == sig:
+			switch o := &old[i]; {
+			case o.sig.Valid && o.sig.Int64 == sig:
 				kept++
 				continue
-			case o.Valid:
+			case o.sig.Valid && o.name == r.name && o.status == r.status && o.ring == r.ring && o.fStatus == r.fStatus:
+				kept++
+				stmt = narrow
+			case o.sig.Valid:
 				kept++
 				stmt = upd
 			}
@@ -896,6 +1007,16 @@ func writeUpdateRows(ctx context.Context, tx *sql.Tx, pol *updatePolicy, count f
 		after = devs[n-1].pk
 	}
 
+	if scope == dirtyDevices {
+		gone, err := tx.ExecContext(ctx, `DELETE FROM update_status WHERE id IN (SELECT id FROM update_dirty) AND NOT EXISTS
+			(SELECT 1 FROM devices d WHERE d.id = update_status.id AND d.`+registeredOnly+`)`)
+		if err != nil {
+			return res, err
+		}
+		n, err := gone.RowsAffected()
+		res.Changed += int(n)
+		return res, err
+	}
 	var stored int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM update_status`).Scan(&stored); err != nil {
 		return res, err
@@ -915,14 +1036,29 @@ func writeUpdateRows(ctx context.Context, tx *sql.Tx, pol *updatePolicy, count f
 	return res, nil
 }
 
-// loadUpdateDevices reads the next registered devices after PK after, in
-// PK order, into devs with their stored rows' signatures; it returns how
-// many it read.
-func loadUpdateDevices(ctx context.Context, tx *sql.Tx, after int64, devs []updateDevice, old []sql.NullInt64) (int, error) {
+// storedRow is what a recomputation reads of a device's stored row: its
+// signature (not valid: none) and its indexed columns.
+type storedRow struct {
+	sig     sql.NullInt64
+	name    string
+	status  UpdateStatus
+	ring    Ring
+	fStatus UpdateStatus
+}
+
+// loadUpdateDevices reads the next registered devices of scope after PK
+// after, in PK order, into devs with their stored rows' signatures; it
+// returns how many it read.
+func loadUpdateDevices(ctx context.Context, tx *sql.Tx, scope recomputeScope, after int64, devs []updateDevice, old []storedRow) (int, error) {
+	from := `devices d LEFT JOIN update_status u ON u.id = d.id WHERE d.id > ?1 AND d.` + registeredOnly + ` ORDER BY d.id`
+	if scope == dirtyDevices {
+		from = `update_dirty x CROSS JOIN devices d ON d.id = x.id LEFT JOIN update_status u ON u.id = d.id
+			WHERE x.id > ?1 AND d.` + registeredOnly + ` ORDER BY x.id`
+	}
 	rows, err := tx.QueryContext(ctx, `SELECT d.id, d.device_id, d.display_name, d.serial_number, d.os_version, d.edition,
-		coalesce(d.last_checkin, 0), d.status, coalesce(d.ring, ''), u.sig
-		FROM devices d LEFT JOIN update_status u ON u.id = d.id
-		WHERE d.id > ? AND d.`+registeredOnly+` ORDER BY d.id LIMIT ?`, after, len(devs))
+		coalesce(d.last_checkin, 0), d.status, coalesce(d.ring, ''), u.sig,
+		coalesce(u.display_name, ''), coalesce(u.status, ''), coalesce(u.ring, ''), coalesce(u.feature_status, '')
+		FROM `+from+` LIMIT ?2`, after, len(devs))
 	if err != nil {
 		return 0, err
 	}
@@ -932,7 +1068,9 @@ func loadUpdateDevices(ctx context.Context, tx *sql.Tx, after int64, devs []upda
 		d := &devs[n]
 		var version string
 		var checkin int64
-		if err := rows.Scan(&d.pk, &d.deviceID, &d.name, &d.serial, &version, &d.edition, &checkin, &d.status, &d.ring, &old[n]); err != nil {
+		o := &old[n]
+		if err := rows.Scan(&d.pk, &d.deviceID, &d.name, &d.serial, &version, &d.edition, &checkin, &d.status, &d.ring,
+			&o.sig, &o.name, &o.status, &o.ring, &o.fStatus); err != nil {
 			return 0, err
 		}
 		d.build, d.rev = parseRevision(version)
@@ -1020,22 +1158,22 @@ func (p *updatePolicy) latestFeature(ring Ring, on, eligible int) latestFigure {
 	return latestFigure{strconv.Itoa(cur.revision), on, eligible}
 }
 
-// count adds one device with status st and sub-status sub.
-func (c *UpdateRingCounts) count(st UpdateStatus, sub UpdateSubStatus) {
-	c.Devices++
+// count adds n devices with status st and sub-status sub.
+func (c *UpdateRingCounts) count(st UpdateStatus, sub UpdateSubStatus, n int) {
+	c.Devices += n
 	switch {
 	case st == UpdateUpToDate && sub == SubInProgress:
-		c.InProgress++
+		c.InProgress += n
 	case st == UpdateUpToDate && sub == SubPaused:
-		c.Paused++
+		c.Paused += n
 	case st == UpdateUpToDate:
-		c.UpToDate++
+		c.UpToDate += n
 	case st == UpdateNotUpToDate:
-		c.NotUpToDate++
+		c.NotUpToDate += n
 	case st == UpdateIneligible:
-		c.Ineligible++
+		c.Ineligible += n
 	default:
-		c.NotReady++
+		c.NotReady += n
 	}
 }
 

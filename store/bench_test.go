@@ -3,6 +3,8 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -22,6 +24,17 @@ import (
 
 // benchDevices is the fleet size of the store benchmarks: 100,000 unless
 // PATCHBOARD_BENCH_DEVICES says otherwise (make bench-scale uses 1,000,000).
+// benchID is the n-th bench device's ID: a version 4 GUID whose random
+// bits come from n, as Entra ID's are random. (testID's are all zeros but
+// the last digits, which made every gram of an ID search common.)
+func benchID(n int) string {
+	h := sha256.Sum256([]byte(strconv.Itoa(n)))
+	h[6] = h[6]&0x0f | 0x40 // version 4
+	h[8] = h[8]&0x3f | 0x80 // RFC 4122 variant
+	x := hex.EncodeToString(h[:16])
+	return x[:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
+}
+
 func benchDevices(b *testing.B) int {
 	if v := os.Getenv("PATCHBOARD_BENCH_DEVICES"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -63,7 +76,7 @@ func benchInventoryCSV(n int) []byte {
 			endpoints = "teams;edge"
 		}
 		fmt.Fprintf(&buf, "%s,PC-%07d,SN%08d,Dell Inc.,Latitude 7440,Windows,10.0.%s.4460,%s,%s,%s,%s,%s,%s,%s,%s,cdn,%s,%s\n",
-			testID(i+1), i, i, build, edition, arch, join, owner, mgmt, last, kind, wu, endpoints, internet)
+			benchID(i+1), i, i, build, edition, arch, join, owner, mgmt, last, kind, wu, endpoints, internet)
 	}
 	return buf.Bytes()
 }
@@ -149,7 +162,7 @@ func benchFixture(b *testing.B, n int, discovered bool) string {
 }
 
 // seedFixture builds, once per key (and per cache, see benchCachePath), a
-// database file holding inventory(n) (devices testID(1) to testID(n)) with
+// database file holding inventory(n) (devices benchID(1) to benchID(n)) with
 // every device in the registration group, every tenth through a nested
 // group when nested, and then runs prepare on it. The benchmarks of every
 // area seed through it.
@@ -186,7 +199,7 @@ func seedFixture(b *testing.B, key string, n int, inventory func(n int) []byte, 
 		if nested && i%10 == 0 {
 			w = &inner
 		}
-		w.WriteString(testID(i+1) + "\n")
+		w.WriteString(benchID(i+1) + "\n")
 	}
 	if _, err := st.ImportMembers(ctx, RegistrationGroupName, &direct, "bench", "bench", false); err != nil {
 		b.Fatal(err)
@@ -495,8 +508,8 @@ func BenchmarkDevicePage(b *testing.B) {
 	run("search=rare-name", DeviceQuery{Tab: TabReady, Search: fmt.Sprintf("pc-%07d", n/2)}, false)
 	run("search=rare-name-suffix", DeviceQuery{Tab: TabReady, Search: fmt.Sprintf("%07d", n/2)[2:]}, false)
 	run("search=rare-serial", DeviceQuery{Tab: TabReady, Search: fmt.Sprintf("SN%08d", n/2)}, false)
-	run("search=rare-device-id", DeviceQuery{Tab: TabReady, Search: testID(n/2 + 1)}, false)
-	run("search=rare-device-id-part", DeviceQuery{Tab: TabReady, Search: testID(n/2 + 1)[20:]}, false)
+	run("search=rare-device-id", DeviceQuery{Tab: TabReady, Search: benchID(n/2 + 1)}, false)
+	run("search=rare-device-id-part", DeviceQuery{Tab: TabReady, Search: benchID(n/2 + 1)[20:]}, false)
 	run("search=thousand", DeviceQuery{Tab: TabReady, Search: mid}, false)
 	run("search=thousand/sort=serial_number", DeviceQuery{Tab: TabReady, Search: mid, Sort: "serial_number"}, false)
 	run("search=common-prefix", DeviceQuery{Tab: TabReady, Search: "PC-0"}, false)

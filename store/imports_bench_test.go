@@ -16,7 +16,7 @@ func benchMemberCSV(key string, n int) []byte {
 	for i := 0; i < n; i++ {
 		switch key {
 		case "device_id":
-			buf.WriteString(testID(i+1) + "\n")
+			buf.WriteString(benchID(i+1) + "\n")
 		case "serial_number":
 			fmt.Fprintf(&buf, "SN%08d\n", i)
 		case "display_name":

@@ -23,7 +23,7 @@ func benchUpdateInventoryCSV(n int) []byte {
 	builds := []string{"26100.7000", "26100.7462", "22631.6000", "22631.6345", "19045.6691"}
 	for i := 0; i < n; i++ {
 		fmt.Fprintf(&buf, "%s,PC-%07d,SN%08d,Dell Inc.,Latitude 7440,Windows,10.0.%s,Enterprise,x64,entra-joined,company,intune,%s,physical\n",
-			testID(i+1), i, i, builds[i%len(builds)], checkin)
+			benchID(i+1), i, i, builds[i%len(builds)], checkin)
 	}
 	return buf.Bytes()
 }

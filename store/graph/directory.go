@@ -103,7 +103,7 @@ func (g *Connector) readDirectory(ctx context.Context, prev store.DirectoryState
 				if err := json.Unmarshal(rec, &e); err != nil {
 					return fmt.Errorf("device %s: %w", id, err)
 				}
-				m, err := mr.decode()
+				m, err := mr.decoded()
 				if err != nil {
 					return err
 				}
@@ -356,11 +356,13 @@ func mergeObject(base, change []byte) ([]byte, error) {
 
 // managedDevices reads every Intune managed device, keyed by its Entra
 // device ID (lower case).
-// keep says whether a managed device's record is kept (its device will be
-// mapped); otherwise only its hash is.
+// keep says whether a managed device's properties are kept (its device will
+// be mapped); otherwise only its hash is.
 func (g *Connector) managedDevices(ctx context.Context, keep func(key string, hash uint64) bool) (map[string]*managedRecord, error) {
 	q := url.Values{"$select": {managedSelect}, "$top": {fmt.Sprint(pageSize)}}
 	out := make(map[string]*managedRecord)
+	lastSync := make(map[string]string) // by key, only to choose between a device's records
+	shared := make(map[string]string)
 	_, err := g.client.pages(ctx, request{method: http.MethodGet, path: managedPath + "?" + q.Encode(), permission: managedPermission},
 		func(items []json.RawMessage) error {
 			for _, raw := range items {
@@ -383,12 +385,16 @@ func (g *Connector) managedDevices(ctx context.Context, keep func(key string, ha
 				}
 				// Two records for one device (re-enrolment): the last sync
 				// wins (RFC 3339 times in UTC sort as text).
-				if old := out[key]; old == nil || head.LastSyncDateTime > old.lastSync {
-					h := hashBytes(raw)
-					if !keep(key, h) {
-						raw = nil
+				if old, ok := lastSync[key]; !ok || head.LastSyncDateTime > old {
+					lastSync[key] = head.LastSyncDateTime
+					r := &managedRecord{hash: hashBytes(raw)}
+					if keep(key, r.hash) {
+						var err error
+						if r.device, err = decodeManaged(raw, shared); err != nil {
+							return err
+						}
 					}
-					out[key] = &managedRecord{raw: raw, hash: h, lastSync: head.LastSyncDateTime}
+					out[key] = r
 				}
 			}
 			return nil
@@ -396,27 +402,44 @@ func (g *Connector) managedDevices(ctx context.Context, keep func(key string, ha
 	return out, err
 }
 
-// managedRecord is a managed device as read: it is decoded only when its
-// device is mapped, which a delta sync does for the few that changed, and
-// its record is kept only then.
-type managedRecord struct {
-	raw      []byte // nil when its device is not mapped again
-	hash     uint64
-	lastSync string
+// decodeManaged decodes a managed device. The strings a fleet's devices
+// have in common (agent, OS version, manufacturer, model, …) are kept once,
+// in shared: a full read keeps a managed device per device. The cap bounds
+// shared for a tenant whose values are all different.
+func decodeManaged(raw []byte, shared map[string]string) (*managedDevice, error) {
+	m := new(managedDevice)
+	if err := json.Unmarshal(raw, m); err != nil {
+		return nil, fmt.Errorf("Microsoft Graph managed device: %w", err)
+	}
+	for _, s := range []*string{&m.ManagedDeviceOwnerType, &m.ManagementAgent, &m.OSVersion, &m.Manufacturer, &m.Model,
+		&m.SKUFamily, &m.ProcessorArchitecture} {
+		if v, ok := shared[*s]; ok {
+			*s = v
+		} else if len(shared) < 10_000 {
+			shared[*s] = *s
+		}
+	}
+	return m, nil
 }
 
-func (r *managedRecord) decode() (*managedDevice, error) {
+// managedRecord is a managed device as read. Only a device that will be
+// mapped keeps its properties, decoded rather than as JSON: a full read
+// keeps a tenant's worth, and the decoded form is half the size. Every other
+// one is kept as its hash.
+type managedRecord struct {
+	device *managedDevice // nil when its device is not mapped again
+	hash   uint64
+}
+
+// decoded returns the managed device to map; nil when there is none.
+func (r *managedRecord) decoded() (*managedDevice, error) {
 	if r == nil {
 		return nil, nil
 	}
-	if r.raw == nil {
+	if r.device == nil {
 		return nil, errors.New("Microsoft Graph managed device: its record was not kept for mapping")
 	}
-	m := new(managedDevice)
-	if err := json.Unmarshal(r.raw, m); err != nil {
-		return nil, fmt.Errorf("Microsoft Graph managed device: %w", err)
-	}
-	return m, nil
+	return r.device, nil
 }
 
 // stringProp finds a string property of a compact JSON object without

@@ -34,15 +34,13 @@ type entraDevice struct {
 }
 
 // managedDevice is the Intune managed device (beta managedDevice resource),
-// with the properties Patchboard selects.
+// with the properties mapDevice reads: a full sync holds one per device of
+// the tenant, so the IDs, which only key them, are left out.
 type managedDevice struct {
-	ID                     string           `json:"id"`
-	AzureADDeviceID        string           `json:"azureADDeviceId"`
 	DeviceName             string           `json:"deviceName"`
 	ManagedDeviceOwnerType string           `json:"managedDeviceOwnerType"`
 	ManagementAgent        string           `json:"managementAgent"`
 	LastSyncDateTime       time.Time        `json:"lastSyncDateTime"`
-	OperatingSystem        string           `json:"operatingSystem"`
 	OSVersion              string           `json:"osVersion"`
 	SerialNumber           string           `json:"serialNumber"`
 	Manufacturer           string           `json:"manufacturer"`

@@ -14,7 +14,7 @@ func TestMapDevice(t *testing.T) {
 		return &entraDevice{ID: "0B000000-0000-4000-8000-000000000001", DeviceID: "D0000000-0000-4000-8000-000000000001",
 				DisplayName: "PC-1", OperatingSystem: "Windows", OperatingSystemVersion: "10.0.22631.4000", TrustType: "AzureAd",
 				AccountEnabled: &yes, DeviceOwnership: "Company", Manufacturer: "Entra Inc", Model: "Entra Model"},
-			&managedDevice{AzureADDeviceID: "d0000000-0000-4000-8000-000000000001", ManagementAgent: "mdm",
+			&managedDevice{ManagementAgent: "mdm",
 				LastSyncDateTime: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC), OSVersion: "10.0.22631.4317",
 				SerialNumber: "SN1", Manufacturer: "Contoso", Model: "Laptop 7", SKUNumber: 48, ProcessorArchitecture: "x64"}
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"net/http"
 	"net/url"
 	"sort"
@@ -270,16 +271,19 @@ func (g *Connector) deltaRound(ctx context.Context, link string, prev *store.Dir
 					}
 				}
 			}
-			if base == nil {
-				out.records[id] = raw // decoding copied it
-				continue
+			var err error
+			rec := []byte(raw)
+			if base != nil {
+				// An updated object carries at least its changed properties.
+				rec, err = mergeObject(base, raw)
 			}
-			// An updated object carries at least its changed properties.
-			merged, err := mergeObject(base, raw)
+			if err == nil {
+				rec, err = compactRecord(rec)
+			}
 			if err != nil {
 				return fmt.Errorf("device %s: %w", id, err)
 			}
-			out.records[id] = merged
+			out.records[id] = rec
 		}
 		return nil
 	})
@@ -352,6 +356,20 @@ func mergeObject(base, change []byte) ([]byte, error) {
 		m[k] = v
 	}
 	return json.Marshal(m)
+}
+
+// compactRecord re-encodes a device object with only the properties mapping
+// reads that hold a value: a full read holds every device's record at once,
+// and Graph sends each selected property, the null and empty ones too (most
+// of the fifteen extension attributes are null). Decoding reads a property
+// left out as an empty one.
+func compactRecord(obj []byte) ([]byte, error) {
+	var e entraDevice
+	if err := json.Unmarshal(obj, &e); err != nil {
+		return nil, err
+	}
+	maps.DeleteFunc(e.ExtensionAttributes, func(_, v string) bool { return v == "" })
+	return json.Marshal(&e)
 }
 
 // managedDevices reads every Intune managed device, keyed by its Entra

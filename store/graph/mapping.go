@@ -10,27 +10,28 @@ import (
 )
 
 // entraDevice is the Entra ID device object (v1.0 device resource), with
-// the properties Patchboard selects.
+// the properties Patchboard selects. Encoded, it is a device's record
+// (compactRecord): the empty properties are left out.
 type entraDevice struct {
-	ID                     string            `json:"id"`
-	DeviceID               string            `json:"deviceId"`
-	DisplayName            string            `json:"displayName"`
-	OperatingSystem        string            `json:"operatingSystem"`
-	OperatingSystemVersion string            `json:"operatingSystemVersion"`
-	TrustType              string            `json:"trustType"`
-	AccountEnabled         *bool             `json:"accountEnabled"`
-	DeviceOwnership        string            `json:"deviceOwnership"`
-	EnrollmentProfileName  string            `json:"enrollmentProfileName"`
-	Manufacturer           string            `json:"manufacturer"`
-	Model                  string            `json:"model"`
-	PhysicalIDs            []string          `json:"physicalIds"`
-	ProfileType            string            `json:"profileType"`
-	SystemLabels           []string          `json:"systemLabels"`
-	ExtensionAttributes    map[string]string `json:"extensionAttributes"` // extensionAttribute1…15
-	DeviceCategory         string            `json:"deviceCategory"`
-	ManagementType         string            `json:"managementType"`
-	MDMAppID               string            `json:"mdmAppId"`
-	IsRooted               *bool             `json:"isRooted"`
+	ID                     string            `json:"id,omitempty"`
+	DeviceID               string            `json:"deviceId,omitempty"`
+	DisplayName            string            `json:"displayName,omitempty"`
+	OperatingSystem        string            `json:"operatingSystem,omitempty"`
+	OperatingSystemVersion string            `json:"operatingSystemVersion,omitempty"`
+	TrustType              string            `json:"trustType,omitempty"`
+	AccountEnabled         *bool             `json:"accountEnabled,omitempty"`
+	DeviceOwnership        string            `json:"deviceOwnership,omitempty"`
+	EnrollmentProfileName  string            `json:"enrollmentProfileName,omitempty"`
+	Manufacturer           string            `json:"manufacturer,omitempty"`
+	Model                  string            `json:"model,omitempty"`
+	PhysicalIDs            []string          `json:"physicalIds,omitempty"`
+	ProfileType            string            `json:"profileType,omitempty"`
+	SystemLabels           []string          `json:"systemLabels,omitempty"`
+	ExtensionAttributes    map[string]string `json:"extensionAttributes,omitempty"` // extensionAttribute1…15
+	DeviceCategory         string            `json:"deviceCategory,omitempty"`
+	ManagementType         string            `json:"managementType,omitempty"`
+	MDMAppID               string            `json:"mdmAppId,omitempty"`
+	IsRooted               *bool             `json:"isRooted,omitempty"`
 }
 
 // managedDevice is the Intune managed device (beta managedDevice resource),

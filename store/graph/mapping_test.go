@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -184,5 +186,39 @@ func TestStringProp(t *testing.T) {
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("stringProp(%s, %s) = %q, %v; want %q, %v", tt.give, tt.name, got, ok, tt.want, tt.ok)
 		}
+	}
+}
+
+// A device's record keeps only the properties mapping reads that hold a
+// value, and maps as the object Graph sent.
+func TestCompactRecord(t *testing.T) {
+	obj := []byte(`{"id":"0b000000-0000-4000-8000-000000000001","deviceId":"d0000000-0000-4000-8000-000000000001",` +
+		`"displayName":"PC-1","operatingSystem":"Windows","operatingSystemVersion":"10.0.22631.4317","trustType":"AzureAd",` +
+		`"accountEnabled":false,"deviceOwnership":null,"enrollmentProfileName":null,"enrollmentType":"AzureDomainJoined",` +
+		`"manufacturer":"Contoso","model":"Laptop 7","physicalIds":["[ZTDId]:1"],"systemLabels":[],` +
+		`"extensionAttributes":{"extensionAttribute1":"Kiosk","extensionAttribute2":null},"deviceCategory":null,` +
+		`"@odata.type":"#microsoft.graph.device"}`)
+	rec, err := compactRecord(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"id":"0b000000-0000-4000-8000-000000000001","deviceId":"d0000000-0000-4000-8000-000000000001",` +
+		`"displayName":"PC-1","operatingSystem":"Windows","operatingSystemVersion":"10.0.22631.4317","trustType":"AzureAd",` +
+		`"accountEnabled":false,"manufacturer":"Contoso","model":"Laptop 7","physicalIds":["[ZTDId]:1"],` +
+		`"extensionAttributes":{"extensionAttribute1":"Kiosk"}}`
+	if string(rec) != want {
+		t.Fatalf("record =\n%s\nwant\n%s", rec, want)
+	}
+	var before, after entraDevice
+	if err := json.Unmarshal(obj, &before); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(rec, &after); err != nil {
+		t.Fatal(err)
+	}
+	d1, _ := mapDevice(&before, nil, nil)
+	d2, _ := mapDevice(&after, nil, nil)
+	if !reflect.DeepEqual(d1, d2) {
+		t.Fatalf("mapped from the record = %+v, from the object %+v", d2, d1)
 	}
 }

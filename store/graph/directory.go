@@ -76,9 +76,21 @@ func (g *Connector) readDirectory(ctx context.Context, prev store.DirectoryState
 	// two objects share a device ID.
 	ids := ents.objects(prev)
 	read.Count = len(ids)
+	if ents.full {
+		// Every record was read again: the stored objects are not looked at
+		// any more, and need not stay in memory while the store writes.
+		prev.Objects = nil
+	}
 	// Each device is mapped as the store takes it: a tenant's worth of
-	// inventory records never sits in memory at once.
+	// inventory records never sits in memory at once. Each Entra record is
+	// let go once passed (the store has written it then), so that a full
+	// read's memory shrinks as the store writes: the devices are passed once.
+	passed := false
 	read.Devices = func(each func(*store.DirectoryDevice) error) error {
+		if passed {
+			return errors.New("Microsoft Graph directory read: its devices were passed already")
+		}
+		passed = true
 		var dd store.DirectoryDevice
 		for _, id := range ids {
 			rec, changed := ents.records[id]
@@ -86,6 +98,7 @@ func (g *Connector) readDirectory(ctx context.Context, prev store.DirectoryState
 			if err != nil {
 				return err
 			}
+			delete(ents.records, id)
 			mr, cpc := managed[key], cloudPCs[key]
 			dd = store.DirectoryDevice{ObjectID: id, Changed: changed, Fingerprint: fingerprint(mr, cpc)}
 			if old, ok := prev.Objects[id]; ok && !changed && old.Fingerprint == dd.Fingerprint {

@@ -393,7 +393,7 @@ func (g *Connector) managedDevices(ctx context.Context, keep func(key string, ha
 	q := url.Values{"$select": {managedSelect}, "$top": {fmt.Sprint(pageSize)}}
 	out := make(map[string]*managedRecord)
 	lastSync := make(map[string]string) // by key, only to choose between a device's records
-	shared := make(map[string]string)
+	kinds := make(map[managedKind]*managedKind)
 	_, err := g.client.pages(ctx, request{method: http.MethodGet, path: managedPath + "?" + q.Encode(), permission: managedPermission},
 		func(items []json.RawMessage) error {
 			for _, raw := range items {
@@ -421,7 +421,7 @@ func (g *Connector) managedDevices(ctx context.Context, keep func(key string, ha
 					r := &managedRecord{hash: hashBytes(raw)}
 					if keep(key, r.hash) {
 						var err error
-						if r.device, err = decodeManaged(raw, shared); err != nil {
+						if r.device, err = decodeManaged(raw, kinds); err != nil {
 							return err
 						}
 					}
@@ -433,30 +433,27 @@ func (g *Connector) managedDevices(ctx context.Context, keep func(key string, ha
 	return out, err
 }
 
-// decodeManaged decodes a managed device. The strings a fleet's devices
-// have in common (agent, OS version, manufacturer, model, …) are kept once,
-// in shared: a full read keeps a managed device per device. The cap bounds
-// shared for a tenant whose values are all different.
-func decodeManaged(raw []byte, shared map[string]string) (*managedDevice, error) {
-	m := new(managedDevice)
+// decodeManaged decodes a managed device. Its kind is shared with the
+// devices decoded before it that are alike (kinds): a full read keeps a
+// managed device per device, most of them of a few kinds. The cap bounds
+// kinds for a tenant whose devices are all different.
+func decodeManaged(raw []byte, kinds map[managedKind]*managedKind) (*managedDevice, error) {
+	m := &managedDevice{managedKind: new(managedKind)}
 	if err := json.Unmarshal(raw, m); err != nil {
 		return nil, fmt.Errorf("Microsoft Graph managed device: %w", err)
 	}
-	for _, s := range []*string{&m.ManagedDeviceOwnerType, &m.ManagementAgent, &m.OSVersion, &m.Manufacturer, &m.Model,
-		&m.SKUFamily, &m.ProcessorArchitecture} {
-		if v, ok := shared[*s]; ok {
-			*s = v
-		} else if len(shared) < 10_000 {
-			shared[*s] = *s
-		}
+	if k, ok := kinds[*m.managedKind]; ok {
+		m.managedKind = k
+	} else if len(kinds) < 10_000 {
+		kinds[*m.managedKind] = m.managedKind
 	}
 	return m, nil
 }
 
 // managedRecord is a managed device as read. Only a device that will be
 // mapped keeps its properties, decoded rather than as JSON: a full read
-// keeps a tenant's worth, and the decoded form is half the size. Every other
-// one is kept as its hash.
+// keeps a tenant's worth, and the decoded form is a fraction of the size.
+// Every other one is kept as its hash.
 type managedRecord struct {
 	device *managedDevice // nil when its device is not mapped again
 	hash   uint64

@@ -36,20 +36,28 @@ type entraDevice struct {
 
 // managedDevice is the Intune managed device (beta managedDevice resource),
 // with the properties mapDevice reads: a full sync holds one per device of
-// the tenant, so the IDs, which only key them, are left out.
+// the tenant. Besides its name, serial number and last sync, a device's
+// properties are those of many alike (managedKind), held once per read.
 type managedDevice struct {
-	DeviceName             string           `json:"deviceName"`
-	ManagedDeviceOwnerType string           `json:"managedDeviceOwnerType"`
-	ManagementAgent        string           `json:"managementAgent"`
-	LastSyncDateTime       time.Time        `json:"lastSyncDateTime"`
-	OSVersion              string           `json:"osVersion"`
-	SerialNumber           string           `json:"serialNumber"`
-	Manufacturer           string           `json:"manufacturer"`
-	Model                  string           `json:"model"`
-	SKUFamily              string           `json:"skuFamily"`
-	SKUNumber              int              `json:"skuNumber"`
-	ProcessorArchitecture  string           `json:"processorArchitecture"`
-	EnabledFeatures        *enabledFeatures `json:"configurationManagerClientEnabledFeatures"`
+	DeviceName       string    `json:"deviceName"`
+	SerialNumber     string    `json:"serialNumber"`
+	LastSyncDateTime time.Time `json:"lastSyncDateTime"`
+	*managedKind
+}
+
+// managedKind are the properties a managed device has in common with the
+// others of its model, OS version and management. Devices share it: it is
+// not changed once decoded.
+type managedKind struct {
+	ManagedDeviceOwnerType string          `json:"managedDeviceOwnerType"`
+	ManagementAgent        string          `json:"managementAgent"`
+	OSVersion              string          `json:"osVersion"`
+	Manufacturer           string          `json:"manufacturer"`
+	Model                  string          `json:"model"`
+	SKUFamily              string          `json:"skuFamily"`
+	SKUNumber              int             `json:"skuNumber"`
+	ProcessorArchitecture  string          `json:"processorArchitecture"`
+	EnabledFeatures        enabledFeatures `json:"configurationManagerClientEnabledFeatures"` // none when null
 }
 
 // enabledFeatures are the co-management workloads switched to Intune.
@@ -117,10 +125,7 @@ func mapDevice(e *entraDevice, m *managedDevice, cpc *cloudPC) (d *store.Device,
 		put(d, "architecture", map[string]string{"x64": store.ArchX64, "x86": store.ArchX86, "arm64": store.ArchARM64}[strings.ToLower(m.ProcessorArchitecture)])
 		d.Management = management(m.ManagementAgent)
 		if d.Management == store.ManagementCoManaged {
-			f := m.EnabledFeatures
-			if f == nil {
-				f = &enabledFeatures{} // every workload still with ConfigMgr
-			}
+			f := m.EnabledFeatures // none: every workload still with ConfigMgr
 			d.WorkloadWindowsUpdate = workload(f.WindowsUpdateForBusiness)
 			d.WorkloadDeviceConfiguration = workload(f.DeviceConfiguration)
 			d.WorkloadOfficeC2R = workload(f.OfficeApps)

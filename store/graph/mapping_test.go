@@ -16,9 +16,9 @@ func TestMapDevice(t *testing.T) {
 		return &entraDevice{ID: "0B000000-0000-4000-8000-000000000001", DeviceID: "D0000000-0000-4000-8000-000000000001",
 				DisplayName: "PC-1", OperatingSystem: "Windows", OperatingSystemVersion: "10.0.22631.4000", TrustType: "AzureAd",
 				AccountEnabled: &yes, DeviceOwnership: "Company", Manufacturer: "Entra Inc", Model: "Entra Model"},
-			&managedDevice{ManagementAgent: "mdm",
-				LastSyncDateTime: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC), OSVersion: "10.0.22631.4317",
-				SerialNumber: "SN1", Manufacturer: "Contoso", Model: "Laptop 7", SKUNumber: 48, ProcessorArchitecture: "x64"}
+			&managedDevice{SerialNumber: "SN1", LastSyncDateTime: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC),
+				managedKind: &managedKind{ManagementAgent: "mdm", OSVersion: "10.0.22631.4317", Manufacturer: "Contoso",
+					Model: "Laptop 7", SKUNumber: 48, ProcessorArchitecture: "x64"}}
 	}
 	tests := []struct {
 		name string
@@ -43,7 +43,7 @@ func TestMapDevice(t *testing.T) {
 		{"co-managed: workloads from the enabled features",
 			func(e *entraDevice, m *managedDevice) (*managedDevice, *cloudPC) {
 				m.ManagementAgent = "configurationManagerClientMdm"
-				m.EnabledFeatures = &enabledFeatures{WindowsUpdateForBusiness: true, OfficeApps: true}
+				m.EnabledFeatures = enabledFeatures{WindowsUpdateForBusiness: true, OfficeApps: true}
 				return m, nil
 			},
 			func(d *store.Device) bool {

@@ -72,7 +72,8 @@ type DirectoryRead struct {
 	// changes since the cursor (a first sync, or a lost delta token).
 	FullRead bool
 	// Devices passes every device to each, in the same order at every
-	// read; Count is how many there are.
+	// read; Count is how many there are. It may be called once only: the
+	// source may let each device's record go once passed.
 	Devices func(each func(*DirectoryDevice) error) error
 	Count   int
 	// Groups are the registration group (first, Depth 0), the groups nested

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"net/http"
 	"net/url"
 	"sort"
@@ -75,9 +76,21 @@ func (g *Connector) readDirectory(ctx context.Context, prev store.DirectoryState
 	// two objects share a device ID.
 	ids := ents.objects(prev)
 	read.Count = len(ids)
+	if ents.full {
+		// Every record was read again: the stored objects are not looked at
+		// any more, and need not stay in memory while the store writes.
+		prev.Objects = nil
+	}
 	// Each device is mapped as the store takes it: a tenant's worth of
-	// inventory records never sits in memory at once.
+	// inventory records never sits in memory at once. Each Entra record is
+	// let go once passed (the store has written it then), so that a full
+	// read's memory shrinks as the store writes: the devices are passed once.
+	passed := false
 	read.Devices = func(each func(*store.DirectoryDevice) error) error {
+		if passed {
+			return errors.New("Microsoft Graph directory read: its devices were passed already")
+		}
+		passed = true
 		var dd store.DirectoryDevice
 		for _, id := range ids {
 			rec, changed := ents.records[id]
@@ -85,6 +98,7 @@ func (g *Connector) readDirectory(ctx context.Context, prev store.DirectoryState
 			if err != nil {
 				return err
 			}
+			delete(ents.records, id)
 			mr, cpc := managed[key], cloudPCs[key]
 			dd = store.DirectoryDevice{ObjectID: id, Changed: changed, Fingerprint: fingerprint(mr, cpc)}
 			if old, ok := prev.Objects[id]; ok && !changed && old.Fingerprint == dd.Fingerprint {
@@ -103,7 +117,7 @@ func (g *Connector) readDirectory(ctx context.Context, prev store.DirectoryState
 				if err := json.Unmarshal(rec, &e); err != nil {
 					return fmt.Errorf("device %s: %w", id, err)
 				}
-				m, err := mr.decode()
+				m, err := mr.decoded()
 				if err != nil {
 					return err
 				}
@@ -270,16 +284,19 @@ func (g *Connector) deltaRound(ctx context.Context, link string, prev *store.Dir
 					}
 				}
 			}
-			if base == nil {
-				out.records[id] = raw // decoding copied it
-				continue
+			var err error
+			rec := []byte(raw)
+			if base != nil {
+				// An updated object carries at least its changed properties.
+				rec, err = mergeObject(base, raw)
 			}
-			// An updated object carries at least its changed properties.
-			merged, err := mergeObject(base, raw)
+			if err == nil {
+				rec, err = compactRecord(rec)
+			}
 			if err != nil {
 				return fmt.Errorf("device %s: %w", id, err)
 			}
-			out.records[id] = merged
+			out.records[id] = rec
 		}
 		return nil
 	})
@@ -354,13 +371,29 @@ func mergeObject(base, change []byte) ([]byte, error) {
 	return json.Marshal(m)
 }
 
+// compactRecord re-encodes a device object with only the properties mapping
+// reads that hold a value: a full read holds every device's record at once,
+// and Graph sends each selected property, the null and empty ones too (most
+// of the fifteen extension attributes are null). Decoding reads a property
+// left out as an empty one.
+func compactRecord(obj []byte) ([]byte, error) {
+	var e entraDevice
+	if err := json.Unmarshal(obj, &e); err != nil {
+		return nil, err
+	}
+	maps.DeleteFunc(e.ExtensionAttributes, func(_, v string) bool { return v == "" })
+	return json.Marshal(&e)
+}
+
 // managedDevices reads every Intune managed device, keyed by its Entra
 // device ID (lower case).
-// keep says whether a managed device's record is kept (its device will be
-// mapped); otherwise only its hash is.
+// keep says whether a managed device's properties are kept (its device will
+// be mapped); otherwise only its hash is.
 func (g *Connector) managedDevices(ctx context.Context, keep func(key string, hash uint64) bool) (map[string]*managedRecord, error) {
 	q := url.Values{"$select": {managedSelect}, "$top": {fmt.Sprint(pageSize)}}
 	out := make(map[string]*managedRecord)
+	lastSync := make(map[string]string) // by key, only to choose between a device's records
+	kinds := make(map[managedKind]*managedKind)
 	_, err := g.client.pages(ctx, request{method: http.MethodGet, path: managedPath + "?" + q.Encode(), permission: managedPermission},
 		func(items []json.RawMessage) error {
 			for _, raw := range items {
@@ -383,12 +416,16 @@ func (g *Connector) managedDevices(ctx context.Context, keep func(key string, ha
 				}
 				// Two records for one device (re-enrolment): the last sync
 				// wins (RFC 3339 times in UTC sort as text).
-				if old := out[key]; old == nil || head.LastSyncDateTime > old.lastSync {
-					h := hashBytes(raw)
-					if !keep(key, h) {
-						raw = nil
+				if old, ok := lastSync[key]; !ok || head.LastSyncDateTime > old {
+					lastSync[key] = head.LastSyncDateTime
+					r := &managedRecord{hash: hashBytes(raw)}
+					if keep(key, r.hash) {
+						var err error
+						if r.device, err = decodeManaged(raw, kinds); err != nil {
+							return err
+						}
 					}
-					out[key] = &managedRecord{raw: raw, hash: h, lastSync: head.LastSyncDateTime}
+					out[key] = r
 				}
 			}
 			return nil
@@ -396,27 +433,41 @@ func (g *Connector) managedDevices(ctx context.Context, keep func(key string, ha
 	return out, err
 }
 
-// managedRecord is a managed device as read: it is decoded only when its
-// device is mapped, which a delta sync does for the few that changed, and
-// its record is kept only then.
-type managedRecord struct {
-	raw      []byte // nil when its device is not mapped again
-	hash     uint64
-	lastSync string
+// decodeManaged decodes a managed device. Its kind is shared with the
+// devices decoded before it that are alike (kinds): a full read keeps a
+// managed device per device, most of them of a few kinds. The cap bounds
+// kinds for a tenant whose devices are all different.
+func decodeManaged(raw []byte, kinds map[managedKind]*managedKind) (*managedDevice, error) {
+	m := &managedDevice{managedKind: new(managedKind)}
+	if err := json.Unmarshal(raw, m); err != nil {
+		return nil, fmt.Errorf("Microsoft Graph managed device: %w", err)
+	}
+	if k, ok := kinds[*m.managedKind]; ok {
+		m.managedKind = k
+	} else if len(kinds) < 10_000 {
+		kinds[*m.managedKind] = m.managedKind
+	}
+	return m, nil
 }
 
-func (r *managedRecord) decode() (*managedDevice, error) {
+// managedRecord is a managed device as read. Only a device that will be
+// mapped keeps its properties, decoded rather than as JSON: a full read
+// keeps a tenant's worth, and the decoded form is a fraction of the size.
+// Every other one is kept as its hash.
+type managedRecord struct {
+	device *managedDevice // nil when its device is not mapped again
+	hash   uint64
+}
+
+// decoded returns the managed device to map; nil when there is none.
+func (r *managedRecord) decoded() (*managedDevice, error) {
 	if r == nil {
 		return nil, nil
 	}
-	if r.raw == nil {
+	if r.device == nil {
 		return nil, errors.New("Microsoft Graph managed device: its record was not kept for mapping")
 	}
-	m := new(managedDevice)
-	if err := json.Unmarshal(r.raw, m); err != nil {
-		return nil, fmt.Errorf("Microsoft Graph managed device: %w", err)
-	}
-	return m, nil
+	return r.device, nil
 }
 
 // stringProp finds a string property of a compact JSON object without

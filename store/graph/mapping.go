@@ -10,47 +10,54 @@ import (
 )
 
 // entraDevice is the Entra ID device object (v1.0 device resource), with
-// the properties Patchboard selects.
+// the properties Patchboard selects. Encoded, it is a device's record
+// (compactRecord): the empty properties are left out.
 type entraDevice struct {
-	ID                     string            `json:"id"`
-	DeviceID               string            `json:"deviceId"`
-	DisplayName            string            `json:"displayName"`
-	OperatingSystem        string            `json:"operatingSystem"`
-	OperatingSystemVersion string            `json:"operatingSystemVersion"`
-	TrustType              string            `json:"trustType"`
-	AccountEnabled         *bool             `json:"accountEnabled"`
-	DeviceOwnership        string            `json:"deviceOwnership"`
-	EnrollmentProfileName  string            `json:"enrollmentProfileName"`
-	Manufacturer           string            `json:"manufacturer"`
-	Model                  string            `json:"model"`
-	PhysicalIDs            []string          `json:"physicalIds"`
-	ProfileType            string            `json:"profileType"`
-	SystemLabels           []string          `json:"systemLabels"`
-	ExtensionAttributes    map[string]string `json:"extensionAttributes"` // extensionAttribute1…15
-	DeviceCategory         string            `json:"deviceCategory"`
-	ManagementType         string            `json:"managementType"`
-	MDMAppID               string            `json:"mdmAppId"`
-	IsRooted               *bool             `json:"isRooted"`
+	ID                     string            `json:"id,omitempty"`
+	DeviceID               string            `json:"deviceId,omitempty"`
+	DisplayName            string            `json:"displayName,omitempty"`
+	OperatingSystem        string            `json:"operatingSystem,omitempty"`
+	OperatingSystemVersion string            `json:"operatingSystemVersion,omitempty"`
+	TrustType              string            `json:"trustType,omitempty"`
+	AccountEnabled         *bool             `json:"accountEnabled,omitempty"`
+	DeviceOwnership        string            `json:"deviceOwnership,omitempty"`
+	EnrollmentProfileName  string            `json:"enrollmentProfileName,omitempty"`
+	Manufacturer           string            `json:"manufacturer,omitempty"`
+	Model                  string            `json:"model,omitempty"`
+	PhysicalIDs            []string          `json:"physicalIds,omitempty"`
+	ProfileType            string            `json:"profileType,omitempty"`
+	SystemLabels           []string          `json:"systemLabels,omitempty"`
+	ExtensionAttributes    map[string]string `json:"extensionAttributes,omitempty"` // extensionAttribute1…15
+	DeviceCategory         string            `json:"deviceCategory,omitempty"`
+	ManagementType         string            `json:"managementType,omitempty"`
+	MDMAppID               string            `json:"mdmAppId,omitempty"`
+	IsRooted               *bool             `json:"isRooted,omitempty"`
 }
 
 // managedDevice is the Intune managed device (beta managedDevice resource),
-// with the properties Patchboard selects.
+// with the properties mapDevice reads: a full sync holds one per device of
+// the tenant. Besides its name, serial number and last sync, a device's
+// properties are those of many alike (managedKind), held once per read.
 type managedDevice struct {
-	ID                     string           `json:"id"`
-	AzureADDeviceID        string           `json:"azureADDeviceId"`
-	DeviceName             string           `json:"deviceName"`
-	ManagedDeviceOwnerType string           `json:"managedDeviceOwnerType"`
-	ManagementAgent        string           `json:"managementAgent"`
-	LastSyncDateTime       time.Time        `json:"lastSyncDateTime"`
-	OperatingSystem        string           `json:"operatingSystem"`
-	OSVersion              string           `json:"osVersion"`
-	SerialNumber           string           `json:"serialNumber"`
-	Manufacturer           string           `json:"manufacturer"`
-	Model                  string           `json:"model"`
-	SKUFamily              string           `json:"skuFamily"`
-	SKUNumber              int              `json:"skuNumber"`
-	ProcessorArchitecture  string           `json:"processorArchitecture"`
-	EnabledFeatures        *enabledFeatures `json:"configurationManagerClientEnabledFeatures"`
+	DeviceName       string    `json:"deviceName"`
+	SerialNumber     string    `json:"serialNumber"`
+	LastSyncDateTime time.Time `json:"lastSyncDateTime"`
+	*managedKind
+}
+
+// managedKind are the properties a managed device has in common with the
+// others of its model, OS version and management. Devices share it: it is
+// not changed once decoded.
+type managedKind struct {
+	ManagedDeviceOwnerType string          `json:"managedDeviceOwnerType"`
+	ManagementAgent        string          `json:"managementAgent"`
+	OSVersion              string          `json:"osVersion"`
+	Manufacturer           string          `json:"manufacturer"`
+	Model                  string          `json:"model"`
+	SKUFamily              string          `json:"skuFamily"`
+	SKUNumber              int             `json:"skuNumber"`
+	ProcessorArchitecture  string          `json:"processorArchitecture"`
+	EnabledFeatures        enabledFeatures `json:"configurationManagerClientEnabledFeatures"` // none when null
 }
 
 // enabledFeatures are the co-management workloads switched to Intune.
@@ -118,10 +125,7 @@ func mapDevice(e *entraDevice, m *managedDevice, cpc *cloudPC) (d *store.Device,
 		put(d, "architecture", map[string]string{"x64": store.ArchX64, "x86": store.ArchX86, "arm64": store.ArchARM64}[strings.ToLower(m.ProcessorArchitecture)])
 		d.Management = management(m.ManagementAgent)
 		if d.Management == store.ManagementCoManaged {
-			f := m.EnabledFeatures
-			if f == nil {
-				f = &enabledFeatures{} // every workload still with ConfigMgr
-			}
+			f := m.EnabledFeatures // none: every workload still with ConfigMgr
 			d.WorkloadWindowsUpdate = workload(f.WindowsUpdateForBusiness)
 			d.WorkloadDeviceConfiguration = workload(f.DeviceConfiguration)
 			d.WorkloadOfficeC2R = workload(f.OfficeApps)

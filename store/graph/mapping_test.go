@@ -1,6 +1,8 @@
 package graph
 
 import (
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -14,9 +16,9 @@ func TestMapDevice(t *testing.T) {
 		return &entraDevice{ID: "0B000000-0000-4000-8000-000000000001", DeviceID: "D0000000-0000-4000-8000-000000000001",
 				DisplayName: "PC-1", OperatingSystem: "Windows", OperatingSystemVersion: "10.0.22631.4000", TrustType: "AzureAd",
 				AccountEnabled: &yes, DeviceOwnership: "Company", Manufacturer: "Entra Inc", Model: "Entra Model"},
-			&managedDevice{AzureADDeviceID: "d0000000-0000-4000-8000-000000000001", ManagementAgent: "mdm",
-				LastSyncDateTime: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC), OSVersion: "10.0.22631.4317",
-				SerialNumber: "SN1", Manufacturer: "Contoso", Model: "Laptop 7", SKUNumber: 48, ProcessorArchitecture: "x64"}
+			&managedDevice{SerialNumber: "SN1", LastSyncDateTime: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC),
+				managedKind: &managedKind{ManagementAgent: "mdm", OSVersion: "10.0.22631.4317", Manufacturer: "Contoso",
+					Model: "Laptop 7", SKUNumber: 48, ProcessorArchitecture: "x64"}}
 	}
 	tests := []struct {
 		name string
@@ -41,7 +43,7 @@ func TestMapDevice(t *testing.T) {
 		{"co-managed: workloads from the enabled features",
 			func(e *entraDevice, m *managedDevice) (*managedDevice, *cloudPC) {
 				m.ManagementAgent = "configurationManagerClientMdm"
-				m.EnabledFeatures = &enabledFeatures{WindowsUpdateForBusiness: true, OfficeApps: true}
+				m.EnabledFeatures = enabledFeatures{WindowsUpdateForBusiness: true, OfficeApps: true}
 				return m, nil
 			},
 			func(d *store.Device) bool {
@@ -184,5 +186,39 @@ func TestStringProp(t *testing.T) {
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("stringProp(%s, %s) = %q, %v; want %q, %v", tt.give, tt.name, got, ok, tt.want, tt.ok)
 		}
+	}
+}
+
+// A device's record keeps only the properties mapping reads that hold a
+// value, and maps as the object Graph sent.
+func TestCompactRecord(t *testing.T) {
+	obj := []byte(`{"id":"0b000000-0000-4000-8000-000000000001","deviceId":"d0000000-0000-4000-8000-000000000001",` +
+		`"displayName":"PC-1","operatingSystem":"Windows","operatingSystemVersion":"10.0.22631.4317","trustType":"AzureAd",` +
+		`"accountEnabled":false,"deviceOwnership":null,"enrollmentProfileName":null,"enrollmentType":"AzureDomainJoined",` +
+		`"manufacturer":"Contoso","model":"Laptop 7","physicalIds":["[ZTDId]:1"],"systemLabels":[],` +
+		`"extensionAttributes":{"extensionAttribute1":"Kiosk","extensionAttribute2":null},"deviceCategory":null,` +
+		`"@odata.type":"#microsoft.graph.device"}`)
+	rec, err := compactRecord(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"id":"0b000000-0000-4000-8000-000000000001","deviceId":"d0000000-0000-4000-8000-000000000001",` +
+		`"displayName":"PC-1","operatingSystem":"Windows","operatingSystemVersion":"10.0.22631.4317","trustType":"AzureAd",` +
+		`"accountEnabled":false,"manufacturer":"Contoso","model":"Laptop 7","physicalIds":["[ZTDId]:1"],` +
+		`"extensionAttributes":{"extensionAttribute1":"Kiosk"}}`
+	if string(rec) != want {
+		t.Fatalf("record =\n%s\nwant\n%s", rec, want)
+	}
+	var before, after entraDevice
+	if err := json.Unmarshal(obj, &before); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(rec, &after); err != nil {
+		t.Fatal(err)
+	}
+	d1, _ := mapDevice(&before, nil, nil)
+	d2, _ := mapDevice(&after, nil, nil)
+	if !reflect.DeepEqual(d1, d2) {
+		t.Fatalf("mapped from the record = %+v, from the object %+v", d2, d1)
 	}
 }

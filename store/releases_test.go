@@ -370,9 +370,9 @@ func TestUpdatePoliciesCarrySchedulesAndPauses(t *testing.T) {
 }
 
 // A discovery recomputes the update status of the devices whose columns
-// it reads changed, and of every device when the clock passed a date that
-// changes a status; each time, what it leaves equals a full recomputation
-// at its clock.
+// it reads changed or whose check-in turned too old, and of every device
+// when the clock passed a date of the policy; each time, what it leaves
+// equals a full recomputation at its clock.
 func TestRecomputeUpdatesWhatChanged(t *testing.T) {
 	ctx := context.Background()
 	st, now, _ := patchMonth(t)
@@ -411,7 +411,8 @@ func TestRecomputeUpdatesWhatChanged(t *testing.T) {
 	// First's offer (day 1) passes with nothing else changed: every device.
 	recompute(patchTuesday.Add(day+time.Hour), recomputedEvery)
 	// The check-ins (an hour before 9:00 on the 8th) turn older than 5
-	// days a second after 8:00 on the 13th: every device Ineligible.
+	// days a second after 8:00 on the 13th: every device Ineligible, most
+	// of the fleet at once.
 	recompute(at(2026, 12, 13, 8, 0), recomputedEvery) // the day's first
 	if c := summaryOf(t, st, KindQuality)[""]; c.Ineligible == c.Devices {
 		t.Errorf("5 days after the check-ins: %+v, want them eligible still", c)
@@ -423,6 +424,17 @@ func TestRecomputeUpdatesWhatChanged(t *testing.T) {
 	recompute(at(2026, 12, 13, 8, 0).Add(2*time.Second), recomputedNothing)
 	// A clock set back recomputes every device too.
 	recompute(now.Add(6*time.Hour), recomputedEvery)
+	// One device last checked in five days before 16:30: its check-in
+	// changed, then at 17:00 it has turned too old — that device alone.
+	d := mustDevice(t, st, testID(2)).Device
+	d.LastCheckin = now.Add(7*time.Hour + 30*time.Minute - 5*day)
+	mustUpsert(t, st, &d)
+	recompute(now.Add(7*time.Hour), recomputedDirty)
+	recompute(now.Add(8*time.Hour), recomputedDirty)
+	if u, err := st.DeviceUpdate(ctx, testID(2)); err != nil || u.Sub != SubSyncOld {
+		t.Errorf("device 2 at 17:00: %+v, %v; want Ineligible, sync older than 5 days", u, err)
+	}
+	recompute(now.Add(9*time.Hour), recomputedNothing)
 }
 
 // updateRows is every stored update status row and the reports' counts,

@@ -572,25 +572,38 @@ func recomputeUpdates(ctx context.Context, tx *sql.Tx, now time.Time) (UpdateRec
 // recomputeUpdatesIfStale recomputes what changed since the last
 // recomputation (update_recompute and update_dirty, migration 0160): every
 // device once now is at or past the next instant at which a date of the
-// policy or a device's check-in changes a status, or before the last
-// recomputation's clock; else the devices whose columns changed, and
-// nothing when there are none (then only the reports' "as of" moves to
-// now). It reports what it recomputed.
+// policy changes a status, or before the last recomputation's clock; else
+// the devices whose columns changed and those whose check-in turned five
+// days old meanwhile, and nothing when there are none (then only the
+// reports' "as of" moves to now). It reports what it recomputed.
 func recomputeUpdatesIfStale(ctx context.Context, tx *sql.Tx, now time.Time) (recomputed, error) {
 	now = now.UTC().Truncate(time.Second)
-	var computed, until int64
-	var dirty, rows int
-	err := tx.QueryRowContext(ctx, `SELECT computed_at, valid_until, (SELECT count(*) FROM update_dirty), (SELECT count(*) FROM update_status)
-		FROM update_recompute WHERE id = 1`).Scan(&computed, &until, &dirty, &rows)
+	var until, checked int64
+	err := tx.QueryRowContext(ctx, `SELECT valid_until, checked_at FROM update_recompute WHERE id = 1`).Scan(&until, &checked)
 	if err != nil {
 		return recomputedNothing, err
 	}
-	switch {
-	case now.Unix() < computed || now.Unix() >= until:
+	if now.Unix() < checked || now.Unix() >= until {
 		_, _, err := recompute(ctx, tx, now, everyDevice)
 		return recomputedEvery, err
+	}
+	// Stale once now - check-in > 5 days: those fresh at checked and stale
+	// now checked in at or after checked - 5 days and before now - 5 days.
+	stale := int64(syncStaleAfter / time.Second)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO update_dirty (id) SELECT id FROM update_status
+		WHERE last_checkin >= ? AND last_checkin < ? AND id NOT IN (SELECT id FROM update_dirty)`, checked-stale, now.Unix()-stale); err != nil {
+		return recomputedNothing, err
+	}
+	var dirty, rows int
+	if err := tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM update_dirty), (SELECT count(*) FROM update_status)`).Scan(&dirty, &rows); err != nil {
+		return recomputedNothing, err
+	}
+	switch {
 	case dirty == 0:
 		_, err = tx.ExecContext(ctx, `UPDATE update_summary SET computed_at = ?`, now.Unix())
+		if err == nil {
+			_, err = tx.ExecContext(ctx, `UPDATE update_recompute SET checked_at = ? WHERE id = 1`, now.Unix())
+		}
 		return recomputedNothing, err
 	case dirty*4 > rows:
 		// Reading a device by its id costs several times its share of a
@@ -690,29 +703,19 @@ func recompute(ctx context.Context, tx *sql.Tx, now time.Time, scope recomputeSc
 	return res, false, recordRecompute(ctx, tx, pol, scope)
 }
 
-// recordRecompute empties update_dirty and, after recomputing every
-// device, records the clock and the next instant at which it changes a
-// status: a policy date, or the first stored check-in to turn too old.
+// recordRecompute empties update_dirty and records the clock and, after
+// recomputing every device, the next instant at which a date of the policy
+// changes a status.
 func recordRecompute(ctx context.Context, tx *sql.Tx, pol *updatePolicy, scope recomputeScope) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM update_dirty`); err != nil {
 		return err
 	}
-	next := pol.nextChange()
-	var oldest sql.NullInt64 // the oldest check-in not too old yet
-	if err := tx.QueryRowContext(ctx, `SELECT min(last_checkin) FROM update_status WHERE last_checkin >= ?`,
-		pol.now.Add(-syncStaleAfter).Unix()).Scan(&oldest); err != nil {
-		return err
-	}
-	if oldest.Valid {
-		next = pol.earlier(next, time.Unix(oldest.Int64, 0).Add(syncStaleAfter))
-	}
 	if scope == everyDevice {
-		_, err := tx.ExecContext(ctx, `UPDATE update_recompute SET computed_at = ?, valid_until = ? WHERE id = 1`, pol.now.Unix(), next.Unix())
+		_, err := tx.ExecContext(ctx, `UPDATE update_recompute SET computed_at = ?1, checked_at = ?1, valid_until = ?2 WHERE id = 1`,
+			pol.now.Unix(), pol.nextChange().Unix())
 		return err
 	}
-	// The devices recomputed may check in before every other: the window
-	// only shrinks.
-	_, err := tx.ExecContext(ctx, `UPDATE update_recompute SET valid_until = min(valid_until, ?) WHERE id = 1`, next.Unix())
+	_, err := tx.ExecContext(ctx, `UPDATE update_recompute SET checked_at = ? WHERE id = 1`, pol.now.Unix())
 	return err
 }
 

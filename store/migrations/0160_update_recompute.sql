@@ -4,16 +4,22 @@
 -- update_status is a function of the devices' columns below, the policy
 -- (releases, schedules, pauses, gates: their changes recompute at once, in
 -- their own transaction) and the clock. So a recomputation records the
--- next instant at which the clock alone changes anything (valid_until),
--- and the triggers list the devices whose columns it reads changed
--- (update_dirty). Until valid_until, a discovery recomputes those devices
--- only, and nothing when there are none.
+-- next instant at which a date of the policy changes anything
+-- (valid_until), and the triggers list the devices whose columns it reads
+-- changed (update_dirty). Until valid_until, a discovery recomputes those
+-- devices only, and nothing when there are none.
+--
+-- A device's check-in turning five days old changes its status too, and in
+-- a real fleet some device crosses that line every hour: the next
+-- recomputation finds those devices by their stored check-in, between
+-- five days before checked_at and five days before now, and lists them.
 CREATE TABLE IF NOT EXISTS update_recompute (
     id          INTEGER PRIMARY KEY CHECK (id = 1),
-    computed_at INTEGER NOT NULL, -- the clock of the last full recomputation
-    valid_until INTEGER NOT NULL  -- recompute everything at or after this instant
+    computed_at INTEGER NOT NULL, -- the clock of the last recomputation of every device
+    valid_until INTEGER NOT NULL, -- recompute every device at or after this instant
+    checked_at  INTEGER NOT NULL  -- the clock of the last recomputation of any kind
 );
-INSERT OR IGNORE INTO update_recompute (id, computed_at, valid_until) VALUES (1, 0, 0);
+INSERT OR IGNORE INTO update_recompute (id, computed_at, valid_until, checked_at) VALUES (1, 0, 0, 0);
 
 CREATE TABLE IF NOT EXISTS update_dirty (
     id INTEGER PRIMARY KEY -- devices.id

@@ -1158,6 +1158,7 @@ func TestSearchIndexMigration(t *testing.T) {
 		ALTER TABLE audit_log DROP COLUMN device_count; -- migration 0008
 		DROP INDEX check_results_failing; DROP TABLE device_lists; -- migration 0009
 		DROP TABLE ring_schedules; DROP TABLE release_gates; DROP TABLE release_builds; DROP TABLE releases; -- migration 0050
+		DROP TRIGGER update_dirty_insert; DROP TRIGGER update_dirty_update; DROP TRIGGER update_dirty_delete; -- migration 0160 (update_status)
 		DROP TABLE pauses; DROP TABLE feature_targets; DROP TABLE update_status; DROP TABLE update_summary; DROP TABLE update_snapshots;
 		`+undoOverviewMigration+`
 		PRAGMA user_version = 4;`); err != nil {

@@ -390,6 +390,21 @@ func TestRecomputeUpdatesWhatChanged(t *testing.T) {
 
 	// An hour later nothing changed: nothing is recomputed.
 	recompute(now.Add(time.Hour), recomputedNothing)
+	// A device that stays eligible checks in: nothing either, and the
+	// report shows its new check-in.
+	d := mustDevice(t, st, testID(7)).Device
+	d.LastCheckin = now.Add(80 * time.Minute)
+	mustUpsert(t, st, &d)
+	recompute(now.Add(90*time.Minute), recomputedNothing)
+	page, err := st.UpdateReportPage(ctx, UpdateQuery{Kind: KindQuality, Limit: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range page.Rows {
+		if r.DeviceID == testID(7) && !r.LastCheckin.Equal(d.LastCheckin) {
+			t.Errorf("the report's check-in of device 7: %s, want %s", r.LastCheckin, d.LastCheckin)
+		}
+	}
 	// A Test device and a Broad device updated: those two.
 	setVersion(1, "10.0.26100.7462")
 	setVersion(3, "10.0.26100.7462")
@@ -418,15 +433,16 @@ func TestRecomputeUpdatesWhatChanged(t *testing.T) {
 		t.Errorf("5 days after the check-ins: %+v, want them eligible still", c)
 	}
 	recompute(at(2026, 12, 13, 8, 0).Add(time.Second), recomputedEvery)
-	if c := summaryOf(t, st, KindQuality)[""]; c.Ineligible != c.Devices {
+	if c := summaryOf(t, st, KindQuality)[""]; c.Ineligible != c.Devices-1 { // device 7 checked in later
 		t.Errorf("after 5 days without a check-in: %+v", c)
 	}
 	recompute(at(2026, 12, 13, 8, 0).Add(2*time.Second), recomputedNothing)
 	// A clock set back recomputes every device too.
 	recompute(now.Add(6*time.Hour), recomputedEvery)
-	// One device last checked in five days before 16:30: its check-in
-	// changed, then at 17:00 it has turned too old — that device alone.
-	d := mustDevice(t, st, testID(2)).Device
+	// One device checks in with a time five days before 16:30 (going
+	// back): that device; then at 17:00 it has turned too old — that
+	// device alone.
+	d = mustDevice(t, st, testID(2)).Device
 	d.LastCheckin = now.Add(7*time.Hour + 30*time.Minute - 5*day)
 	mustUpsert(t, st, &d)
 	recompute(now.Add(7*time.Hour), recomputedDirty)

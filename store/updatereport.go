@@ -109,6 +109,9 @@ func (q *UpdateQuery) where(a *args) string {
 	return strings.Join(conds, " AND ")
 }
 
+// withDevice joins each row's device, which selectRow reads.
+const withDevice = " CROSS JOIN devices dv ON dv.id = d.id"
+
 // from is the FROM clause of q: the sort's index (none: a count), walked
 // from the cursor, or, for a search the blades' plans answered, the
 // devices they found, looked up one by one (CROSS JOIN keeps SQLite from
@@ -197,10 +200,13 @@ func (r *UpdateReportRow) record(rec []string) {
 }
 
 // selectRow is the report's projection, in scanRow's order, followed by
-// the sort values.
+// the sort values; it reads the device (withDevice) for its alerts and its
+// last check-in, which the stored row holds only as of the last
+// recomputation (a check-in that leaves the status as it was rewrites no
+// row).
 func (q *UpdateQuery) selectRow() string {
 	status, sub, target := q.statusColumns()
-	return fmt.Sprintf("d.id, d.device_id, d.display_name, d.serial_number, d.ring, %s, %s, d.build, d.revision, d.target_build, %s, d.readiness, d.last_checkin, (SELECT dv.update_alerts FROM devices dv WHERE dv.id = d.id)",
+	return fmt.Sprintf("d.id, d.device_id, d.display_name, d.serial_number, d.ring, %s, %s, d.build, d.revision, d.target_build, %s, d.readiness, coalesce(dv.last_checkin, 0), dv.update_alerts",
 		status, sub, target)
 }
 
@@ -251,7 +257,7 @@ func (s *Store) UpdateReportPage(ctx context.Context, q UpdateQuery) (UpdatePage
 	}
 	order, index := q.order()
 	var a args
-	from, where := q.from(&a, index), q.where(&a)
+	from, where := q.from(&a, index)+withDevice, q.where(&a)
 	if q.After != "" {
 		c, err := decodeCursor(q.After)
 		if err != nil {
@@ -391,7 +397,7 @@ func (s *Store) ExportUpdateReport(ctx context.Context, w io.Writer, q UpdateQue
 	order, index := q.order()
 	var a args
 	text := fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s",
-		q.selectRow(), q.from(&a, index), q.where(&a), orderBy(order, q.Desc))
+		q.selectRow(), q.from(&a, index)+withDevice, q.where(&a), orderBy(order, q.Desc))
 	rows, err := s.exports.stmts.query(ctx, text, a...)
 	if err != nil {
 		return 0, fmt.Errorf("export update report: %w", err)

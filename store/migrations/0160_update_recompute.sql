@@ -33,12 +33,20 @@ WHEN new.status IS NOT NULL BEGIN
     INSERT INTO update_dirty (id) SELECT new.id WHERE NOT EXISTS (SELECT 1 FROM update_dirty WHERE id = new.id);
 END;
 
+-- A check-in lists the device only when it can change its status: when it
+-- goes back in time, or when the stored row is missing or says the last
+-- check-in is too old. A device that stays eligible (most check-ins) is
+-- left alone; its stored check-in is then older than the device's (the
+-- report reads the device's), and turns five days old first, which lists
+-- the device once, to be found fresh.
 CREATE TRIGGER IF NOT EXISTS update_dirty_update AFTER UPDATE OF status, ring, os_version, edition, last_checkin,
     display_name, device_id, serial_number ON devices
 WHEN old.status IS NOT new.status OR old.ring IS NOT new.ring OR old.os_version IS NOT new.os_version
-  OR old.edition IS NOT new.edition OR old.last_checkin IS NOT new.last_checkin
+  OR old.edition IS NOT new.edition
   OR old.display_name IS NOT new.display_name OR old.device_id IS NOT new.device_id
-  OR old.serial_number IS NOT new.serial_number BEGIN
+  OR old.serial_number IS NOT new.serial_number
+  OR (old.last_checkin IS NOT new.last_checkin AND (coalesce(new.last_checkin, 0) < coalesce(old.last_checkin, 0)
+      OR NOT EXISTS (SELECT 1 FROM update_status u WHERE u.id = new.id AND u.sub_status <> 'intune-sync-older-than-5-days'))) BEGIN
     INSERT INTO update_dirty (id) SELECT new.id WHERE NOT EXISTS (SELECT 1 FROM update_dirty WHERE id = new.id);
 END;
 

@@ -243,11 +243,22 @@ type UpdatePage struct {
 }
 
 // UpdateReportPage returns a page of an update report: it walks the sort's
-// index from the cursor and stops after a page, however deep.
+// index from the cursor and stops after a page, however deep. Between two
+// commits every reader of the report asks for the same first page: the
+// page is kept, as the blades' are, and shared (do not modify it).
 func (s *Store) UpdateReportPage(ctx context.Context, q UpdateQuery) (UpdatePage, error) {
 	if err := q.validate(); err != nil {
 		return UpdatePage{}, err
 	}
+	v, err := s.version(ctx)
+	if err != nil {
+		return UpdatePage{}, err
+	}
+	key := fmt.Sprintf("%sreport|%s|%s|%s|%s|%q|%s|%t|%d|%s", pageKeyPrefix, q.Kind, q.Ring, q.Status, q.Sub, q.Search, q.Sort, q.Desc, q.Limit, q.After)
+	return memoized(s, v, key, func() (UpdatePage, error) { return s.updateReportPage(ctx, q) })
+}
+
+func (s *Store) updateReportPage(ctx context.Context, q UpdateQuery) (UpdatePage, error) {
 	if err := s.search(ctx, &q); err != nil {
 		return UpdatePage{}, fmt.Errorf("update report: %w", err)
 	}

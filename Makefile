@@ -65,9 +65,10 @@ FUZZTIME     ?= 2m
 FUZZBRIEF    ?= 5s
 
 fuzz-brief:
-	@for t in $(FUZZ_PORTAL); do pkg=$${t%%:*}; name=$${t##*:}; \
-		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZBRIEF) $$pkg >/dev/null || \
-		{ echo "fuzz $$name failed: rerun with go test -run '^$$' -fuzz '^$$name$$' $$pkg"; exit 1; }; done
+	@log=$$(mktemp); for t in $(FUZZ_PORTAL); do pkg=$${t%%:*}; name=$${t##*:}; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZBRIEF) $$pkg >$$log 2>&1 || \
+		{ tail -40 $$log; rm -f $$log; echo "fuzz $$name failed: rerun with go test -run '^$$' -fuzz '^$$name$$' $$pkg"; exit 1; }; done; \
+		rm -f $$log
 	@echo "fuzz: $(FUZZ_PORTAL) for $(FUZZBRIEF) each, no failures"
 
 fuzz:

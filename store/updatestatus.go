@@ -711,7 +711,7 @@ func recordRecompute(ctx context.Context, tx *sql.Tx, pol *updatePolicy, scope r
 		return err
 	}
 	if scope == everyDevice {
-		_, err := tx.ExecContext(ctx, `UPDATE update_recompute SET computed_at = ?1, checked_at = ?1, valid_until = ?2 WHERE id = 1`,
+		_, err := tx.ExecContext(ctx, `UPDATE update_recompute SET checked_at = ?1, valid_until = ?2 WHERE id = 1`,
 			pol.now.Unix(), pol.nextChange().Unix())
 		return err
 	}

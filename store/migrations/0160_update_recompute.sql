@@ -15,11 +15,10 @@
 -- five days before checked_at and five days before now, and lists them.
 CREATE TABLE IF NOT EXISTS update_recompute (
     id          INTEGER PRIMARY KEY CHECK (id = 1),
-    computed_at INTEGER NOT NULL, -- the clock of the last recomputation of every device
     valid_until INTEGER NOT NULL, -- recompute every device at or after this instant
     checked_at  INTEGER NOT NULL  -- the clock of the last recomputation of any kind
 );
-INSERT OR IGNORE INTO update_recompute (id, computed_at, valid_until, checked_at) VALUES (1, 0, 0, 0);
+INSERT OR IGNORE INTO update_recompute (id, valid_until, checked_at) VALUES (1, 0, 0);
 
 CREATE TABLE IF NOT EXISTS update_dirty (
     id INTEGER PRIMARY KEY -- devices.id

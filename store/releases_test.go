@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/csv"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -316,6 +317,76 @@ func TestUpdateReportPagesAndExport(t *testing.T) {
 	}
 	if r := recs[1]; r[3] != "test" || r[4] != "up-to-date" || r[5] != "in-progress" || r[8] != "26100.7462" {
 		t.Errorf("exported row %v", r)
+	}
+}
+
+// TestUpdateReportSearchFindsEveryMatch compares the report's searches
+// with every row of the report tested in Go, before and after the search
+// index catches up with a renamed device: the candidates the report
+// gathers from the blades' indexes must hold every match.
+func TestUpdateReportSearchFindsEveryMatch(t *testing.T) {
+	ctx := context.Background()
+	st, now, _ := patchMonth(t)
+	holdQueue(t, st)
+	renamed := mustDevice(t, st, testID(7)).Device
+	renamed.DisplayName, renamed.SerialNumber = "Payroll-Desk 100%_x", "PF3XYZ"
+	notReady := mustDevice(t, st, testID(11)).Device // on the Not ready tab, which the index codes apart
+	notReady.WUPolicySource = "gpo"
+	mustUpsert(t, st, &renamed, &notReady)
+	mustDiscover(t, st, now.Add(time.Minute))
+	if _, err := st.RecomputeUpdates(ctx, now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	all, err := st.UpdateReportPage(ctx, UpdateQuery{})
+	if err != nil || len(all.Rows) != 20 {
+		t.Fatalf("report: %d rows, %v", len(all.Rows), err)
+	}
+	if r := all.Rows[slices.IndexFunc(all.Rows, func(r UpdateReportRow) bool { return r.DeviceID == notReady.DeviceID })]; r.Readiness != StatusReadinessFailed {
+		t.Fatalf("device 11 is %s, want %s", r.Readiness, StatusReadinessFailed)
+	}
+	searches := []string{"AP-LT", "ap-lt-0001", "lt-0003", "T-0011", "SN00001", "sn0", "n000011", "0000-4000", "-000000000007", "p-l",
+		"payroll", "DESK 100%_", "pf3", "3XYZ", "00000", "no such device"}
+	for _, synced := range []bool{false, true} {
+		if synced {
+			if err := st.SyncBladeIndexes(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, search := range searches {
+			var want []string
+			for _, r := range all.Rows {
+				for _, v := range []string{r.DisplayName, r.SerialNumber, r.DeviceID} {
+					if strings.Contains(strings.ToLower(v), strings.ToLower(search)) {
+						want = append(want, r.DeviceID)
+						break
+					}
+				}
+			}
+			for _, sort := range UpdateSorts {
+				q := UpdateQuery{Search: search, Sort: sort, Limit: 4}
+				var got []string
+				for {
+					page, err := st.UpdateReportPage(ctx, q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if page.Total != len(want) {
+						t.Errorf("synced=%v %q by %s: total %d, want %d", synced, search, sort, page.Total, len(want))
+					}
+					for _, r := range page.Rows {
+						got = append(got, r.DeviceID)
+					}
+					if q.After = page.Next; q.After == "" {
+						break
+					}
+				}
+				slices.Sort(got)
+				slices.Sort(want)
+				if !slices.Equal(got, want) {
+					t.Errorf("synced=%v %q by %s: found %v, want %v", synced, search, sort, got, want)
+				}
+			}
+		}
 	}
 }
 

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -31,9 +30,9 @@ type UpdateQuery struct {
 	Limit  int    // 0 = all
 	After  string // the cursor of the previous page (UpdatePage.Next)
 
-	// found are the devices the blades' search plans found for Search
-	// (found is nil when the search is left to the walk).
-	found []int64
+	// found are the candidates of Search, a JSON array of device ids
+	// ("" when the search is left to the walk).
+	found string
 }
 
 // UpdateSorts are the keys an update report sorts by.
@@ -118,51 +117,51 @@ const withDevice = " CROSS JOIN devices dv ON dv.id = d.id"
 // walking an index of the order instead) and sorted.
 func (q *UpdateQuery) from(a *args, index string) string {
 	switch {
-	case q.found != nil:
-		return "json_each(" + a.add(int64sJSON(q.found)) + ") j CROSS JOIN update_status d ON d.id = j.value"
+	case q.found != "":
+		return "json_each(" + a.add(q.found) + ") j CROSS JOIN update_status d ON d.id = j.value"
 	case index == "":
 		return "update_status d"
 	}
 	return "update_status d INDEXED BY " + index
 }
 
-// reportSearchMax bounds the devices a report search gathers through the
-// blades' search plans. A search matching more is walked in the report's
-// order, each row tested: its matches are then dense enough to fill a
-// page soon.
+// reportSearchMax bounds the candidates a report search gathers. A search
+// with more is walked in the report's order, each row tested: its matches
+// are then dense enough to fill a page soon.
 const reportSearchMax = 2000
 
-var errManyFound = errors.New("search matches many devices")
-
-// search finds the registered devices matching q.Search with the blades'
-// search plans (their search index, name prefixes and walks), on the
-// Ready and Not ready tabs, which hold every registered device.
+// search gathers the candidates of q.Search among the registered devices
+// from the indexes the blades' search reads: the search index's entries of
+// the Ready and Not ready tabs (the grams of names and serial numbers
+// after their first character, and of device IDs), the names with the
+// search as prefix, the serial numbers with it, and the devices queued for
+// the search index, whose entry may be out of date. Every candidate is then
+// tested against the search (where), so a superset is enough. One
+// statement: running the blades' whole search plan once per tab cost twice
+// a blade's search.
 func (s *Store) search(ctx context.Context, q *UpdateQuery) error {
 	if len(q.Search) < 3 {
 		return nil
 	}
-	found := []int64{}
-	for _, tab := range []Tab{TabReady, TabNotReady} {
-		p, err := s.plan(ctx, DeviceQuery{Tab: tab, Search: q.Search, Limit: reportSearchMax + 1})
-		if err != nil {
-			return err
-		}
-		p.noCursor = true
-		err = s.eachPacked(ctx, &s.stmts, p, projection{sql: "d.id, ''"}, func(r *packedRow) error {
-			if len(found) == reportSearchMax {
-				return errManyFound
-			}
-			found = append(found, r.pk)
-			return nil
-		})
-		if errors.Is(err, errManyFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	lo := asciiLower(q.Search)
+	var a args
+	match, from, to := a.add(searchMatch(q.Search)), a.add(lo), a.add(lo+"\xff")
+	registered := "EXISTS (SELECT 1 FROM update_status u WHERE u.id = x.id)"
+	text := fmt.Sprintf(`SELECT count(*), ifnull(json_group_array(id), '[]') FROM (
+		SELECT id FROM (SELECT rowid >> 2 AS id FROM devices_search WHERE devices_search MATCH %[1]s AND rowid & 3 IN (%[5]d, %[6]d) LIMIT %[4]d)
+		UNION SELECT id FROM (SELECT id FROM update_status INDEXED BY update_status_name WHERE display_name >= %[2]s AND display_name < %[3]s LIMIT %[4]d)
+		UNION SELECT id FROM (SELECT x.id FROM devices x INDEXED BY devices_serial
+			WHERE x.serial_number <> '' AND x.serial_number COLLATE NOCASE >= %[2]s AND x.serial_number COLLATE NOCASE < %[3]s AND %[7]s LIMIT %[4]d)
+		UNION SELECT id FROM (SELECT DISTINCT x.id FROM blade_queue x WHERE x.search = 1 AND %[7]s LIMIT %[4]d))`,
+		match, from, to, reportSearchMax+1, tabCode(TabReady), tabCode(TabNotReady), registered)
+	var n int
+	var found string
+	if err := s.queryRow(ctx, text, a...).Scan(&n, &found); err != nil {
+		return err
 	}
-	q.found = found
+	if n <= reportSearchMax {
+		q.found = found
+	}
 	return nil
 }
 
@@ -199,37 +198,76 @@ func (r *UpdateReportRow) record(rec []string) {
 	rec[7], rec[8], rec[9], rec[10], rec[11] = r.Current.String(), r.Target, string(r.Readiness), r.Alerts, timeCell(r.LastCheckin)
 }
 
-// selectRow is the report's projection, in scanRow's order, followed by
-// the sort values; it reads the device (withDevice) for its alerts and its
-// last check-in, which the stored row holds only as of the last
+// selectRow is the report's projection: the row's id and its cells packed
+// into one text, in unpack's order, as the blades' projection packs theirs
+// (modernc locks several times for every column it hands over, which was
+// half a report page). It reads the device (withDevice) for its alerts and
+// its last check-in, which the stored row holds only as of the last
 // recomputation (a check-in that leaves the status as it was rewrites no
 // row).
 func (q *UpdateQuery) selectRow() string {
 	status, sub, target := q.statusColumns()
-	return fmt.Sprintf("d.id, d.device_id, d.display_name, d.serial_number, d.ring, %s, %s, d.build, d.revision, d.target_build, %s, d.readiness, coalesce(dv.last_checkin, 0), dv.update_alerts",
+	return fmt.Sprintf("d.id, concat_ws(char(31), d.device_id, d.display_name, d.serial_number, d.ring, %s, %s, d.build, d.revision, d.target_build, %s, d.readiness, ifnull(dv.last_checkin, 0), ifnull(dv.update_alerts, ''))",
 		status, sub, target)
 }
 
+// reportCells is the number of cells selectRow packs.
+const reportCells = 13
+
+// scanRow reads one row of selectRow into r.
 func (q *UpdateQuery) scanRow(sc interface{ Scan(...any) error }, r *UpdateReportRow, pk *int64) error {
-	var targetBuild, target int
-	var checkin int64
-	if err := sc.Scan(pk, &r.DeviceID, &r.DisplayName, &r.SerialNumber, &r.Ring, &r.Status, &r.Sub,
-		&r.Current.Build, &r.Current.Revision, &targetBuild, &target, &r.Readiness, &checkin, &r.Alerts); err != nil {
+	var packed string
+	if err := sc.Scan(pk, &packed); err != nil {
 		return err
 	}
+	return q.unpack(*pk, packed, r)
+}
+
+func (q *UpdateQuery) unpack(pk int64, packed string, r *UpdateReportRow) error {
+	var cells [reportCells]string
+	rest := packed
+	for i := range cells {
+		v, tail, found := strings.Cut(rest, unitSep)
+		if !found && i < len(cells)-1 {
+			return fmt.Errorf("device %d: packed report row has %d cells, want %d", pk, i+1, len(cells))
+		}
+		cells[i], rest = v, tail
+	}
+	var n [5]int64 // build, revision, target build, target, check-in
+	for i, c := range [...]int{6, 7, 8, 9, 11} {
+		v, err := strconv.ParseInt(cells[c], 10, 64)
+		if err != nil {
+			return fmt.Errorf("device %d: packed report row: %w", pk, err)
+		}
+		n[i] = v
+	}
+	r.DeviceID, r.DisplayName, r.SerialNumber, r.Ring = cells[0], cells[1], cells[2], Ring(cells[3])
+	r.Status, r.Sub, r.Readiness, r.Alerts = UpdateStatus(cells[4]), UpdateSubStatus(cells[5]), Status(cells[10]), cells[12]
+	r.Current = BuildRevision{int(n[0]), int(n[1])}
 	r.Target = ""
 	switch {
-	case target == 0:
+	case n[3] == 0:
 	case q.Kind == KindFeature:
-		r.Target = strconv.Itoa(target)
+		r.Target = strconv.FormatInt(n[3], 10)
 	default:
-		r.Target = BuildRevision{targetBuild, target}.String()
+		r.Target = BuildRevision{int(n[2]), int(n[3])}.String()
 	}
 	r.LastCheckin = time.Time{}
-	if checkin != 0 {
-		r.LastCheckin = time.Unix(checkin, 0).UTC()
+	if n[4] != 0 {
+		r.LastCheckin = time.Unix(n[4], 0).UTC()
 	}
 	return nil
+}
+
+// sortValues are r's values of q's order terms (order), for a cursor.
+func (q *UpdateQuery) sortValues(r *UpdateReportRow) []any {
+	switch q.Sort {
+	case "status":
+		return []any{string(r.Status), r.DisplayName}
+	case "ring":
+		return []any{string(r.Ring), r.DisplayName}
+	}
+	return []any{r.DisplayName}
 }
 
 // UpdatePage is one page of an update report.
@@ -283,38 +321,26 @@ func (s *Store) updateReportPage(ctx context.Context, q UpdateQuery) (UpdatePage
 	if q.Limit > 0 {
 		limit = " LIMIT " + a.add(q.Limit+1)
 	}
-	text := fmt.Sprintf("SELECT %s, %s FROM %s WHERE %s ORDER BY %s%s",
-		q.selectRow(), strings.Join(order, ", "), from, where, orderBy(order, q.Desc), limit)
+	text := fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s%s",
+		q.selectRow(), from, where, orderBy(order, q.Desc), limit)
 	rows, err := s.query(ctx, text, a...)
 	if err != nil {
 		return UpdatePage{}, fmt.Errorf("update report: %w", err)
 	}
 	defer rows.Close()
-	var page UpdatePage
+	page := UpdatePage{Rows: make([]UpdateReportRow, 0, max(q.Limit, 0))}
 	var last cursor
+	var pk int64
 	for rows.Next() {
 		if q.Limit > 0 && len(page.Rows) == q.Limit {
 			page.Next = encodeCursor(last)
 			break
 		}
 		var r UpdateReportRow
-		var pk int64
-		vals := make([]any, len(order))
-		var status string
-		var name string
-		dest := []any{&name}
-		if len(order) == 2 {
-			dest = []any{&status, &name}
-		}
-		if err := q.scanRow(scanPlus{rows, dest}, &r, &pk); err != nil {
+		if err := q.scanRow(rows, &r, &pk); err != nil {
 			return UpdatePage{}, fmt.Errorf("update report: %w", err)
 		}
-		if len(order) == 2 {
-			vals[0], vals[1] = status, name
-		} else {
-			vals[0] = name
-		}
-		last = cursor{Sort: q.Sort, Desc: q.Desc, Values: vals, PK: pk}
+		last = cursor{Sort: q.Sort, Desc: q.Desc, Values: q.sortValues(&r), PK: pk}
 		r.Paused = paused[r.Ring]
 		page.Rows = append(page.Rows, r)
 	}
@@ -372,15 +398,6 @@ func (s *Store) keptTotal(ctx context.Context, q UpdateQuery) (int, bool, error)
 	}
 	return 0, false, nil
 }
-
-// scanPlus scans a row's leading columns into scanRow's destinations and
-// the trailing sort values into more.
-type scanPlus struct {
-	rows interface{ Scan(...any) error }
-	more []any
-}
-
-func (p scanPlus) Scan(dest ...any) error { return p.rows.Scan(append(dest, p.more...)...) }
 
 // ExportUpdateReport writes every row matching q (limit and cursor
 // ignored) as CSV with the header UpdateReportColumns, streamed, written as

@@ -1258,28 +1258,44 @@ func writeReleaseFigures(ctx context.Context, tx *sql.Tx, pol *updatePolicy, slo
 }
 
 // pausedRings are the rings paused for kind at the last recomputation,
-// which the stored statuses are as of.
+// which the stored statuses are as of. Every report page asks: the answer
+// is kept between commits.
 func (s *Store) pausedRings(ctx context.Context, kind UpdateKind) (map[Ring]bool, error) {
-	sum, err := s.UpdateSummary(ctx, kind)
+	v, err := s.version(ctx)
 	if err != nil {
 		return nil, err
 	}
-	ps, err := loadPauses(ctx, s.r)
-	if err != nil {
-		return nil, err
-	}
-	out := map[Ring]bool{}
-	for _, p := range ps {
-		if p.Kind == kind && p.ActiveAt(sum.ComputedAt) {
-			out[p.Ring] = true
+	return memoized(s, v, "paused-rings:"+string(kind), func() (map[Ring]bool, error) {
+		sum, err := s.UpdateSummary(ctx, kind)
+		if err != nil {
+			return nil, err
 		}
-	}
-	return out, nil
+		ps, err := memoized(s, v, "pauses", func() ([]Pause, error) { return loadPauses(ctx, s.r) })
+		if err != nil {
+			return nil, err
+		}
+		out := map[Ring]bool{}
+		for _, p := range ps {
+			if p.Kind == kind && p.ActiveAt(sum.ComputedAt) {
+				out[p.Ring] = true
+			}
+		}
+		return out, nil
+	})
 }
 
 // UpdateSummary reads the kept counts of a report; before the first
-// recomputation every count is zero.
+// recomputation every count is zero. The summary is kept between commits
+// and shared: do not modify it.
 func (s *Store) UpdateSummary(ctx context.Context, kind UpdateKind) (UpdateSummary, error) {
+	v, err := s.version(ctx)
+	if err != nil {
+		return UpdateSummary{}, fmt.Errorf("update summary: %w", err)
+	}
+	return memoized(s, v, "update-summary:"+string(kind), func() (UpdateSummary, error) { return s.updateSummary(ctx, kind) })
+}
+
+func (s *Store) updateSummary(ctx context.Context, kind UpdateKind) (UpdateSummary, error) {
 	sum := UpdateSummary{Kind: kind}
 	var at int64
 	var body []byte

@@ -745,6 +745,11 @@ func BenchmarkServePortal(b *testing.B) {
 		{"page=ready/walk/identity", walk(""), false, true},
 		{"fragment=ready/walk", walk(""), true, false},
 		{"page=overview", fixed("/overview"), false, false},
+		// The All devices report beside the Ready blade (issue: its pages at
+		// least as fast as the blades').
+		{"page=report", fixed("/reports/devices"), false, false},
+		{"page=report/identity", fixed("/reports/devices"), false, true},
+		{"page=report/search", func(i int) string { return fmt.Sprintf("/reports/devices?q=%04d", (i*37)%10000) }, false, false},
 	}
 	for _, key := range store.SortableColumns() {
 		cases = append(cases, serveCase{"sort=" + key + "/walk", walk(key), true, false})

@@ -517,6 +517,9 @@ func BenchmarkDevicePage(b *testing.B) {
 	run("search=common-prefix/sort=last_checkin", DeviceQuery{Tab: TabReady, Search: "PC-0", Sort: "last_checkin"}, false)
 	run("search=common-infix", DeviceQuery{Tab: TabReady, Search: "C-00"}, false)
 	run("search=one-char", DeviceQuery{Tab: TabReady, Search: "C"}, false)
+	// A run of one digit: every gram of it is "0000", which thousands of
+	// names and serial numbers hold, while few hold five zeros in a row.
+	run("search=run-of-zeros", DeviceQuery{Tab: TabReady, Search: "00000"}, false)
 	// BenchmarkExportReady exports right after a discovery, with blade_order
 	// still to sync; this is the export once it is.
 	b.Run("export=ready-default-columns", func(b *testing.B) {

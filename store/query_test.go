@@ -664,7 +664,8 @@ func TestDevicePageSearchPlansAgree(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		for _, search := range []string{"shared", "SN0000", "AP-LT-00", "ap-lt-0001", "100%_", "-8000-00000000007", "P-SHA", "sn-"} {
+		for _, search := range []string{"shared", "SN0000", "AP-LT-00", "ap-lt-0001", "100%_", "-8000-00000000007", "P-SHA", "sn-",
+			"00000", "0000000000", "8000-000000"} {
 			for _, key := range []string{"display_name", "model", "status"} {
 				for _, desc := range []bool{false, true} {
 					q := DeviceQuery{Tab: TabReady, Search: search, Sort: key, Desc: desc}
@@ -1191,6 +1192,78 @@ func TestSearchIndexMigration(t *testing.T) {
 		if got := searchNames(t, st, search); !slices.Equal(got, want) {
 			t.Errorf("search %q after the migration: %q, want %q", search, got, want)
 		}
+	}
+}
+
+// TestSearchRunsMigration starts from a search index written before run
+// tokens (migration 0170), where a search for a run of zeros finds only
+// the names that start with it, and checks that the migration writes the
+// tokens of the devices that hold runs.
+func TestSearchRunsMigration(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "pb.db")
+	st, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, spec := range []struct{ name, serial string }{
+		{"PC-0000012", "SN00000012"}, {"PC-0000345", "SN00000345"}, {"00000-Kiosk", "K1"}, {"PC-1234", "SN1234"},
+	} {
+		d := healthy(i+1, func(d *Device) {
+			d.DisplayName, d.SerialNumber, d.DeviceID = spec.name, spec.serial, fmt.Sprintf("6f1c2a9e-41b7-4d2e-9a3c-%012x", 0x5a17c3e9b2d1+i)
+		})
+		mustUpsert(t, st, d)
+		mustAddMembers(t, st, RegistrationGroupName, d)
+	}
+	mustDiscover(t, st, testNow)
+	if err := st.SyncBladeIndexes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"00000-Kiosk", "PC-0000012", "PC-0000345"}
+	if got := searchNames(t, st, "00000"); !slices.Equal(got, want) {
+		t.Fatalf("before: %q, want %q", got, want)
+	}
+	// The entries as the sync wrote them before run tokens.
+	rows, err := st.r.QueryContext(ctx, `SELECT `+searchRowid("o")+`, search_grams(substr(d.display_name, 2), substr(d.serial_number, 2), d.device_id)
+		FROM blade_order o JOIN devices d ON d.id = o.id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := map[int64]string{}
+	for rows.Next() {
+		var rowid int64
+		var grams string
+		if err := rows.Scan(&rowid, &grams); err != nil {
+			t.Fatal(err)
+		}
+		old[rowid] = strings.Join(slices.DeleteFunc(strings.Fields(grams), func(tok string) bool { return tok[0] == 'r' }), " ")
+	}
+	rows.Close()
+	for rowid, grams := range old {
+		if _, err := st.w.ExecContext(ctx, `DELETE FROM devices_search WHERE rowid = ?`, rowid); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.w.ExecContext(ctx, `INSERT INTO devices_search (rowid, grams) VALUES (?, ?)`, rowid, grams); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.w.ExecContext(ctx, `PRAGMA user_version = 160`); err != nil {
+		t.Fatal(err)
+	}
+	if got := searchNames(t, st, "00000"); !slices.Equal(got, []string{"00000-Kiosk"}) {
+		t.Fatalf("without run tokens: %q, want the name prefix alone", got)
+	}
+	st.Close()
+	st, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if got := searchNames(t, st, "00000"); !slices.Equal(got, want) {
+		t.Errorf("after the migration: %q, want %q", got, want)
+	}
+	if got := searchNames(t, st, "n000003"); !slices.Equal(got, []string{"PC-0000345"}) {
+		t.Errorf("serial infix after the migration: %q", got)
 	}
 }
 

@@ -69,23 +69,43 @@ var registerSearchGrams = sync.OnceValue(func() error {
 // gramLen is the length of a gram in bytes.
 const gramLen = 4
 
+// A run of one byte longer than a gram ("00000" in a serial number) is a
+// search the grams cannot narrow: its only gram, "0000", is in thousands of
+// names and serial numbers, while few hold five zeros in a row. So a value
+// also carries a run token for each length from runMin to runMax of its
+// runs of one byte ("r30" and the length: "r305" … "r308"), and a search
+// holding such a run asks for its token besides its grams. The tokens start
+// with "r", which no gram's hex digits do.
+const (
+	runMin = gramLen + 1
+	runMax = 8
+)
+
+// runToken is the token of a run of n bytes c.
+func runToken(c byte, n int) string {
+	return "r" + string(hexDigits[c>>4]) + string(hexDigits[c&15]) + string(byte('0'+n))
+}
+
 // searchGrams is the index text of values: the distinct grams of each value
-// (ASCII-folded, followed by a 0 byte) of 3 bytes or more, space-separated.
-// The sync writes a million of them in a minute or two: it builds the text
-// in one buffer, and finds repeats among the device's few dozen grams by a
-// linear scan of their packed values, which is cheaper than a map.
+// (ASCII-folded, followed by a 0 byte) of 3 bytes or more, and the tokens of
+// its runs (runToken), space-separated. The sync writes a million of them
+// in a minute or two: it builds the text in one buffer, and finds repeats
+// among the device's few dozen grams by a linear scan of their packed
+// values, which is cheaper than a map.
 func searchGrams(values ...string) string {
 	n := 0
 	for _, v := range values {
 		n += len(v) + 1
 	}
 	seen := make([]uint32, 0, n)
+	var runs []uint32 // the run tokens written: byte<<8 | length
 	out := make([]byte, 0, n*(2*gramLen+1))
 	for _, v := range values {
 		if len(v) < gramLen-1 {
 			continue // no search of 3 bytes or more is in it
 		}
 		var g uint32 // the last gramLen bytes, folded, packed
+		run := 0     // the length of the run of one byte ending at i
 		for i := 0; i <= len(v); i++ {
 			c := byte(0) // the 0 byte after the value
 			if i < len(v) {
@@ -93,6 +113,18 @@ func searchGrams(values ...string) string {
 				if 'A' <= c && c <= 'Z' {
 					c += 'a' - 'A'
 				}
+			}
+			if i > 0 && c == byte(g) {
+				run++
+			} else {
+				run = 1
+			}
+			if run >= runMin && run <= runMax && c != 0 && !slices.Contains(runs, uint32(c)<<8|uint32(run)) {
+				runs = append(runs, uint32(c)<<8|uint32(run))
+				if len(out) > 0 {
+					out = append(out, ' ')
+				}
+				out = append(out, runToken(c, run)...)
 			}
 			g = g<<8 | uint32(c)
 			if i < gramLen-1 || slices.Contains(seen, g) {
@@ -127,6 +159,18 @@ func searchMatch(search string) string {
 		return hex.EncodeToString([]byte(b)) + "*"
 	}
 	var grams []string
+	for i := 0; i < len(b); {
+		n := 1
+		for i+n < len(b) && b[i+n] == b[i] {
+			n++
+		}
+		if n >= runMin && b[i] != 0 {
+			if t := runToken(b[i], min(n, runMax)); !slices.Contains(grams, t) {
+				grams = append(grams, t)
+			}
+		}
+		i += n
+	}
 	for i := 0; ; i += gramLen {
 		if i > len(b)-gramLen {
 			i = len(b) - gramLen

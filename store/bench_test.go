@@ -518,8 +518,13 @@ func BenchmarkDevicePage(b *testing.B) {
 	run("search=common-infix", DeviceQuery{Tab: TabReady, Search: "C-00"}, false)
 	run("search=one-char", DeviceQuery{Tab: TabReady, Search: "C"}, false)
 	// A run of one digit: every gram of it is "0000", which thousands of
-	// names and serial numbers hold, while few hold five zeros in a row.
-	run("search=run-of-zeros", DeviceQuery{Tab: TabReady, Search: "00000"}, false)
+	// names and serial numbers hold, while few hold six zeros in a row.
+	run("search=run-of-zeros", DeviceQuery{Tab: TabReady, Search: "000000"}, false)
+	// Pieces of the names' and serial numbers' pattern, whose grams are each
+	// in thousands of devices: a few hundred names, and 6,000 serials (at
+	// 1,000,000; the count is exact from the index).
+	run("search=pattern-name", DeviceQuery{Tab: TabReady, Search: "C-0000"}, false)
+	run("search=pattern-serial", DeviceQuery{Tab: TabReady, Search: "N0000"}, false)
 	// BenchmarkExportReady exports right after a discovery, with blade_order
 	// still to sync; this is the export once it is.
 	b.Run("export=ready-default-columns", func(b *testing.B) {

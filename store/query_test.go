@@ -1195,11 +1195,11 @@ func TestSearchIndexMigration(t *testing.T) {
 	}
 }
 
-// TestSearchRunsMigration starts from a search index written before run
-// tokens (migration 0170), where a search for a run of zeros finds only
-// the names that start with it, and checks that the migration writes the
-// tokens of the devices that hold runs.
-func TestSearchRunsMigration(t *testing.T) {
+// TestSearchLongGramsMigration starts from a search index written before
+// long grams and run tokens (migration 0170), where a search of five zeros
+// finds only the names that start with it, and checks that the migration
+// writes the index again.
+func TestSearchLongGramsMigration(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "pb.db")
 	st, err := Open(ctx, path)
@@ -1223,7 +1223,7 @@ func TestSearchRunsMigration(t *testing.T) {
 	if got := searchNames(t, st, "00000"); !slices.Equal(got, want) {
 		t.Fatalf("before: %q, want %q", got, want)
 	}
-	// The entries as the sync wrote them before run tokens.
+	// The entries as the sync wrote them before: 4-byte grams alone.
 	rows, err := st.r.QueryContext(ctx, `SELECT `+searchRowid("o")+`, search_grams(substr(d.display_name, 2), substr(d.serial_number, 2), d.device_id)
 		FROM blade_order o JOIN devices d ON d.id = o.id`)
 	if err != nil {
@@ -1236,7 +1236,13 @@ func TestSearchRunsMigration(t *testing.T) {
 		if err := rows.Scan(&rowid, &grams); err != nil {
 			t.Fatal(err)
 		}
-		old[rowid] = strings.Join(slices.DeleteFunc(strings.Fields(grams), func(tok string) bool { return tok[0] == 'r' }), " ")
+		var before []string // grams alone, a device ID's like the others'
+		for _, tok := range strings.Fields(grams) {
+			if tok, _ = strings.CutSuffix(tok, idGramSuffix); len(tok) == 2*gramLen {
+				before = append(before, tok)
+			}
+		}
+		old[rowid] = strings.Join(before, " ")
 	}
 	rows.Close()
 	for rowid, grams := range old {
@@ -1251,7 +1257,7 @@ func TestSearchRunsMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := searchNames(t, st, "00000"); !slices.Equal(got, []string{"00000-Kiosk"}) {
-		t.Fatalf("without run tokens: %q, want the name prefix alone", got)
+		t.Fatalf("without long grams: %q, want the name prefix alone", got)
 	}
 	st.Close()
 	st, err = Open(ctx, path)

@@ -19,7 +19,12 @@ import (
 // finds the candidates of a search with a lookup per gram; a string of 3
 // bytes is the start of a gram (each value ends with a 0 byte so that its
 // last 3 bytes start one too), which the index's prefix index finds. The
-// rows found are then tested against the whole search (likeCond).
+// rows found are then tested against the whole search (likeCond). Searches
+// of 5 bytes or more are tiled with the 5-byte windows of names and serial
+// numbers ("long grams", longLen says why), which the index holds too, and
+// their runs of one byte have tokens of their own (runToken); a device ID's
+// grams are tokens apart, marked with a trailing "i" (idGramSuffix).
+// Migration 0170 wrote them.
 //
 // Grams, not the trigrams of FTS5's trigram tokenizer: in serial numbers
 // and device IDs digits are everywhere, a trigram of them is in one device
@@ -40,17 +45,18 @@ func tabCode(t Tab) int {
 	return slices.Index(Tabs, t) + 1
 }
 
-// searchGramsFunc is the SQL function the sync and migration 0005 write the
-// index with: search_grams(value, …) is the tokens of the values' grams.
+// searchGramsFunc is the SQL function the sync and the migrations write
+// the index with: search_grams(name tail, serial tail, device ID) is the
+// tokens of the values' grams.
 const searchGramsFunc = "search_grams"
 
 // registerSearchGrams makes search_grams available to the connections opened
 // after it. modernc registers functions with the driver, for the process,
 // not with a database: hence once, whichever Store opens first.
 var registerSearchGrams = sync.OnceValue(func() error {
-	return sqlite.RegisterDeterministicScalarFunction(searchGramsFunc, -1,
+	return sqlite.RegisterDeterministicScalarFunction(searchGramsFunc, 3,
 		func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
-			values := make([]string, len(args))
+			var values [3]string
 			for i, a := range args {
 				switch v := a.(type) {
 				case string:
@@ -62,22 +68,38 @@ var registerSearchGrams = sync.OnceValue(func() error {
 					return nil, fmt.Errorf("%s: argument %d is %T, not text", searchGramsFunc, i+1, a)
 				}
 			}
-			return searchGrams(values...), nil
+			return searchGrams(values[0], values[1], values[2]), nil
 		})
 })
 
 // gramLen is the length of a gram in bytes.
 const gramLen = 4
 
-// A run of one byte longer than a gram ("00000" in a serial number) is a
-// search the grams cannot narrow: its only gram, "0000", is in thousands of
-// names and serial numbers, while few hold five zeros in a row. So a value
-// also carries a run token for each length from runMin to runMax of its
-// runs of one byte ("r30" and the length: "r305" … "r308"), and a search
-// holding such a run asks for its token besides its grams. The tokens start
+// longLen is the length of a long gram. A search of 5 bytes or more is
+// tiled with long grams: with 4-byte grams alone, names and serial numbers
+// written to a pattern ("PC-0012345", "SN00012345") made searches whose
+// every gram is in thousands of devices ("C-0000": "c-00" and "0000"), and
+// whose candidates were tested one by one, or the whole tab was, for a few
+// hundred matches. A name's or serial number's long grams are the 5-byte
+// windows of its bytes. Device IDs have none: they are random, their grams
+// narrow a search well, and their long grams (a million distinct ones at
+// 1,000,000 devices) tripled the cost of writing the index.
+const longLen = 5
+
+// idGramSuffix ends the tokens of a device ID's grams, so that the grams of
+// names and serial numbers, which long grams tile, are apart from them. A
+// search of 3 bytes, a prefix query, finds both.
+const idGramSuffix = "i"
+
+// A run of one byte longer than a long gram ("000000") is a search the
+// grams cannot narrow either: its only long gram, "00000", is in every
+// device holding five zeros in a row. So a name or serial number also
+// carries a run token for each length from runMin to runMax of its runs of
+// one byte ("r30" and the length: "r306" … "r308"), and a search holding
+// such a run asks for its token besides its long grams. The tokens start
 // with "r", which no gram's hex digits do.
 const (
-	runMin = gramLen + 1
+	runMin = longLen + 1
 	runMax = 8
 )
 
@@ -86,25 +108,40 @@ func runToken(c byte, n int) string {
 	return "r" + string(hexDigits[c>>4]) + string(hexDigits[c&15]) + string(byte('0'+n))
 }
 
-// searchGrams is the index text of values: the distinct grams of each value
-// (ASCII-folded, followed by a 0 byte) of 3 bytes or more, and the tokens of
-// its runs (runToken), space-separated. The sync writes a million of them
-// in a minute or two: it builds the text in one buffer, and finds repeats
-// among the device's few dozen grams by a linear scan of their packed
-// values, which is cheaper than a map.
-func searchGrams(values ...string) string {
+// searchGrams is the index text of a device: the distinct grams (ASCII-
+// folded, each value followed by a 0 byte) of its name tail, serial number
+// tail and device ID of 3 bytes or more, the long grams and run tokens of
+// the first two, space-separated. The sync writes a million of them in a
+// minute or two: it builds the text in one buffer, and finds repeats among
+// the device's few dozen grams by a linear scan of their packed values,
+// which is cheaper than a map.
+func searchGrams(nameTail, serialTail, deviceID string) string {
+	values := [...]string{nameTail, serialTail, deviceID}
 	n := 0
 	for _, v := range values {
 		n += len(v) + 1
 	}
-	seen := make([]uint32, 0, n)
+	// Grams, long grams and ID grams, packed, told apart by a top byte.
+	const long, id = 1 << 56, 2 << 56
+	seen := make([]uint64, 0, 2*n)
 	var runs []uint32 // the run tokens written: byte<<8 | length
-	out := make([]byte, 0, n*(2*gramLen+1))
-	for _, v := range values {
+	out := make([]byte, 0, n*(2*gramLen+2*longLen+3))
+	token := func(g uint64, size int, suffix string) {
+		if len(out) > 0 {
+			out = append(out, ' ')
+		}
+		for shift := 8 * (size - 1); shift >= 0; shift -= 8 {
+			b := byte(g >> shift)
+			out = append(out, hexDigits[b>>4], hexDigits[b&15])
+		}
+		out = append(out, suffix...)
+	}
+	for vi, v := range values {
 		if len(v) < gramLen-1 {
 			continue // no search of 3 bytes or more is in it
 		}
-		var g uint32 // the last gramLen bytes, folded, packed
+		isID := vi == len(values)-1
+		var g uint64 // the last bytes, folded, packed
 		run := 0     // the length of the run of one byte ending at i
 		for i := 0; i <= len(v); i++ {
 			c := byte(0) // the 0 byte after the value
@@ -119,6 +156,14 @@ func searchGrams(values ...string) string {
 			} else {
 				run = 1
 			}
+			g = g<<8 | uint64(c)
+			if isID {
+				if gram := g&(1<<(8*gramLen)-1) | id; i >= gramLen-1 && !slices.Contains(seen, gram) {
+					seen = append(seen, gram)
+					token(gram, gramLen, idGramSuffix)
+				}
+				continue
+			}
 			if run >= runMin && run <= runMax && c != 0 && !slices.Contains(runs, uint32(c)<<8|uint32(run)) {
 				runs = append(runs, uint32(c)<<8|uint32(run))
 				if len(out) > 0 {
@@ -126,17 +171,13 @@ func searchGrams(values ...string) string {
 				}
 				out = append(out, runToken(c, run)...)
 			}
-			g = g<<8 | uint32(c)
-			if i < gramLen-1 || slices.Contains(seen, g) {
-				continue
+			if lg := g&(1<<(8*longLen)-1) | long; i >= longLen-1 && c != 0 && !slices.Contains(seen, lg) {
+				seen = append(seen, lg)
+				token(lg, longLen, "")
 			}
-			seen = append(seen, g)
-			if len(out) > 0 {
-				out = append(out, ' ')
-			}
-			for shift := 24; shift >= 0; shift -= 8 {
-				b := byte(g >> shift)
-				out = append(out, hexDigits[b>>4], hexDigits[b&15])
+			if gram := g & (1<<(8*gramLen) - 1); i >= gramLen-1 && !slices.Contains(seen, gram) {
+				seen = append(seen, gram)
+				token(gram, gramLen, "")
 			}
 		}
 	}
@@ -146,49 +187,88 @@ func searchGrams(values ...string) string {
 const hexDigits = "0123456789abcdef"
 
 // searchMatch is the MATCH expression that finds the candidates of a search
-// of 3 bytes or more: the prefix of its 3 bytes, or the grams that tile it
-// (at 0, 4, 8, … and its last), all of them. In a random device ID the first
-// and the last gram would single out a device as well as more would; but
-// serial numbers and names are runs of a few letters and many zeros, whose
-// grams ("0000", "N000") are each in most devices: their first and last
-// grams left thousands of candidates of a search that matched one, each
-// tested. Every tile is one more list, which FTS5 intersects by seeking.
+// of 3 bytes or more. In names and serial numbers: the prefix of its 3
+// bytes, its gram (4 bytes), or the long grams that tile it (at 0, 5, 10, …
+// and its last) with the tokens of its runs, all of them. In device IDs
+// (when the search can be in one): the prefix, or the grams that tile it
+// (at 0, 4, 8, … and its last). In a random device ID the first and the
+// last gram would single out a device as well as more would; but serial
+// numbers and names are runs of a few letters and many zeros, whose grams
+// ("0000", "N000") are each in most devices: their first and last grams
+// left thousands of candidates of a search that matched one, each tested.
+// Every tile is one more list, which FTS5 intersects by seeking.
 func searchMatch(search string) string {
 	b := asciiLower(search)
 	if len(b) < gramLen {
-		return hex.EncodeToString([]byte(b)) + "*"
+		return hex.EncodeToString([]byte(b)) + "*" // grams and ID grams alike
 	}
-	var grams []string
+	var names []string
+	if len(b) == gramLen {
+		names = []string{hex.EncodeToString([]byte(b))}
+	} else {
+		names = append(runTokens(b), tiles(b, longLen, "")...)
+	}
+	match := strings.Join(names, " AND ")
+	if inDeviceID(b) {
+		match = "(" + match + ") OR (" + strings.Join(tiles(b, gramLen, idGramSuffix), " AND ") + ")"
+	}
+	return match
+}
+
+// tiles are the tokens of the size-byte windows of b at 0, size, 2×size, …
+// and its last, each once.
+func tiles(b string, size int, suffix string) []string {
+	var out []string
+	for i := 0; ; i += size {
+		if i > len(b)-size {
+			i = len(b) - size
+		}
+		if g := hex.EncodeToString([]byte(b[i:i+size])) + suffix; !slices.Contains(out, g) {
+			out = append(out, g)
+		}
+		if i == len(b)-size {
+			return out
+		}
+	}
+}
+
+// runTokens are the tokens of b's runs of one byte, each once.
+func runTokens(b string) []string {
+	var out []string
 	for i := 0; i < len(b); {
 		n := 1
 		for i+n < len(b) && b[i+n] == b[i] {
 			n++
 		}
 		if n >= runMin && b[i] != 0 {
-			if t := runToken(b[i], min(n, runMax)); !slices.Contains(grams, t) {
-				grams = append(grams, t)
+			if t := runToken(b[i], min(n, runMax)); !slices.Contains(out, t) {
+				out = append(out, t)
 			}
 		}
 		i += n
 	}
-	for i := 0; ; i += gramLen {
-		if i > len(b)-gramLen {
-			i = len(b) - gramLen
-		}
-		if g := hex.EncodeToString([]byte(b[i : i+gramLen])); !slices.Contains(grams, g) {
-			grams = append(grams, g)
-		}
-		if i == len(b)-gramLen {
-			break
+	return out
+}
+
+// inDeviceID says whether the folded search b can be part of a device ID,
+// which is stored as lower-case hex digits and hyphens (NormalizeDeviceID).
+func inDeviceID(b string) bool {
+	for i := 0; i < len(b); i++ {
+		if c := b[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || c == '-') {
+			return false
 		}
 	}
-	return strings.Join(grams, " AND ")
+	return true
 }
 
 // searchExact says whether the devices the search index finds for search
-// all match it, with nothing to test: a search of at most one gram is one
-// (or the start of one), and every gram is a piece of one value. Unless it
-// holds a 0 byte, which in the index only ends a value.
+// all match it, with nothing to test: a search of one gram at most is one
+// (or the start of one), and a search of one long gram that cannot be in a
+// device ID is one; every gram is a piece of one value. Unless it holds a
+// 0 byte, which in the index only ends a value.
 func searchExact(search string) bool {
-	return len(search) <= gramLen && !strings.ContainsRune(search, 0)
+	if strings.ContainsRune(search, 0) {
+		return false
+	}
+	return len(search) <= gramLen || len(search) == longLen && !inDeviceID(asciiLower(search))
 }

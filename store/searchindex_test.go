@@ -7,32 +7,36 @@ import (
 )
 
 func TestSearchGrams(t *testing.T) {
-	tok := func(s string) string { return hex.EncodeToString([]byte(s)) }
 	tests := []struct {
-		give []string
-		want []string // the grams, in order
+		give [3]string // name tail, serial tail, device ID
+		want []string  // the tokens, in order: "g:" a gram, "l:" a long gram, "i:" an ID gram, else as written
 	}{
-		{[]string{"Ab1"}, []string{"ab1\x00"}},                                                         // 3 bytes: one gram, with the end
-		{[]string{"AP-1"}, []string{"ap-1", "p-1\x00"}},                                                // folded
-		{[]string{"ab"}, nil},                                                                          // under 3 bytes: no search is in it
-		{[]string{"aaaaa"}, []string{"aaaa", "r615", "aaa\x00"}},                                       // repeats once; a run of 5
-		{[]string{"x0000000000"}, []string{"x000", "0000", "r305", "r306", "r307", "r308", "000\x00"}}, // runs of 5 to 8
-		{[]string{"a0000b", "c00000", "d00000"}, []string{"a000", "0000", "000b", "00b\x00", "c000", "r305", "000\x00", "d000"}},
-		{[]string{"x81", "X81"}, []string{"x81\x00"}},                                       // across values too
-		{[]string{"Ü-1"}, []string{"\xc3\x9c-1", "\x9c-1\x00"}},                             // bytes; only ASCII folds
-		{[]string{"", "ab", "abc"}, []string{"abc\x00"}},                                    // values too short are skipped
-		{[]string{"12345", "0123"}, []string{"1234", "2345", "345\x00", "0123", "123\x00"}}, // 123\x00 twice
+		{[3]string{"Ab1"}, []string{"g:ab1\x00"}},                                                                           // 3 bytes: one gram, with the end
+		{[3]string{"AP-1"}, []string{"g:ap-1", "g:p-1\x00"}},                                                                // folded; no long gram
+		{[3]string{"ab"}, nil},                                                                                              // under 3 bytes: no search is in it
+		{[3]string{"aaaaa"}, []string{"g:aaaa", "l:aaaaa", "g:aaa\x00"}},                                                    // repeats once
+		{[3]string{"x81", "X81"}, []string{"g:x81\x00"}},                                                                    // across values too
+		{[3]string{"Ü-1"}, []string{"g:\xc3\x9c-1", "g:\x9c-1\x00"}},                                                        // bytes; only ASCII folds
+		{[3]string{"", "ab", "abc"}, []string{"i:abc\x00"}},                                                                 // values too short are skipped
+		{[3]string{"12345", "0123"}, []string{"g:1234", "l:12345", "g:2345", "g:345\x00", "g:0123", "g:123\x00"}},           // 123\x00 twice
+		{[3]string{"x0000000000"}, []string{"g:x000", "l:x0000", "g:0000", "l:00000", "r306", "r307", "r308", "g:000\x00"}}, // runs of 6 to 8
+		{[3]string{"a0000b", "c00000", "0000-00000"}, []string{"g:a000", "l:a0000", "g:0000", "l:0000b", "g:000b", "g:00b\x00",
+			"g:c000", "l:c0000", "l:00000", "g:000\x00", // the serial; then the ID's grams alone, apart
+			"i:0000", "i:000-", "i:00-0", "i:0-00", "i:-000", "i:000\x00"}},
 	}
 	for _, tt := range tests {
 		var want []string
 		for _, g := range tt.want {
-			if strings.HasPrefix(g, "r") && len(g) == 4 { // a run token, as written
+			switch kind, text, _ := strings.Cut(g, ":"); kind {
+			case "g", "l":
+				want = append(want, hex.EncodeToString([]byte(text)))
+			case "i":
+				want = append(want, hex.EncodeToString([]byte(text))+idGramSuffix)
+			default:
 				want = append(want, g)
-				continue
 			}
-			want = append(want, tok(g))
 		}
-		if got := searchGrams(tt.give...); got != strings.Join(want, " ") {
+		if got := searchGrams(tt.give[0], tt.give[1], tt.give[2]); got != strings.Join(want, " ") {
 			t.Errorf("searchGrams(%q) = %q, want %q", tt.give, got, strings.Join(want, " "))
 		}
 	}
@@ -40,16 +44,17 @@ func TestSearchGrams(t *testing.T) {
 
 func TestSearchMatch(t *testing.T) {
 	for give, want := range map[string]string{
-		"AbC":             "616263*",                                     // 3 bytes: the grams starting with them
-		"0123":            "30313233",                                    // one gram
-		"0123-0123":       "30313233 AND 2d303132",                       // the tiles at 0 and 4; the last repeats the first
-		"LT-0042":         "6c742d30 AND 30303432",                       // first and last
-		"SN-000000":       "r306 AND 736e2d30 AND 30303030",              // its run; tiles at 0 and 4, the last the same as the second
-		"Ü-0":             "c39c2d30",                                    // 3 characters, 4 bytes
-		`"*" NOT x`:       "222a2220 AND 6e6f7420 AND 6f742078",          // query syntax is text: only hex reaches FTS5
-		"00000":           "r305 AND 30303030",                           // a run longer than a gram: its token too
-		"SN0000000000123": "r308 AND 736e3030 AND 30303030 AND 30313233", // runs of 8 and more ask for 8
-		"aaaaa-AAAAAA":    "r615 AND r616 AND 61616161 AND 612d6161",     // each run; folded
+		"AbC":             "616263*",                                                           // 3 bytes: the grams starting with them, ID grams too
+		"0123":            "(30313233) OR (30313233i)",                                         // one gram; in a device ID too
+		"wxyz":            "7778797a",                                                          // not in any device ID
+		"0123-0123":       "(303132332d AND 2d30313233) OR (30313233i AND 2d303132i)",          // long grams at 0 and the last; ID grams at 0 and 4
+		"LT-0042":         "6c742d3030 AND 2d30303432",                                         // first and last
+		"SN-000000":       "r306 AND 736e2d3030 AND 3030303030",                                // its run; long grams at 0 and the last
+		"Ü-0":             "c39c2d30",                                                          // 3 characters, 4 bytes
+		`"*" NOT x`:       "222a22206e AND 6e6f742078",                                         // query syntax is text: only hex reaches FTS5
+		"00000":           "(3030303030) OR (30303030i)",                                       // one long gram; an ID's gram
+		"SN0000000000123": "r308 AND 736e303030 AND 3030303030 AND 3030313233",                 // runs of 8 and more ask for 8
+		"aaaaa-AAAAAA":    "(r616 AND 6161616161 AND 2d61616161) OR (61616161i AND 612d6161i)", // a run of 6; folded
 	} {
 		if got := searchMatch(give); got != want {
 			t.Errorf("searchMatch(%q) = %q, want %q", give, got, want)
@@ -62,7 +67,10 @@ func TestSearchExact(t *testing.T) {
 		"abc":    true,  // the start of a gram
 		"0123":   true,  // one gram
 		"k-Ü":    true,  // 4 bytes
-		"Ü-01":   false, // 5 bytes: two grams, which may be in different places
+		"Ü-01":   true,  // 5 bytes: one long gram
+		"n0000":  true,  // the same, which no device ID holds
+		"c0000":  false, // which a device ID may hold: its grams, two, may be in different places
+		"Ü-012":  false, // 6 bytes: two long grams, which may be in different places
 		"ab\x00": false, // a 0 byte only ends a value in the index
 	} {
 		if got := searchExact(give); got != want {

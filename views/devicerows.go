@@ -179,6 +179,8 @@ func cellText(key string) cellFunc {
 		return func(dst []byte, r *store.DeviceRow) []byte { return appendDateTime(dst, r.LastCheckin) }
 	case "registered_on":
 		return func(dst []byte, r *store.DeviceRow) []byte { return appendDateTime(dst, r.RegisteredAt) }
+	case "ring_assigned_at":
+		return func(dst []byte, r *store.DeviceRow) []byte { return appendDateTime(dst, r.RingAt) }
 	}
 	c, ok := store.ColumnByKey(key)
 	if !ok {
@@ -186,6 +188,17 @@ func cellText(key string) cellFunc {
 	}
 	value := c.Value
 	return func(dst []byte, r *store.DeviceRow) []byte { return append(dst, value(r)...) }
+}
+
+// zoneMark is what a column's header adds to its name: the time zone of a
+// time column, whose cells are written in UTC as every time the portal
+// shows (dateTime), without repeating it in each row.
+func zoneMark(key string) string {
+	switch key {
+	case "last_checkin", "registered_on", "ring_assigned_at":
+		return " (UTC)"
+	}
+	return ""
 }
 
 // appendDateTime appends t as the UI shows times (UTC, to the minute), or a

@@ -4,6 +4,8 @@ import (
 	"html"
 	"testing"
 	"time"
+
+	"patchboard/store"
 )
 
 func TestAppendEscapedMatchesHTMLEscapeString(t *testing.T) {
@@ -40,5 +42,24 @@ func TestAppendDateTimeMatchesFormat(t *testing.T) {
 	}
 	if got := dateTime(time.Time{}); got != "—" {
 		t.Errorf("dateTime(zero) = %q, want a dash", got)
+	}
+}
+
+// TestTimeColumnsShareOneFormat: every time column of the grid writes its
+// cells as the rest of the portal writes times, and its header names the
+// zone.
+func TestTimeColumnsShareOneFormat(t *testing.T) {
+	at := time.Date(2026, 12, 7, 13, 2, 59, 0, time.UTC)
+	r := store.DeviceRow{Device: store.Device{LastCheckin: at}, Registration: store.Registration{RingAt: at, RegisteredAt: at}}
+	for _, key := range []string{"last_checkin", "registered_on", "ring_assigned_at"} {
+		if got, want := string(cellText(key)(nil, &r))+" UTC", dateTime(at); got != want {
+			t.Errorf("%s cell %q, want %q", key, got, want)
+		}
+		if zoneMark(key) != " (UTC)" {
+			t.Errorf("the %s header does not name the zone", key)
+		}
+	}
+	if zoneMark("model") != "" {
+		t.Error("the model header names a zone")
 	}
 }

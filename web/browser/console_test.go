@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
@@ -162,6 +163,20 @@ func TestPagesFitTheWindow(t *testing.T) {
 		if fits[0] > fits[1] {
 			p.shot("ready-columns-1440", false)
 			t.Errorf("as %s the default Ready columns need %d px of a %d px table", who, fits[0], fits[1])
+		}
+		// A paused ring puts a "Customer paused" pill beside the ring in
+		// most rows: the columns still fit.
+		if _, err := a.Store.PauseRings(t.Context(), []store.Ring{store.RingBroad}, store.KindQuality, "Broad shows trouble", "admin", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		p.navigate("/devices")
+		fits = eval[[]int](p, `(() => { const w = document.querySelector('[data-testid="table-wrap"]'); return [w.scrollWidth, w.clientWidth, document.querySelectorAll('[data-testid="cell-paused"]').length]; })()`)
+		if fits[2] == 0 || fits[0] > fits[1] {
+			p.shot("ready-columns-paused-1440", false)
+			t.Errorf("as %s with Broad paused (%d pills) the default Ready columns need %d px of a %d px table", who, fits[2], fits[0], fits[1])
+		}
+		if _, err := a.Store.ResumeRings(t.Context(), []store.Ring{store.RingBroad}, store.KindQuality, "admin", time.Now()); err != nil {
+			t.Fatal(err)
 		}
 		p.viewport(390, 844)
 		p.navigate("/devices")

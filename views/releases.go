@@ -171,13 +171,6 @@ func latestText(c store.UpdateRingCounts) string {
 	return fmt.Sprintf("%d %%", p)
 }
 
-func updateStatusText(st store.UpdateStatus, sub store.UpdateSubStatus) string {
-	if sub == store.SubNone {
-		return st.Label()
-	}
-	return st.Label() + " · " + sub.Label()
-}
-
 // UpdateTrend is the update report's trend: the devices of every ring
 // added up per day and status, over the UpdateTrendDays days up to now.
 func UpdateTrend(points []store.TrendPoint, now time.Time) LineChart {

@@ -104,8 +104,14 @@ func TestReleaseManagementAndReports(t *testing.T) {
 			seen[s.AttrOr("data-device", "")] = true
 		})
 		r.testid("report-pause-cell").Each(func(_ int, s *goquery.Selection) {
-			if strings.TrimSpace(s.Text()) != "Customer paused" {
-				t.Errorf("pause cell %q", s.Text())
+			if strings.TrimSpace(s.Text()) != "Customer paused" || s.Find("span.status.paused").Length() != 1 {
+				t.Errorf("pause cell %q, want the Customer paused pill", s.Text())
+			}
+		})
+		// Statuses are pills, as everywhere a status appears.
+		r.testid("report-status-cell").Each(func(_ int, s *goquery.Selection) {
+			if pill := s.Find("span.status.update-up-to-date"); pill.Length() != 1 || pill.Text() != "Up to date" {
+				t.Errorf("status cell %q, want the Up to date pill", s.Text())
 			}
 		})
 		path = r.testid("report-next").AttrOr("href", "")

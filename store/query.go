@@ -309,8 +309,7 @@ func (s *Store) planAt(ctx context.Context, v uint64, q DeviceQuery) (*devicePla
 		pass, gather = c.Status[q.Status]+p.orderQueued, gatherStatus
 	}
 	if q.Ring != "" && p.orderQueued <= gatherMax && p.col.Key != "display_name" {
-		// Ring counts span tabs; within one tab a ring holds at most as many.
-		if r := c.Rings.Get(q.Ring) + p.orderQueued; r < pass {
+		if r := c.TabRing(q.Tab, q.Status, q.Ring) + p.orderQueued; r < pass {
 			pass, gather = r, gatherRing
 		}
 	}
@@ -1159,15 +1158,20 @@ func (s *Store) devicePage(ctx context.Context, v uint64, q DeviceQuery) (Device
 	return page, err
 }
 
-// countDevices counts the rows matching the plan's filters (not its cursor).
+// countDevices counts the rows matching the plan's filters (not its cursor):
+// a tab, status and ring from the counters the triggers keep, a search or
+// a set by counting up to the cap.
 func (s *Store) countDevices(ctx context.Context, p *devicePlan) (int, bool, error) {
 	q := p.q
-	if q.Search == "" && q.Ring == "" && p.how != gatherSet {
+	if q.Search == "" && p.how != gatherSet {
 		c, err := s.counts(ctx, p.version)
 		if err != nil {
 			return 0, false, err
 		}
-		if q.Status != "" {
+		switch {
+		case q.Ring != "":
+			return c.TabRing(q.Tab, q.Status, q.Ring), false, nil
+		case q.Status != "":
 			return c.Status[q.Status], false, nil
 		}
 		return c.Tab(q.Tab), false, nil
@@ -1182,29 +1186,23 @@ func (s *Store) countDevices(ctx context.Context, p *devicePlan) (int, bool, err
 	case p.how == gatherSet:
 		// A set is at most a pasted list's 10,000 devices, or the devices
 		// failing one check: counted exactly, in the set's own index.
-		sqlText = fmt.Sprintf("SELECT count(*), 0 FROM (SELECT 1 FROM devices d WHERE %s AND %s LIMIT %d)",
+		sqlText = fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM devices d WHERE %s AND %s LIMIT %d)",
 			p.baseFilter(&a, ""), p.setFilter(&a), limit+1)
-	case q.Search != "" && p.orderQueued == 0:
+	case p.orderQueued == 0: // a search
 		// Tested on blade_order's copies of the values, whose rows are a
 		// fraction of the devices' to read.
-		sqlText = fmt.Sprintf("SELECT count(*), 0 FROM (SELECT 1 FROM blade_order o NOT INDEXED WHERE %s LIMIT %d)", p.orderFilter(&a, ""), limit+1)
-	case q.Search != "":
-		sqlText = fmt.Sprintf("SELECT count(*), 0 FROM (SELECT 1 FROM devices d WHERE %s LIMIT %d)", p.filter(&a, ""), limit+1)
+		sqlText = fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM blade_order o NOT INDEXED WHERE %s LIMIT %d)", p.orderFilter(&a, ""), limit+1)
 	default:
-		// The ring's rows of blade_order, from its index alone, less the
-		// queued devices, counted in devices instead.
-		sqlText = fmt.Sprintf(`SELECT (SELECT count(*) FROM (%s AND o.id NOT IN (SELECT id FROM blade_queue) LIMIT %d)),
-			(SELECT count(*) FROM devices d NOT INDEXED WHERE d.id IN (SELECT id FROM blade_queue) AND %s)`,
-			p.ringRows(&a), limit+1, p.baseFilter(&a, ""))
+		sqlText = fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM devices d WHERE %s LIMIT %d)", p.filter(&a, ""), limit+1)
 	}
-	var n, more int
-	if err := s.queryRow(ctx, sqlText, a...).Scan(&n, &more); err != nil {
+	var n int
+	if err := s.queryRow(ctx, sqlText, a...).Scan(&n); err != nil {
 		return 0, false, fmt.Errorf("count devices: %w", err)
 	}
 	if n > limit {
-		return limit + more, true, nil
+		return limit, true, nil
 	}
-	return n + more, false, nil
+	return n, false, nil
 }
 
 // cursor is the position after a row in a sort order.
@@ -1636,6 +1634,21 @@ func (c *stmtCache) close() {
 type Counts struct {
 	Status map[Status]int
 	Rings  RingCounts
+	// StatusRings are the devices of each status in each ring.
+	StatusRings map[Status]RingCounts
+}
+
+// TabRing is the number of devices of ring r the tab shows, of status
+// when status is set.
+func (c Counts) TabRing(t Tab, status Status, r Ring) int {
+	if status != "" {
+		return c.StatusRings[status].Get(r)
+	}
+	n := 0
+	for _, s := range t.Statuses() {
+		n += c.StatusRings[s].Get(r)
+	}
+	return n
 }
 
 // Tab is the number of devices the tab shows.
@@ -1683,7 +1696,7 @@ type queryer interface {
 // readCounts reads the counters through q: the reader pool, or a write
 // transaction that needs counts consistent with what it writes.
 func readCounts(ctx context.Context, q queryer) (Counts, error) {
-	c := Counts{Status: make(map[Status]int)}
+	c := Counts{Status: make(map[Status]int), StatusRings: make(map[Status]RingCounts)}
 	rows, err := q.QueryContext(ctx, `SELECT key, n FROM counters`)
 	if err != nil {
 		return c, fmt.Errorf("counts: %w", err)
@@ -1701,6 +1714,11 @@ func readCounts(ctx context.Context, q queryer) (Counts, error) {
 			c.Status[Status(v)] = n
 		case "ring":
 			c.Rings.Add(Ring(v), n)
+		case "statusring":
+			st, ring, _ := strings.Cut(v, ":")
+			rc := c.StatusRings[Status(st)]
+			rc.Add(Ring(ring), n)
+			c.StatusRings[Status(st)] = rc
 		}
 	}
 	return c, rows.Err()

@@ -1340,3 +1340,71 @@ func TestDevicePageSyncsInTheBackground(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestRingFilterTotalsAreKept: a blade filtered by ring, and by status and
+// ring, tells its exact total from the counters the triggers keep, through
+// ring changes, readiness changes, deregistration and deletion, and after
+// migration 0180 counted a database that had devices already.
+func TestRingFilterTotalsAreKept(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "pb.db")
+	st, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var devs []*Device
+	for i := range 30 {
+		devs = append(devs, healthy(i+1))
+	}
+	mustUpsert(t, st, devs...)
+	mustAddMembers(t, st, RegistrationGroupName, devs...)
+	mustDiscover(t, st, testNow)
+	// Counted, the totals stopped at the cap: kept, they are exact past it.
+	st.countCap = 3
+	check := func(when string) {
+		t.Helper()
+		for _, tab := range []Tab{TabReady, TabNotReady, TabNotRegistered} {
+			for _, ring := range Rings {
+				for _, status := range append([]Status{""}, tab.Statuses()...) {
+					q := DeviceQuery{Tab: tab, Ring: ring, Status: status, Limit: 5}
+					want := len(allRows(t, st, q))
+					page, err := st.DevicePage(ctx, q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if page.Total != want || page.Capped {
+						t.Errorf("%s: %s %s %q total %d (capped %v), want %d", when, tab, ring, status, page.Total, page.Capped, want)
+					}
+				}
+			}
+		}
+	}
+	check("after discovery")
+	if _, err := st.AssignRing(ctx, RingTest, []string{devs[0].DeviceID, devs[1].DeviceID}, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	gpo := *devs[2]
+	gpo.WUPolicySource = "gpo" // Not ready, in its ring
+	mustUpsert(t, st, &gpo)
+	mustDiscover(t, st, testNow.Add(time.Hour))
+	if _, err := st.Deregister(ctx, []string{devs[3].DeviceID}, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.w.ExecContext(ctx, `DELETE FROM devices WHERE device_id = ?`, devs[4].DeviceID); err != nil {
+		t.Fatal(err)
+	}
+	check("after changes")
+
+	// Back before migration 0180: the migration counts what is there.
+	if _, err := st.w.ExecContext(ctx, `DROP TRIGGER devices_count_status_ring_insert; DROP TRIGGER devices_count_status_ring_update;
+		DROP TRIGGER devices_count_status_ring_delete; DELETE FROM counters WHERE key LIKE 'statusring:%'; PRAGMA user_version = 170;`); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if st, err = Open(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	st.countCap = 3
+	check("after the migration")
+}

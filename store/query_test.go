@@ -795,6 +795,9 @@ func TestDevicePageSearchCapsTheCount(t *testing.T) {
 	}{
 		{"00000000-0000", ""}, {"AP-L", ""}, {"ap-", ""}, {"T-00", ""}, {"T-1", ""}, {"SN00", ""}, {"N000", ""}, {"0001", ""},
 		{"AP-LT-00", ""}, {"AP-L", StatusActive}, {"AP-LT-1", ""}, {"LT-01", ""}, {"N0009", ""}, {"-000000000", ""},
+		// Five characters that device IDs may hold: the names' and serials'
+		// long grams, and the device IDs tested (searchCount).
+		{"-0000", ""}, {"0-400", ""}, {"8000-", ""}, {"00011", ""}, {"0000-", ""},
 	} {
 		want := 0
 		for _, r := range all {

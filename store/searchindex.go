@@ -198,21 +198,32 @@ const hexDigits = "0123456789abcdef"
 // left thousands of candidates of a search that matched one, each tested.
 // Every tile is one more list, which FTS5 intersects by seeking.
 func searchMatch(search string) string {
+	names, ids := searchMatchParts(search)
+	if ids == "" {
+		return names
+	}
+	return "(" + names + ") OR (" + ids + ")"
+}
+
+// searchMatchParts are the two halves of searchMatch: the expression that
+// finds the search in names and serial numbers, and the one that finds it
+// in device IDs ("" when the first finds it there too, or it cannot be in
+// one).
+func searchMatchParts(search string) (names, ids string) {
 	b := asciiLower(search)
 	if len(b) < gramLen {
-		return hex.EncodeToString([]byte(b)) + "*" // grams and ID grams alike
+		return hex.EncodeToString([]byte(b)) + "*", "" // grams and ID grams alike
 	}
-	var names []string
+	var tokens []string
 	if len(b) == gramLen {
-		names = []string{hex.EncodeToString([]byte(b))}
+		tokens = []string{hex.EncodeToString([]byte(b))}
 	} else {
-		names = append(runTokens(b), tiles(b, longLen, "")...)
+		tokens = append(runTokens(b), tiles(b, longLen, "")...)
 	}
-	match := strings.Join(names, " AND ")
 	if inDeviceID(b) {
-		match = "(" + match + ") OR (" + strings.Join(tiles(b, gramLen, idGramSuffix), " AND ") + ")"
+		ids = strings.Join(tiles(b, gramLen, idGramSuffix), " AND ")
 	}
-	return match
+	return strings.Join(tokens, " AND "), ids
 }
 
 // tiles are the tokens of the size-byte windows of b at 0, size, 2×size, …
@@ -271,4 +282,12 @@ func searchExact(search string) bool {
 		return false
 	}
 	return len(search) <= gramLen || len(search) == longLen && !inDeviceID(asciiLower(search))
+}
+
+// searchCountable says whether searchCount can count the matches of search
+// from index entries: those of an exact search, and of a search of one long
+// gram, whose entries are exact in names and serial numbers and, in device
+// IDs, tested on the few device IDs that hold both its grams.
+func searchCountable(search string) bool {
+	return searchExact(search) || len(search) == longLen && !strings.ContainsRune(search, 0)
 }

@@ -326,8 +326,7 @@ func (s *Store) planAt(ctx context.Context, v uint64, q DeviceQuery) (*devicePla
 // name prefix in its index up to the cap, the rest exactly.
 func (s *Store) planSearch(ctx context.Context, p *devicePlan) error {
 	search := p.q.Search
-	p.lo = asciiLower(search)
-	p.hi = p.lo + "\xff" // above every text starting with lo: 0xFF is never in UTF-8
+	p.lo, p.hi = searchRange(search)
 	c, err := s.counts(ctx, p.version)
 	if err != nil {
 		return err
@@ -425,9 +424,11 @@ func (s *Store) searchCount(ctx context.Context, p *devicePlan) error {
 	// united, in a second statement.
 	lists := func(a *args, limit int) (string, string, string) {
 		tab := a.add(string(p.q.Tab))
-		ids := fmt.Sprintf("SELECT rowid >> 2 AS id FROM devices_search WHERE devices_search MATCH %s AND rowid & 3 = %d LIMIT %d",
-			a.add(searchMatch(p.q.Search)), tabCode(p.q.Tab), limit)
-		if names, idGrams := searchMatchParts(p.q.Search); !searchExact(p.q.Search) && idGrams != "" {
+		var ids string
+		if names, idGrams := searchMatchParts(p.q.Search); searchExact(p.q.Search) || idGrams == "" {
+			ids = fmt.Sprintf("SELECT rowid >> 2 AS id FROM devices_search WHERE devices_search MATCH %s AND rowid & 3 = %d LIMIT %d",
+				a.add(searchMatch(p.q.Search)), tabCode(p.q.Tab), limit)
+		} else {
 			ids = fmt.Sprintf(`SELECT id FROM (SELECT rowid >> 2 AS id FROM devices_search WHERE devices_search MATCH %[1]s AND rowid & 3 = %[3]d LIMIT %[4]d)
 				UNION SELECT id FROM (SELECT o.id FROM devices_search s CROSS JOIN blade_order o ON o.id = s.rowid >> 2
 					WHERE s.devices_search MATCH %[2]s AND s.rowid & 3 = %[3]d AND o.device_id LIKE (%[5]s || '') ESCAPE '\' LIMIT %[4]d)`,
@@ -450,7 +451,7 @@ func (s *Store) searchCount(ctx context.Context, p *devicePlan) error {
 	p.total, p.capped = limit, true
 	switch {
 	case max(nIDs, nNames, nSerials) > limit:
-	case min(nIDs, nNames) == 0 && min(nIDs, nSerials) == 0 && min(nNames, nSerials) == 0:
+	case nIDs+nNames+nSerials == max(nIDs, nNames, nSerials):
 		// One list at most: nothing to unite ("N0000" at 1,000,000
 		// devices: 6,000 entries of the search index alone, whose union
 		// was a third of the search).
@@ -566,7 +567,20 @@ func statusList(a *args, statuses []Status) string {
 
 // prefixRange is the condition that column (NOCASE) starts with the search.
 func (p *devicePlan) prefixRange(a *args, column string) string {
-	return fmt.Sprintf("%[1]s COLLATE NOCASE >= %[2]s AND %[1]s COLLATE NOCASE < %[3]s", column, a.add(p.lo), a.add(p.hi))
+	return prefixRangeOf(a, column, p.lo, p.hi)
+}
+
+// prefixRangeOf is the condition that column, compared NOCASE, lies in
+// [lo, hi): starts with lo when hi is lo + "\xff" (searchRange).
+func prefixRangeOf(a *args, column, lo, hi string) string {
+	return fmt.Sprintf("%[1]s COLLATE NOCASE >= %[2]s AND %[1]s COLLATE NOCASE < %[3]s", column, a.add(lo), a.add(hi))
+}
+
+// searchRange is the NOCASE range [lo, hi) of the texts that start with
+// search.
+func searchRange(search string) (lo, hi string) {
+	lo = asciiLower(search)
+	return lo, lo + "\xff" // above every text starting with lo: 0xFF is never in UTF-8
 }
 
 // namePrefixCount is a statement counting, up to limit+1, the devices

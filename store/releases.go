@@ -669,11 +669,16 @@ func (s *Store) ActivePauses(ctx context.Context, now time.Time) ([]Pause, error
 	if err != nil {
 		return nil, fmt.Errorf("pauses: %w", err)
 	}
-	all, err := memoized(s, v, "pauses", func() ([]Pause, error) { return loadPauses(ctx, s.r) })
+	all, err := s.allPauses(ctx, v)
 	if err != nil {
 		return nil, fmt.Errorf("pauses: %w", err)
 	}
 	return holding(all, now), nil
+}
+
+// allPauses are every pause, as of version v, kept between commits.
+func (s *Store) allPauses(ctx context.Context, v uint64) ([]Pause, error) {
+	return memoized(s, v, "pauses", func() ([]Pause, error) { return loadPauses(ctx, s.r) })
 }
 
 func activePauses(ctx context.Context, q queryer, now time.Time) ([]Pause, error) {

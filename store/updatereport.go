@@ -112,9 +112,9 @@ func (q *UpdateQuery) where(a *args) string {
 const withDevice = " CROSS JOIN devices dv ON dv.id = d.id"
 
 // from is the FROM clause of q: the sort's index (none: a count), walked
-// from the cursor, or, for a search the blades' plans answered, the
-// devices they found, looked up one by one (CROSS JOIN keeps SQLite from
-// walking an index of the order instead) and sorted.
+// from the cursor, or, for a search whose candidates search gathered, those
+// devices, looked up one by one (CROSS JOIN keeps SQLite from walking an
+// index of the order instead) and sorted.
 func (q *UpdateQuery) from(a *args, index string) string {
 	switch {
 	case q.found != "":
@@ -143,17 +143,17 @@ func (s *Store) search(ctx context.Context, q *UpdateQuery) error {
 	if len(q.Search) < 3 {
 		return nil
 	}
-	lo := asciiLower(q.Search)
+	lo, hi := searchRange(q.Search)
 	var a args
-	match, from, to := a.add(searchMatch(q.Search)), a.add(lo), a.add(lo+"\xff")
 	registered := "EXISTS (SELECT 1 FROM update_status u WHERE u.id = x.id)"
 	text := fmt.Sprintf(`SELECT count(*), ifnull(json_group_array(id), '[]') FROM (
-		SELECT id FROM (SELECT rowid >> 2 AS id FROM devices_search WHERE devices_search MATCH %[1]s AND rowid & 3 IN (%[5]d, %[6]d) LIMIT %[4]d)
-		UNION SELECT id FROM (SELECT id FROM update_status INDEXED BY update_status_name WHERE display_name >= %[2]s AND display_name < %[3]s LIMIT %[4]d)
+		SELECT id FROM (SELECT rowid >> 2 AS id FROM devices_search WHERE devices_search MATCH %[1]s AND rowid & 3 IN (%[4]d, %[5]d) LIMIT %[3]d)
+		UNION SELECT id FROM (SELECT x.id FROM update_status x INDEXED BY update_status_name WHERE %[2]s LIMIT %[3]d)
 		UNION SELECT id FROM (SELECT x.id FROM devices x INDEXED BY devices_serial
-			WHERE x.serial_number <> '' AND x.serial_number COLLATE NOCASE >= %[2]s AND x.serial_number COLLATE NOCASE < %[3]s AND %[7]s LIMIT %[4]d)
-		UNION SELECT id FROM (SELECT DISTINCT x.id FROM blade_queue x WHERE x.search = 1 AND %[7]s LIMIT %[4]d))`,
-		match, from, to, reportSearchMax+1, tabCode(TabReady), tabCode(TabNotReady), registered)
+			WHERE x.serial_number <> '' AND %[6]s AND %[7]s LIMIT %[3]d)
+		UNION SELECT id FROM (SELECT DISTINCT x.id FROM blade_queue x WHERE x.search = 1 AND %[7]s LIMIT %[3]d))`,
+		a.add(searchMatch(q.Search)), prefixRangeOf(&a, "x.display_name", lo, hi), reportSearchMax+1,
+		tabCode(TabReady), tabCode(TabNotReady), prefixRangeOf(&a, "x.serial_number", lo, hi), registered)
 	var n int
 	var found string
 	if err := s.queryRow(ctx, text, a...).Scan(&n, &found); err != nil {

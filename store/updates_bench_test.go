@@ -133,12 +133,7 @@ func BenchmarkRecomputeUpdates(b *testing.B) {
 		if _, err := st.RecomputeUpdates(ctx, testNow); err != nil {
 			b.Fatal(err)
 		}
-		var cpu time.Duration
-		for i := 0; b.Loop(); i++ {
-			b.StopTimer()
-			checkInTenth(b, st, i)
-			b.StartTimer()
-			start := processCPU()
+		afterCheckins(b, st, func() {
 			var did recomputed
 			err := st.write(ctx, func(tx *sql.Tx) error {
 				var err error
@@ -148,10 +143,24 @@ func BenchmarkRecomputeUpdates(b *testing.B) {
 			if err != nil || did == recomputedEvery {
 				b.Fatalf("recompute: %v, %v", did, err)
 			}
-			cpu += processCPU() - start
-		}
-		b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op")
+		})
 	})
+}
+
+// afterCheckins runs op once an iteration, each time after a tenth of the
+// fleet checked in (not measured), and reports op's CPU.
+func afterCheckins(b *testing.B, st *Store, op func()) {
+	b.Helper()
+	var cpu time.Duration
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		checkInTenth(b, st, i)
+		b.StartTimer()
+		start := processCPU()
+		op()
+		cpu += processCPU() - start
+	}
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op")
 }
 
 // checkInTenth moves the check-in of a tenth of the devices (the i-th
@@ -279,17 +288,10 @@ func BenchmarkDiscoveryUpdates(b *testing.B) {
 	// gives that part's cost).
 	b.Run("checkins-10pct", func(b *testing.B) {
 		st := copyFixture(b, benchUpdateFixture(b, benchDevices(b)))
-		var cpu time.Duration
-		for i := 0; b.Loop(); i++ {
-			b.StopTimer()
-			checkInTenth(b, st, i)
-			b.StartTimer()
-			start := processCPU()
+		afterCheckins(b, st, func() {
 			if _, err := st.Discover(context.Background(), TriggerCLI, "bench", testNow.Add(time.Minute)); err != nil {
 				b.Fatal(err)
 			}
-			cpu += processCPU() - start
-		}
-		b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op")
+		})
 	})
 }

@@ -646,9 +646,10 @@ const (
 // and which count eligible devices only (no plan decides eligibility), from
 // the devices of scope and the stored rows of the others, whose report
 // counts it takes too; then, with every ring planned, it computes the row
-// of each device of scope, written where its signature changed and counted. replanned says that a dirtyDevices recomputation
-// opened a rollout gate, whose ring's other rows it did not compute, and
-// wrote nothing.
+// of each device of scope, written where its signature changed and
+// counted. replanned says that a dirtyDevices recomputation opened a
+// rollout gate, whose ring's other rows it did not compute, and wrote
+// nothing.
 func recompute(ctx context.Context, tx *sql.Tx, now time.Time, scope recomputeScope) (res UpdateRecompute, replanned bool, err error) {
 	pol, err := loadUpdatePolicy(ctx, tx, now)
 	if err != nil {
@@ -1270,7 +1271,7 @@ func (s *Store) pausedRings(ctx context.Context, kind UpdateKind) (map[Ring]bool
 		if err != nil {
 			return nil, err
 		}
-		ps, err := memoized(s, v, "pauses", func() ([]Pause, error) { return loadPauses(ctx, s.r) })
+		ps, err := s.allPauses(ctx, v)
 		if err != nil {
 			return nil, err
 		}
